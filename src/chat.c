@@ -1,0 +1,269 @@
+/* chat: from request body to OpenAI-shaped answer.
+ *
+ * Per request, a chat_call holds what must live until the exchange ends: the
+ * parsed request (the dispatch job borrows it), the decision, and the job.
+ * The server's on_close is its one place of release, whether the answer was
+ * delivered or the client went away; a client that leaves mid-request thus
+ * frees the job, which cancels the upstream transfer at once.
+ *
+ * Rewriting chunks.  Every chunk is parsed (dispatch had to, to validate it)
+ * and re-printed with the gateway's id, the answering backend's model name and
+ * the object type, so a client sees one consistent stream whatever the
+ * backend's quirks (Spark omits "object", Ollama's ids repeat).  Usage is
+ * always requested upstream; when the client did not ask for it, the usage
+ * chunk is dropped and "usage" removed, because clients that read
+ * chunk.choices[0] break on the usage chunk's empty choices. */
+#include "chat.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "classifier.h"
+#include "request.h"
+#include "router.h"
+
+struct chat {
+    const config *cfg;
+    backends *health;
+    dispatch *d;
+};
+
+typedef struct chat_call {
+    chat *c;
+    server_exchange *ex;
+    chatreq req;
+    router_decision dec;
+    dispatch_job *job;
+    char id[48];
+    double created;
+    bool stream_started, role_sent;
+} chat_call;
+
+chat *chat_new(const config *cfg, backends *health, dispatch *d) {
+    chat *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->cfg = cfg;
+    c->health = health;
+    c->d = d;
+    return c;
+}
+
+void chat_free(chat *c) { free(c); }
+
+/* ---- shared front half: parse, score, decide ---- */
+
+static int decide(chat *c, server_exchange *ex, chatreq *req, classifier_result *cr,
+                  router_decision *dec) {
+    size_t len;
+    const char *body = server_ex_body(ex, &len);
+    api_error err;
+    if (chatreq_parse(body, len, req, &err) < 0) {
+        server_ex_reply_error(ex, &err);
+        return -1;
+    }
+    classifier_score(req->msgs, req->nmessages, cr);
+    backend_health health[ROUTER_MAX_CANDIDATES];
+    size_t n = backends_count(c->health);
+    for (size_t i = 0; i < n && i < ROUTER_MAX_CANDIDATES; i++) health[i] = backends_health(c->health, i);
+    router_input in = {
+        .model = req->model,
+        .force_tier = server_ex_header(ex, "X-Tiergate-Tier"),
+        .score = cr->score,
+    };
+    if (router_decide(c->cfg, health, &in, dec, &err) < 0) {
+        server_ex_set_route(ex, "none", "none", "none", cr->score);
+        server_ex_reply_error(ex, &err);
+        chatreq_free(req);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- /v1/route ---- */
+
+void chat_handle_route(server_exchange *ex, void *ctx) {
+    chat *c = ctx;
+    chatreq req;
+    classifier_result cr;
+    router_decision dec;
+    if (decide(c, ex, &req, &cr, &dec) < 0) return;
+    const config_backend *first = &c->cfg->backends[dec.candidates[0]];
+    server_ex_set_route(ex, tier_name(dec.tier), first->name, dec.reason, dec.score);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "tier", tier_name(dec.tier));
+    cJSON_AddStringToObject(o, "backend", first->name);
+    cJSON_AddStringToObject(o, "model", first->model);
+    cJSON_AddStringToObject(o, "reason", dec.reason);
+    cJSON_AddNumberToObject(o, "score", dec.score);
+    cJSON_AddNumberToObject(o, "threshold", c->cfg->threshold);
+    cJSON *f = cJSON_AddObjectToObject(o, "features");
+    cJSON *w = cJSON_AddObjectToObject(o, "contributions");
+    for (size_t i = 0; i < CLASSIFIER_NFEATURES; i++) {
+        cJSON_AddNumberToObject(f, classifier_feature_name(i), cr.feature[i]);
+        cJSON_AddNumberToObject(w, classifier_feature_name(i), cr.contribution[i]);
+    }
+    cJSON *cand = cJSON_AddArrayToObject(o, "candidates");
+    for (size_t i = 0; i < dec.ncandidates; i++) {
+        const config_backend *b = &c->cfg->backends[dec.candidates[i]];
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "backend", b->name);
+        cJSON_AddStringToObject(e, "tier", tier_name(b->tier));
+        cJSON_AddStringToObject(e, "health", backends_health_name(backends_health(c->health, (size_t)dec.candidates[i])));
+        cJSON_AddItemToArray(cand, e);
+    }
+    chatreq_free(&req);
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (s) server_ex_reply(ex, 200, "application/json", s, strlen(s));
+}
+
+/* ---- /v1/chat/completions: the sink of the dispatch job ---- */
+
+static void set_answering_route(chat_call *call, int backend, bool fell_back) {
+    const config_backend *b = &call->c->cfg->backends[backend];
+    server_ex_set_route(call->ex, tier_name(b->tier), b->name, fell_back ? "fallback" : call->dec.reason,
+                        call->dec.score);
+}
+
+static void stamp(chat_call *call, cJSON *o, const char *object, int backend) {
+    cJSON_DeleteItemFromObjectCaseSensitive(o, "id");
+    cJSON_AddStringToObject(o, "id", call->id);
+    cJSON_DeleteItemFromObjectCaseSensitive(o, "object");
+    cJSON_AddStringToObject(o, "object", object);
+    if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(o, "created"))) {
+        cJSON_DeleteItemFromObjectCaseSensitive(o, "created");
+        cJSON_AddNumberToObject(o, "created", call->created);
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(o, "model");
+    cJSON_AddStringToObject(o, "model", call->c->cfg->backends[backend].model);
+}
+
+static void log_outcome(chat_call *call) {
+    server_ex_log_int(call->ex, "attempts", dispatch_job_attempts(call->job));
+    server_ex_log_int(call->ex, "ttfb_ms", (long long)(dispatch_job_ttfb_us(call->job) / 1000));
+}
+
+static void on_response(void *ud, int backend, bool fell_back, cJSON *body) {
+    chat_call *call = ud;
+    set_answering_route(call, backend, fell_back);
+    stamp(call, body, "chat.completion", backend);
+    char *s = cJSON_PrintUnformatted(body);
+    cJSON_Delete(body);
+    log_outcome(call);
+    if (!s) {
+        api_error e;
+        api_error_set(&e, 500, "server_error", NULL, NULL, "out of memory");
+        server_ex_reply_error(call->ex, &e);
+        return;
+    }
+    server_ex_reply(call->ex, 200, "application/json", s, strlen(s));
+}
+
+static void write_event(chat_call *call, const char *json) {
+    size_t n = strlen(json);
+    char *ev = malloc(n + 9);
+    if (!ev) return;
+    memcpy(ev, "data: ", 6);
+    memcpy(ev + 6, json, n);
+    memcpy(ev + 6 + n, "\n\n", 3);
+    server_ex_stream_write(call->ex, ev, n + 8);
+    free(ev);
+}
+
+static void on_chunk(void *ud, int backend, bool fell_back, cJSON *chunk) {
+    chat_call *call = ud;
+    const cJSON *choices = cJSON_GetObjectItemCaseSensitive(chunk, "choices");
+    bool usage_only = cJSON_GetArraySize(choices) == 0;
+    if (!call->req.include_usage) {
+        if (usage_only) return;
+        cJSON_DeleteItemFromObjectCaseSensitive(chunk, "usage");
+    }
+    if (!call->stream_started) {
+        set_answering_route(call, backend, fell_back);
+        if (server_ex_stream_begin(call->ex) < 0) return;
+        call->stream_started = true;
+    }
+    if (!call->role_sent && !usage_only) {
+        /* The SDKs' stream helpers insist that the first delta names the role. */
+        cJSON *delta = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(choices, 0), "delta");
+        if (cJSON_IsObject(delta) && !cJSON_HasObjectItem(delta, "role"))
+            cJSON_AddStringToObject(delta, "role", "assistant");
+        call->role_sent = true;
+    }
+    stamp(call, chunk, "chat.completion.chunk", backend);
+    char *s = cJSON_PrintUnformatted(chunk);
+    if (s) write_event(call, s);
+    free(s);
+}
+
+static void on_stream_end(void *ud) {
+    chat_call *call = ud;
+    static const char done[] = "data: [DONE]\n\n";
+    log_outcome(call);
+    server_ex_stream_write(call->ex, done, sizeof done - 1);
+    server_ex_stream_end(call->ex);
+}
+
+static void on_error(void *ud, const api_error *e, bool committed, int backend) {
+    chat_call *call = ud;
+    if (call->job) log_outcome(call);
+    server_ex_log_str(call->ex, "error", e->message);
+    if (committed) {
+        size_t n;
+        char *ev = api_error_sse(e, &n);
+        if (ev) server_ex_stream_write(call->ex, ev, n);
+        free(ev);
+        server_ex_stream_end(call->ex);
+        return;
+    }
+    if (backend >= 0) {
+        const config_backend *b = &call->c->cfg->backends[backend];
+        server_ex_set_route(call->ex, tier_name(b->tier), b->name,
+                            e->status >= 500 ? "failed" : call->dec.reason, call->dec.score);
+    } else {
+        server_ex_set_route(call->ex, "none", "none", "failed", call->dec.score);
+    }
+    server_ex_reply_error(call->ex, e);
+}
+
+static const dispatch_sink chat_sink = {on_response, on_chunk, on_stream_end, on_error};
+
+static void call_close(void *ud, bool client_gone) {
+    (void)client_gone;
+    chat_call *call = ud;
+    dispatch_job_free(call->job);
+    chatreq_free(&call->req);
+    free(call);
+}
+
+void chat_handle_completions(server_exchange *ex, void *ctx) {
+    chat *c = ctx;
+    chat_call *call = calloc(1, sizeof *call);
+    if (!call) {
+        api_error e;
+        api_error_set(&e, 500, "server_error", NULL, NULL, "out of memory");
+        server_ex_reply_error(ex, &e);
+        return;
+    }
+    classifier_result cr;
+    if (decide(c, ex, &call->req, &cr, &call->dec) < 0) {
+        free(call);
+        return;
+    }
+    call->c = c;
+    call->ex = ex;
+    call->created = (double)time(NULL);
+    snprintf(call->id, sizeof call->id, "chatcmpl-%s", server_ex_request_id(ex) + 4);
+    server_ex_set_route(ex, tier_name(call->dec.tier), c->cfg->backends[call->dec.candidates[0]].name,
+                        call->dec.reason, call->dec.score);
+    server_ex_on_close(ex, call_close, call);
+    call->job = dispatch_start(c->d, &call->req, &call->dec, &chat_sink, call);
+    if (!call->job) {
+        api_error e;
+        api_error_set(&e, 500, "server_error", NULL, NULL, "out of memory");
+        server_ex_reply_error(ex, &e);
+    }
+}

@@ -1,0 +1,26 @@
+/* chat: the /v1/chat/completions and /v1/route endpoints.
+ *
+ * chat is where one request is followed from its body to its answer: parse
+ * and validate (request), score (classifier), decide (router), carry out
+ * (dispatch), and write what comes back as the OpenAI client expects it: one
+ * JSON object, or an SSE stream with a gateway id and the answering model's
+ * name on every chunk, usage only when asked for, and [DONE] only when the
+ * answer is complete.  chat knows nothing of libcurl or of sockets. */
+#ifndef TIERGATE_CHAT_H
+#define TIERGATE_CHAT_H
+
+#include "backends.h"
+#include "config.h"
+#include "dispatch.h"
+#include "server.h"
+
+typedef struct chat chat;
+
+chat *chat_new(const config *cfg, backends *health, dispatch *d);
+void chat_free(chat *c);
+
+/* server_endpoint handlers; ctx is the chat. */
+void chat_handle_completions(server_exchange *ex, void *ctx);
+void chat_handle_route(server_exchange *ex, void *ctx);
+
+#endif

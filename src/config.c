@@ -1,0 +1,420 @@
+/* config: parse, validate and default the JSON configuration.
+ *
+ * Validation is strict on purpose: the gateway runs unattended in cars and
+ * kiosks, where a typo that silently falls back to a default ("treshold") is
+ * found months later.  So unknown keys are errors, every number has a range,
+ * and every message names the field as a path, the way the user wrote it.
+ *
+ * Each section is read by one function with the same shape: check the object's
+ * keys against its table, then read each field with a typed reader that
+ * applies the default when the key is absent.  The first error wins; the
+ * half-built config is freed by the caller's single cleanup path. */
+#include "config.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CONFIG_MAX_BACKENDS 16
+#define CONFIG_MAX_FILE (1u << 20)
+
+static const char *const tier_names[TIER_COUNT] = {"device", "edge", "cloud"};
+
+const char *tier_name(tier_t t) { return (unsigned)t < TIER_COUNT ? tier_names[t] : "none"; }
+
+int tier_parse(const char *s, tier_t *out) {
+    for (int i = 0; i < TIER_COUNT; i++)
+        if (strcmp(s, tier_names[i]) == 0) {
+            *out = (tier_t)i;
+            return 0;
+        }
+    return -1;
+}
+
+typedef struct reader {
+    char *err;
+    size_t errlen;
+    const char *(*getenv_fn)(const char *);
+} reader;
+
+__attribute__((format(printf, 3, 4)))
+static int fail(reader *r, const char *path, const char *fmt, ...) {
+    int n = snprintf(r->err, r->errlen, "%s: ", path);
+    if (n < 0 || (size_t)n >= r->errlen) return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->err + n, r->errlen - (size_t)n, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int check_keys(reader *r, const cJSON *obj, const char *path, const char *const *allowed) {
+    if (!cJSON_IsObject(obj)) return fail(r, path, "must be an object");
+    const cJSON *it;
+    cJSON_ArrayForEach(it, obj) {
+        bool known = false;
+        for (const char *const *a = allowed; *a && !known; a++) known = strcmp(*a, it->string) == 0;
+        if (!known) {
+            char p[256];
+            snprintf(p, sizeof p, "%s%s%s", path, *path ? "." : "", it->string);
+            return fail(r, p, "unknown key");
+        }
+        for (const cJSON *dup = it->next; dup; dup = dup->next)
+            if (strcmp(dup->string, it->string) == 0) {
+                char p[256];
+                snprintf(p, sizeof p, "%s%s%s", path, *path ? "." : "", it->string);
+                return fail(r, p, "duplicate key");
+            }
+    }
+    return 0;
+}
+
+static void field_path(char *out, size_t n, const char *path, const char *key) {
+    snprintf(out, n, "%s%s%s", path, *path ? "." : "", key);
+}
+
+static int read_int(reader *r, const cJSON *obj, const char *path, const char *key, long min,
+                    long max, long def, int *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v) {
+        *out = (int)def;
+        return 0;
+    }
+    char p[256];
+    field_path(p, sizeof p, path, key);
+    double d = v->valuedouble;
+    if (!cJSON_IsNumber(v) || d != floor(d) || d < (double)min || d > (double)max)
+        return fail(r, p, "must be an integer from %ld to %ld", min, max);
+    *out = (int)d;
+    return 0;
+}
+
+static int read_size(reader *r, const cJSON *obj, const char *path, const char *key, double min,
+                     double max, size_t def, size_t *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v) {
+        *out = def;
+        return 0;
+    }
+    char p[256];
+    field_path(p, sizeof p, path, key);
+    double d = v->valuedouble;
+    if (!cJSON_IsNumber(v) || d != floor(d) || d < min || d > max)
+        return fail(r, p, "must be an integer from %.0f to %.0f", min, max);
+    *out = (size_t)d;
+    return 0;
+}
+
+static int read_double(reader *r, const cJSON *obj, const char *path, const char *key, double min,
+                       double max, double def, double *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v) {
+        *out = def;
+        return 0;
+    }
+    char p[256];
+    field_path(p, sizeof p, path, key);
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= min && v->valuedouble <= max))
+        return fail(r, p, "must be a number from %g to %g", min, max);
+    *out = v->valuedouble;
+    return 0;
+}
+
+static int read_bool(reader *r, const cJSON *obj, const char *path, const char *key, bool def, bool *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!v) {
+        *out = def;
+        return 0;
+    }
+    char p[256];
+    field_path(p, sizeof p, path, key);
+    if (!cJSON_IsBool(v)) return fail(r, p, "must be true or false");
+    *out = cJSON_IsTrue(v);
+    return 0;
+}
+
+/* Reads a string; required when def is NULL.  *out is malloc'd. */
+static int read_string(reader *r, const cJSON *obj, const char *path, const char *key,
+                       const char *def, char **out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    char p[256];
+    field_path(p, sizeof p, path, key);
+    if (!v) {
+        if (!def) return fail(r, p, "is required");
+        *out = strdup(def);
+    } else {
+        if (!cJSON_IsString(v) || !v->valuestring[0]) return fail(r, p, "must be a non-empty string");
+        *out = strdup(v->valuestring);
+    }
+    if (!*out) return fail(r, p, "out of memory");
+    return 0;
+}
+
+static int parse_listen(reader *r, const cJSON *root, config *c) {
+    char *listen = NULL;
+    if (read_string(r, root, "", "listen", "127.0.0.1:8088", &listen) < 0) return -1;
+    char *colon = strrchr(listen, ':');
+    char *end = NULL;
+    long port = colon ? strtol(colon + 1, &end, 10) : -1;
+    if (!colon || colon == listen || !end || *end || end == colon + 1 || port < 0 || port > 65535) {
+        free(listen);
+        return fail(r, "listen", "must be \"host:port\" with a port from 0 to 65535");
+    }
+    *colon = '\0';
+    char *host = listen;
+    size_t hl = strlen(host);
+    if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
+        host[hl - 1] = '\0';
+        host++;
+    }
+    c->listen_host = strdup(host);
+    free(listen);
+    if (!c->listen_host) return fail(r, "listen", "out of memory");
+    c->listen_port = (int)port;
+    return 0;
+}
+
+static bool valid_name(const char *s) {
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-' || *p == '_' || *p == '.'))
+            return false;
+    return true;
+}
+
+static int parse_backend(reader *r, const cJSON *obj, size_t i, config *c) {
+    static const char *const keys[] = {"name", "tier", "url", "model", "api_key_env", "dialect",
+                                       "health_path", "timeouts", NULL};
+    static const char *const tkeys[] = {"connect_ms", "first_byte_ms", "idle_ms", "total_ms", NULL};
+    config_backend *b = &c->backends[i];
+    char path[64], p[128];
+    snprintf(path, sizeof path, "backends[%zu]", i);
+    if (check_keys(r, obj, path, keys) < 0) return -1;
+    if (read_string(r, obj, path, "name", NULL, &b->name) < 0) return -1;
+    snprintf(p, sizeof p, "%s.name", path);
+    tier_t ignored;
+    if (!valid_name(b->name) || strcmp(b->name, "auto") == 0 || tier_parse(b->name, &ignored) == 0)
+        return fail(r, p, "must use only letters, digits, '-', '_' and '.', and not be \"auto\" or a tier name");
+    for (size_t j = 0; j < i; j++)
+        if (strcmp(c->backends[j].name, b->name) == 0) return fail(r, p, "\"%s\" is used twice", b->name);
+
+    char *s = NULL;
+    if (read_string(r, obj, path, "tier", NULL, &s) < 0) return -1;
+    int bad = tier_parse(s, &b->tier);
+    free(s);
+    snprintf(p, sizeof p, "%s.tier", path);
+    if (bad) return fail(r, p, "must be \"device\", \"edge\" or \"cloud\"");
+
+    if (read_string(r, obj, path, "url", NULL, &b->url) < 0) return -1;
+    snprintf(p, sizeof p, "%s.url", path);
+    if (strncmp(b->url, "http://", 7) != 0 && strncmp(b->url, "https://", 8) != 0)
+        return fail(r, p, "must start with http:// or https://");
+    for (size_t ul = strlen(b->url); ul && b->url[ul - 1] == '/'; ul--) b->url[ul - 1] = '\0';
+
+    if (read_string(r, obj, path, "model", NULL, &b->model) < 0) return -1;
+    if (cJSON_GetObjectItemCaseSensitive(obj, "api_key_env")) {
+        if (read_string(r, obj, path, "api_key_env", NULL, &b->api_key_env) < 0) return -1;
+        const char *key = r->getenv_fn(b->api_key_env);
+        snprintf(p, sizeof p, "%s.api_key_env", path);
+        if (!key || !*key) return fail(r, p, "environment variable %s is not set", b->api_key_env);
+        if (!(b->api_key = strdup(key))) return fail(r, p, "out of memory");
+    }
+    if (read_string(r, obj, path, "dialect", "compat", &s) < 0) return -1;
+    snprintf(p, sizeof p, "%s.dialect", path);
+    bad = strcmp(s, "compat") == 0 ? (b->dialect = DIALECT_COMPAT, 0)
+          : strcmp(s, "openai") == 0 ? (b->dialect = DIALECT_OPENAI, 0) : 1;
+    free(s);
+    if (bad) return fail(r, p, "must be \"compat\" or \"openai\"");
+    if (read_string(r, obj, path, "health_path", "/models", &b->health_path) < 0) return -1;
+    snprintf(p, sizeof p, "%s.health_path", path);
+    if (b->health_path[0] != '/') return fail(r, p, "must start with '/'");
+
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(obj, "timeouts");
+    cJSON empty = {.type = cJSON_Object};
+    if (!t) t = &empty;
+    snprintf(p, sizeof p, "%s.timeouts", path);
+    if (check_keys(r, t, p, tkeys) < 0 ||
+        read_int(r, t, p, "connect_ms", 1, 600000, 2000, &b->connect_ms) < 0 ||
+        read_int(r, t, p, "first_byte_ms", 1, 3600000, 15000, &b->first_byte_ms) < 0 ||
+        read_int(r, t, p, "idle_ms", 1, 3600000, 30000, &b->idle_ms) < 0 ||
+        read_int(r, t, p, "total_ms", 1, 86400000, 300000, &b->total_ms) < 0)
+        return -1;
+    return 0;
+}
+
+static int parse_sections(reader *r, const cJSON *root, config *c) {
+    static const char *const keys[] = {"listen", "backends", "routing", "health", "limits", NULL};
+    static const char *const rkeys[] = {"threshold", "cloud_threshold", "fallback", "deadline_ms", NULL};
+    static const char *const hkeys[] = {"probe_interval_ms", NULL};
+    static const char *const lkeys[] = {"max_body_bytes", "max_connections", "client_timeout_s", NULL};
+    if (check_keys(r, root, "", keys) < 0) return -1;
+    if (parse_listen(r, root, c) < 0) return -1;
+
+    const cJSON *bs = cJSON_GetObjectItemCaseSensitive(root, "backends");
+    if (!cJSON_IsArray(bs) || cJSON_GetArraySize(bs) < 1 || cJSON_GetArraySize(bs) > CONFIG_MAX_BACKENDS)
+        return fail(r, "backends", "must be an array of 1 to %d backends", CONFIG_MAX_BACKENDS);
+    c->nbackends = (size_t)cJSON_GetArraySize(bs);
+    c->backends = calloc(c->nbackends, sizeof *c->backends);
+    if (!c->backends) return fail(r, "backends", "out of memory");
+    size_t i = 0;
+    const cJSON *b;
+    cJSON_ArrayForEach(b, bs) if (parse_backend(r, b, i++, c) < 0) return -1;
+
+    cJSON empty = {.type = cJSON_Object};
+    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(root, "routing");
+    if (!rt) rt = &empty;
+    if (check_keys(r, rt, "routing", rkeys) < 0 ||
+        read_double(r, rt, "routing", "threshold", 0, 1, 0.5, &c->threshold) < 0 ||
+        read_double(r, rt, "routing", "cloud_threshold", c->threshold, 1,
+                    c->threshold > 0.75 ? c->threshold : 0.75, &c->cloud_threshold) < 0 ||
+        read_bool(r, rt, "routing", "fallback", true, &c->fallback) < 0 ||
+        read_int(r, rt, "routing", "deadline_ms", 1, 86400000, 120000, &c->deadline_ms) < 0)
+        return -1;
+
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(root, "health");
+    if (!h) h = &empty;
+    if (check_keys(r, h, "health", hkeys) < 0 ||
+        read_int(r, h, "health", "probe_interval_ms", 100, 3600000, 5000, &c->probe_interval_ms) < 0)
+        return -1;
+
+    const cJSON *l = cJSON_GetObjectItemCaseSensitive(root, "limits");
+    if (!l) l = &empty;
+    int maxconn;
+    if (check_keys(r, l, "limits", lkeys) < 0 ||
+        read_size(r, l, "limits", "max_body_bytes", 1024, 1073741824.0, 1048576, &c->max_body_bytes) < 0 ||
+        read_int(r, l, "limits", "max_connections", 1, 1000000, 1024, &maxconn) < 0 ||
+        read_int(r, l, "limits", "client_timeout_s", 1, 3600, 30, &c->client_timeout_s) < 0)
+        return -1;
+    c->max_connections = (unsigned)maxconn;
+    return 0;
+}
+
+static const char *default_getenv(const char *name) { return getenv(name); }
+
+config *config_parse(const char *text, size_t len, char *err, size_t errlen,
+                     const char *(*getenv_fn)(const char *name)) {
+    reader r = {err, errlen, getenv_fn ? getenv_fn : default_getenv};
+    config *c = calloc(1, sizeof *c);
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    if (!c) {
+        fail(&r, "config", "out of memory");
+        goto err;
+    }
+    if (!root) {
+        const char *at = cJSON_GetErrorPtr();
+        long off = at && at >= text && at <= text + len ? (long)(at - text) : -1;
+        fail(&r, "config", "not valid JSON (near byte %ld)", off);
+        goto err;
+    }
+    if (!cJSON_IsObject(root)) {
+        fail(&r, "config", "must be a JSON object");
+        goto err;
+    }
+    if (parse_sections(&r, root, c) < 0) goto err;
+    cJSON_Delete(root);
+    return c;
+err:
+    cJSON_Delete(root);
+    config_free(c);
+    return NULL;
+}
+
+config *config_load(const char *path, char *err, size_t errlen) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = malloc(CONFIG_MAX_FILE + 1);
+    size_t n = buf ? fread(buf, 1, CONFIG_MAX_FILE + 1, f) : 0;
+    fclose(f);
+    config *c = NULL;
+    if (!buf) snprintf(err, errlen, "%s: out of memory", path);
+    else if (n > CONFIG_MAX_FILE) snprintf(err, errlen, "%s: larger than %u bytes", path, CONFIG_MAX_FILE);
+    else c = config_parse(buf, n, err, errlen, NULL);
+    free(buf);
+    return c;
+}
+
+void config_free(config *c) {
+    if (!c) return;
+    for (size_t i = 0; c->backends && i < c->nbackends; i++) {
+        config_backend *b = &c->backends[i];
+        free(b->name);
+        free(b->url);
+        free(b->model);
+        free(b->api_key_env);
+        if (b->api_key) {
+            memset(b->api_key, 0, strlen(b->api_key));
+            free(b->api_key);
+        }
+        free(b->health_path);
+    }
+    free(c->backends);
+    free(c->listen_host);
+    free(c);
+}
+
+int config_backend_index(const config *c, const char *name) {
+    for (size_t i = 0; i < c->nbackends; i++)
+        if (strcmp(c->backends[i].name, name) == 0) return (int)i;
+    return -1;
+}
+
+bool config_has_tier(const config *c, tier_t t) {
+    for (size_t i = 0; i < c->nbackends; i++)
+        if (c->backends[i].tier == t) return true;
+    return false;
+}
+
+void config_print(const config *c, FILE *out) {
+    cJSON *root = cJSON_CreateObject();
+    if (!root) return;
+    char listen[300];
+    bool v6 = strchr(c->listen_host, ':') != NULL;
+    snprintf(listen, sizeof listen, v6 ? "[%s]:%d" : "%s:%d", c->listen_host, c->listen_port);
+    cJSON_AddStringToObject(root, "listen", listen);
+    cJSON *bs = cJSON_AddArrayToObject(root, "backends");
+    for (size_t i = 0; bs && i < c->nbackends; i++) {
+        const config_backend *b = &c->backends[i];
+        cJSON *o = cJSON_CreateObject();
+        if (!o) break;
+        cJSON_AddItemToArray(bs, o);
+        cJSON_AddStringToObject(o, "name", b->name);
+        cJSON_AddStringToObject(o, "tier", tier_name(b->tier));
+        cJSON_AddStringToObject(o, "url", b->url);
+        cJSON_AddStringToObject(o, "model", b->model);
+        if (b->api_key_env) {
+            cJSON_AddStringToObject(o, "api_key_env", b->api_key_env);
+            cJSON_AddStringToObject(o, "api_key", "***");
+        }
+        cJSON_AddStringToObject(o, "dialect", b->dialect == DIALECT_OPENAI ? "openai" : "compat");
+        cJSON_AddStringToObject(o, "health_path", b->health_path);
+        cJSON *t = cJSON_AddObjectToObject(o, "timeouts");
+        cJSON_AddNumberToObject(t, "connect_ms", b->connect_ms);
+        cJSON_AddNumberToObject(t, "first_byte_ms", b->first_byte_ms);
+        cJSON_AddNumberToObject(t, "idle_ms", b->idle_ms);
+        cJSON_AddNumberToObject(t, "total_ms", b->total_ms);
+    }
+    cJSON *rt = cJSON_AddObjectToObject(root, "routing");
+    cJSON_AddNumberToObject(rt, "threshold", c->threshold);
+    cJSON_AddNumberToObject(rt, "cloud_threshold", c->cloud_threshold);
+    cJSON_AddBoolToObject(rt, "fallback", c->fallback);
+    cJSON_AddNumberToObject(rt, "deadline_ms", c->deadline_ms);
+    cJSON *h = cJSON_AddObjectToObject(root, "health");
+    cJSON_AddNumberToObject(h, "probe_interval_ms", c->probe_interval_ms);
+    cJSON *l = cJSON_AddObjectToObject(root, "limits");
+    cJSON_AddNumberToObject(l, "max_body_bytes", (double)c->max_body_bytes);
+    cJSON_AddNumberToObject(l, "max_connections", c->max_connections);
+    cJSON_AddNumberToObject(l, "client_timeout_s", c->client_timeout_s);
+    char *s = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (s) {
+        fprintf(out, "%s\n", s);
+        free(s);
+    }
+}

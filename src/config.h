@@ -1,0 +1,71 @@
+/* config: the one JSON configuration file, its validation and its defaults.
+ *
+ * config_load() reads and validates the file and returns a config that owns all
+ * of its strings; nothing else in the gateway parses configuration.  Every error
+ * names the offending field ("backends[1].timeouts.connect_ms: must be a positive
+ * integer"), unknown keys are errors, and backend API keys are read from the
+ * environment variables the file names, never from the file itself.
+ * config_print() writes the effective configuration with secrets masked. */
+#ifndef TIERGATE_CONFIG_H
+#define TIERGATE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+typedef enum { TIER_DEVICE = 0, TIER_EDGE = 1, TIER_CLOUD = 2 } tier_t;
+#define TIER_COUNT 3
+
+const char *tier_name(tier_t t);
+/* Returns 0 and sets *out when s is "device", "edge" or "cloud"; -1 otherwise. */
+int tier_parse(const char *s, tier_t *out);
+
+/* How a backend reads the OpenAI request.  "compat" (llama.cpp, Ollama, Spark,
+ * DashScope, DeepSeek) reads max_tokens and knows no "developer" role; "openai"
+ * takes the request as the client wrote it. */
+typedef enum { DIALECT_COMPAT = 0, DIALECT_OPENAI = 1 } dialect_t;
+
+typedef struct config_backend {
+    char *name;
+    tier_t tier;
+    char *url;           /* base URL without trailing slash, e.g. http://127.0.0.1:8080/v1 */
+    char *model;         /* model name sent upstream */
+    char *api_key_env;   /* NULL when the backend needs no key */
+    char *api_key;       /* secret read from api_key_env at load; NULL if none */
+    dialect_t dialect;
+    char *health_path;   /* appended to url for probes; default "/models" */
+    int connect_ms, first_byte_ms, idle_ms, total_ms;
+} config_backend;
+
+typedef struct config {
+    char *listen_host;   /* default "127.0.0.1" */
+    int listen_port;     /* default 8088 */
+    config_backend *backends;
+    size_t nbackends;
+    double threshold;        /* score >= threshold needs a tier above device */
+    double cloud_threshold;  /* with an edge tier: score >= this needs the cloud */
+    bool fallback;           /* fall back to other tiers (also for forced models) */
+    int deadline_ms;         /* whole-request budget across retries and fallbacks */
+    int probe_interval_ms;   /* active health probe period per backend */
+    size_t max_body_bytes;
+    unsigned max_connections;
+    int client_timeout_s;    /* idle client connections are closed after this */
+} config;
+
+/* Parses text (len bytes, need not be NUL-terminated).  On success returns a new
+ * config; on failure returns NULL and writes a one-line message naming the field
+ * into err.  getenv_fn looks up api_key_env (NULL means getenv). */
+config *config_parse(const char *text, size_t len, char *err, size_t errlen,
+                     const char *(*getenv_fn)(const char *name));
+/* Reads path and calls config_parse. */
+config *config_load(const char *path, char *err, size_t errlen);
+void config_free(config *c);
+/* Writes the effective configuration as JSON; API keys appear as "***". */
+void config_print(const config *c, FILE *out);
+
+/* Index of the backend named name, or -1. */
+int config_backend_index(const config *c, const char *name);
+/* True when at least one backend serves tier t. */
+bool config_has_tier(const config *c, tier_t t);
+
+#endif

@@ -1,0 +1,40 @@
+/* request: the client's chat completion request, parsed, validated and
+ * rewritten for a backend.
+ *
+ * chatreq_parse() checks everything a backend would otherwise choke on or a
+ * hostile client could abuse (UTF-8, JSON syntax, types, roles, required
+ * fields, duplicate keys, unknown fields) and reports the first problem as an
+ * OpenAI-style 400.  chatreq_upstream_body() writes the body one backend gets:
+ * its own model name, the dialect's field names, usage always requested. */
+#ifndef TIERGATE_REQUEST_H
+#define TIERGATE_REQUEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "apierror.h"
+#include "classifier.h"
+#include "config.h"
+
+struct cJSON;
+
+typedef struct chatreq {
+    struct cJSON *root;          /* owned: the parsed body */
+    const char *model;           /* points into root */
+    bool stream;
+    bool include_usage;          /* stream_options.include_usage */
+    size_t nmessages;
+    classifier_message *msgs;    /* owned array of nmessages; texts point into
+                                    root or into owned joined-part buffers */
+    char **joined;               /* owned buffers for array contents */
+    size_t njoined;
+} chatreq;
+
+/* Returns 0 and fills out, or -1 with err filled (out needs no free then). */
+int chatreq_parse(const char *body, size_t len, chatreq *out, api_error *err);
+void chatreq_free(chatreq *r);
+
+/* The JSON body for backend b (malloc'd, NUL-terminated), or NULL on OOM. */
+char *chatreq_upstream_body(const chatreq *r, const config_backend *b, size_t *len);
+
+#endif

@@ -1,0 +1,613 @@
+/* server: libmicrohttpd driven by the gateway's own event loop.
+ *
+ * MHD runs in its "external epoll" mode: it keeps its own epoll set, whose
+ * descriptor sits in evloop's set, and we call MHD_run() when that descriptor
+ * is readable, when MHD's connection timeout is due, and after we resumed a
+ * connection.  So client connections and upstream transfers share one thread
+ * and one wait, like nginx's worker loop.
+ *
+ * A request whose answer is not ready is suspended (MHD_suspend_connection):
+ * MHD stops watching it, and it costs nothing until we resume it.  MHD only
+ * lets responses be queued from inside its access handler, so a late reply is
+ * stored in the exchange and the connection resumed; MHD then calls the access
+ * handler again and the stored response is queued there.  Streams use a
+ * callback response whose reader hands out what is buffered and suspends the
+ * connection when the buffer is empty; writing resumes it.
+ *
+ * MHD does not watch a suspended socket, so it cannot see a client leave while
+ * we wait for the backend.  We watch that socket ourselves for EPOLLRDHUP
+ * while it is suspended, which is how a client that hangs up cancels its
+ * upstream transfer at once instead of when the backend next sends a byte. */
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <assert.h>
+#include <cjson/cJSON.h>
+#include <microhttpd.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+
+#include "evloop.h"
+#include "log.h"
+
+#define SERVER_MAX_EXTRA_HEADERS 8
+#define SERVER_STREAM_BLOCK 16384
+
+struct server_exchange {
+    server *s;
+    struct MHD_Connection *conn;
+    const server_endpoint *ep;
+    char method[16];
+    char *path;
+    char request_id[32];
+    unsigned long long started_us;
+    char *body;
+    size_t body_len, body_cap;
+    bool too_large, handled, suspended, aborted, queued, streaming, stream_ended;
+    struct MHD_Response *pending;
+    int status;
+    char *out;                          /* stream bytes not yet given to MHD */
+    size_t out_len, out_off, out_cap;
+    char tier[16], backend[64], reason[32];
+    double score;
+    struct { char *name, *value; } extra[SERVER_MAX_EXTRA_HEADERS];
+    size_t nextra;
+    cJSON *logfields;
+    void (*on_close)(void *ud, bool client_gone);
+    void *on_close_ud;
+    evloop_io hup_watch;
+    bool watching;
+    server_exchange *prev, *next;
+};
+
+struct server {
+    evloop *loop;
+    const config *cfg;
+    const server_endpoint *table;
+    size_t ntable;
+    struct MHD_Daemon *daemon;
+    evloop_io mhd_io;
+    evloop_timer mhd_timer;
+    bool need_run;
+    int port;
+    server_exchange *exchanges;
+    size_t nexchanges;
+    uint64_t id_seed[2];
+};
+
+/* ---- helpers ---- */
+
+static uint64_t next_id(server *s) {
+    /* xorshift128+: unique-looking ids without a syscall per request. */
+    uint64_t a = s->id_seed[0], b = s->id_seed[1];
+    s->id_seed[0] = b;
+    a ^= a << 23;
+    s->id_seed[1] = a ^ b ^ (a >> 17) ^ (b >> 26);
+    return s->id_seed[1] + b;
+}
+
+static void run_soon(server *s) { s->need_run = true; }
+
+static void call_on_close(server_exchange *ex, bool client_gone) {
+    void (*fn)(void *, bool) = ex->on_close;
+    ex->on_close = NULL;
+    if (fn) fn(ex->on_close_ud, client_gone);
+}
+
+static void unwatch(server_exchange *ex) {
+    if (!ex->watching) return;
+    evloop_io_del(ex->s->loop, &ex->hup_watch);
+    ex->watching = false;
+}
+
+static void on_client_hup(void *ud, uint32_t events) {
+    (void)events;
+    server_exchange *ex = ud;
+    unwatch(ex);
+    ex->aborted = true;
+    call_on_close(ex, true);
+    if (ex->suspended) {
+        ex->suspended = false;
+        MHD_resume_connection(ex->conn);
+        run_soon(ex->s);
+    }
+}
+
+static void suspend(server_exchange *ex) {
+    assert(!ex->suspended);
+    MHD_suspend_connection(ex->conn);
+    ex->suspended = true;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(ex->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci && !ex->watching &&
+        evloop_io_add(ex->s->loop, &ex->hup_watch, ci->connect_fd, EPOLLRDHUP, on_client_hup, ex) == 0)
+        ex->watching = true;
+}
+
+static void resume(server_exchange *ex) {
+    if (!ex->suspended) return;
+    unwatch(ex);
+    ex->suspended = false;
+    MHD_resume_connection(ex->conn);
+    run_soon(ex->s);
+}
+
+static void add_common_headers(server_exchange *ex, struct MHD_Response *r) {
+    char score[32];
+    snprintf(score, sizeof score, "%.3f", ex->score);
+    MHD_add_response_header(r, "X-Request-Id", ex->request_id);
+    MHD_add_response_header(r, "X-Tiergate-Tier", ex->tier);
+    MHD_add_response_header(r, "X-Tiergate-Backend", ex->backend);
+    MHD_add_response_header(r, "X-Tiergate-Reason", ex->reason);
+    MHD_add_response_header(r, "X-Tiergate-Score", score);
+    for (size_t i = 0; i < ex->nextra; i++)
+        MHD_add_response_header(r, ex->extra[i].name, ex->extra[i].value);
+}
+
+/* Stores r to be queued by the access handler, waking the connection. */
+static void set_pending(server_exchange *ex, struct MHD_Response *r, int status) {
+    assert(!ex->pending && !ex->queued);
+    ex->pending = r;
+    ex->status = status;
+    resume(ex);
+}
+
+static enum MHD_Result queue_pending(server_exchange *ex) {
+    struct MHD_Response *r = ex->pending;
+    ex->pending = NULL;
+    ex->queued = true;
+    enum MHD_Result ret = MHD_queue_response(ex->conn, (unsigned)ex->status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* ---- exchanges ---- */
+
+static server_exchange *ex_new(server *s, struct MHD_Connection *conn, const char *url,
+                               const char *method) {
+    server_exchange *ex = calloc(1, sizeof *ex);
+    if (!ex) return NULL;
+    ex->path = strdup(url);
+    if (!ex->path) {
+        free(ex);
+        return NULL;
+    }
+    ex->s = s;
+    ex->conn = conn;
+    snprintf(ex->method, sizeof ex->method, "%s", method);
+    snprintf(ex->request_id, sizeof ex->request_id, "req_%016llx", (unsigned long long)next_id(s));
+    ex->started_us = evloop_clock_us();
+    strcpy(ex->tier, "none");
+    strcpy(ex->backend, "none");
+    strcpy(ex->reason, "none");
+    ex->next = s->exchanges;
+    if (s->exchanges) s->exchanges->prev = ex;
+    s->exchanges = ex;
+    s->nexchanges++;
+    return ex;
+}
+
+static void ex_log(server_exchange *ex, bool client_gone) {
+    cJSON *o = log_begin("info", "request");
+    if (!o) return;
+    cJSON_AddStringToObject(o, "request_id", ex->request_id);
+    cJSON_AddStringToObject(o, "method", ex->method);
+    cJSON_AddStringToObject(o, "path", ex->path);
+    cJSON_AddNumberToObject(o, "status", ex->status);
+    cJSON_AddStringToObject(o, "tier", ex->tier);
+    cJSON_AddStringToObject(o, "backend", ex->backend);
+    cJSON_AddStringToObject(o, "reason", ex->reason);
+    cJSON_AddNumberToObject(o, "score", (double)(long long)(ex->score * 1000.0 + 0.5) / 1000.0);
+    cJSON_AddNumberToObject(o, "latency_ms", (double)(evloop_clock_us() - ex->started_us) / 1000.0);
+    if (client_gone) cJSON_AddTrueToObject(o, "client_gone");
+    if (ex->logfields) {
+        cJSON *f;
+        cJSON_ArrayForEach(f, ex->logfields) cJSON_AddItemReferenceToObject(o, f->string, f);
+    }
+    log_end(o);
+}
+
+static void ex_free(server_exchange *ex) {
+    server *s = ex->s;
+    unwatch(ex);
+    if (ex->pending) MHD_destroy_response(ex->pending);
+    for (size_t i = 0; i < ex->nextra; i++) {
+        free(ex->extra[i].name);
+        free(ex->extra[i].value);
+    }
+    cJSON_Delete(ex->logfields);
+    if (ex->prev) ex->prev->next = ex->next; else s->exchanges = ex->next;
+    if (ex->next) ex->next->prev = ex->prev;
+    s->nexchanges--;
+    free(ex->out);
+    free(ex->body);
+    free(ex->path);
+    free(ex);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+    (void)cls;
+    (void)conn;
+    server_exchange *ex = *con_cls;
+    if (!ex) return;
+    *con_cls = NULL;
+    bool gone = ex->aborted || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK;
+    call_on_close(ex, gone);
+    ex_log(ex, gone);
+    ex_free(ex);
+}
+
+/* ---- routing to endpoints ---- */
+
+static void dispatch(server_exchange *ex) {
+    server *s = ex->s;
+    if (ex->too_large) {
+        api_error e;
+        api_error_set(&e, 413, "invalid_request_error", "request_too_large", NULL,
+                      "Request body is larger than the limit of %zu bytes", s->cfg->max_body_bytes);
+        server_ex_reply_error(ex, &e);
+        return;
+    }
+    bool path_known = false;
+    char allow[64] = "";
+    for (size_t i = 0; i < s->ntable; i++) {
+        const server_endpoint *ep = &s->table[i];
+        size_t pl = strlen(ep->path);
+        bool match = ep->path[pl - 1] == '/' ? strncmp(ex->path, ep->path, pl) == 0 && ex->path[pl]
+                                             : strcmp(ex->path, ep->path) == 0;
+        if (!match) continue;
+        path_known = true;
+        if (strcmp(ex->method, ep->method) == 0) {
+            ex->ep = ep;
+            ep->fn(ex, ep->ctx);
+            return;
+        }
+        size_t al = strlen(allow);
+        snprintf(allow + al, sizeof allow - al, "%s%s", al ? ", " : "", ep->method);
+    }
+    if (path_known) {
+        server_ex_add_header(ex, "Allow", allow);
+        api_error e;
+        api_error_set(&e, 405, "invalid_request_error", "method_not_allowed", NULL,
+                      "Method %s is not allowed on %s; use %s", ex->method, ex->path, allow);
+        server_ex_reply_error(ex, &e);
+        return;
+    }
+    api_error e;
+    api_error_set(&e, 404, "invalid_request_error", "not_found", NULL, "Unknown path %s", ex->path);
+    server_ex_reply_error(ex, &e);
+}
+
+static bool body_append(server_exchange *ex, const char *data, size_t len) {
+    size_t max = ex->s->cfg->max_body_bytes;
+    if (ex->body_len + len > max) return false;
+    if (ex->body_len + len + 1 > ex->body_cap) {
+        size_t cap = ex->body_cap ? ex->body_cap : 4096;
+        while (cap < ex->body_len + len + 1) cap *= 2;
+        if (cap > max + 1) cap = max + 1;
+        char *b = realloc(ex->body, cap);
+        if (!b) return false;
+        ex->body = b;
+        ex->body_cap = cap;
+    }
+    memcpy(ex->body + ex->body_len, data, len);
+    ex->body_len += len;
+    ex->body[ex->body_len] = '\0';
+    return true;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls) {
+    (void)version;
+    server *s = cls;
+    server_exchange *ex = *con_cls;
+    if (!ex) {
+        ex = ex_new(s, conn, url, method);
+        if (!ex) return MHD_NO;
+        *con_cls = ex;
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) > s->cfg->max_body_bytes) {
+            /* Refuse before reading a byte of it; MHD closes the connection. */
+            ex->too_large = true;
+            ex->handled = true;
+            dispatch(ex);
+            return queue_pending(ex);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (!ex->too_large && !body_append(ex, upload_data, *upload_data_size)) {
+            ex->too_large = true;
+            free(ex->body);
+            ex->body = NULL;
+            ex->body_len = ex->body_cap = 0;
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (ex->aborted) return MHD_NO;
+    if (!ex->handled) {
+        ex->handled = true;
+        dispatch(ex);
+    }
+    if (ex->pending) return queue_pending(ex);
+    if (!ex->queued) suspend(ex);
+    return MHD_YES;
+}
+
+/* ---- streaming ---- */
+
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max) {
+    (void)pos;
+    server_exchange *ex = cls;
+    if (ex->aborted) return MHD_CONTENT_READER_END_WITH_ERROR;
+    size_t avail = ex->out_len - ex->out_off;
+    if (avail) {
+        size_t n = avail < max ? avail : max;
+        memcpy(buf, ex->out + ex->out_off, n);
+        ex->out_off += n;
+        if (ex->out_off == ex->out_len) ex->out_off = ex->out_len = 0;
+        return (ssize_t)n;
+    }
+    if (ex->stream_ended) return MHD_CONTENT_READER_END_OF_STREAM;
+    suspend(ex);
+    return 0;
+}
+
+int server_ex_stream_begin(server_exchange *ex) {
+    struct MHD_Response *r =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SERVER_STREAM_BLOCK, stream_reader, ex, NULL);
+    if (!r) return -1;
+    add_common_headers(ex, r);
+    MHD_add_response_header(r, "Content-Type", "text/event-stream; charset=utf-8");
+    MHD_add_response_header(r, "Cache-Control", "no-cache");
+    MHD_add_response_header(r, "X-Accel-Buffering", "no");
+    ex->streaming = true;
+    set_pending(ex, r, 200);
+    return 0;
+}
+
+int server_ex_stream_write(server_exchange *ex, const char *data, size_t len) {
+    if (ex->aborted) return -1;
+    assert(ex->streaming && !ex->stream_ended);
+    if (ex->out_off && ex->out_len + len > ex->out_cap) {
+        memmove(ex->out, ex->out + ex->out_off, ex->out_len - ex->out_off);
+        ex->out_len -= ex->out_off;
+        ex->out_off = 0;
+    }
+    if (ex->out_len + len > ex->out_cap) {
+        size_t cap = ex->out_cap ? ex->out_cap : 4096;
+        while (cap < ex->out_len + len) cap *= 2;
+        char *o = realloc(ex->out, cap);
+        if (!o) return -1;
+        ex->out = o;
+        ex->out_cap = cap;
+    }
+    memcpy(ex->out + ex->out_len, data, len);
+    ex->out_len += len;
+    if (ex->queued) resume(ex);
+    return 0;
+}
+
+size_t server_ex_stream_pending(const server_exchange *ex) { return ex->out_len - ex->out_off; }
+
+void server_ex_stream_end(server_exchange *ex) {
+    ex->stream_ended = true;
+    if (ex->queued) resume(ex);
+}
+
+bool server_ex_streaming(const server_exchange *ex) { return ex->streaming; }
+
+/* ---- replies ---- */
+
+void server_ex_reply(server_exchange *ex, int status, const char *content_type, char *body, size_t len) {
+    if (ex->aborted) {
+        free(body);
+        return;
+    }
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(body);
+        return;
+    }
+    add_common_headers(ex, r);
+    MHD_add_response_header(r, "Content-Type", content_type);
+    set_pending(ex, r, status);
+}
+
+void server_ex_reply_error(server_exchange *ex, const api_error *e) {
+    size_t len;
+    char *body = api_error_json(e, &len);
+    if (!body) return;
+    if (e->status == 503 || e->status == 429) server_ex_add_header(ex, "Retry-After", "1");
+    server_ex_reply(ex, e->status, "application/json", body, len);
+}
+
+void server_ex_add_header(server_exchange *ex, const char *name, const char *value) {
+    if (ex->nextra == SERVER_MAX_EXTRA_HEADERS) return;
+    char *n = strdup(name), *v = strdup(value);
+    if (!n || !v) {
+        free(n);
+        free(v);
+        return;
+    }
+    ex->extra[ex->nextra].name = n;
+    ex->extra[ex->nextra].value = v;
+    ex->nextra++;
+}
+
+/* ---- request accessors ---- */
+
+const char *server_ex_method(const server_exchange *ex) { return ex->method; }
+const char *server_ex_path(const server_exchange *ex) { return ex->path; }
+const char *server_ex_request_id(const server_exchange *ex) { return ex->request_id; }
+unsigned long long server_ex_started_us(const server_exchange *ex) { return ex->started_us; }
+
+const char *server_ex_header(const server_exchange *ex, const char *name) {
+    return MHD_lookup_connection_value(ex->conn, MHD_HEADER_KIND, name);
+}
+
+const char *server_ex_body(const server_exchange *ex, size_t *len) {
+    *len = ex->body_len;
+    return ex->body ? ex->body : "";
+}
+
+void server_ex_set_route(server_exchange *ex, const char *tier, const char *backend,
+                         const char *reason, double score) {
+    snprintf(ex->tier, sizeof ex->tier, "%s", tier);
+    snprintf(ex->backend, sizeof ex->backend, "%s", backend);
+    snprintf(ex->reason, sizeof ex->reason, "%s", reason);
+    ex->score = score;
+}
+
+static cJSON *logfields(server_exchange *ex) {
+    if (!ex->logfields) ex->logfields = cJSON_CreateObject();
+    return ex->logfields;
+}
+
+void server_ex_log_int(server_exchange *ex, const char *key, long long v) {
+    cJSON *f = logfields(ex);
+    if (f) cJSON_AddNumberToObject(f, key, (double)v);
+}
+
+void server_ex_log_str(server_exchange *ex, const char *key, const char *v) {
+    cJSON *f = logfields(ex);
+    if (f) cJSON_AddStringToObject(f, key, v);
+}
+
+void server_ex_on_close(server_exchange *ex, void (*fn)(void *ud, bool client_gone), void *ud) {
+    ex->on_close = fn;
+    ex->on_close_ud = ud;
+}
+
+/* ---- the daemon ---- */
+
+static void on_mhd_ready(void *ud, uint32_t events) {
+    (void)events;
+    server *s = ud;
+    s->need_run = false;
+    MHD_run(s->daemon);
+}
+
+static void on_mhd_timer(void *ud) {
+    server *s = ud;
+    s->need_run = false;
+    MHD_run(s->daemon);
+}
+
+/* Before every wait: run MHD if a connection was resumed, and arm its timer. */
+static void before_wait(void *ud) {
+    server *s = ud;
+    if (s->need_run) {
+        s->need_run = false;
+        MHD_run(s->daemon);
+    }
+    MHD_UNSIGNED_LONG_LONG t;
+    if (MHD_get_timeout(s->daemon, &t) == MHD_YES)
+        evloop_timer_start(s->loop, &s->mhd_timer, (uint64_t)t);
+    else
+        evloop_timer_stop(s->loop, &s->mhd_timer);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && msg[n - 1] == '\n') msg[--n] = '\0';
+    cJSON *o = log_begin("warn", "http");
+    if (o) cJSON_AddStringToObject(o, "detail", msg);
+    log_end(o);
+}
+
+server *server_new(evloop *loop, const config *cfg, const server_endpoint *table, size_t n,
+                   char *err, size_t errlen) {
+    server *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->loop = loop;
+    s->cfg = cfg;
+    s->table = table;
+    s->ntable = n;
+    if (getrandom(s->id_seed, sizeof s->id_seed, 0) != (ssize_t)sizeof s->id_seed || !(s->id_seed[0] | s->id_seed[1]))
+        s->id_seed[0] = (uint64_t)evloop_clock_us() | 1;
+    evloop_timer_init(&s->mhd_timer, on_mhd_timer, s);
+
+    struct sockaddr_in sin = {0};
+    struct sockaddr_in6 sin6 = {0};
+    struct sockaddr *sa;
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    if (inet_pton(AF_INET, cfg->listen_host, &sin.sin_addr) == 1) {
+        sin.sin_family = AF_INET;
+        sin.sin_port = htons((uint16_t)cfg->listen_port);
+        sa = (struct sockaddr *)&sin;
+    } else if (inet_pton(AF_INET6, cfg->listen_host, &sin6.sin6_addr) == 1) {
+        sin6.sin6_family = AF_INET6;
+        sin6.sin6_port = htons((uint16_t)cfg->listen_port);
+        sa = (struct sockaddr *)&sin6;
+        flags |= MHD_USE_IPv6;
+    } else {
+        snprintf(err, errlen, "listen: \"%s\" is not an IPv4 or IPv6 address", cfg->listen_host);
+        goto err;
+    }
+    s->daemon = MHD_start_daemon(
+        flags, (uint16_t)cfg->listen_port, NULL, NULL, on_access, s,
+        MHD_OPTION_SOCK_ADDR, sa,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+        MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->client_timeout_s,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+        MHD_OPTION_END);
+    if (!s->daemon) {
+        snprintf(err, errlen, "listen: cannot listen on %s:%d (address in use or not permitted)",
+                 cfg->listen_host, cfg->listen_port);
+        goto err;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = di ? di->port : cfg->listen_port;
+    di = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    if (!di || evloop_io_add(loop, &s->mhd_io, di->epoll_fd, EPOLLIN, on_mhd_ready, s) < 0) {
+        snprintf(err, errlen, "server: cannot watch the HTTP daemon");
+        goto err;
+    }
+    if (evloop_add_hook(loop, before_wait, s) < 0) {
+        snprintf(err, errlen, "server: too many loop hooks");
+        evloop_io_del(loop, &s->mhd_io);
+        goto err;
+    }
+    return s;
+err:
+    if (s->daemon) MHD_stop_daemon(s->daemon);
+    free(s);
+    return NULL;
+}
+
+int server_port(const server *s) { return s->port; }
+size_t server_open_exchanges(const server *s) { return s->nexchanges; }
+
+void server_stop_listening(server *s) { MHD_quiesce_daemon(s->daemon); }
+
+void server_free(server *s) {
+    if (!s) return;
+    /* MHD refuses to stop with suspended connections: end and wake them all. */
+    for (server_exchange *ex = s->exchanges; ex; ex = ex->next) {
+        ex->aborted = true;
+        call_on_close(ex, true);
+        resume(ex);
+    }
+    MHD_run(s->daemon);
+    evloop_io_del(s->loop, &s->mhd_io);
+    evloop_timer_stop(s->loop, &s->mhd_timer);
+    MHD_stop_daemon(s->daemon);
+    while (s->exchanges) ex_free(s->exchanges);
+    free(s);
+}

@@ -1,0 +1,85 @@
+/* server: the HTTP side facing clients, on libmicrohttpd.
+ *
+ * The server accepts connections, enforces the limits (body size, connection
+ * count, idle clients), collects each request body, routes the request by
+ * method and path to an endpoint handler, and writes every response with the
+ * headers a client can rely on (X-Request-Id and the X-Tiergate-* decision).
+ *
+ * A handler gets a server_exchange: one request and its response.  It may
+ * reply at once, or return and reply later from any loop callback (the
+ * connection is suspended meanwhile and costs no CPU), or begin a stream and
+ * write to it as bytes arrive.  When the exchange ends, for whatever reason
+ * (response sent, client gone), the on_close callback runs exactly once;
+ * after that the handler must not touch the exchange again. */
+#ifndef TIERGATE_SERVER_H
+#define TIERGATE_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "apierror.h"
+#include "config.h"
+
+struct evloop;
+
+typedef struct server server;
+typedef struct server_exchange server_exchange;
+
+typedef void (*server_handler_fn)(server_exchange *ex, void *ctx);
+
+typedef struct server_endpoint {
+    const char *method;        /* "GET", "POST" */
+    const char *path;          /* exact path, or a prefix when it ends in '/' */
+    server_handler_fn fn;
+    void *ctx;
+} server_endpoint;
+
+/* Starts listening on cfg's address (port 0 picks a free port).  The table is
+ * borrowed and must outlive the server.  Returns NULL with err filled. */
+server *server_new(struct evloop *loop, const config *cfg, const server_endpoint *table,
+                   size_t nendpoints, char *err, size_t errlen);
+/* Closes the listening socket and every connection. */
+void server_free(server *s);
+int server_port(const server *s);
+/* Stops accepting new connections (draining); existing ones go on. */
+void server_stop_listening(server *s);
+size_t server_open_exchanges(const server *s);
+
+/* ---- the request ---- */
+const char *server_ex_method(const server_exchange *ex);
+const char *server_ex_path(const server_exchange *ex);
+/* Case-insensitive request header lookup; NULL when absent. */
+const char *server_ex_header(const server_exchange *ex, const char *name);
+const char *server_ex_body(const server_exchange *ex, size_t *len);
+const char *server_ex_request_id(const server_exchange *ex);
+/* Microseconds (evloop_clock_us) when the request arrived. */
+unsigned long long server_ex_started_us(const server_exchange *ex);
+
+/* ---- the decision, sent as X-Tiergate-* on every response ---- */
+void server_ex_set_route(server_exchange *ex, const char *tier, const char *backend,
+                         const char *reason, double score);
+/* Extra fields for the exchange's log line (strings copied). */
+void server_ex_log_int(server_exchange *ex, const char *key, long long v);
+void server_ex_log_str(server_exchange *ex, const char *key, const char *v);
+
+/* ---- replying ---- */
+/* body is malloc'd and owned by the server from now on. */
+void server_ex_reply(server_exchange *ex, int status, const char *content_type,
+                     char *body, size_t len);
+void server_ex_reply_error(server_exchange *ex, const api_error *e);
+/* Adds a header to the coming response (before reply or stream_begin). */
+void server_ex_add_header(server_exchange *ex, const char *name, const char *value);
+
+/* Starts a chunked text/event-stream response with status 200. */
+int server_ex_stream_begin(server_exchange *ex);
+/* Queues bytes for the client; returns -1 if the client is gone. */
+int server_ex_stream_write(server_exchange *ex, const char *data, size_t len);
+/* Bytes queued but not yet taken by the client's socket. */
+size_t server_ex_stream_pending(const server_exchange *ex);
+void server_ex_stream_end(server_exchange *ex);
+bool server_ex_streaming(const server_exchange *ex);
+
+/* fn(ud, client_gone) runs once when the exchange is over. */
+void server_ex_on_close(server_exchange *ex, void (*fn)(void *ud, bool client_gone), void *ud);
+
+#endif

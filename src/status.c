@@ -1,0 +1,122 @@
+/* status: small read-only endpoints, built with cJSON on every call.
+ *
+ * They are cheap enough that caching would only add a way to be stale.  The
+ * model list is derived from the configuration each time, so it can never
+ * disagree with what the router accepts. */
+#include "status.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct status {
+    const config *cfg;
+    const backends *health;
+    double started;
+};
+
+status *status_new(const config *cfg, const backends *health) {
+    status *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->cfg = cfg;
+    s->health = health;
+    s->started = (double)time(NULL);
+    return s;
+}
+
+void status_free(status *s) { free(s); }
+
+static void reply_json(server_exchange *ex, int code, cJSON *o) {
+    char *body = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!body) {
+        api_error e;
+        api_error_set(&e, 500, "server_error", NULL, NULL, "out of memory");
+        server_ex_reply_error(ex, &e);
+        return;
+    }
+    server_ex_reply(ex, code, "application/json", body, strlen(body));
+}
+
+void status_handle_healthz(server_exchange *ex, void *ctx) {
+    (void)ctx;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "status", "ok");
+    reply_json(ex, 200, o);
+}
+
+void status_handle_readyz(server_exchange *ex, void *ctx) {
+    status *s = ctx;
+    bool ready = backends_any_up(s->health);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "status", ready ? "ready" : "unavailable");
+    cJSON *arr = cJSON_AddArrayToObject(o, "backends");
+    for (size_t i = 0; i < s->cfg->nbackends; i++) {
+        const config_backend *b = &s->cfg->backends[i];
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "name", b->name);
+        cJSON_AddStringToObject(e, "tier", tier_name(b->tier));
+        cJSON_AddStringToObject(e, "state", backends_health_name(backends_health(s->health, i)));
+        const char *why = backends_last_error(s->health, i);
+        if (*why) cJSON_AddStringToObject(e, "reason", why);
+        cJSON_AddItemToArray(arr, e);
+    }
+    reply_json(ex, ready ? 200 : 503, o);
+}
+
+static cJSON *model_object(const status *s, const char *id, const char *owner) {
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "id", id);
+    cJSON_AddStringToObject(m, "object", "model");
+    cJSON_AddNumberToObject(m, "created", s->started);
+    cJSON_AddStringToObject(m, "owned_by", owner);
+    return m;
+}
+
+/* Calls fn for every model id a client may use, in list order. */
+static void each_model(const status *s, void (*fn)(const status *, const char *, const char *, void *),
+                       void *ud) {
+    fn(s, "auto", "tiergate", ud);
+    for (int t = 0; t < TIER_COUNT; t++)
+        if (config_has_tier(s->cfg, (tier_t)t)) fn(s, tier_name((tier_t)t), "tiergate", ud);
+    for (size_t i = 0; i < s->cfg->nbackends; i++)
+        fn(s, s->cfg->backends[i].name, tier_name(s->cfg->backends[i].tier), ud);
+}
+
+static void add_to_list(const status *s, const char *id, const char *owner, void *ud) {
+    cJSON_AddItemToArray(ud, model_object(s, id, owner));
+}
+
+void status_handle_models(server_exchange *ex, void *ctx) {
+    status *s = ctx;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "object", "list");
+    cJSON *data = cJSON_AddArrayToObject(o, "data");
+    each_model(s, add_to_list, data);
+    reply_json(ex, 200, o);
+}
+
+typedef struct model_lookup {
+    const char *want;
+    cJSON *found;
+} model_lookup;
+
+static void find_model(const status *s, const char *id, const char *owner, void *ud) {
+    model_lookup *l = ud;
+    if (!l->found && strcmp(id, l->want) == 0) l->found = model_object(s, id, owner);
+}
+
+void status_handle_model(server_exchange *ex, void *ctx) {
+    status *s = ctx;
+    model_lookup l = {server_ex_path(ex) + strlen("/v1/models/"), NULL};
+    each_model(s, find_model, &l);
+    if (l.found) {
+        reply_json(ex, 200, l.found);
+        return;
+    }
+    api_error e;
+    api_error_set(&e, 404, "invalid_request_error", "model_not_found", "model",
+                  "The model `%.200s` does not exist", l.want);
+    server_ex_reply_error(ex, &e);
+}

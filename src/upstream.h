@@ -1,0 +1,70 @@
+/* upstream: HTTP transfers to backends, driven by the event loop.
+ *
+ * A thin layer over libcurl's multi-socket interface: every transfer's sockets
+ * and curl's own timer are watched by the gateway's evloop, so a thousand
+ * streaming transfers need no thread of their own.  Connections are reused
+ * through the multi handle's connection cache.  Four separate time limits
+ * apply to each transfer: connect, first byte (from the start), idle (between
+ * bytes, after the first), and total.
+ *
+ * upstream knows nothing of routing or of OpenAI: it moves bytes and reports
+ * what happened.  Callbacks run on the loop thread.  on_headers and on_data
+ * may not start or cancel transfers (libcurl forbids re-entry); they return
+ * non-zero to abort their own transfer instead.  on_done runs outside libcurl
+ * and may do anything, including starting the next transfer. */
+#ifndef TIERGATE_UPSTREAM_H
+#define TIERGATE_UPSTREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct evloop;
+
+typedef struct upstream upstream;
+typedef struct upstream_xfer upstream_xfer;
+
+typedef enum {
+    UPSTREAM_OK = 0,                 /* a complete HTTP response, any status */
+    UPSTREAM_ERR_CONNECT,            /* refused, unreachable, unresolvable */
+    UPSTREAM_ERR_CONNECT_TIMEOUT,
+    UPSTREAM_ERR_FIRST_BYTE_TIMEOUT,
+    UPSTREAM_ERR_IDLE_TIMEOUT,
+    UPSTREAM_ERR_TOTAL_TIMEOUT,
+    UPSTREAM_ERR_CUT,                /* connection lost before the response ended */
+    UPSTREAM_ERR_ABORTED,            /* a callback returned non-zero */
+    UPSTREAM_ERR_OTHER
+} upstream_result;
+
+typedef struct upstream_callbacks {
+    /* The final status line and headers have arrived. */
+    int (*on_headers)(void *ud, long status, const char *content_type);
+    int (*on_data)(void *ud, const char *data, size_t len);
+    /* Called exactly once per transfer unless upstream_cancel() came first.
+     * detail is a short human-readable reason ("connection refused"). */
+    void (*on_done)(void *ud, upstream_result res, long status, const char *detail);
+} upstream_callbacks;
+
+typedef struct upstream_request {
+    const char *url;
+    const char *body;        /* POST body (copied); NULL means GET */
+    size_t body_len;
+    const char *bearer;      /* API key for "Authorization: Bearer", or NULL */
+    bool accept_sse;
+    int connect_ms, first_byte_ms, idle_ms, total_ms;   /* 0 = no limit */
+} upstream_request;
+
+upstream *upstream_new(struct evloop *loop);
+/* Cancels every transfer still running (no callbacks), then frees. */
+void upstream_free(upstream *u);
+
+/* Starts a transfer; NULL when it could not even be set up (out of memory). */
+upstream_xfer *upstream_start(upstream *u, const upstream_request *req,
+                              const upstream_callbacks *cb, void *ud);
+/* Stops a transfer at once; its callbacks are not called again. */
+void upstream_cancel(upstream_xfer *x);
+
+bool upstream_result_is_timeout(upstream_result r);
+/* Transfers running now (for tests of cancellation and for /metrics). */
+size_t upstream_active(const upstream *u);
+
+#endif
