@@ -128,17 +128,19 @@ static void set_answering_route(chat_call *call, int backend, bool fell_back) {
                         call->dec.score);
 }
 
+/* Sets o[key] in place when present, so the backend's field order survives. */
+static void set_field(cJSON *o, const char *key, cJSON *v) {
+    if (!v) return;
+    if (cJSON_GetObjectItemCaseSensitive(o, key)) cJSON_ReplaceItemInObjectCaseSensitive(o, key, v);
+    else cJSON_AddItemToObject(o, key, v);
+}
+
 static void stamp(chat_call *call, cJSON *o, const char *object, int backend) {
-    cJSON_DeleteItemFromObjectCaseSensitive(o, "id");
-    cJSON_AddStringToObject(o, "id", call->id);
-    cJSON_DeleteItemFromObjectCaseSensitive(o, "object");
-    cJSON_AddStringToObject(o, "object", object);
-    if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(o, "created"))) {
-        cJSON_DeleteItemFromObjectCaseSensitive(o, "created");
-        cJSON_AddNumberToObject(o, "created", call->created);
-    }
-    cJSON_DeleteItemFromObjectCaseSensitive(o, "model");
-    cJSON_AddStringToObject(o, "model", call->c->cfg->backends[backend].model);
+    set_field(o, "id", cJSON_CreateString(call->id));
+    set_field(o, "object", cJSON_CreateString(object));
+    if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(o, "created")))
+        set_field(o, "created", cJSON_CreateNumber(call->created));
+    set_field(o, "model", cJSON_CreateString(call->c->cfg->backends[backend].model));
 }
 
 static void log_outcome(chat_call *call) {

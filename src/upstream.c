@@ -105,6 +105,15 @@ static void xfer_finish(upstream_xfer *x, upstream_result res, const char *detai
     if (report) cb->on_done(ud, res, status, msg);
 }
 
+/* Whether the request got onto a connection.  CURLINFO_CONNECT_TIME is 0 on a
+ * reused connection, so the pre-transfer time, set for every request once
+ * its connection is ready, is the one to ask. */
+static bool connected(upstream_xfer *x) {
+    curl_off_t t = 0;
+    curl_easy_getinfo(x->easy, CURLINFO_PRETRANSFER_TIME_T, &t);
+    return t > 0;
+}
+
 static void finish_from_curl(upstream_xfer *x, CURLcode rc) {
     char detail[CURL_ERROR_SIZE + 64];
     upstream_result res;
@@ -120,9 +129,7 @@ static void finish_from_curl(upstream_xfer *x, CURLcode rc) {
         snprintf(detail, sizeof detail, "%s",
                  rc == CURLE_COULDNT_CONNECT ? "connection refused or unreachable" : "cannot resolve host");
     } else if (rc == CURLE_OPERATION_TIMEDOUT) {
-        curl_off_t connected = 0;
-        curl_easy_getinfo(x->easy, CURLINFO_CONNECT_TIME_T, &connected);
-        if (connected == 0) {
+        if (!connected(x)) {
             res = UPSTREAM_ERR_CONNECT_TIMEOUT;
             snprintf(detail, sizeof detail, "connect timeout after %d ms", x->connect_ms);
         } else {
@@ -215,13 +222,11 @@ static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
 static void on_first_byte_timeout(void *ud) {
     upstream_xfer *x = ud;
     char detail[96];
-    curl_off_t connected = 0;
-    curl_easy_getinfo(x->easy, CURLINFO_CONNECT_TIME_T, &connected);
-    if (connected == 0) {
+    if (!connected(x)) {
         snprintf(detail, sizeof detail, "connect timeout after %d ms", x->first_byte_ms);
         xfer_finish(x, UPSTREAM_ERR_CONNECT_TIMEOUT, detail);
     } else {
-        snprintf(detail, sizeof detail, "no first byte after %d ms", x->first_byte_ms);
+        snprintf(detail, sizeof detail, "first-byte timeout: nothing after %d ms", x->first_byte_ms);
         xfer_finish(x, UPSTREAM_ERR_FIRST_BYTE_TIMEOUT, detail);
     }
 }
@@ -235,7 +240,7 @@ static void on_idle_timeout(void *ud) {
         return;
     }
     char detail[96];
-    snprintf(detail, sizeof detail, "stalled: no data for %d ms", x->idle_ms);
+    snprintf(detail, sizeof detail, "idle timeout: stalled for %d ms", x->idle_ms);
     xfer_finish(x, UPSTREAM_ERR_IDLE_TIMEOUT, detail);
 }
 

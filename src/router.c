@@ -1,0 +1,213 @@
+/* router: which backends answer a request, in which order, and why.
+ *
+ * The decision is a pure function of the configuration, the backends' health
+ * and three facts about the request (model name, X-Tiergate-Tier header,
+ * complexity score), so it can be tested exhaustively and shown by /v1/route
+ * exactly as the chat endpoint would act on it.  It runs in three steps:
+ *
+ * 1. Primary choice.  A model or header naming a tier, or a model naming a
+ *    backend, forces that choice ("forced"); the header, when it names a tier,
+ *    wins over the model, because it is how an operator or a test overrides a
+ *    client.  Otherwise the score against the thresholds picks the cheapest
+ *    tier good enough ("complexity"), with a missing tier replaced by the
+ *    nearest configured one.
+ *
+ * 2. Candidates.  The primary tier's backends in configuration order (a forced
+ *    backend first), then, when routing.fallback allows it, every other tier in
+ *    the fallback order below.  Listing all of them here, rather than letting
+ *    dispatch improvise, keeps every retry explainable by one list.
+ *
+ * 3. Availability.  Backends known to be down move to the end, in their
+ *    order, but stay in the list: health is a few seconds stale and a last
+ *    resort beats an error.  When that moves the first choice away, the
+ *    answer comes from somewhere the client did not ask for, and the reason
+ *    says so ("offline").
+ *
+ * Errors are OpenAI-shaped: an unknown model or a forced tier without
+ * backends is 400 model_not_found with a message that lists what would work;
+ * a bad header value is 400 invalid_header; no backends at all is 503. */
+#include "router.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+
+/* The tiers to try after each tier, in order.  Up first: a request that was
+ * too hard for where it failed is better served by a bigger model, and the
+ * edge is nearer and cheaper than the cloud.  The same order names the
+ * stand-in for a tier that is not configured: nearest upward, then downward. */
+static const tier_t next_tiers[TIER_COUNT][TIER_COUNT - 1] = {
+    [TIER_DEVICE] = {TIER_EDGE, TIER_CLOUD},
+    [TIER_EDGE] = {TIER_CLOUD, TIER_DEVICE},
+    [TIER_CLOUD] = {TIER_EDGE, TIER_DEVICE},
+};
+
+/* Longest model name quoted back in an error message, in bytes. */
+#define MAX_QUOTED_MODEL 64
+
+/* Sets *out to the tier named s; false when s names none. */
+static bool tier_named(const char *s, tier_t *out)
+{
+    for (int t = 0; t < TIER_COUNT; t++) {
+        if (strcmp(s, tier_name((tier_t)t)) == 0) {
+            *out = (tier_t)t;
+            return true;
+        }
+    }
+    return false;
+}
+
+tier_t router_tier_for_score(const config *cfg, double score)
+{
+    tier_t want;
+
+    assert(cfg != NULL);
+    assert(score >= 0.0 && score <= 1.0);
+    if (!config_has_tier(cfg, TIER_EDGE)) want = score >= cfg->threshold ? TIER_CLOUD : TIER_DEVICE;
+    else if (score < cfg->threshold) want = TIER_DEVICE;
+    else want = score >= cfg->cloud_threshold ? TIER_CLOUD : TIER_EDGE;
+
+    if (config_has_tier(cfg, want)) return want;
+    for (int i = 0; i < TIER_COUNT - 1; i++)
+        if (config_has_tier(cfg, next_tiers[want][i])) return next_tiers[want][i];
+    return want;   /* no backend at all; router_decide refuses before this matters */
+}
+
+/* Appends tier t's backends in configuration order, except skip. */
+static void add_tier(const config *cfg, tier_t t, int skip, router_decision *out)
+{
+    for (size_t i = 0; i < cfg->nbackends; i++) {
+        if (cfg->backends[i].tier != t || (int)i == skip) continue;
+        assert(out->ncandidates < ROUTER_MAX_CANDIDATES);
+        out->candidates[out->ncandidates++] = (int)i;
+    }
+}
+
+/* The try order for primary tier t, or for backend forced_backend (>= 0)
+ * first; other tiers follow only when fallback is allowed. */
+static void list_candidates(const config *cfg, tier_t t, int forced_backend, router_decision *out)
+{
+    out->ncandidates = 0;
+    if (forced_backend >= 0) {
+        out->candidates[out->ncandidates++] = forced_backend;
+        if (!cfg->fallback) return;
+    }
+    add_tier(cfg, t, forced_backend, out);
+    if (!cfg->fallback) return;
+    for (int i = 0; i < TIER_COUNT - 1; i++) add_tier(cfg, next_tiers[t][i], -1, out);
+}
+
+/* Moves the backends that are down behind the others, keeping both groups in
+ * their order.  Returns true when that changed the first choice. */
+static bool demote_down(const backend_health *health, router_decision *out)
+{
+    int down[ROUTER_MAX_CANDIDATES];
+    size_t nup = 0, ndown = 0;
+    int first = out->candidates[0];
+
+    for (size_t i = 0; i < out->ncandidates; i++) {
+        int b = out->candidates[i];
+        if (health[b] == BACKEND_DOWN) down[ndown++] = b;
+        else out->candidates[nup++] = b;
+    }
+    memcpy(out->candidates + nup, down, ndown * sizeof down[0]);
+    return out->candidates[0] != first;
+}
+
+/* Length of the longest prefix of s, at most max bytes, that does not cut
+ * a UTF-8 sequence: the client's model name is quoted back, shortened. */
+static int quotable_length(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+
+    if (n <= max) return (int)n;
+    n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
+    return (int)n;
+}
+
+/* Appends item to the ", "-separated list in buf, or " ..." once the next
+ * item would not fit, so an error message stays within its buffer. */
+static void list_append(char *buf, size_t cap, const char *item)
+{
+    size_t used = strlen(buf);
+    const char *sep = used ? ", " : "";
+
+    if (used >= 4 && strcmp(buf + used - 4, " ...") == 0) return;
+    if (used + strlen(sep) + strlen(item) + 4 < cap) snprintf(buf + used, cap - used, "%s%s", sep, item);
+    else snprintf(buf + used, cap - used, " ...");
+}
+
+/* 400 model_not_found, naming what the client could have asked for. */
+static void model_not_found(const config *cfg, const char *model, api_error *err)
+{
+    char tiers[64] = "", names[512] = "";
+
+    for (int t = 0; t < TIER_COUNT; t++)
+        if (config_has_tier(cfg, (tier_t)t)) list_append(tiers, sizeof tiers, tier_name((tier_t)t));
+    for (size_t i = 0; i < cfg->nbackends; i++) list_append(names, sizeof names, cfg->backends[i].name);
+    api_error_set(err, 400, "invalid_request_error", "model_not_found", "model",
+                  "The model `%.*s` does not exist; use \"auto\", a tier (%s) or a backend (%s)",
+                  quotable_length(model, MAX_QUOTED_MODEL), model, tiers, names);
+}
+
+int router_decide(const config *cfg, const backend_health *health, const router_input *in,
+                  router_decision *out, api_error *err)
+{
+    tier_t tier;
+    int forced_backend = -1;
+    bool forced = true;
+
+    assert(cfg != NULL && in != NULL && in->model != NULL && out != NULL && err != NULL);
+    assert(health != NULL || cfg->nbackends == 0);
+    assert(cfg->nbackends <= ROUTER_MAX_CANDIDATES);
+
+    if (cfg->nbackends == 0) {
+        api_error_set(err, 503, "server_error", "backend_unavailable", NULL,
+                      "No backend is configured to answer this request");
+        return -1;
+    }
+
+    /* The model: a tier, a backend, or "auto".  Config validation keeps
+     * backend names apart from tier names and "auto". */
+    if (tier_named(in->model, &tier)) {
+        if (!config_has_tier(cfg, tier)) {
+            model_not_found(cfg, in->model, err);
+            return -1;
+        }
+    } else if ((forced_backend = config_backend_index(cfg, in->model)) >= 0) {
+        tier = cfg->backends[forced_backend].tier;
+    } else if (strcmp(in->model, "auto") == 0) {
+        tier = router_tier_for_score(cfg, in->score);
+        forced = false;
+    } else {
+        model_not_found(cfg, in->model, err);
+        return -1;
+    }
+
+    /* The header: "auto" leaves the model's choice, a tier replaces it (a
+     * forced backend stays first only when the header names its own tier). */
+    if (in->force_tier != NULL && strcmp(in->force_tier, "auto") != 0) {
+        tier_t header_tier;
+        if (!tier_named(in->force_tier, &header_tier)) {
+            api_error_set(err, 400, "invalid_request_error", "invalid_header", NULL,
+                          "X-Tiergate-Tier must be \"auto\", \"device\", \"edge\" or \"cloud\"");
+            return -1;
+        }
+        if (!config_has_tier(cfg, header_tier)) {
+            api_error_set(err, 400, "invalid_request_error", "invalid_header", NULL,
+                          "X-Tiergate-Tier: no backend serves the %s tier", tier_name(header_tier));
+            return -1;
+        }
+        if (header_tier != tier) forced_backend = -1;
+        tier = header_tier;
+        forced = true;
+    }
+
+    list_candidates(cfg, tier, forced_backend, out);
+    assert(out->ncandidates >= 1);
+    out->score = in->score;
+    out->reason = demote_down(health, out) ? "offline" : forced ? "forced" : "complexity";
+    out->tier = cfg->backends[out->candidates[0]].tier;
+    return 0;
+}

@@ -1,0 +1,193 @@
+// Routing: model "auto" by complexity, forced tiers and backends, the header
+// override, the decision headers, and the dry-run endpoint POST /v1/route.
+
+import { describe, it, before, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  startFake, startGateway, makeConfig, chat, request, sse, chatBody, streamedContent,
+  assertTieringHeaders, assertErrorResponse, assertCleanStop,
+} from './harness.mjs';
+
+const SIMPLE = ['打开空调', 'open the sunroof please', 'what time is it'];
+const COMPLEX = [
+  'Prove that there are infinitely many primes, step by step',
+  '写一篇关于人工智能伦理的文章，不少于2000字，并分析其社会影响',
+  'Implement a thread-safe LRU cache in C++ with unit tests and explain the design trade-offs',
+];
+
+let device;
+let cloud;
+let gw;
+
+async function counts() {
+  return { device: (await device.requests()).length, cloud: (await cloud.requests()).length };
+}
+
+function score(res) {
+  const s = Number(res.headers['x-tiergate-score']);
+  assert.ok(Number.isFinite(s) && s >= 0 && s <= 1, `x-tiergate-score is not a number in [0,1]: ${res.headers['x-tiergate-score']}`);
+  return s;
+}
+
+function assertAnsweredBy(res, fake, text, { tier, backend, reason }) {
+  assert.equal(res.status, 200, `status ${res.status}: ${res.text}`);
+  assert.match(String(res.headers['content-type']), /^application\/json/);
+  assertTieringHeaders(res.headers);
+  assert.equal(res.headers['x-tiergate-tier'], tier, `tier for ${JSON.stringify(text)}`);
+  assert.equal(res.headers['x-tiergate-backend'], backend, `backend for ${JSON.stringify(text)}`);
+  assert.equal(res.headers['x-tiergate-reason'], reason, `reason for ${JSON.stringify(text)}`);
+  const b = res.json;
+  assert.equal(b.object, 'chat.completion');
+  assert.equal(b.model, fake.model, 'response model must be the upstream model that answered');
+  assert.equal(b.choices[0].message.role, 'assistant');
+  assert.equal(b.choices[0].message.content, fake.answer(text));
+  assert.equal(b.choices[0].finish_reason, 'stop');
+}
+
+describe('routing', () => {
+  before(async () => {
+    device = await startFake({ model: 'qwen-small', label: 'device' });
+    cloud = await startFake({ model: 'big-model', label: 'cloud' });
+    gw = await startGateway(makeConfig({ device: device.url, cloud: cloud.url }));
+  });
+
+  beforeEach(async () => {
+    await device.clear();
+    await cloud.clear();
+  });
+
+  for (const text of SIMPLE) {
+    it(`auto routes a simple request to the device: ${text}`, async () => {
+      const res = await chat(gw.base, chatBody(text));
+      assertAnsweredBy(res, device, text, { tier: 'device', backend: 'local', reason: 'complexity' });
+      assert.ok(score(res) < 0.5, `score ${score(res)} of a simple request is not below the threshold`);
+      assert.deepEqual(await counts(), { device: 1, cloud: 0 });
+    });
+  }
+
+  for (const text of COMPLEX) {
+    it(`auto routes a complex request to the cloud: ${text.slice(0, 40)}`, async () => {
+      const res = await chat(gw.base, chatBody(text));
+      assertAnsweredBy(res, cloud, text, { tier: 'cloud', backend: 'bigcloud', reason: 'complexity' });
+      assert.ok(score(res) >= 0.5, `score ${score(res)} of a complex request is below the threshold`);
+      assert.deepEqual(await counts(), { device: 0, cloud: 1 });
+    });
+  }
+
+  it('streams are routed the same way as non-streaming requests', async () => {
+    const text = COMPLEX[0];
+    const res = await sse(gw.base, chatBody(text, { stream: true }));
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['x-tiergate-tier'], 'cloud');
+    assert.equal(res.headers['x-tiergate-reason'], 'complexity');
+    assert.equal(streamedContent(res.events), cloud.answer(text));
+    assert.deepEqual(await counts(), { device: 0, cloud: 1 });
+  });
+
+  it('model "device" forces the device tier for a complex request', async () => {
+    const text = COMPLEX[2];
+    const res = await chat(gw.base, chatBody(text, { model: 'device' }));
+    assertAnsweredBy(res, device, text, { tier: 'device', backend: 'local', reason: 'forced' });
+    assert.deepEqual(await counts(), { device: 1, cloud: 0 });
+  });
+
+  it('model "cloud" forces the cloud tier for a simple request', async () => {
+    const text = SIMPLE[0];
+    const res = await chat(gw.base, chatBody(text, { model: 'cloud' }));
+    assertAnsweredBy(res, cloud, text, { tier: 'cloud', backend: 'bigcloud', reason: 'forced' });
+    assert.deepEqual(await counts(), { device: 0, cloud: 1 });
+  });
+
+  it('a backend name as model forces that backend', async () => {
+    const r1 = await chat(gw.base, chatBody(SIMPLE[1], { model: 'bigcloud' }));
+    assertAnsweredBy(r1, cloud, SIMPLE[1], { tier: 'cloud', backend: 'bigcloud', reason: 'forced' });
+    const r2 = await chat(gw.base, chatBody(COMPLEX[0], { model: 'local' }));
+    assertAnsweredBy(r2, device, COMPLEX[0], { tier: 'device', backend: 'local', reason: 'forced' });
+    assert.deepEqual(await counts(), { device: 1, cloud: 1 });
+  });
+
+  it('header X-Tiergate-Tier: cloud forces the cloud for model auto', async () => {
+    const text = SIMPLE[0];
+    const res = await chat(gw.base, chatBody(text), { headers: { 'X-Tiergate-Tier': 'cloud' } });
+    assertAnsweredBy(res, cloud, text, { tier: 'cloud', backend: 'bigcloud', reason: 'forced' });
+    assert.deepEqual(await counts(), { device: 0, cloud: 1 });
+  });
+
+  it('an unknown model is a 400 model_not_found and calls no model', async () => {
+    const res = await chat(gw.base, chatBody('hello', { model: 'gpt-9-does-not-exist' }));
+    assertErrorResponse(res, 400, 'unknown model');
+    assert.equal(res.json.error.code, 'model_not_found');
+    assert.equal(res.json.error.type, 'invalid_request_error');
+    assert.equal(res.headers['x-tiergate-backend'], 'none');
+    assert.deepEqual(await counts(), { device: 0, cloud: 0 });
+  });
+
+  it('ids: gateway-generated chatcmpl-..., and a new x-request-id per request', async () => {
+    const a = await chat(gw.base, chatBody(SIMPLE[1]));
+    const b = await chat(gw.base, chatBody(SIMPLE[1]));
+    assert.match(a.json.id, /^chatcmpl-./);
+    assert.match(b.json.id, /^chatcmpl-./);
+    assert.notEqual(a.json.id, b.json.id, 'two responses share an id');
+    assert.notEqual(a.headers['x-request-id'], b.headers['x-request-id'], 'two responses share an x-request-id');
+    assert.equal(typeof a.json.created, 'number');
+    assert.ok(a.json.usage && typeof a.json.usage.total_tokens === 'number', `usage missing: ${a.text}`);
+  });
+
+  describe('POST /v1/route (dry run)', () => {
+    it('explains a simple request without calling any model', async () => {
+      const body = chatBody(SIMPLE[1]);
+      const before = await device.stats();
+      const beforeCloud = await cloud.stats();
+      const res = await request(gw.base, { method: 'POST', path: '/v1/route', body });
+      assert.equal(res.status, 200, res.text);
+      assert.match(String(res.headers['content-type']), /^application\/json/);
+      const d = res.json;
+      assert.equal(d.tier, 'device');
+      assert.equal(d.backend, 'local');
+      assert.equal(d.reason, 'complexity');
+      assert.equal(typeof d.score, 'number');
+      assert.ok(d.score < 0.5);
+      assert.ok(d.features && typeof d.features === 'object' && !Array.isArray(d.features),
+        `features is not an object: ${res.text}`);
+      assert.ok(Object.keys(d.features).length > 0, 'features is empty');
+      assert.ok(Array.isArray(d.candidates) && d.candidates.length >= 1, `candidates: ${res.text}`);
+      assert.ok(JSON.stringify(d.candidates[0]).includes('local'), `first candidate is not "local": ${res.text}`);
+      // no chat request reached either fake
+      assert.equal((await device.stats()).requests, before.requests);
+      assert.equal((await cloud.stats()).requests, beforeCloud.requests);
+      assert.deepEqual(await counts(), { device: 0, cloud: 0 });
+    });
+
+    it('explains a complex request; its score is the one the real request reports', async () => {
+      const body = chatBody(COMPLEX[0]);
+      const dry = await request(gw.base, { method: 'POST', path: '/v1/route', body });
+      assert.equal(dry.status, 200, dry.text);
+      assert.equal(dry.json.tier, 'cloud');
+      assert.equal(dry.json.backend, 'bigcloud');
+      assert.equal(dry.json.reason, 'complexity');
+      assert.ok(dry.json.score >= 0.5);
+      assert.deepEqual(await counts(), { device: 0, cloud: 0 });
+      const real = await chat(gw.base, body);
+      assert.equal(real.status, 200);
+      assert.ok(Math.abs(score(real) - dry.json.score) < 0.01,
+        `dry-run score ${dry.json.score} differs from the header ${real.headers['x-tiergate-score']}`);
+    });
+
+    it('reports a forced model as forced', async () => {
+      const res = await request(gw.base, { method: 'POST', path: '/v1/route', body: chatBody(COMPLEX[1], { model: 'device' }) });
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.json.tier, 'device');
+      assert.equal(res.json.reason, 'forced');
+      assert.deepEqual(await counts(), { device: 0, cloud: 0 });
+    });
+
+    it('rejects a bad body like the chat endpoint', async () => {
+      const res = await request(gw.base, { method: 'POST', path: '/v1/route', body: '{"model":"auto","messages":' });
+      assertErrorResponse(res, 400, 'route with malformed JSON');
+    });
+  });
+
+  it('stops cleanly on SIGTERM', async () => {
+    await assertCleanStop(gw);
+  });
+});

@@ -1,0 +1,156 @@
+/* Config validation: defaults, every field's error message, secrets. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "testlib.h"
+
+static const char *fake_env(const char *name) {
+    if (strcmp(name, "CLOUD_KEY") == 0) return "sk-secret-value-123";
+    return NULL;
+}
+
+static config *parse(const char *json, char *err) {
+    return config_parse(json, strlen(json), err, 256, fake_env);
+}
+
+#define MIN_BACKEND "{\"name\":\"dev\",\"tier\":\"device\",\"url\":\"http://127.0.0.1:8080/v1/\",\"model\":\"m\"}"
+
+static void expect_error(const char *json, const char *want) {
+    char err[256] = "";
+    config *c = parse(json, err);
+    CHECK(c == NULL);
+    if (!strstr(err, want)) fprintf(stderr, "  got error: %s\n  wanted: %s\n", err, want);
+    CHECK(strstr(err, want) != NULL);
+    config_free(c);
+}
+
+static void test_defaults(void) {
+    char err[256] = "";
+    config *c = parse("{\"backends\":[" MIN_BACKEND "]}", err);
+    CHECK(c != NULL);
+    if (!c) return;
+    CHECK_STR(c->listen_host, "127.0.0.1");
+    CHECK_INT(c->listen_port, 8088);
+    CHECK_INT(c->nbackends, 1);
+    CHECK_STR(c->backends[0].url, "http://127.0.0.1:8080/v1");   /* trailing slash dropped */
+    CHECK_STR(c->backends[0].health_path, "/models");
+    CHECK(c->backends[0].dialect == DIALECT_COMPAT);
+    CHECK(c->backends[0].api_key == NULL);
+    CHECK_INT(c->backends[0].connect_ms, 2000);
+    CHECK(c->threshold == 0.5);
+    CHECK(c->cloud_threshold == 0.75);
+    CHECK(c->fallback);
+    CHECK_INT(c->max_body_bytes, 1048576);
+    CHECK_INT(c->max_connections, 1024);
+    CHECK(config_has_tier(c, TIER_DEVICE));
+    CHECK(!config_has_tier(c, TIER_CLOUD));
+    CHECK_INT(config_backend_index(c, "dev"), 0);
+    CHECK_INT(config_backend_index(c, "nope"), -1);
+    config_free(c);
+}
+
+static void test_full(void) {
+    char err[256] = "";
+    config *c = parse("{\"listen\":\"[::1]:0\",\"backends\":[" MIN_BACKEND ","
+                      "{\"name\":\"big\",\"tier\":\"cloud\",\"url\":\"https://x.example/v1\",\"model\":\"big\","
+                      "\"api_key_env\":\"CLOUD_KEY\",\"dialect\":\"openai\",\"health_path\":\"/health\","
+                      "\"timeouts\":{\"connect_ms\":10,\"first_byte_ms\":20,\"idle_ms\":30,\"total_ms\":40}}],"
+                      "\"routing\":{\"threshold\":0.3,\"cloud_threshold\":0.9,\"fallback\":false,\"deadline_ms\":5000},"
+                      "\"health\":{\"probe_interval_ms\":250},"
+                      "\"limits\":{\"max_body_bytes\":4096,\"max_connections\":10,\"client_timeout_s\":5}}", err);
+    CHECK(c != NULL);
+    if (!c) {
+        fprintf(stderr, "  %s\n", err);
+        return;
+    }
+    CHECK_STR(c->listen_host, "::1");
+    CHECK_INT(c->listen_port, 0);
+    CHECK_STR(c->backends[1].api_key, "sk-secret-value-123");
+    CHECK(c->backends[1].dialect == DIALECT_OPENAI);
+    CHECK_INT(c->backends[1].total_ms, 40);
+    CHECK(!c->fallback);
+    CHECK_INT(c->probe_interval_ms, 250);
+    CHECK_INT(c->max_body_bytes, 4096);
+
+    /* --check output masks the key but names its variable. */
+    char *out = NULL;
+    size_t outlen = 0;
+    FILE *f = open_memstream(&out, &outlen);
+    config_print(c, f);
+    fclose(f);
+    CHECK(strstr(out, "sk-secret") == NULL);
+    CHECK(strstr(out, "\"***\"") != NULL);
+    CHECK(strstr(out, "CLOUD_KEY") != NULL);
+    CHECK(strstr(out, "\"[::1]:0\"") != NULL);
+    free(out);
+    config_free(c);
+}
+
+static void test_errors(void) {
+    expect_error("", "config: not valid JSON");
+    expect_error("[]", "config: must be a JSON object");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"treshold\":1}", "treshold: unknown key");
+    expect_error("{}", "backends: must be an array of 1 to 16 backends");
+    expect_error("{\"backends\":[]}", "backends: must be an array");
+    expect_error("{\"backends\":[{\"tier\":\"device\",\"url\":\"http://a\",\"model\":\"m\"}]}",
+                 "backends[0].name: is required");
+    expect_error("{\"backends\":[" MIN_BACKEND "," MIN_BACKEND "]}", "backends[1].name: \"dev\" is used twice");
+    expect_error("{\"backends\":[{\"name\":\"auto\",\"tier\":\"device\",\"url\":\"http://a\",\"model\":\"m\"}]}",
+                 "backends[0].name: must use only");
+    expect_error("{\"backends\":[{\"name\":\"a b\",\"tier\":\"device\",\"url\":\"http://a\",\"model\":\"m\"}]}",
+                 "backends[0].name: must use only");
+    expect_error("{\"backends\":[{\"name\":\"a\",\"tier\":\"phone\",\"url\":\"http://a\",\"model\":\"m\"}]}",
+                 "backends[0].tier: must be \"device\", \"edge\" or \"cloud\"");
+    expect_error("{\"backends\":[{\"name\":\"a\",\"tier\":\"device\",\"url\":\"ftp://a\",\"model\":\"m\"}]}",
+                 "backends[0].url: must start with http:// or https://");
+    expect_error("{\"backends\":[{\"name\":\"a\",\"tier\":\"device\",\"url\":\"http://a\",\"model\":\"\"}]}",
+                 "backends[0].model: must be a non-empty string");
+    expect_error("{\"backends\":[{\"name\":\"a\",\"tier\":\"device\",\"url\":\"http://a\",\"model\":\"m\",\"api_key_env\":\"NOPE\"}]}",
+                 "backends[0].api_key_env: environment variable NOPE is not set");
+    expect_error("{\"backends\":[{\"name\":\"a\",\"tier\":\"device\",\"url\":\"http://a\",\"model\":\"m\",\"dialect\":\"x\"}]}",
+                 "backends[0].dialect: must be \"compat\" or \"openai\"");
+    expect_error("{\"backends\":[{\"name\":\"a\",\"tier\":\"device\",\"url\":\"http://a\",\"model\":\"m\",\"timeouts\":{\"connect_ms\":-5}}]}",
+                 "backends[0].timeouts.connect_ms: must be an integer");
+    expect_error("{\"backends\":[{\"name\":\"a\",\"tier\":\"device\",\"url\":\"http://a\",\"model\":\"m\",\"timeouts\":{\"connect_ms\":1.5}}]}",
+                 "backends[0].timeouts.connect_ms: must be an integer");
+    expect_error("{\"backends\":[{\"name\":\"a\",\"tier\":\"device\",\"url\":\"http://a\",\"model\":\"m\",\"timeouts\":{\"conect_ms\":5}}]}",
+                 "backends[0].timeouts.conect_ms: unknown key");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"routing\":{\"threshold\":1.5}}",
+                 "routing.threshold: must be a number from 0 to 1");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"routing\":{\"threshold\":0.6,\"cloud_threshold\":0.5}}",
+                 "routing.cloud_threshold: must be a number from 0.6 to 1");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"routing\":{\"fallback\":\"yes\"}}",
+                 "routing.fallback: must be true or false");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"listen\":\"localhost\"}", "listen: must be \"host:port\"");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"listen\":\"1.2.3.4:99999\"}", "listen: must be \"host:port\"");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"limits\":{\"max_body_bytes\":10}}",
+                 "limits.max_body_bytes: must be an integer from 1024");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"health\":{\"probe_interval_ms\":0}}",
+                 "health.probe_interval_ms: must be an integer from 100");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"routing\":{},\"routing\":{}}", "routing: duplicate key");
+}
+
+static void test_load_missing_file(void) {
+    char err[256] = "";
+    config *c = config_load("/nonexistent/tiergate.json", err, sizeof err);
+    CHECK(c == NULL);
+    CHECK(strstr(err, "/nonexistent/tiergate.json: No such file") != NULL);
+}
+
+static void test_tiers(void) {
+    tier_t t;
+    CHECK_INT(tier_parse("edge", &t), 0);
+    CHECK(t == TIER_EDGE);
+    CHECK_INT(tier_parse("Edge", &t), -1);
+    CHECK_STR(tier_name(TIER_CLOUD), "cloud");
+}
+
+int main(void) {
+    test_defaults();
+    test_full();
+    test_errors();
+    test_load_missing_file();
+    test_tiers();
+    TEST_MAIN_END();
+}

@@ -1,0 +1,381 @@
+/* test_router: every routing rule on hand-built configurations: forced
+ * tiers and backends, the X-Tiergate-Tier header, errors, thresholds,
+ * missing tiers, candidate order with and without fallback, and backends
+ * that are down. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "router.h"
+#include "testlib.h"
+
+/* A configuration and the backends' health, built from a spec such as
+ * "d:local-qwen c:spark": one backend per word, tier letter, colon, name. */
+typedef struct fixture {
+    config cfg;
+    config_backend backends[ROUTER_MAX_CANDIDATES];
+    backend_health health[ROUTER_MAX_CANDIDATES];
+    char names[1024];
+} fixture;
+
+static void setup(fixture *f, const char *spec)
+{
+    char *save = NULL, *word;
+
+    memset(f, 0, sizeof *f);
+    snprintf(f->names, sizeof f->names, "%s", spec);
+    for (word = strtok_r(f->names, " ", &save); word; word = strtok_r(NULL, " ", &save)) {
+        config_backend *b = &f->backends[f->cfg.nbackends++];
+        b->tier = word[0] == 'd' ? TIER_DEVICE : word[0] == 'e' ? TIER_EDGE : TIER_CLOUD;
+        b->name = word + 2;
+    }
+    f->cfg.backends = f->backends;
+    f->cfg.threshold = 0.5;
+    f->cfg.cloud_threshold = 0.8;
+    f->cfg.fallback = true;
+}
+
+static int decide(fixture *f, const char *model, const char *header, double score,
+                  router_decision *dec, api_error *err)
+{
+    router_input in = {.model = model, .force_tier = header, .score = score};
+
+    memset(dec, 0, sizeof *dec);
+    memset(err, 0, sizeof *err);
+    return router_decide(&f->cfg, f->health, &in, dec, err);
+}
+
+/* The candidates' names, space-separated, for comparing whole orders. */
+static const char *order(const fixture *f, const router_decision *dec)
+{
+    static char buf[512];
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < dec->ncandidates; i++) {
+        if (i) strcat(buf, " ");
+        strcat(buf, f->backends[dec->candidates[i]].name);
+    }
+    return buf;
+}
+
+static void set_down(fixture *f, const char *name)
+{
+    f->health[config_backend_index(&f->cfg, name)] = BACKEND_DOWN;
+}
+
+/* Routes and checks the whole outcome in one line per case. */
+#define ROUTE(f, model, header, score_, want_tier, want_reason, want_order) do { \
+        router_decision d_; api_error e_; \
+        CHECK_INT(decide((f), (model), (header), (score_), &d_, &e_), 0); \
+        CHECK_STR(tier_name(d_.tier), (want_tier)); \
+        CHECK_STR(d_.reason, (want_reason)); \
+        CHECK_STR(order((f), &d_), (want_order)); \
+        CHECK(d_.score == (score_)); \
+    } while (0)
+
+#define REFUSE(f, model, header, want_status, want_code, want_param) do { \
+        router_decision d_; api_error e_; \
+        CHECK_INT(decide((f), (model), (header), 0.5, &d_, &e_), -1); \
+        CHECK_INT(e_.status, (want_status)); \
+        CHECK_STR(e_.code, (want_code)); \
+        CHECK_STR(e_.param, (want_param)); \
+    } while (0)
+
+/* Configuration order inside a tier is kept even when tiers interleave. */
+#define THREE_TIERS "c:c1 d:d1 e:e1 d:d2 c:c2 e:e2"
+
+static void test_tier_for_score(void)
+{
+    fixture f;
+
+    setup(&f, "d:d c:c");
+    CHECK_INT(router_tier_for_score(&f.cfg, 0.0), TIER_DEVICE);
+    CHECK_INT(router_tier_for_score(&f.cfg, 0.4999), TIER_DEVICE);
+    CHECK_INT(router_tier_for_score(&f.cfg, 0.5), TIER_CLOUD);   /* at the threshold: larger tier */
+    CHECK_INT(router_tier_for_score(&f.cfg, 0.9), TIER_CLOUD);
+    CHECK_INT(router_tier_for_score(&f.cfg, 1.0), TIER_CLOUD);
+    f.cfg.threshold = 0.3;
+    CHECK_INT(router_tier_for_score(&f.cfg, 0.2999), TIER_DEVICE);
+    CHECK_INT(router_tier_for_score(&f.cfg, 0.3), TIER_CLOUD);
+
+    setup(&f, "d:d e:e c:c");
+    CHECK_INT(router_tier_for_score(&f.cfg, 0.4999), TIER_DEVICE);
+    CHECK_INT(router_tier_for_score(&f.cfg, 0.5), TIER_EDGE);
+    CHECK_INT(router_tier_for_score(&f.cfg, 0.7999), TIER_EDGE);
+    CHECK_INT(router_tier_for_score(&f.cfg, 0.8), TIER_CLOUD);
+    CHECK_INT(router_tier_for_score(&f.cfg, 1.0), TIER_CLOUD);
+    f.cfg.cloud_threshold = 0.5;   /* equal thresholds: the edge band is empty */
+    CHECK_INT(router_tier_for_score(&f.cfg, 0.5), TIER_CLOUD);
+}
+
+/* A tier the score asks for but nobody serves: nearest upward, then
+ * downward. */
+static void test_missing_tiers(void)
+{
+    fixture f;
+
+    setup(&f, "d:d");
+    CHECK_INT(router_tier_for_score(&f.cfg, 0.0), TIER_DEVICE);
+    CHECK_INT(router_tier_for_score(&f.cfg, 1.0), TIER_DEVICE);
+    ROUTE(&f, "auto", NULL, 0.95, "device", "complexity", "d");
+
+    setup(&f, "c:c");
+    CHECK_INT(router_tier_for_score(&f.cfg, 0.0), TIER_CLOUD);
+    ROUTE(&f, "auto", NULL, 0.1, "cloud", "complexity", "c");
+
+    setup(&f, "e:e");
+    CHECK_INT(router_tier_for_score(&f.cfg, 0.0), TIER_EDGE);
+    CHECK_INT(router_tier_for_score(&f.cfg, 1.0), TIER_EDGE);
+
+    setup(&f, "d:d e:e");   /* the cloud band falls to the edge */
+    CHECK_INT(router_tier_for_score(&f.cfg, 0.3), TIER_DEVICE);
+    CHECK_INT(router_tier_for_score(&f.cfg, 0.6), TIER_EDGE);
+    CHECK_INT(router_tier_for_score(&f.cfg, 0.9), TIER_EDGE);
+
+    setup(&f, "e:e c:c");   /* the device band rises to the edge */
+    CHECK_INT(router_tier_for_score(&f.cfg, 0.1), TIER_EDGE);
+    CHECK_INT(router_tier_for_score(&f.cfg, 0.6), TIER_EDGE);
+    CHECK_INT(router_tier_for_score(&f.cfg, 0.9), TIER_CLOUD);
+    ROUTE(&f, "auto", NULL, 0.1, "edge", "complexity", "e c");
+}
+
+/* Primary tier's backends in config order, then the fallback tiers:
+ * device -> edge, cloud; edge -> cloud, device; cloud -> edge, device. */
+static void test_candidate_order(void)
+{
+    fixture f;
+
+    setup(&f, THREE_TIERS);
+    ROUTE(&f, "auto", NULL, 0.1, "device", "complexity", "d1 d2 e1 e2 c1 c2");
+    ROUTE(&f, "auto", NULL, 0.6, "edge", "complexity", "e1 e2 c1 c2 d1 d2");
+    ROUTE(&f, "auto", NULL, 0.9, "cloud", "complexity", "c1 c2 e1 e2 d1 d2");
+
+    setup(&f, "c:c1 d:d1 c:c2 d:d2");
+    ROUTE(&f, "auto", NULL, 0.1, "device", "complexity", "d1 d2 c1 c2");
+    ROUTE(&f, "auto", NULL, 0.5, "cloud", "complexity", "c1 c2 d1 d2");
+    ROUTE(&f, "auto", NULL, 0.9, "cloud", "complexity", "c1 c2 d1 d2");
+
+    setup(&f, "e:e1 d:d1 e:e2");
+    ROUTE(&f, "auto", NULL, 0.1, "device", "complexity", "d1 e1 e2");
+    ROUTE(&f, "auto", NULL, 0.9, "edge", "complexity", "e1 e2 d1");
+
+    setup(&f, "d:d1 d:d2 d:d3");
+    ROUTE(&f, "auto", NULL, 0.9, "device", "complexity", "d1 d2 d3");
+}
+
+static void test_forced(void)
+{
+    fixture f;
+
+    setup(&f, THREE_TIERS);
+    /* A tier name forces the tier, whatever the score. */
+    ROUTE(&f, "cloud", NULL, 0.0, "cloud", "forced", "c1 c2 e1 e2 d1 d2");
+    ROUTE(&f, "device", NULL, 1.0, "device", "forced", "d1 d2 e1 e2 c1 c2");
+    ROUTE(&f, "edge", NULL, 0.0, "edge", "forced", "e1 e2 c1 c2 d1 d2");
+    /* A backend name puts it first, then the rest of its tier. */
+    ROUTE(&f, "c2", NULL, 0.0, "cloud", "forced", "c2 c1 e1 e2 d1 d2");
+    ROUTE(&f, "d2", NULL, 1.0, "device", "forced", "d2 d1 e1 e2 c1 c2");
+    ROUTE(&f, "e1", NULL, 0.0, "edge", "forced", "e1 e2 c1 c2 d1 d2");
+}
+
+static void test_no_fallback(void)
+{
+    fixture f;
+
+    setup(&f, THREE_TIERS);
+    f.cfg.fallback = false;
+    ROUTE(&f, "auto", NULL, 0.1, "device", "complexity", "d1 d2");
+    ROUTE(&f, "auto", NULL, 0.6, "edge", "complexity", "e1 e2");
+    ROUTE(&f, "auto", NULL, 0.9, "cloud", "complexity", "c1 c2");
+    ROUTE(&f, "cloud", NULL, 0.1, "cloud", "forced", "c1 c2");
+    ROUTE(&f, "c2", NULL, 0.1, "cloud", "forced", "c2");
+    ROUTE(&f, "auto", "edge", 0.1, "edge", "forced", "e1 e2");
+    /* Down backends stay: without fallback they are all there is. */
+    set_down(&f, "c1");
+    ROUTE(&f, "c1", NULL, 0.1, "cloud", "forced", "c1");
+    ROUTE(&f, "cloud", NULL, 0.1, "cloud", "offline", "c2 c1");
+}
+
+static void test_header(void)
+{
+    fixture f;
+
+    setup(&f, THREE_TIERS);
+    /* A tier in the header overrides the score and the model's tier. */
+    ROUTE(&f, "auto", "cloud", 0.1, "cloud", "forced", "c1 c2 e1 e2 d1 d2");
+    ROUTE(&f, "auto", "device", 0.9, "device", "forced", "d1 d2 e1 e2 c1 c2");
+    ROUTE(&f, "cloud", "device", 0.9, "device", "forced", "d1 d2 e1 e2 c1 c2");
+    ROUTE(&f, "c2", "device", 0.9, "device", "forced", "d1 d2 e1 e2 c1 c2");
+    /* Naming the forced backend's own tier keeps that backend first. */
+    ROUTE(&f, "c2", "cloud", 0.9, "cloud", "forced", "c2 c1 e1 e2 d1 d2");
+    /* "auto" leaves the model's choice alone. */
+    ROUTE(&f, "auto", "auto", 0.1, "device", "complexity", "d1 d2 e1 e2 c1 c2");
+    ROUTE(&f, "edge", "auto", 0.1, "edge", "forced", "e1 e2 c1 c2 d1 d2");
+    ROUTE(&f, "d2", "auto", 0.9, "device", "forced", "d2 d1 e1 e2 c1 c2");
+
+    /* Anything else in the header is the client's mistake. */
+    REFUSE(&f, "auto", "Cloud", 400, "invalid_header", "");
+    REFUSE(&f, "auto", "", 400, "invalid_header", "");
+    REFUSE(&f, "auto", "gpu", 400, "invalid_header", "");
+    REFUSE(&f, "auto", "c1", 400, "invalid_header", "");
+    setup(&f, "d:d c:c");
+    REFUSE(&f, "auto", "edge", 400, "invalid_header", "");
+
+    router_decision d;
+    api_error e;
+    CHECK_INT(decide(&f, "auto", "gpu", 0.5, &d, &e), -1);
+    CHECK_STR(e.type, "invalid_request_error");
+    CHECK(strstr(e.message, "X-Tiergate-Tier") != NULL);
+}
+
+static void test_unknown_model(void)
+{
+    fixture f;
+    router_decision d;
+    api_error e;
+
+    setup(&f, "d:local-qwen c:spark");
+    CHECK_INT(decide(&f, "gpt-9", NULL, 0.5, &d, &e), -1);
+    CHECK_INT(e.status, 400);
+    CHECK_STR(e.type, "invalid_request_error");
+    CHECK_STR(e.code, "model_not_found");
+    CHECK_STR(e.param, "model");
+    CHECK_STR(e.message, "The model `gpt-9` does not exist; use \"auto\", a tier (device, cloud) "
+                         "or a backend (local-qwen, spark)");
+
+    /* The empty name, near misses, and a tier nobody serves. */
+    REFUSE(&f, "", NULL, 400, "model_not_found", "model");
+    REFUSE(&f, "Auto", NULL, 400, "model_not_found", "model");
+    REFUSE(&f, "spark ", NULL, 400, "model_not_found", "model");
+    REFUSE(&f, "edge", NULL, 400, "model_not_found", "model");
+    CHECK_INT(decide(&f, "edge", NULL, 0.5, &d, &e), -1);
+    CHECK(strstr(e.message, "`edge`") != NULL && strstr(e.message, "(device, cloud)") != NULL);
+    /* The model is checked before the header. */
+    REFUSE(&f, "gpt-9", "cloud", 400, "model_not_found", "model");
+
+    /* A long model name is shortened without cutting a character, and many
+     * long backend names still fit the message. */
+    char model[301];
+    for (size_t i = 0; i < 100; i++) memcpy(model + 3 * i, "模", 3);
+    model[300] = '\0';
+    CHECK_INT(decide(&f, model, NULL, 0.5, &d, &e), -1);
+    const char *quoted = strchr(e.message, '`');
+    const char *end = quoted ? strchr(quoted + 1, '`') : NULL;
+    CHECK(quoted && end && (end - quoted - 1) % 3 == 0 && end - quoted - 1 <= 64);
+
+    char spec[1024] = "";
+    for (int i = 0; i < ROUTER_MAX_CANDIDATES; i++) {
+        char word[64];
+        snprintf(word, sizeof word, "%sc:backend-with-a-rather-long-name-number-%02d", i ? " " : "", i);
+        strcat(spec, word);
+    }
+    setup(&f, spec);
+    CHECK_INT(decide(&f, "nope", NULL, 0.5, &d, &e), -1);
+    CHECK(strlen(e.message) < sizeof e.message - 1);
+    CHECK(strstr(e.message, "backend-with-a-rather-long-name-number-00") != NULL);
+    CHECK(strstr(e.message, " ...") != NULL);
+}
+
+static void test_offline(void)
+{
+    fixture f;
+
+    /* The first choice down: the next one leads, and the reason says so. */
+    setup(&f, THREE_TIERS);
+    set_down(&f, "d1");
+    ROUTE(&f, "auto", NULL, 0.1, "device", "offline", "d2 e1 e2 c1 c2 d1");
+    /* A whole tier down: the tier of the new first candidate. */
+    set_down(&f, "d2");
+    ROUTE(&f, "auto", NULL, 0.1, "edge", "offline", "e1 e2 c1 c2 d1 d2");
+    /* Down backends behind the first choice only move back. */
+    ROUTE(&f, "auto", NULL, 0.9, "cloud", "complexity", "c1 c2 e1 e2 d1 d2");
+
+    /* The cloud unreachable: a forced or complex request goes to the edge
+     * or device and says "offline", even though it was forced. */
+    setup(&f, THREE_TIERS);
+    set_down(&f, "c1");
+    set_down(&f, "c2");
+    ROUTE(&f, "auto", NULL, 0.9, "edge", "offline", "e1 e2 d1 d2 c1 c2");
+    ROUTE(&f, "cloud", NULL, 0.0, "edge", "offline", "e1 e2 d1 d2 c1 c2");
+    ROUTE(&f, "c2", NULL, 0.0, "edge", "offline", "e1 e2 d1 d2 c2 c1");
+    ROUTE(&f, "auto", "cloud", 0.0, "edge", "offline", "e1 e2 d1 d2 c1 c2");
+    ROUTE(&f, "auto", NULL, 0.1, "device", "complexity", "d1 d2 e1 e2 c1 c2");
+
+    /* Unknown health counts as available; up is up. */
+    setup(&f, "d:d c:c");
+    f.health[0] = BACKEND_UNKNOWN;
+    f.health[1] = BACKEND_UP;
+    ROUTE(&f, "auto", NULL, 0.1, "device", "complexity", "d c");
+    f.health[0] = BACKEND_DOWN;
+    f.health[1] = BACKEND_UNKNOWN;
+    ROUTE(&f, "auto", NULL, 0.1, "cloud", "offline", "c d");
+
+    /* Everything down: the order stands, and so does the reason. */
+    setup(&f, THREE_TIERS);
+    for (size_t i = 0; i < f.cfg.nbackends; i++) f.health[i] = BACKEND_DOWN;
+    ROUTE(&f, "auto", NULL, 0.6, "edge", "complexity", "e1 e2 c1 c2 d1 d2");
+    ROUTE(&f, "d2", NULL, 0.6, "device", "forced", "d2 d1 e1 e2 c1 c2");
+}
+
+static void test_limits(void)
+{
+    fixture f;
+    router_decision d;
+    api_error e;
+    char spec[512] = "";
+
+    /* No backend at all: nothing can answer. */
+    setup(&f, "");
+    CHECK_INT(decide(&f, "auto", NULL, 0.5, &d, &e), -1);
+    CHECK_INT(e.status, 503);
+    CHECK_STR(e.type, "server_error");
+    CHECK_STR(e.code, "backend_unavailable");
+
+    /* The most backends a configuration may have all fit. */
+    for (int i = 0; i < ROUTER_MAX_CANDIDATES; i++) {
+        char word[16];
+        snprintf(word, sizeof word, "%s%c:b%02d", i ? " " : "", "dec"[i % 3], i);
+        strcat(spec, word);
+    }
+    setup(&f, spec);
+    CHECK_INT(f.cfg.nbackends, ROUTER_MAX_CANDIDATES);
+    CHECK_INT(decide(&f, "auto", NULL, 0.9, &d, &e), 0);
+    CHECK_INT(d.ncandidates, ROUTER_MAX_CANDIDATES);
+    CHECK_INT(d.candidates[0], 2);
+    CHECK_INT(decide(&f, "b07", NULL, 0.9, &d, &e), 0);
+    CHECK_INT(d.ncandidates, ROUTER_MAX_CANDIDATES);
+    CHECK_INT(d.candidates[0], 7);
+}
+
+/* The same inputs always give the same decision; the score is carried
+ * through unchanged whatever decided. */
+static void test_pure(void)
+{
+    fixture f;
+    router_decision a, b;
+    api_error e;
+
+    setup(&f, THREE_TIERS);
+    set_down(&f, "e1");
+    CHECK_INT(decide(&f, "auto", NULL, 0.65, &a, &e), 0);
+    CHECK_INT(decide(&f, "auto", NULL, 0.65, &b, &e), 0);
+    CHECK(memcmp(&a, &b, sizeof a) == 0);
+    CHECK(a.score == 0.65);
+    CHECK_INT(f.health[config_backend_index(&f.cfg, "e1")], BACKEND_DOWN);
+    CHECK_INT(decide(&f, "d1", NULL, 0.123, &a, &e), 0);
+    CHECK(a.score == 0.123);
+}
+
+int main(void)
+{
+    test_tier_for_score();
+    test_missing_tiers();
+    test_candidate_order();
+    test_forced();
+    test_no_fallback();
+    test_header();
+    test_unknown_model();
+    test_offline();
+    test_limits();
+    test_pure();
+    TEST_MAIN_END();
+}
