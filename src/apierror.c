@@ -25,30 +25,7 @@
 
 #include <cjson/cJSON.h>
 
-/* Classifies the bytes at s (n > 0 available): the length of a well-formed
- * UTF-8 character, 0 for a malformed one, or -1 for the valid beginning of a
- * character that the end of the text cuts off.  Strict (Unicode table 3-7):
- * no overlongs, no surrogates, nothing above U+10FFFF. */
-static int utf8_char(const unsigned char *s, size_t n) {
-    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-    size_t len, i;
-
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) len = 2;
-    else if (c >= 0xE0 && c <= 0xEF) len = 3;
-    else if (c >= 0xF0 && c <= 0xF4) len = 4;
-    else return 0;
-    if (c == 0xE0) lo = 0xA0;
-    else if (c == 0xED) hi = 0x9F;
-    else if (c == 0xF0) lo = 0x90;
-    else if (c == 0xF4) hi = 0x8F;
-    for (i = 1; i < len && i < n; i++) {
-        if (s[i] < lo || s[i] > hi) return 0;
-        lo = 0x80;
-        hi = 0xBF;
-    }
-    return i == len ? (int)len : -1;
-}
+#include "utf8.h"
 
 static void utf8_repair(char *text) {
     unsigned char *s = (unsigned char *)text;

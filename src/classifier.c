@@ -15,8 +15,9 @@
  *   the sunroof is long and trivial.  So length enters only as log(tokens) with
  *   a modest weight, and explicit cues (code, maths, "prove", "写一篇", ...)
  *   carry most of the score, while simple-command cues (in-car and kiosk
- *   commands, translate, convert) and chit-chat pull it down.  Every cue feature saturates at a cap, so no single kind of evidence,
- *   repeated, can decide alone.
+ *   commands, translate, convert) and chit-chat pull it down.  Every cue
+ *   feature saturates at a cap, so no single kind of evidence, repeated, can
+ *   decide alone.
  *
  * - Chinese has no spaces, so nothing here splits on words.  Tokens are
  *   estimated per code point: a CJK (or kana, Hangul, full-width) character is
@@ -28,11 +29,11 @@
  * - One linear pass per message, a word or character at a time.  Keywords
  *   live in one table sorted by bytes; at each candidate position (an ASCII
  *   word start, a punctuation byte, a non-ASCII character) a binary search on
- *   the first character (two bytes for ASCII) finds the few entries that can
- *   match, and a small per-scan memo skips the search for repeated keys.  A
- *   2 KB prompt costs microseconds.  Each message is scanned up to SCAN_LIMIT
- *   bytes and the token count of the rest is extrapolated, so a megabyte of
- *   pasted text cannot stall the event loop.
+ *   the next two bytes finds the few entries that can match, and a small
+ *   per-scan memo skips the search for repeated keys.  A 2 KB prompt costs
+ *   microseconds.  Each message is scanned up to SCAN_LIMIT bytes and the
+ *   token count of the rest is extrapolated, so a megabyte of pasted text
+ *   cannot stall the event loop.
  *
  * - The request is the last user message; earlier user turns only feed the
  *   "history" feature (their strongest complexity cues), so a short follow-up
@@ -273,7 +274,7 @@ _Static_assert(NKEYWORDS < 65536, "the lookup memo stores table indexes in 16 bi
 /* Earlier user turns that feed the history feature, newest first: the recent
  * context is what a follow-up refers to. */
 #define HISTORY_TURNS 4
-/* Slots of the lookup memo below, indexed by a 32-bit hash's top byte. */
+/* Slots of the lookup memo below, indexed by a 16-bit hash's top byte. */
 #define MEMO_SLOTS 256
 
 /* One scan of one message: what it found so far (estimated tokens and, for
@@ -284,7 +285,7 @@ _Static_assert(NKEYWORDS < 65536, "the lookup memo stores table indexes in 16 bi
 typedef struct scan {
     double tokens;
     double cue[CLASSIFIER_NFEATURES];
-    uint32_t memo_key[MEMO_SLOTS];     /* 0: empty; no looked-up key is 0 */
+    uint16_t memo_key[MEMO_SLOTS];     /* 0: empty; no looked-up key is 0 */
     uint16_t memo_first[MEMO_SLOTS];   /* table index of the lower bound */
 } scan;
 
@@ -295,35 +296,19 @@ static unsigned char lower(unsigned char c) { return (unsigned char)(c - 'A') < 
 
 static bool is_operator(unsigned char c) { return c != 0 && strchr("+-*/^=<>", c) != NULL; }
 
-/* The search key of text at p: its first character, up to three bytes, or
- * for ASCII its first two bytes, lowered (English words are told apart by
- * their first two letters, Chinese ones by their first character).  A longer
- * key always has a larger lead byte and is a larger number, so the byte order
- * of the table is also key order.  0 stands for a byte past the end, which no
- * keyword has; equal keys therefore mean that the first key_bytes() bytes of
- * text and keyword are equal. */
-static uint32_t text_key(const unsigned char *p, size_t avail)
+/* The search key of text at p: its first two bytes, ASCII-lowered like the
+ * table.  0 stands for a byte past the end, which no keyword has, so equal
+ * keys mean equal first two bytes. */
+static unsigned text_key(const unsigned char *p, size_t avail)
 {
-    uint32_t c = lower(p[0]);
-
     assert(avail >= 1);
-    if (c < 0xE0) return c << 8 | (avail >= 2 ? lower(p[1]) : 0u);
-    return c << 16 | (avail >= 2 ? (uint32_t)p[1] << 8 : 0u) | (avail >= 3 ? p[2] : 0u);
+    return (unsigned)lower(p[0]) << 8 | (avail >= 2 ? lower(p[1]) : 0u);
 }
 
-static size_t key_bytes(uint32_t key)
+/* text_key() of an entry, which is lower case and at least two bytes long. */
+static unsigned keyword_key(const keyword *kw)
 {
-    return key > 0xFFFF ? 3 : 2;
-}
-
-/* text_key() of an entry, which is lower case and holds at least its first
- * character and two bytes, so no bounds or case checks are needed. */
-static uint32_t keyword_key(const keyword *kw)
-{
-    const unsigned char *t = (const unsigned char *)kw->text;
-
-    if (t[0] < 0xE0) return (uint32_t)t[0] << 8 | t[1];
-    return (uint32_t)t[0] << 16 | (uint32_t)t[1] << 8 | t[2];
+    return (unsigned)(unsigned char)kw->text[0] << 8 | (unsigned char)kw->text[1];
 }
 
 #ifndef NDEBUG
@@ -337,7 +322,6 @@ static bool keywords_valid(void)
             return false;
         for (size_t j = 0; j < kw->len; j++)
             if (lower((unsigned char)kw->text[j]) != (unsigned char)kw->text[j]) return false;
-        if (keyword_key(kw) != text_key((const unsigned char *)kw->text, kw->len)) return false;
         if (k > 0 && strcmp(keywords[k - 1].text, kw->text) > 0) return false;
     }
     return true;
@@ -381,11 +365,11 @@ static bool is_wide(uint32_t cp)
 }
 
 /* Index of the first table entry whose key is >= key. */
-static size_t keyword_lower_bound(scan *s, uint32_t key)
+static size_t keyword_lower_bound(scan *s, unsigned key)
 {
     /* Fibonacci hashing: keys of real text differ in few bits, which the
      * multiplication spreads over the slot index. */
-    size_t slot = (uint32_t)(key * 2654435761u) >> 24;
+    size_t slot = (uint16_t)(key * 40503u) >> 8;   /* < MEMO_SLOTS */
     const keyword *first = keywords;
     size_t span = NKEYWORDS;
 
@@ -397,7 +381,7 @@ static size_t keyword_lower_bound(scan *s, uint32_t key)
         span -= half;
     }
     if (keyword_key(first) < key) first++;
-    s->memo_key[slot] = key;
+    s->memo_key[slot] = (uint16_t)key;
     s->memo_first[slot] = (uint16_t)(first - keywords);
     return s->memo_first[slot];
 }
@@ -406,12 +390,12 @@ static size_t keyword_lower_bound(scan *s, uint32_t key)
  * calls only at word starts for ASCII letters; the word-end check is here. */
 static void match_keywords(const unsigned char *p, size_t n, size_t at, scan *s)
 {
-    uint32_t key = text_key(p + at, n - at);
+    unsigned key = text_key(p + at, n - at);
 
     for (size_t k = keyword_lower_bound(s, key); k < NKEYWORDS; k++) {
         const keyword *kw = &keywords[k];
         const unsigned char *t = (const unsigned char *)kw->text;
-        size_t len = kw->len, j = key_bytes(key);
+        size_t len = kw->len, j = 2;
         bool prefix = t[len - 1] == '*';
 
         if (keyword_key(kw) != key) break;

@@ -18,7 +18,8 @@
  *      After it, every decoded string is valid UTF-8 without NUL;
  *   3. structure: one table of known top-level fields with a type and a
  *      range each, walked in document order, so the first unknown,
- *      duplicate or wrong field is the one reported; then the messages.
+ *      duplicate or wrong field is the one reported; the messages are
+ *      checked where they appear, and the required fields at the end.
  *
  * Duplicate keys matter for the same reason as cut strings: cJSON keeps
  * every member and its lookups return the first, while llama.cpp, Ollama and
@@ -36,7 +37,8 @@
  *
  * All texts of chatreq point into the parsed tree except joined content
  * parts, which get one owned buffer per message; chatreq_free() releases
- * everything, and every failure path goes through it. */
+ * everything, and every failure after the first allocation goes through it.
+ * Running out of memory is a 500 server_error. */
 #include "request.h"
 
 #include <assert.h>
@@ -50,49 +52,10 @@
 
 #include <cjson/cJSON.h>
 
+#include "utf8.h"
+
 /* ---- bytes ------------------------------------------------------------ */
 
-/* Length of the well-formed UTF-8 character at s (n > 0 bytes available), or
- * 0.  Strict, per Unicode table 3-7. */
-static size_t utf8_char_length(const unsigned char *s, size_t n) {
-    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
-    size_t len;
-
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) len = 2;
-    else if (c >= 0xE0 && c <= 0xEF) len = 3;
-    else if (c >= 0xF0 && c <= 0xF4) len = 4;
-    else return 0;
-    if (c == 0xE0) lo = 0xA0;
-    else if (c == 0xED) hi = 0x9F;
-    else if (c == 0xF0) lo = 0x90;
-    else if (c == 0xF4) hi = 0x8F;
-    if (n < len || s[1] < lo || s[1] > hi) return 0;
-    for (size_t i = 2; i < len; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF) return 0;
-    return len;
-}
-
-/* Offset of the first byte that is not well-formed UTF-8, or len. */
-static size_t utf8_invalid_offset(const char *text, size_t len) {
-    const unsigned char *s = (const unsigned char *)text;
-    size_t i = 0, n;
-
-    while (i < len) {
-        if (s[i] < 0x80) {
-            /* Requests are mostly ASCII: skip it a word at a time. */
-            uint64_t word;
-            while (i + 8 <= len && (memcpy(&word, s + i, 8), (word & 0x8080808080808080ull) == 0))
-                i += 8;
-            while (i < len && s[i] < 0x80) i++;
-            continue;
-        }
-        n = utf8_char_length(s + i, len - i);
-        if (n == 0) return i;
-        i += n;
-    }
-    return len;
-}
 
 /* ---- errors ----------------------------------------------------------- */
 
@@ -557,7 +520,9 @@ int chatreq_parse(const char *body, size_t len, chatreq *out, api_error *err) {
     if (nul) return reject(err, "invalid_json", NULL, "The request body contains a NUL byte (byte %zu).", (size_t)(nul - body));
 
     if (check_json_text(body, len, err)) return -1;
-    /* A failure here may also be cJSON running out of memory; it cannot say. */
+    /* The offset comes from return_parse_end, not cJSON_GetErrorPtr(), which
+     * all threads share.  A failure may also be cJSON running out of memory;
+     * it cannot say. */
     out->root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
     if (!out->root) {
         reject(err, "invalid_json", NULL, "We could not parse the JSON body of your request (syntax error at byte %zu).",

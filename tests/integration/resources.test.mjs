@@ -31,17 +31,18 @@ describe('resources', () => {
     }));
   });
 
-  it('an idle gateway uses no CPU', async () => {
+  it('an idle gateway uses no CPU', async (t) => {
     await sleep(300);
     const a = procUsage(gw.pid);
     await sleep(1500);
     const b = procUsage(gw.pid);
     const used = b.cpuSeconds - a.cpuSeconds;
+    t.diagnostic(`idle: ${used.toFixed(3)} s CPU in 1.5 s, ${b.threads} threads`);
     assert.ok(used < 0.1, `idle gateway used ${used.toFixed(3)} s of CPU in 1.5 s`);
     assert.ok(b.threads <= MAX_THREADS, `idle gateway has ${b.threads} threads`);
   });
 
-  it(`${N} concurrent streams on a slow upstream: few threads, no busy waiting, all complete`, async () => {
+  it(`${N} concurrent streams on a slow upstream: few threads, no busy waiting, all complete`, async (t) => {
     const s0 = await device.stats();
     // Half wait for their first byte, half are committed and wait between chunks.
     const texts = [];
@@ -60,6 +61,7 @@ describe('resources', () => {
       assert.ok(a.threads <= MAX_THREADS && b.threads <= MAX_THREADS,
         `the gateway has ${a.threads} then ${b.threads} threads with ${N} open streams (max ${MAX_THREADS})`);
       const used = b.cpuSeconds - a.cpuSeconds;
+      t.diagnostic(`${N} waiting streams: ${a.threads}/${b.threads} threads, ${used.toFixed(3)} s CPU in 2 s, RSS ${a.rssKb} kB`);
       assert.ok(used < MAX_CPU_S, `the gateway used ${used.toFixed(3)} s of CPU in 2 s while ${N} streams waited`);
       assert.equal((await device.stats()).active, N, 'upstream requests ended early');
 

@@ -1,0 +1,52 @@
+/* utf8: the strict validator.  Requests are mostly ASCII, so the scan skips
+ * ASCII eight bytes at a time and decodes only the rest. */
+#include "utf8.h"
+
+#include <stdint.h>
+#include <string.h>
+
+/* Classifies the bytes at s (n > 0 available): the length of a well-formed
+ * UTF-8 character, 0 for a malformed one, or -1 for the valid beginning of a
+ * character that the end of the text cuts off.  Strict (Unicode table 3-7):
+ * no overlongs, no surrogates, nothing above U+10FFFF. */
+int utf8_char(const unsigned char *s, size_t n) {
+    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
+    size_t len, i;
+
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c >= 0xE0 && c <= 0xEF) len = 3;
+    else if (c >= 0xF0 && c <= 0xF4) len = 4;
+    else return 0;
+    if (c == 0xE0) lo = 0xA0;
+    else if (c == 0xED) hi = 0x9F;
+    else if (c == 0xF0) lo = 0x90;
+    else if (c == 0xF4) hi = 0x8F;
+    for (i = 1; i < len && i < n; i++) {
+        if (s[i] < lo || s[i] > hi) return 0;
+        lo = 0x80;
+        hi = 0xBF;
+    }
+    return i == len ? (int)len : -1;
+}
+
+/* Offset of the first byte that is not well-formed UTF-8, or len. */
+size_t utf8_invalid_offset(const char *text, size_t len) {
+    const unsigned char *s = (const unsigned char *)text;
+    size_t i = 0;
+
+    while (i < len) {
+        if (s[i] < 0x80) {
+            /* Requests are mostly ASCII: skip it a word at a time. */
+            uint64_t word;
+            while (i + 8 <= len && (memcpy(&word, s + i, 8), (word & 0x8080808080808080ull) == 0))
+                i += 8;
+            while (i < len && s[i] < 0x80) i++;
+            continue;
+        }
+        int n = utf8_char(s + i, len - i);
+        if (n <= 0) return i;
+        i += (size_t)n;
+    }
+    return len;
+}
