@@ -104,8 +104,9 @@ describe('endpoints', () => {
     await cloud.setMode({ health_status: 503 });
     try {
       const t0 = Date.now();
-      const down = await waitReadyz(gw, 503, 3000);
-      assert.ok(Date.now() - t0 < 3000);
+      // probes every 300 ms: "down" must show within a few intervals
+      const down = await waitReadyz(gw, 503, 1500);
+      assert.ok(Date.now() - t0 < 1500);
       assert.match(String(down.headers['content-type']), /^application\/json/);
       assert.ok(down.text.includes('local') && down.text.includes('bigcloud'), `readyz does not list both backends: ${down.text}`);
       assert.ok(/"down"/i.test(down.text), `readyz does not say "down": ${down.text}`);

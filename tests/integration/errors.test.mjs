@@ -4,7 +4,7 @@
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startFake, startGateway, makeConfig, chat, request, sse, chatBody,
+  startFake, startGateway, makeConfig, chat, request, sse,
   assertErrorResponse, assertCleanStop,
 } from './harness.mjs';
 

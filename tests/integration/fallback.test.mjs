@@ -117,6 +117,24 @@ describe('fallback', () => {
     await gw.stop();
   });
 
+  it('50 concurrent requests with the cloud hanging all get the device in time', async () => {
+    const gw = await gatewayProbed(config());
+    await cloud.setMode({ delay_headers_ms: 10000 });
+    const texts = Array.from({ length: 50 }, (_, i) => `${COMPLEX} #${i}`);
+    const t0 = Date.now();
+    const results = await Promise.all(texts.map((t, i) => (i % 2
+      ? sse(gw.base, chatBody(t, { stream: true }), { timeoutMs: 10000 })
+      : chat(gw.base, chatBody(t), { timeoutMs: 10000 }))));
+    const ms = Date.now() - t0;
+    results.forEach((res, i) => {
+      assert.ok(['fallback', 'offline'].includes(res.headers['x-tiergate-reason']),
+        `#${i}: reason ${res.headers['x-tiergate-reason']}`);
+      assertFallback(res, device, texts[i], { reason: res.headers['x-tiergate-reason'] });
+    });
+    assert.ok(ms < 4000, `50 fallbacks took ${ms} ms`);
+    await gw.stop();
+  });
+
   for (const status of [500, 503, 429]) {
     it(`cloud answering ${status}: device answers`, async () => {
       const gw = await gatewayProbed(config());
@@ -206,6 +224,9 @@ describe('fallback', () => {
       assertFallback(res, device, COMPLEX, { reason: 'offline' });
       assert.ok(ms < 1000, `stream=${stream}: a request with the cloud known down waited ${ms} ms`);
     }
+    // a forced cloud falls back the same way (routing.fallback is true)
+    const forced = await chat(gw.base, chatBody(SIMPLE, { model: 'cloud' }));
+    assertFallback(forced, device, SIMPLE, { reason: 'offline' });
     await gw.stop();
   });
 

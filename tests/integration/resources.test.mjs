@@ -5,6 +5,7 @@
 
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import {
   startFake, startGateway, makeConfig, chat, sse, chatBody, streamedContent,
   assertSseWire, procUsage, waitFor, sleep, assertCleanStop,
@@ -104,6 +105,30 @@ describe('resources', () => {
     assert.equal(r.status, 200);
     const u = procUsage(gw.pid);
     assert.ok(u.threads <= MAX_THREADS, `${u.threads} threads after the streams ended`);
+  });
+
+  it('a client that stops sending mid-request is dropped after limits.client_timeout_s', async () => {
+    const g = await startGateway(makeConfig({ device: device.url, cloud: cloud.url, limits: { client_timeout_s: 1 } }));
+    try {
+      const closedAfter = (payload) => new Promise((resolve, reject) => {
+        const t0 = Date.now();
+        const sock = net.connect(g.port, '127.0.0.1', () => { if (payload) sock.write(payload); });
+        const timer = setTimeout(() => { sock.destroy(); reject(new Error('connection still open after 6 s')); }, 6000);
+        sock.on('data', () => {});
+        sock.on('error', () => {});
+        sock.on('close', () => { clearTimeout(timer); resolve(Date.now() - t0); });
+      });
+      const partial = 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n'
+        + 'Content-Length: 500\r\n\r\n{"model":"auto","messages":[{"role":"user","content":"slowloris-marker';
+      const [a, b] = await Promise.all([closedAfter(partial), closedAfter('')]);
+      assert.ok(a < 6000 && b < 6000);
+      // and the gateway goes on serving
+      const r = await chat(g.base, chatBody('what time is it', { model: 'device' }));
+      assert.equal(r.status, 200);
+      assert.equal((await device.requests()).filter((q) => q.body.includes('slowloris-marker')).length, 0);
+    } finally {
+      await g.stop();
+    }
   });
 
   it('stops cleanly on SIGTERM', async () => {

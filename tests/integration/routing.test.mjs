@@ -191,3 +191,56 @@ describe('routing', () => {
     await assertCleanStop(gw);
   });
 });
+
+describe('routing with three tiers', () => {
+  let edge;
+  let g3;
+  const MEDIUM = [
+    'Explain how a hybrid car engine works',
+    'Summarize the pros and cons of electric cars in a short paragraph',
+    '如何提高汽车的续航里程？请详细说明',
+  ];
+
+  before(async () => {
+    edge = await startFake({ model: 'mid-model', label: 'edge' });
+    g3 = await startGateway(makeConfig({ device: device.url, edge: edge.url, cloud: cloud.url }));
+  });
+
+  it('the score picks the cheapest tier good enough: device < 0.5 <= edge < 0.75 <= cloud', async () => {
+    const byTier = { device: ['local', device], edge: ['depot', edge], cloud: ['bigcloud', cloud] };
+    for (const text of [...SIMPLE, ...MEDIUM, ...COMPLEX]) {
+      const dry = await request(g3.base, { method: 'POST', path: '/v1/route', body: chatBody(text) });
+      assert.equal(dry.status, 200, dry.text);
+      const sc = dry.json.score;
+      const want = sc < 0.5 ? 'device' : sc < 0.75 ? 'edge' : 'cloud';
+      assert.equal(dry.json.tier, want, `score ${sc} of ${JSON.stringify(text)} routed to ${dry.json.tier}`);
+      const res = await chat(g3.base, chatBody(text));
+      const [backend, fake] = byTier[want];
+      assertAnsweredBy(res, fake, text, { tier: want, backend, reason: 'complexity' });
+    }
+    for (const text of SIMPLE) {
+      const r = await request(g3.base, { method: 'POST', path: '/v1/route', body: chatBody(text) });
+      assert.equal(r.json.tier, 'device', `simple ${JSON.stringify(text)} not on the device`);
+    }
+    for (const text of COMPLEX.slice(0, 1)) {
+      const r = await request(g3.base, { method: 'POST', path: '/v1/route', body: chatBody(text) });
+      assert.notEqual(r.json.tier, 'device', `complex ${JSON.stringify(text)} on the device`);
+    }
+  });
+
+  it('model "edge" and backend "depot" force the edge; /v1/models lists them', async () => {
+    const r1 = await chat(g3.base, chatBody(COMPLEX[0], { model: 'edge' }));
+    assertAnsweredBy(r1, edge, COMPLEX[0], { tier: 'edge', backend: 'depot', reason: 'forced' });
+    const r2 = await chat(g3.base, chatBody(SIMPLE[0], { model: 'depot' }));
+    assertAnsweredBy(r2, edge, SIMPLE[0], { tier: 'edge', backend: 'depot', reason: 'forced' });
+    const models = await request(g3.base, { path: '/v1/models' });
+    const ids = models.json.data.map((m) => m.id);
+    for (const id of ['auto', 'device', 'edge', 'cloud', 'local', 'depot', 'bigcloud']) {
+      assert.ok(ids.includes(id), `model list lacks ${id}: ${ids}`);
+    }
+  });
+
+  it('stops cleanly on SIGTERM', async () => {
+    await assertCleanStop(g3);
+  });
+});

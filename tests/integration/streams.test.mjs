@@ -10,7 +10,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import {
-  startFake, startGateway, makeConfig, sse, chatBody, streamedContent, parseSse,
+  startFake, startGateway, makeConfig, sse, chat, chatBody, streamedContent, parseSse,
   assertTieringHeaders, assertSseWire, waitFor, assertCleanStop,
 } from './harness.mjs';
 
@@ -72,6 +72,7 @@ describe('streams', () => {
     const res = await sse(gw.base, chatBody(text, { model: 'device', stream: true }));
     assert.equal(res.status, 200, res.raw);
     assert.match(String(res.headers['content-type']), /^text\/event-stream/);
+    assert.match(String(res.headers['cache-control']), /no-cache/, 'stream lacks Cache-Control: no-cache');
     assertTieringHeaders(res.headers);
     assert.equal(res.headers['x-tiergate-tier'], 'device');
     assert.equal(res.headers['x-tiergate-backend'], 'local');
@@ -200,6 +201,55 @@ describe('streams', () => {
     const res = await withGateway((g) => sse(g.base, chatBody(text, { model: 'device', stream: true }), { timeoutMs: 8000 }));
     assertFailedStream(res, device.answer(text));
     assert.ok(streamedContent(res.events).length > 0, 'the chunks before the error were not delivered');
+  });
+
+  it('a stream still dripping at total_ms ends with an error event, no [DONE]', async () => {
+    const g = await startGateway(makeConfig({
+      device: device.url, cloud: cloud.url,
+      deviceTimeouts: { connect_ms: 200, first_byte_ms: 2000, idle_ms: 2000, total_ms: 1500 },
+    }));
+    try {
+      const text = 'open the sunroof please fake:chunks=12 fake:chunk_delay_ms=400';
+      const t0 = Date.now();
+      const res = await sse(g.base, chatBody(text, { model: 'device', stream: true }), { timeoutMs: 10000 });
+      const ms = Date.now() - t0;
+      assertFailedStream(res, device.answer(text));
+      assert.ok(streamedContent(res.events).length > 0, 'the chunks before total_ms were not delivered');
+      assert.ok(ms < 4000, `total_ms is 1500 but the stream took ${ms} ms to end`);
+    } finally {
+      await g.stop();
+    }
+  });
+
+  it('a long answer (about 60 kB) arrives whole, streamed and not', async () => {
+    const reply = Array.from({ length: 4000 }, (_, i) => `word${i} 词${i % 10}`).join(' ');
+    await device.setMode({ reply, chunks: 400 });
+    try {
+      const s = await sse(gw.base, chatBody('what time is it', { model: 'device', stream: true }), { timeoutMs: 15000 });
+      assertSseWire(s.raw, { done: true });
+      assert.equal(streamedContent(s.events), reply);
+      const r = await chat(gw.base, chatBody('what time is it', { model: 'device' }), { timeoutMs: 15000 });
+      assert.equal(r.status, 200);
+      assert.equal(r.json.choices[0].message.content, reply);
+    } finally {
+      await device.setMode({});
+    }
+  });
+
+  it('the connection is reusable after a stream that ended with an error event', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const g = await startGateway(config());
+    try {
+      const bad = await sse(g.base, chatBody('what time is it fake:cut_after=2', { model: 'device', stream: true }), { agent, timeoutMs: 8000 });
+      assertFailedStream(bad);
+      const good = await sse(g.base, chatBody('what time is it', { model: 'device', stream: true }), { agent, timeoutMs: 8000 });
+      assert.equal(good.status, 200);
+      assertSseWire(good.raw, { done: true });
+      assert.equal(streamedContent(good.events), device.answer('what time is it'));
+    } finally {
+      agent.destroy();
+      await g.stop();
+    }
   });
 
   it('client disconnect mid-stream cancels the upstream', async () => {
