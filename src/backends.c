@@ -1,14 +1,25 @@
-/* backends: health of each backend, from probes and from real traffic.
+/* backends: circuits, estimates and probes for each backend.
  *
- * The rule is deliberately simple and symmetric: one failed probe or
- * BACKENDS_FAILS_TO_DOWN failed requests in a row make a backend DOWN; one
- * success of either kind makes it UP.  Probes matter most for the case the
- * gateway exists for: a cloud that went away in a tunnel is known to be down
- * before a user's request has to find out by waiting.  Probes use the
- * backend's own connect limit and a first-byte limit of at most the probe
- * interval, so a probe can never outlive the next one. */
+ * State per backend is small and fixed: a circuit (circuit.c decides every
+ * transition; this file only feeds it and logs what changed), a hold-off time
+ * set by a backend's own Retry-After, and two EWMAs.
+ *
+ * The estimates are what lets the router act before anything fails: a cloud
+ * whose answers start 4 s after the question is no use to someone talking to
+ * a car, even though nothing has timed out.  Connect time is pure network and
+ * every transfer that opens a connection feeds it.  Time to first byte mixes
+ * network and model, so it is fed only where the first byte comes early in
+ * the model's work: probes and streams.  A time-out feeds its limit, a lower
+ * bound of the truth, so a blackholed backend's estimate rises too.  The
+ * weight of a new sample, EWMA_ALPHA, is high enough that three probes after
+ * the network recovers bring a 4 s estimate under 1.5 s.
+ *
+ * Probes use the backend's own connect limit and a first-byte limit of at
+ * most the probe interval, so a probe never outlives the next one. */
 #include "backends.h"
 
+#include <assert.h>
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,17 +28,22 @@
 #include "log.h"
 #include "upstream.h"
 
-#include <cjson/cJSON.h>
+#define EWMA_ALPHA 0.3
+
+typedef struct ewma {
+    double value;
+    bool seen;
+} ewma;
 
 typedef struct backend_state {
     backends *owner;
     size_t index;
-    backend_health health;
-    int consecutive_failures;
-    char last_error[128];
+    circuit circuit;
+    bool seen_outcome;
+    uint64_t hold_until_ms;
+    ewma connect, first_byte;
     evloop_timer probe_timer;
     upstream_xfer *probe;
-    long probe_status;
 } backend_state;
 
 struct backends {
@@ -51,6 +67,7 @@ backends *backends_new(const config *cfg) {
     for (size_t i = 0; i < b->n; i++) {
         b->st[i].owner = b;
         b->st[i].index = i;
+        circuit_init(&b->st[i].circuit, &cfg->circuit);
     }
     return b;
 }
@@ -65,54 +82,117 @@ void backends_free(backends *b) {
     free(b);
 }
 
+/* Before the loop exists (tests, --check) time stands still at 0. */
+static uint64_t now_ms(const backends *b) { return b->loop ? evloop_now_ms(b->loop) : 0; }
+
 size_t backends_count(const backends *b) { return b->n; }
-backend_health backends_health(const backends *b, size_t i) { return b->st[i].health; }
-const char *backends_last_error(const backends *b, size_t i) { return b->st[i].last_error; }
+circuit_state backends_circuit(const backends *b, size_t i) { return b->st[i].circuit.state; }
+const char *backends_last_error(const backends *b, size_t i) { return circuit_cause(&b->st[i].circuit); }
+int backends_est_connect_ms(const backends *b, size_t i) { return (int)(b->st[i].connect.value + 0.5); }
+int backends_est_first_byte_ms(const backends *b, size_t i) { return (int)(b->st[i].first_byte.value + 0.5); }
+
+/* Half-open counts as up: a probe or the cool-down says it may answer, and
+ * the next request will find out. */
+backend_health backends_health(const backends *b, size_t i) {
+    const backend_state *s = &b->st[i];
+    if (s->circuit.state == CIRCUIT_OPEN) return BACKEND_DOWN;
+    return s->seen_outcome ? BACKEND_UP : BACKEND_UNKNOWN;
+}
 
 const char *backends_health_name(backend_health h) {
     return h == BACKEND_UP ? "up" : h == BACKEND_DOWN ? "down" : "unknown";
 }
 
+static bool usable(const backend_state *s, uint64_t now) {
+    return now >= s->hold_until_ms && circuit_allows(&s->circuit, now);
+}
+
 bool backends_any_up(const backends *b) {
     for (size_t i = 0; i < b->n; i++)
-        if (b->st[i].health == BACKEND_UP) return true;
+        if (backends_health(b, i) == BACKEND_UP) return true;
     return false;
 }
 
-static void set_health(backend_state *s, backend_health h, const char *why) {
-    if (why) snprintf(s->last_error, sizeof s->last_error, "%s", why);
-    else s->last_error[0] = '\0';
-    if (s->health == h) return;
-    backend_health old = s->health;
-    s->health = h;
-    cJSON *o = log_begin(h == BACKEND_DOWN ? "warn" : "info", "backend health changed");
+uint64_t backends_next_usable_ms(const backends *b) {
+    uint64_t now = now_ms(b), best = UINT64_MAX;
+    for (size_t i = 0; i < b->n; i++) {
+        const backend_state *s = &b->st[i];
+        uint64_t hold = s->hold_until_ms > now ? s->hold_until_ms - now : 0;
+        uint64_t wait = circuit_wait_ms(&s->circuit, now);
+        uint64_t w = hold > wait ? hold : wait;
+        if (w < best) best = w;
+    }
+    return best == UINT64_MAX ? 0 : best;
+}
+
+void backends_router_view(const backends *b, router_backend *out) {
+    uint64_t now = now_ms(b);
+    for (size_t i = 0; i < b->n; i++) {
+        const backend_state *s = &b->st[i];
+        out[i].usable = usable(s, now);
+        out[i].est_first_byte_ms = s->first_byte.seen ? backends_est_first_byte_ms(b, i) : 0;
+    }
+}
+
+static void log_change(backend_state *s, circuit_state from) {
+    circuit_state to = s->circuit.state;
+    cJSON *o = log_begin(to == CIRCUIT_OPEN ? "warn" : "info", "circuit changed");
     if (!o) return;
     cJSON_AddStringToObject(o, "backend", s->owner->cfg->backends[s->index].name);
-    cJSON_AddStringToObject(o, "from", backends_health_name(old));
-    cJSON_AddStringToObject(o, "to", backends_health_name(h));
-    if (why) cJSON_AddStringToObject(o, "cause", why);
+    cJSON_AddStringToObject(o, "from", circuit_state_name(from));
+    cJSON_AddStringToObject(o, "to", circuit_state_name(to));
+    cJSON_AddStringToObject(o, "cause", circuit_cause(&s->circuit));
     log_end(o);
 }
 
-void backends_report(backends *b, size_t i, bool ok, const char *err) {
+bool backends_acquire(backends *b, size_t i, bool *trial) {
     backend_state *s = &b->st[i];
-    if (ok) {
-        s->consecutive_failures = 0;
-        set_health(s, BACKEND_UP, NULL);
+    uint64_t now = now_ms(b);
+    *trial = false;
+    if (now < s->hold_until_ms) return false;
+    bool changed;
+    circuit_state from = s->circuit.state;
+    circuit_grant g = circuit_acquire(&s->circuit, now, &changed);
+    if (changed) log_change(s, from);
+    *trial = g == CIRCUIT_TRIAL;
+    return g != CIRCUIT_DENIED;
+}
+
+void backends_release(backends *b, size_t i, bool trial) { circuit_release(&b->st[i].circuit, trial); }
+
+void backends_report(backends *b, size_t i, bool trial, bool ok, const char *why) {
+    backend_state *s = &b->st[i];
+    circuit_state from = s->circuit.state;
+    s->seen_outcome = true;
+    if (circuit_record(&s->circuit, &b->cfg->circuit, now_ms(b), ok, trial, why)) log_change(s, from);
+}
+
+void backends_hold_off(backends *b, size_t i, int ms) {
+    uint64_t until = now_ms(b) + (uint64_t)(ms > 0 ? ms : 0);
+    if (until > b->st[i].hold_until_ms) b->st[i].hold_until_ms = until;
+}
+
+static void ewma_add(ewma *e, double sample) {
+    e->value = e->seen ? EWMA_ALPHA * sample + (1 - EWMA_ALPHA) * e->value : sample;
+    e->seen = true;
+}
+
+void backends_observe(backends *b, size_t i, const upstream_report *r, bool first_byte_counts, int limit_ms) {
+    backend_state *s = &b->st[i];
+    if (r->res == UPSTREAM_ERR_CONNECT_TIMEOUT) {
+        ewma_add(&s->connect, limit_ms);
+        ewma_add(&s->first_byte, limit_ms);
         return;
     }
-    if (++s->consecutive_failures >= BACKENDS_FAILS_TO_DOWN) {
-        char why[128];
-        snprintf(why, sizeof why, "%d failed requests: %s", s->consecutive_failures, err ? err : "error");
-        set_health(s, BACKEND_DOWN, why);
-    }
+    if (r->connect_ms >= 0) ewma_add(&s->connect, r->connect_ms);
+    if (r->res == UPSTREAM_ERR_FIRST_BYTE_TIMEOUT) ewma_add(&s->first_byte, limit_ms);
+    else if (first_byte_counts && r->first_byte_ms >= 0) ewma_add(&s->first_byte, r->first_byte_ms);
 }
 
 /* ---- probes ---- */
 
 static int probe_on_headers(void *ud, long status, const char *ct) {
-    (void)ct;
-    ((backend_state *)ud)->probe_status = status;
+    (void)ud, (void)status, (void)ct;
     return 0;
 }
 
@@ -121,19 +201,24 @@ static int probe_on_data(void *ud, const char *d, size_t n) {
     return 0;   /* the body does not matter; the status does */
 }
 
-static void probe_on_done(void *ud, upstream_result res, long status, const char *detail) {
+static int probe_limit(const backends *b) { return b->cfg->probe_interval_ms; }
+
+static void probe_on_done(void *ud, const upstream_report *r) {
     backend_state *s = ud;
+    backends *b = s->owner;
+    const config_backend *cb = &b->cfg->backends[s->index];
     s->probe = NULL;
+    bool ok = r->res == UPSTREAM_OK && r->status >= 200 && r->status < 300;
     char why[160];
-    if (res == UPSTREAM_OK && status >= 200 && status < 300) {
-        s->consecutive_failures = 0;
-        set_health(s, BACKEND_UP, NULL);
-    } else {
-        if (res == UPSTREAM_OK) snprintf(why, sizeof why, "probe: HTTP %ld", status);
-        else snprintf(why, sizeof why, "probe: %s", detail);
-        set_health(s, BACKEND_DOWN, why);
-    }
-    evloop_timer_start(s->owner->loop, &s->probe_timer, (uint64_t)s->owner->cfg->probe_interval_ms);
+    if (r->res == UPSTREAM_OK) snprintf(why, sizeof why, "HTTP %ld", r->status);
+    else snprintf(why, sizeof why, "%s", r->detail);
+    int interval = probe_limit(b);
+    int limit = r->res == UPSTREAM_ERR_CONNECT_TIMEOUT ? cb->connect_ms : cb->first_byte_ms;
+    backends_observe(b, s->index, r, true, limit < interval ? limit : interval);
+    circuit_state from = s->circuit.state;
+    s->seen_outcome = true;
+    if (circuit_probe(&s->circuit, &b->cfg->circuit, now_ms(b), ok, why)) log_change(s, from);
+    evloop_timer_start(b->loop, &s->probe_timer, (uint64_t)probe_limit(b));
 }
 
 static const upstream_callbacks probe_callbacks = {probe_on_headers, probe_on_data, probe_on_done};
@@ -144,7 +229,7 @@ static void probe_now(void *ud) {
     const config_backend *cb = &b->cfg->backends[s->index];
     char url[1024];
     snprintf(url, sizeof url, "%s%s", cb->url, cb->health_path);
-    int limit = b->cfg->probe_interval_ms;
+    int limit = probe_limit(b);
     upstream_request req = {
         .url = url,
         .bearer = cb->api_key,
@@ -153,12 +238,12 @@ static void probe_now(void *ud) {
         .idle_ms = limit,
         .total_ms = limit,
     };
-    s->probe_status = 0;
     s->probe = upstream_start(b->up, &req, &probe_callbacks, s);
     if (!s->probe) evloop_timer_start(b->loop, &s->probe_timer, (uint64_t)limit);
 }
 
 int backends_start_probes(backends *b, evloop *loop, upstream *up) {
+    assert(loop && up);
     b->loop = loop;
     b->up = up;
     for (size_t i = 0; i < b->n; i++) {

@@ -55,8 +55,26 @@ void chat_free(chat *c) { free(c); }
 
 /* ---- shared front half: parse, score, decide ---- */
 
+/* A header with a whole number of milliseconds from min to max, or def when
+ * absent.  Returns -1 with err filled when present but not such a number. */
+static int header_ms(server_exchange *ex, const char *name, int min, int max, int def, int *out,
+                     api_error *err) {
+    const char *v = server_ex_header(ex, name);
+    *out = def;
+    if (!v) return 0;
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (end == v || *end || n < min || n > max) {
+        api_error_set(err, 400, "invalid_request_error", "invalid_header", NULL,
+                      "%s must be a whole number of milliseconds from %d to %d", name, min, max);
+        return -1;
+    }
+    *out = (int)n;
+    return 0;
+}
+
 static int decide(chat *c, server_exchange *ex, chatreq *req, classifier_result *cr,
-                  router_decision *dec) {
+                  router_decision *dec, int *deadline_ms) {
     size_t len;
     const char *body = server_ex_body(ex, &len);
     api_error err;
@@ -65,16 +83,26 @@ static int decide(chat *c, server_exchange *ex, chatreq *req, classifier_result 
         return -1;
     }
     classifier_score(req->msgs, req->nmessages, cr);
-    backend_health health[ROUTER_MAX_CANDIDATES];
-    size_t n = backends_count(c->health);
-    for (size_t i = 0; i < n && i < ROUTER_MAX_CANDIDATES; i++) health[i] = backends_health(c->health, i);
+    router_backend view[ROUTER_MAX_CANDIDATES];
+    backends_router_view(c->health, view);
     router_input in = {
         .model = req->model,
         .force_tier = server_ex_header(ex, "X-Tiergate-Tier"),
         .score = cr->score,
     };
-    if (router_decide(c->cfg, health, &in, dec, &err) < 0) {
+    /* A client may shorten the operator's deadline, never extend it. */
+    if (header_ms(ex, "X-Tiergate-Max-First-Byte-Ms", 0, 3600000, c->cfg->max_first_byte_ms,
+                  &in.max_first_byte_ms, &err) < 0 ||
+        header_ms(ex, "X-Tiergate-Deadline-Ms", 1, c->cfg->deadline_ms, c->cfg->deadline_ms, deadline_ms,
+                  &err) < 0 ||
+        router_decide(c->cfg, view, &in, dec, &err) < 0) {
         server_ex_set_route(ex, "none", "none", "none", cr->score);
+        if (err.status == 503) {
+            char after[24];
+            snprintf(after, sizeof after, "%llu",
+                     (unsigned long long)(backends_next_usable_ms(c->health) + 999) / 1000);
+            server_ex_add_header(ex, "Retry-After", after);
+        }
         server_ex_reply_error(ex, &err);
         chatreq_free(req);
         return -1;
@@ -89,7 +117,8 @@ void chat_handle_route(server_exchange *ex, void *ctx) {
     chatreq req;
     classifier_result cr;
     router_decision dec;
-    if (decide(c, ex, &req, &cr, &dec) < 0) return;
+    int deadline_ms;
+    if (decide(c, ex, &req, &cr, &dec, &deadline_ms) < 0) return;
     const config_backend *first = &c->cfg->backends[dec.candidates[0]];
     server_ex_set_route(ex, tier_name(dec.tier), first->name, dec.reason, dec.score);
     cJSON *o = cJSON_CreateObject();
@@ -111,7 +140,10 @@ void chat_handle_route(server_exchange *ex, void *ctx) {
         cJSON *e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "backend", b->name);
         cJSON_AddStringToObject(e, "tier", tier_name(b->tier));
-        cJSON_AddStringToObject(e, "health", backends_health_name(backends_health(c->health, (size_t)dec.candidates[i])));
+        size_t bi = (size_t)dec.candidates[i];
+        cJSON_AddStringToObject(e, "health", backends_health_name(backends_health(c->health, bi)));
+        cJSON_AddStringToObject(e, "circuit", circuit_state_name(backends_circuit(c->health, bi)));
+        cJSON_AddNumberToObject(e, "est_first_byte_ms", backends_est_first_byte_ms(c->health, bi));
         cJSON_AddItemToArray(cand, e);
     }
     chatreq_free(&req);
@@ -122,10 +154,9 @@ void chat_handle_route(server_exchange *ex, void *ctx) {
 
 /* ---- /v1/chat/completions: the sink of the dispatch job ---- */
 
-static void set_answering_route(chat_call *call, int backend, bool fell_back) {
+static void set_answering_route(chat_call *call, int backend, const char *reason) {
     const config_backend *b = &call->c->cfg->backends[backend];
-    server_ex_set_route(call->ex, tier_name(b->tier), b->name, fell_back ? "fallback" : call->dec.reason,
-                        call->dec.score);
+    server_ex_set_route(call->ex, tier_name(b->tier), b->name, reason, call->dec.score);
 }
 
 /* Sets o[key] in place when present, so the backend's field order survives. */
@@ -148,9 +179,9 @@ static void log_outcome(chat_call *call) {
     server_ex_log_int(call->ex, "ttfb_ms", (long long)(dispatch_job_ttfb_us(call->job) / 1000));
 }
 
-static void on_response(void *ud, int backend, bool fell_back, cJSON *body) {
+static void on_response(void *ud, int backend, const char *reason, cJSON *body) {
     chat_call *call = ud;
-    set_answering_route(call, backend, fell_back);
+    set_answering_route(call, backend, reason);
     stamp(call, body, "chat.completion", backend);
     char *s = cJSON_PrintUnformatted(body);
     cJSON_Delete(body);
@@ -175,7 +206,7 @@ static void write_event(chat_call *call, const char *json) {
     free(ev);
 }
 
-static void on_chunk(void *ud, int backend, bool fell_back, cJSON *chunk) {
+static void on_chunk(void *ud, int backend, const char *reason, cJSON *chunk) {
     chat_call *call = ud;
     const cJSON *choices = cJSON_GetObjectItemCaseSensitive(chunk, "choices");
     bool usage_only = cJSON_GetArraySize(choices) == 0;
@@ -184,7 +215,7 @@ static void on_chunk(void *ud, int backend, bool fell_back, cJSON *chunk) {
         cJSON_DeleteItemFromObjectCaseSensitive(chunk, "usage");
     }
     if (!call->stream_started) {
-        set_answering_route(call, backend, fell_back);
+        set_answering_route(call, backend, reason);
         if (server_ex_stream_begin(call->ex) < 0) return;
         call->stream_started = true;
     }
@@ -251,7 +282,8 @@ void chat_handle_completions(server_exchange *ex, void *ctx) {
         return;
     }
     classifier_result cr;
-    if (decide(c, ex, &call->req, &cr, &call->dec) < 0) {
+    int deadline_ms;
+    if (decide(c, ex, &call->req, &cr, &call->dec, &deadline_ms) < 0) {
         free(call);
         return;
     }
@@ -262,7 +294,7 @@ void chat_handle_completions(server_exchange *ex, void *ctx) {
     server_ex_set_route(ex, tier_name(call->dec.tier), c->cfg->backends[call->dec.candidates[0]].name,
                         call->dec.reason, call->dec.score);
     server_ex_on_close(ex, call_close, call);
-    call->job = dispatch_start(c->d, &call->req, &call->dec, &chat_sink, call);
+    call->job = dispatch_start(c->d, &call->req, &call->dec, deadline_ms, &chat_sink, call);
     if (!call->job) {
         api_error e;
         api_error_set(&e, 500, "server_error", NULL, NULL, "out of memory");

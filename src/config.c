@@ -188,7 +188,7 @@ static bool valid_name(const char *s) {
 
 static int parse_backend(reader *r, const cJSON *obj, size_t i, config *c) {
     static const char *const keys[] = {"name", "tier", "url", "model", "api_key_env", "dialect",
-                                       "health_path", "timeouts", NULL};
+                                       "health_path", "timeouts", "context_tokens", NULL};
     static const char *const tkeys[] = {"connect_ms", "first_byte_ms", "idle_ms", "total_ms", NULL};
     config_backend *b = &c->backends[i];
     char path[64], p[128];
@@ -243,12 +243,16 @@ static int parse_backend(reader *r, const cJSON *obj, size_t i, config *c) {
         read_int(r, t, p, "idle_ms", 1, 3600000, 30000, &b->idle_ms) < 0 ||
         read_int(r, t, p, "total_ms", 1, 86400000, 300000, &b->total_ms) < 0)
         return -1;
-    return 0;
+    return read_int(r, obj, path, "context_tokens", 0, 100000000, 0, &b->context_tokens);
 }
 
 static int parse_sections(reader *r, const cJSON *root, config *c) {
-    static const char *const keys[] = {"listen", "backends", "routing", "health", "limits", NULL};
-    static const char *const rkeys[] = {"threshold", "cloud_threshold", "fallback", "deadline_ms", NULL};
+    static const char *const keys[] = {"listen", "backends", "routing", "health", "circuit", "limits", NULL};
+    static const char *const rkeys[] = {"threshold", "cloud_threshold", "fallback", "deadline_ms",
+                                        "max_first_byte_ms", "hedge_after_ms", "retries",
+                                        "retry_backoff_ms", "max_retry_after_ms", NULL};
+    static const char *const ckeys[] = {"failures_to_open", "error_rate", "min_requests", "window_ms",
+                                        "cooldown_ms", NULL};
     static const char *const hkeys[] = {"probe_interval_ms", NULL};
     static const char *const lkeys[] = {"max_body_bytes", "max_connections", "client_timeout_s", NULL};
     if (check_keys(r, root, "", keys) < 0) return -1;
@@ -272,7 +276,23 @@ static int parse_sections(reader *r, const cJSON *root, config *c) {
         read_double(r, rt, "routing", "cloud_threshold", c->threshold, 1,
                     c->threshold > 0.75 ? c->threshold : 0.75, &c->cloud_threshold) < 0 ||
         read_bool(r, rt, "routing", "fallback", true, &c->fallback) < 0 ||
-        read_int(r, rt, "routing", "deadline_ms", 1, 86400000, 120000, &c->deadline_ms) < 0)
+        read_int(r, rt, "routing", "deadline_ms", 1, 86400000, 120000, &c->deadline_ms) < 0 ||
+        read_int(r, rt, "routing", "max_first_byte_ms", 0, 3600000, 2000, &c->max_first_byte_ms) < 0 ||
+        read_int(r, rt, "routing", "hedge_after_ms", 0, 3600000, 0, &c->hedge_after_ms) < 0 ||
+        read_int(r, rt, "routing", "retries", 0, 5, 1, &c->retries) < 0 ||
+        read_int(r, rt, "routing", "retry_backoff_ms", 1, 60000, 200, &c->retry_backoff_ms) < 0 ||
+        read_int(r, rt, "routing", "max_retry_after_ms", 0, 3600000, 5000, &c->max_retry_after_ms) < 0)
+        return -1;
+
+    const cJSON *cb = cJSON_GetObjectItemCaseSensitive(root, "circuit");
+    if (!cb) cb = &empty;
+    circuit_params *cp = &c->circuit;
+    if (check_keys(r, cb, "circuit", ckeys) < 0 ||
+        read_int(r, cb, "circuit", "failures_to_open", 1, 1000, 3, &cp->failures_to_open) < 0 ||
+        read_double(r, cb, "circuit", "error_rate", 0.01, 1, 0.5, &cp->error_rate) < 0 ||
+        read_int(r, cb, "circuit", "min_requests", 1, 1000000, 10, &cp->min_requests) < 0 ||
+        read_int(r, cb, "circuit", "window_ms", 100, 86400000, 30000, &cp->window_ms) < 0 ||
+        read_int(r, cb, "circuit", "cooldown_ms", 1, 3600000, 5000, &cp->cooldown_ms) < 0)
         return -1;
 
     const cJSON *h = cJSON_GetObjectItemCaseSensitive(root, "health");
@@ -399,12 +419,24 @@ void config_print(const config *c, FILE *out) {
         cJSON_AddNumberToObject(t, "first_byte_ms", b->first_byte_ms);
         cJSON_AddNumberToObject(t, "idle_ms", b->idle_ms);
         cJSON_AddNumberToObject(t, "total_ms", b->total_ms);
+        if (b->context_tokens) cJSON_AddNumberToObject(o, "context_tokens", b->context_tokens);
     }
     cJSON *rt = cJSON_AddObjectToObject(root, "routing");
     cJSON_AddNumberToObject(rt, "threshold", c->threshold);
     cJSON_AddNumberToObject(rt, "cloud_threshold", c->cloud_threshold);
     cJSON_AddBoolToObject(rt, "fallback", c->fallback);
     cJSON_AddNumberToObject(rt, "deadline_ms", c->deadline_ms);
+    cJSON_AddNumberToObject(rt, "max_first_byte_ms", c->max_first_byte_ms);
+    cJSON_AddNumberToObject(rt, "hedge_after_ms", c->hedge_after_ms);
+    cJSON_AddNumberToObject(rt, "retries", c->retries);
+    cJSON_AddNumberToObject(rt, "retry_backoff_ms", c->retry_backoff_ms);
+    cJSON_AddNumberToObject(rt, "max_retry_after_ms", c->max_retry_after_ms);
+    cJSON *cb = cJSON_AddObjectToObject(root, "circuit");
+    cJSON_AddNumberToObject(cb, "failures_to_open", c->circuit.failures_to_open);
+    cJSON_AddNumberToObject(cb, "error_rate", c->circuit.error_rate);
+    cJSON_AddNumberToObject(cb, "min_requests", c->circuit.min_requests);
+    cJSON_AddNumberToObject(cb, "window_ms", c->circuit.window_ms);
+    cJSON_AddNumberToObject(cb, "cooldown_ms", c->circuit.cooldown_ms);
     cJSON *h = cJSON_AddObjectToObject(root, "health");
     cJSON_AddNumberToObject(h, "probe_interval_ms", c->probe_interval_ms);
     cJSON *l = cJSON_AddObjectToObject(root, "limits");

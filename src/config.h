@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "circuit.h"
+
 typedef enum { TIER_DEVICE = 0, TIER_EDGE = 1, TIER_CLOUD = 2 } tier_t;
 #define TIER_COUNT 3
 
@@ -35,6 +37,7 @@ typedef struct config_backend {
     dialect_t dialect;
     char *health_path;   /* appended to url for probes; default "/models" */
     int connect_ms, first_byte_ms, idle_ms, total_ms;
+    int context_tokens;  /* context window, for context-length fallback; 0 = unknown */
 } config_backend;
 
 typedef struct config {
@@ -46,6 +49,12 @@ typedef struct config {
     double cloud_threshold;  /* with an edge tier: score >= this needs the cloud */
     bool fallback;           /* fall back to other tiers (also for forced models) */
     int deadline_ms;         /* whole-request budget across retries and fallbacks */
+    int max_first_byte_ms;   /* slower larger tiers are passed over (slow_network); 0 = off */
+    int hedge_after_ms;      /* start the next tier too after this long; 0 = off */
+    int retries;             /* extra attempts on the same backend after a retryable failure */
+    int retry_backoff_ms;    /* base of the jittered exponential back-off */
+    int max_retry_after_ms;  /* longest Retry-After honoured; longer ones fail over */
+    circuit_params circuit;
     int probe_interval_ms;   /* active health probe period per backend */
     size_t max_body_bytes;
     unsigned max_connections;

@@ -1,47 +1,60 @@
-/* dispatch: try candidates in order until one answers, within the deadline.
+/* dispatch: retries, fallbacks and hedges within one deadline.
  *
- * One job is one client request.  Each attempt builds the backend's own body
- * (chatreq_upstream_body), starts an upstream transfer, and judges what comes
- * back.  The judgement is the same for streams and plain responses up to the
- * point of commitment: nothing reaches the client until a backend produced a
- * first valid chunk (or a complete valid response), so until then every
- * failure is invisible to the client and simply moves to the next candidate.
+ * A job has two slots, each running at most one attempt: the first carries
+ * the candidates in order, the second only a hedge.  A slot whose attempt
+ * failed retries the same backend (after a back-off timer), moves on to the
+ * next candidate, or, while the other slot still runs, goes quiet and lets
+ * that one finish.  Keeping at most two transfers per request bounds what a
+ * request can cost a struggling backend, and every decision stays in one
+ * place: the slot's on_end.
  *
- * Failures are classified into three kinds that decide the final status when
- * every candidate failed: the backend could not be reached (503), it answered
- * badly (502), or it was too slow (504).  The last failure's kind wins, since
- * it is the one nearest to the client's deadline.  Every failure is also
- * written into a trail ("local (device): connection refused; ...") that the
- * final error message carries, so the client and the log say what was tried.
+ * Retries.  Only for failures a retry can cure (attempt.c says which), at
+ * most routing.retries times per backend, after base * 2^(n-1) * U(0.5, 1.5)
+ * milliseconds: the jitter keeps a fleet of gateways from retrying in step.
+ * A Retry-After is obeyed instead when it is at most max_retry_after_ms, and
+ * also keeps every other request away from that backend for as long
+ * (backends_hold_off); a longer one means: go elsewhere.  No retry may start
+ * when its delay would not leave time before the deadline, so retries and
+ * fallbacks spend what is left of the one deadline and never more; each
+ * attempt's own limits are cut to the time left, too.
  *
- * A stream that ends with a finish_reason but without [DONE] is complete and
- * ends normally; one that ends with neither is not, and gets an error event.
- * That is the only way to tell a cut stream from a finished one when the
- * backend closes cleanly in the middle (Ollama does, on a mid-stream error). */
+ * Failures are classified (attempt_fail) and the last one decides the final
+ * status when every candidate failed: unreachable 503, bad answer 502, too
+ * slow 504.  Every failure goes into a trail ("local (device): connection
+ * refused; ...") that the final error message carries. */
 #include "dispatch.h"
 
 #include <assert.h>
 #include <cjson/cJSON.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "attempt.h"
 #include "evloop.h"
-#include "sse.h"
 #include "upstream.h"
 
-#define DISPATCH_MAX_BODY (16u << 20)
-#define DISPATCH_MAX_EVENT (4u << 20)
-
-typedef enum { FAIL_NONE, FAIL_UNREACHABLE, FAIL_BAD, FAIL_TIMEOUT } fail_kind;
+#define DISPATCH_MAX_BACKOFF_MS 10000
 
 struct dispatch {
     const config *cfg;
     backends *health;
     evloop *loop;
     upstream *up;
+    uint64_t rng;            /* xorshift64 state for back-off jitter */
 };
+
+typedef struct slot {
+    dispatch_job *job;
+    attempt *a;              /* the running attempt, or NULL */
+    size_t cand;             /* index in dec.candidates of its backend */
+    int backend;             /* -1 before the first attempt */
+    bool trial;              /* the attempt is its circuit's trial */
+    bool hedge;              /* started by the hedge timer */
+    int tries;               /* attempts on this backend so far */
+    bool waiting;            /* retry_timer is armed */
+    evloop_timer retry_timer;
+} slot;
 
 struct dispatch_job {
     dispatch *d;
@@ -49,20 +62,18 @@ struct dispatch_job {
     router_decision dec;
     const dispatch_sink *sink;
     void *ud;
-    size_t next;                 /* next candidate to try */
-    int backend;                 /* the one being tried, -1 before the first */
+    slot slots[2];           /* [0] the candidates in order, [1] a hedge */
+    slot *winner;
+    size_t next;             /* next candidate to start */
+    bool finished;
+    attempt_fail kind;       /* of the last failure */
+    int last_backend;
     int attempts;
-    upstream_xfer *xfer;
-    sse_parser *sse;
-    char *buf;                   /* plain body, or an error body */
-    size_t len, cap;
-    long status;
-    bool committed, finished, done_seen, finish_seen;
-    fail_kind kind;              /* of the current attempt's failure */
-    char why[192];               /* the current attempt's failure */
     char trail[1024];
     unsigned long long started_us, ttfb_us;
     uint64_t deadline_ms;
+    int budget_ms;
+    evloop_timer hedge_timer;
 };
 
 dispatch *dispatch_new(const config *cfg, backends *health, evloop *loop, upstream *up) {
@@ -72,6 +83,7 @@ dispatch *dispatch_new(const config *cfg, backends *health, evloop *loop, upstre
     d->health = health;
     d->loop = loop;
     d->up = up;
+    d->rng = evloop_clock_us() | 1;
     return d;
 }
 
@@ -80,281 +92,263 @@ void dispatch_free(dispatch *d) { free(d); }
 int dispatch_job_attempts(const dispatch_job *j) { return j->attempts; }
 unsigned long long dispatch_job_ttfb_us(const dispatch_job *j) { return j->ttfb_us; }
 
-static const config_backend *current(const dispatch_job *j) {
-    return &j->d->cfg->backends[j->backend];
+static const config_backend *backend_cfg(const dispatch_job *j, int i) { return &j->d->cfg->backends[i]; }
+
+static int time_left_ms(const dispatch_job *j) {
+    uint64_t now = evloop_now_ms(j->d->loop);
+    return now >= j->deadline_ms ? 0 : (int)(j->deadline_ms - now);
 }
 
-static bool fell_back(const dispatch_job *j) { return j->next > 1; }
-
-__attribute__((format(printf, 3, 4)))
-static void set_failure(dispatch_job *j, fail_kind kind, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(j->why, sizeof j->why, fmt, ap);
-    va_end(ap);
-    j->kind = kind;
+/* U(0.5, 1.5) from xorshift64: jitter needs spread, not quality. */
+static double jitter(dispatch *d) {
+    d->rng ^= d->rng << 13;
+    d->rng ^= d->rng >> 7;
+    d->rng ^= d->rng << 17;
+    return 0.5 + (double)(d->rng >> 11) / (double)(1ull << 53);
 }
 
-static void finish_error(dispatch_job *j, const api_error *e) {
-    j->finished = true;
-    j->sink->on_error(j->ud, e, j->committed, j->backend);
-}
-
-/* After commitment: end the client's stream with an error event. */
-static void finish_committed(dispatch_job *j, const char *why) {
-    api_error e;
-    api_error_set(&e, 502, "server_error", "upstream_error", NULL,
-                  "backend %s failed mid-stream: %s", current(j)->name, why);
-    backends_report(j->d->health, (size_t)j->backend, false, why);
-    finish_error(j, &e);
-}
-
-/* The message of an OpenAI-, llama.cpp- or Ollama-shaped error body. */
-static const char *error_message(const cJSON *body) {
-    const cJSON *err = cJSON_GetObjectItemCaseSensitive(body, "error");
-    if (cJSON_IsString(err)) return err->valuestring;
-    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(err, "message");
-    return cJSON_IsString(msg) ? msg->valuestring : NULL;
-}
-
-/* ---- SSE events of the stream ---- */
-
-static int on_event(void *ud, const char *event, const char *data, size_t len) {
-    (void)event;
-    dispatch_job *j = ud;
-    if (j->finished || j->done_seen) return 0;
-    if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
-        j->done_seen = true;
-        return 0;
-    }
-    cJSON *chunk = cJSON_ParseWithLength(data, len);
-    const cJSON *choices = cJSON_GetObjectItemCaseSensitive(chunk, "choices");
-    if (!cJSON_IsObject(chunk) || (!cJSON_IsArray(choices) && !cJSON_HasObjectItem(chunk, "error"))) {
-        cJSON_Delete(chunk);
-        if (j->committed) finish_committed(j, "malformed chunk");
-        else set_failure(j, FAIL_BAD, "malformed stream chunk");
-        return 1;
-    }
-    if (cJSON_HasObjectItem(chunk, "error")) {
-        const char *m = error_message(chunk);
-        char why[160];
-        snprintf(why, sizeof why, "error event: %.120s", m ? m : "unknown error");
-        cJSON_Delete(chunk);
-        if (j->committed) finish_committed(j, why);
-        else set_failure(j, FAIL_BAD, "%s", why);
-        return 1;
-    }
-    const cJSON *c;
-    cJSON_ArrayForEach(c, choices) {
-        const cJSON *fr = cJSON_GetObjectItemCaseSensitive(c, "finish_reason");
-        if (cJSON_IsString(fr)) j->finish_seen = true;
-    }
-    if (!j->committed) {
-        j->committed = true;
-        j->ttfb_us = evloop_clock_us() - j->started_us;
-        backends_report(j->d->health, (size_t)j->backend, true, NULL);
-    }
-    j->sink->on_chunk(j->ud, j->backend, fell_back(j), chunk);
-    cJSON_Delete(chunk);
-    return 0;
-}
-
-/* ---- upstream callbacks ---- */
-
-static int on_headers(void *ud, long status, const char *ct) {
-    (void)ct;
-    dispatch_job *j = ud;
-    j->status = status;
-    if (j->req->stream && status == 200) {
-        j->sse = sse_new(DISPATCH_MAX_EVENT, on_event, j);
-        if (!j->sse) {
-            set_failure(j, FAIL_BAD, "out of memory");
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static int on_data(void *ud, const char *data, size_t len) {
-    dispatch_job *j = ud;
-    if (j->sse) {
-        int rc = sse_feed(j->sse, data, len);
-        if (rc == SSE_ERR_TOO_LARGE) {
-            if (j->committed) finish_committed(j, "stream event too large");
-            else set_failure(j, FAIL_BAD, "stream event too large");
-        }
-        return rc != 0;
-    }
-    if (j->len + len > DISPATCH_MAX_BODY) {
-        set_failure(j, FAIL_BAD, "response larger than %u bytes", DISPATCH_MAX_BODY);
-        return 1;
-    }
-    if (j->len + len + 1 > j->cap) {
-        size_t cap = j->cap ? j->cap * 2 : 8192;
-        while (cap < j->len + len + 1) cap *= 2;
-        char *b = realloc(j->buf, cap);
-        if (!b) {
-            set_failure(j, FAIL_BAD, "out of memory");
-            return 1;
-        }
-        j->buf = b;
-        j->cap = cap;
-    }
-    memcpy(j->buf + j->len, data, len);
-    j->len += len;
-    j->buf[j->len] = '\0';
-    return 0;
-}
-
-static void attempt_next(dispatch_job *j);
-
-/* A backend's 4xx that is the request's fault, in the OpenAI shape. */
-static void pass_client_error(dispatch_job *j) {
-    api_error e;
-    cJSON *body = cJSON_ParseWithLength(j->buf ? j->buf : "", j->len);
-    const char *msg = error_message(body);
-    const cJSON *err = cJSON_GetObjectItemCaseSensitive(body, "error");
-    const cJSON *type = cJSON_GetObjectItemCaseSensitive(err, "type");
-    const char *code = NULL;
-    if (cJSON_IsString(type) && strcmp(type->valuestring, "exceed_context_size_error") == 0)
-        code = "context_length_exceeded";
-    api_error_set(&e, (int)j->status, "invalid_request_error", code, NULL, "backend %s: %s",
-                  current(j)->name, msg ? msg : "request refused");
-    cJSON_Delete(body);
-    backends_report(j->d->health, (size_t)j->backend, true, NULL);
-    finish_error(j, &e);
-}
-
-static void judge_plain(dispatch_job *j) {
-    cJSON *body = cJSON_ParseWithLength(j->buf ? j->buf : "", j->len);
-    if (!cJSON_IsObject(body) || !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(body, "choices"))) {
-        cJSON_Delete(body);
-        set_failure(j, FAIL_BAD, "malformed response");
-        return;
-    }
-    j->finished = true;
-    j->ttfb_us = evloop_clock_us() - j->started_us;
-    backends_report(j->d->health, (size_t)j->backend, true, NULL);
-    j->sink->on_response(j->ud, j->backend, fell_back(j), body);
-}
-
-static void on_done(void *ud, upstream_result res, long status, const char *detail) {
-    dispatch_job *j = ud;
-    j->xfer = NULL;
-    if (j->finished) return;
-    if (res == UPSTREAM_OK && j->sse && sse_finish(j->sse) != 0) {
-        if (j->finished) return;
-        res = UPSTREAM_ERR_ABORTED;     /* the last event was bad; why is set */
-    }
-
-    if (j->committed) {
-        if (j->done_seen || j->finish_seen) {
-            j->finished = true;
-            j->sink->on_stream_end(j->ud);
-        } else {
-            finish_committed(j, res == UPSTREAM_OK || res == UPSTREAM_ERR_ABORTED
-                                    ? "stream ended before completion" : detail);
-        }
-        return;
-    }
-    if (res == UPSTREAM_OK && status == 200) {
-        if (j->req->stream) set_failure(j, FAIL_BAD, "stream ended before its first chunk");
-        else judge_plain(j);
-        if (j->finished) return;
-    } else if (res == UPSTREAM_OK) {
-        if (status == 400 || status == 413 || status == 422) {
-            pass_client_error(j);
-            return;
-        }
-        cJSON *body = cJSON_ParseWithLength(j->buf ? j->buf : "", j->len);
-        const char *m = error_message(body);
-        set_failure(j, FAIL_BAD, "HTTP %ld%s%.100s", status, m ? ": " : "", m ? m : "");
-        cJSON_Delete(body);
-    } else if (res != UPSTREAM_ERR_ABORTED) {
-        set_failure(j, upstream_result_is_timeout(res) ? FAIL_TIMEOUT
-                       : res == UPSTREAM_ERR_CONNECT ? FAIL_UNREACHABLE : FAIL_BAD,
-                    "%s", detail);
-    }
-    backends_report(j->d->health, (size_t)j->backend, false, j->why);
-    attempt_next(j);
-}
-
-static const upstream_callbacks job_callbacks = {on_headers, on_data, on_done};
-
-/* ---- attempts ---- */
-
-static void trail_add(dispatch_job *j) {
+static void trail_add(dispatch_job *j, int backend, const char *why) {
     size_t n = strlen(j->trail);
-    snprintf(j->trail + n, sizeof j->trail - n, "%s%s (%s): %s", n ? "; " : "", current(j)->name,
-             tier_name(current(j)->tier), j->why);
+    if (backend >= 0)
+        snprintf(j->trail + n, sizeof j->trail - n, "%s%s (%s): %s", n ? "; " : "", backend_cfg(j, backend)->name,
+                 tier_name(backend_cfg(j, backend)->tier), why);
+    else
+        snprintf(j->trail + n, sizeof j->trail - n, "%s%s", n ? "; " : "", why);
+}
+
+static bool slot_busy(const slot *s) { return s->a || s->waiting; }
+
+/* Stops whatever the slot runs or waits for, giving back a circuit trial. */
+static void slot_stop(slot *s) {
+    dispatch_job *j = s->job;
+    if (s->a) {
+        attempt_free(s->a);
+        s->a = NULL;
+        backends_release(j->d->health, (size_t)s->backend, s->trial);
+        s->trial = false;
+    }
+    if (s->waiting) evloop_timer_stop(j->d->loop, &s->retry_timer);
+    s->waiting = false;
+}
+
+static void finish(dispatch_job *j) {
+    j->finished = true;
+    evloop_timer_stop(j->d->loop, &j->hedge_timer);
+    for (int i = 0; i < 2; i++)
+        if (&j->slots[i] != j->winner) slot_stop(&j->slots[i]);
 }
 
 static void fail_all(dispatch_job *j) {
     static const struct { int status; const char *code; } by_kind[] = {
-        [FAIL_NONE] = {503, "backend_unavailable"},
-        [FAIL_UNREACHABLE] = {503, "backend_unavailable"},
-        [FAIL_BAD] = {502, "upstream_error"},
-        [FAIL_TIMEOUT] = {504, "upstream_timeout"},
+        [ATTEMPT_FAIL_NONE] = {503, "backend_unavailable"},
+        [ATTEMPT_UNREACHABLE] = {503, "backend_unavailable"},
+        [ATTEMPT_BAD] = {502, "upstream_error"},
+        [ATTEMPT_TIMEOUT] = {504, "upstream_timeout"},
     };
     api_error e;
     api_error_set(&e, by_kind[j->kind].status, "server_error", by_kind[j->kind].code, NULL,
                   "No tier could answer: %s", j->trail[0] ? j->trail : "no backend was tried");
-    finish_error(j, &e);
+    finish(j);
+    j->sink->on_error(j->ud, &e, false, j->last_backend);
 }
 
-static void reset_attempt(dispatch_job *j) {
-    sse_free(j->sse);
-    j->sse = NULL;
-    j->len = 0;
-    j->status = 0;
-    j->done_seen = j->finish_seen = false;
-    j->why[0] = '\0';
-}
+static const attempt_hooks slot_hooks;
 
-static void attempt_next(dispatch_job *j) {
+/* Starts an attempt of candidate cand in s; false (with the trail told why)
+ * when its circuit says no or it could not start. */
+static bool slot_start(slot *s, size_t cand) {
+    dispatch_job *j = s->job;
     dispatch *d = j->d;
-    if (j->backend >= 0) trail_add(j);
-    while (j->next < j->dec.ncandidates) {
-        if (j->next > 0 && !d->cfg->fallback) break;
-        uint64_t now = evloop_now_ms(d->loop);
-        if (now >= j->deadline_ms) {
-            set_failure(j, FAIL_TIMEOUT, "deadline of %d ms exceeded", d->cfg->deadline_ms);
-            size_t n = strlen(j->trail);
-            snprintf(j->trail + n, sizeof j->trail - n, "%s%s", n ? "; " : "", j->why);
-            break;
-        }
-        int left = (int)(j->deadline_ms - now);
-        reset_attempt(j);
-        j->backend = j->dec.candidates[j->next++];
-        j->attempts++;
-        const config_backend *b = current(j);
-        size_t blen;
-        char *body = chatreq_upstream_body(j->req, b, &blen);
-        char url[1024];
-        snprintf(url, sizeof url, "%s/chat/completions", b->url);
-        upstream_request ur = {
-            .url = url,
-            .body = body,
-            .body_len = blen,
-            .bearer = b->api_key,
-            .accept_sse = j->req->stream,
-            .connect_ms = b->connect_ms < left ? b->connect_ms : left,
-            .first_byte_ms = b->first_byte_ms < left ? b->first_byte_ms : left,
-            .idle_ms = b->idle_ms,
-            .total_ms = b->total_ms < left ? b->total_ms : left,
-        };
-        j->xfer = body ? upstream_start(d->up, &ur, &job_callbacks, j) : NULL;
-        free(body);
-        if (j->xfer) return;
-        set_failure(j, FAIL_BAD, "could not start the transfer (out of memory)");
-        trail_add(j);
+    int backend = j->dec.candidates[cand];
+    int left = time_left_ms(j);
+    assert(!slot_busy(s) && left > 0);
+    if (s->backend != backend) s->tries = 0;
+    s->cand = cand;
+    s->backend = backend;
+    if (!backends_acquire(d->health, (size_t)backend, &s->trial)) {
+        trail_add(j, backend, "skipped, circuit open");
+        j->kind = j->kind ? j->kind : ATTEMPT_UNREACHABLE;
+        return false;
     }
-    fail_all(j);
+    s->a = attempt_start(d->loop, d->up, j->req, backend_cfg(j, backend), left, &slot_hooks, s);
+    if (!s->a) {
+        backends_release(d->health, (size_t)backend, s->trial);
+        trail_add(j, backend, "could not start the transfer (out of memory)");
+        j->kind = ATTEMPT_BAD;
+        return false;
+    }
+    j->last_backend = backend;
+    j->attempts++;
+    s->tries++;
+    return true;
 }
 
-dispatch_job *dispatch_start(dispatch *d, const chatreq *req, const router_decision *dec,
+/* Starts the next candidate that can go, in s.  False when none can. */
+static bool slot_start_next(slot *s) {
+    dispatch_job *j = s->job;
+    while (j->next < j->dec.ncandidates) {
+        if (j->next > 0 && !j->d->cfg->fallback) return false;
+        if (time_left_ms(j) == 0) {
+            char why[64];
+            snprintf(why, sizeof why, "deadline of %d ms exceeded", j->budget_ms);
+            trail_add(j, -1, why);
+            j->kind = ATTEMPT_TIMEOUT;
+            return false;
+        }
+        if (slot_start(s, j->next++)) return true;
+    }
+    return false;
+}
+
+/* s has nothing left to run: move on, or wait for the other slot, or fail. */
+static void slot_move_on(slot *s) {
+    dispatch_job *j = s->job;
+    slot *other = &j->slots[s == &j->slots[0] ? 1 : 0];
+    if (slot_busy(other)) return;
+    if (!slot_start_next(s)) fail_all(j);
+}
+
+static void on_retry_timer(void *ud) {
+    slot *s = ud;
+    s->waiting = false;
+    if (time_left_ms(s->job) > 0 && slot_start(s, s->cand)) return;
+    slot_move_on(s);
+}
+
+/* The delay before retrying the same backend, or -1 for no retry. */
+static int retry_delay_ms(dispatch_job *j, const slot *s, const attempt_result *r) {
+    const config *cfg = j->d->cfg;
+    if (s->tries > cfg->retries || !(r->retryable || r->status == 429)) return -1;
+    int delay;
+    if (r->retry_after_ms >= 0) {
+        if (r->retry_after_ms > cfg->max_retry_after_ms) return -1;
+        delay = r->retry_after_ms;
+    } else if (r->retryable) {
+        double ms = cfg->retry_backoff_ms * (double)(1u << (s->tries - 1)) * jitter(j->d);
+        delay = ms > DISPATCH_MAX_BACKOFF_MS ? DISPATCH_MAX_BACKOFF_MS : (int)ms;
+    } else {
+        return -1;   /* a 429 without Retry-After: do not guess, go elsewhere */
+    }
+    /* A retry must leave its attempt time to do something before the deadline. */
+    return delay + 100 < time_left_ms(j) ? delay : -1;
+}
+
+/* The first candidate from j->next on with more context than backend. */
+static bool skip_to_larger_context(dispatch_job *j, int backend) {
+    const config_backend *cur = backend_cfg(j, backend);
+    for (size_t c = j->next; c < j->dec.ncandidates; c++) {
+        const config_backend *b = backend_cfg(j, j->dec.candidates[c]);
+        bool larger = cur->context_tokens && b->context_tokens ? b->context_tokens > cur->context_tokens
+                                                                : b->tier > cur->tier;
+        if (larger) {
+            j->next = c;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void on_attempt_end(void *ud, attempt *a, const attempt_result *r) {
+    slot *s = ud;
+    dispatch_job *j = s->job;
+    backends *h = j->d->health;
+    const config_backend *b = backend_cfg(j, s->backend);
+    assert(a == s->a);
+    attempt_free(a);
+    s->a = NULL;
+    backends_observe(h, (size_t)s->backend, r->up, j->req->stream,
+                     r->up->res == UPSTREAM_ERR_CONNECT_TIMEOUT ? b->connect_ms : b->first_byte_ms);
+
+    switch (r->end) {
+    case ATTEMPT_ANSWERED:
+        finish(j);
+        if (j->req->stream) j->sink->on_stream_end(j->ud);
+        return;
+    case ATTEMPT_BROKEN: {
+        api_error e;
+        backends_report(h, (size_t)s->backend, false, false, r->why);
+        api_error_set(&e, 502, "server_error", "upstream_error", NULL, "backend %s failed mid-stream: %s",
+                      b->name, r->why);
+        finish(j);
+        j->sink->on_error(j->ud, &e, true, s->backend);
+        return;
+    }
+    case ATTEMPT_CLIENT_ERROR:
+        backends_report(h, (size_t)s->backend, s->trial, true, NULL);
+        s->trial = false;
+        if (r->context_exceeded && j->d->cfg->fallback && skip_to_larger_context(j, s->backend)) {
+            trail_add(j, s->backend, "context length exceeded");
+            slot_move_on(s);
+            return;
+        }
+        finish(j);
+        j->sink->on_error(j->ud, &r->error, false, s->backend);
+        return;
+    case ATTEMPT_FAILED:
+        break;
+    }
+    backends_report(h, (size_t)s->backend, s->trial, false, r->why);
+    s->trial = false;
+    if (r->retry_after_ms >= 0 && (r->status == 429 || r->status == 503))
+        backends_hold_off(h, (size_t)s->backend, r->retry_after_ms);
+    trail_add(j, s->backend, r->why);
+    j->kind = r->kind;
+    int delay = retry_delay_ms(j, s, r);
+    if (delay >= 0) {
+        s->waiting = true;
+        evloop_timer_start(j->d->loop, &s->retry_timer, (uint64_t)delay);
+        return;
+    }
+    slot_move_on(s);
+}
+
+static const char *answer_reason(const dispatch_job *j) {
+    if (j->winner->hedge) return "hedge";
+    return j->winner->cand == 0 ? j->dec.reason : "fallback";
+}
+
+static void on_attempt_commit(void *ud, attempt *a) {
+    slot *s = ud;
+    dispatch_job *j = s->job;
+    (void)a;
+    j->winner = s;
+    j->ttfb_us = evloop_clock_us() - j->started_us;
+    backends_report(j->d->health, (size_t)s->backend, s->trial, true, NULL);
+    s->trial = false;
+    evloop_timer_stop(j->d->loop, &j->hedge_timer);
+    slot_stop(&j->slots[s == &j->slots[0] ? 1 : 0]);
+}
+
+static void on_attempt_response(void *ud, attempt *a, cJSON *body) {
+    slot *s = ud;
+    dispatch_job *j = s->job;
+    (void)a;
+    j->sink->on_response(j->ud, s->backend, answer_reason(j), body);
+    finish(j);
+}
+
+static void on_attempt_chunk(void *ud, attempt *a, cJSON *chunk) {
+    slot *s = ud;
+    dispatch_job *j = s->job;
+    (void)a;
+    j->sink->on_chunk(j->ud, s->backend, answer_reason(j), chunk);
+}
+
+static const attempt_hooks slot_hooks = {on_attempt_commit, on_attempt_response, on_attempt_chunk,
+                                         on_attempt_end};
+
+/* No first byte yet from the chosen backend: start the next one too. */
+static void on_hedge_timer(void *ud) {
+    dispatch_job *j = ud;
+    slot *h = &j->slots[1];
+    if (j->finished || j->winner || slot_busy(h) || !j->d->cfg->fallback) return;
+    h->hedge = true;
+    slot_start_next(h);
+}
+
+dispatch_job *dispatch_start(dispatch *d, const chatreq *req, const router_decision *dec, int deadline_ms,
                              const dispatch_sink *sink, void *ud) {
-    assert(dec->ncandidates >= 1);
+    assert(dec->ncandidates >= 1 && deadline_ms > 0);
     dispatch_job *j = calloc(1, sizeof *j);
     if (!j) return NULL;
     j->d = d;
@@ -362,17 +356,28 @@ dispatch_job *dispatch_start(dispatch *d, const chatreq *req, const router_decis
     j->dec = *dec;
     j->sink = sink;
     j->ud = ud;
-    j->backend = -1;
+    j->last_backend = -1;
+    j->budget_ms = deadline_ms;
     j->started_us = evloop_clock_us();
-    j->deadline_ms = evloop_now_ms(d->loop) + (uint64_t)d->cfg->deadline_ms;
-    attempt_next(j);
+    j->deadline_ms = evloop_now_ms(d->loop) + (uint64_t)deadline_ms;
+    evloop_timer_init(&j->hedge_timer, on_hedge_timer, j);
+    for (int i = 0; i < 2; i++) {
+        j->slots[i].job = j;
+        j->slots[i].backend = -1;
+        evloop_timer_init(&j->slots[i].retry_timer, on_retry_timer, &j->slots[i]);
+    }
+    if (!slot_start_next(&j->slots[0])) {
+        fail_all(j);
+        return j;
+    }
+    if (d->cfg->hedge_after_ms > 0 && dec->ncandidates > 1)
+        evloop_timer_start(d->loop, &j->hedge_timer, (uint64_t)d->cfg->hedge_after_ms);
     return j;
 }
 
 void dispatch_job_free(dispatch_job *j) {
     if (!j) return;
-    upstream_cancel(j->xfer);
-    sse_free(j->sse);
-    free(j->buf);
+    j->winner = NULL;
+    finish(j);
     free(j);
 }

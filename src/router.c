@@ -1,9 +1,10 @@
 /* router: which backends answer a request, in which order, and why.
  *
- * The decision is a pure function of the configuration, the backends' health
- * and three facts about the request (model name, X-Tiergate-Tier header,
- * complexity score), so it can be tested exhaustively and shown by /v1/route
- * exactly as the chat endpoint would act on it.  It runs in three steps:
+ * The decision is a pure function of the configuration, what is known of the
+ * backends (circuit, first-byte estimate) and four facts about the request
+ * (model name, X-Tiergate-Tier header, complexity score, latency budget), so
+ * it can be tested exhaustively and shown by /v1/route exactly as the chat
+ * endpoint would act on it.  It runs in four steps:
  *
  * 1. Primary choice.  A model or header naming a tier, or a model naming a
  *    backend, forces that choice ("forced"); the header, when it names a tier,
@@ -17,11 +18,17 @@
  *    the fallback order below.  Listing all of them here, rather than letting
  *    dispatch improvise, keeps every retry explainable by one list.
  *
- * 3. Availability.  Backends known to be down move to the end, in their
- *    order, but stay in the list: health is a few seconds stale and a last
- *    resort beats an error.  When that moves the first choice away, the
- *    answer comes from somewhere the client did not ask for, and the reason
- *    says so ("offline").
+ * 3. Network.  Without a forced choice, a tier above the device whose
+ *    usable backends are all expected to take longer than the latency budget
+ *    for their first byte gives way to the largest smaller tier that is not
+ *    ("slow_network").  The slow tier stays in the list as a fallback: slow
+ *    beats nothing.  Estimates never measured count as fast.
+ *
+ * 4. Availability.  Backends whose circuit is open are left out: the
+ *    circuit exists so that no request waits on a backend known to fail.
+ *    When that moves the first choice away, the answer comes from somewhere
+ *    the client did not ask for, and the reason says so ("offline").  When
+ *    it leaves nothing, the answer is an immediate 503.
  *
  * Errors are OpenAI-shaped: an unknown model or a forced tier without
  * backends is 400 model_not_found with a message that lists what would work;
@@ -97,21 +104,47 @@ static void list_candidates(const config *cfg, tier_t t, int forced_backend, rou
     for (int i = 0; i < TIER_COUNT - 1; i++) add_tier(cfg, next_tiers[t][i], -1, out);
 }
 
-/* Moves the backends that are down behind the others, keeping both groups in
- * their order.  Returns true when that changed the first choice. */
-static bool demote_down(const backend_health *health, router_decision *out)
+/* Leaves out the backends whose circuit is open, keeping the order.
+ * Returns true when that changed the first choice. */
+static bool drop_unusable(const router_backend *view, router_decision *out)
 {
-    int down[ROUTER_MAX_CANDIDATES];
-    size_t nup = 0, ndown = 0;
+    size_t n = 0;
     int first = out->candidates[0];
 
-    for (size_t i = 0; i < out->ncandidates; i++) {
-        int b = out->candidates[i];
-        if (health[b] == BACKEND_DOWN) down[ndown++] = b;
-        else out->candidates[nup++] = b;
+    for (size_t i = 0; i < out->ncandidates; i++)
+        if (view[out->candidates[i]].usable) out->candidates[n++] = out->candidates[i];
+    out->ncandidates = n;
+    return n > 0 && out->candidates[0] != first;
+}
+
+/* True when tier t has usable backends and every one of them is expected to
+ * take longer than budget_ms for its first byte.  Unknown estimates count as
+ * fast: a backend that was never measured gets the benefit of the doubt. */
+static bool tier_too_slow(const config *cfg, const router_backend *view, tier_t t, int budget_ms)
+{
+    bool any = false;
+
+    if (budget_ms <= 0) return false;
+    for (size_t i = 0; i < cfg->nbackends; i++) {
+        if (cfg->backends[i].tier != t || !view[i].usable) continue;
+        if (view[i].est_first_byte_ms <= budget_ms) return false;
+        any = true;
     }
-    memcpy(out->candidates + nup, down, ndown * sizeof down[0]);
-    return out->candidates[0] != first;
+    return any;
+}
+
+/* The largest configured tier below t that is not too slow; the device tier
+ * (or the smallest configured one) when every one is. */
+static tier_t smaller_tier(const config *cfg, const router_backend *view, tier_t t, int budget_ms)
+{
+    tier_t last = t;
+
+    for (int s = (int)t - 1; s >= 0; s--) {
+        if (!config_has_tier(cfg, (tier_t)s)) continue;
+        last = (tier_t)s;
+        if (!tier_too_slow(cfg, view, last, budget_ms)) return last;
+    }
+    return last;
 }
 
 /* Length of the longest prefix of s, at most max bytes, that does not cut
@@ -151,15 +184,15 @@ static void model_not_found(const config *cfg, const char *model, api_error *err
                   quotable_length(model, MAX_QUOTED_MODEL), model, tiers, names);
 }
 
-int router_decide(const config *cfg, const backend_health *health, const router_input *in,
+int router_decide(const config *cfg, const router_backend *view, const router_input *in,
                   router_decision *out, api_error *err)
 {
     tier_t tier;
     int forced_backend = -1;
-    bool forced = true;
+    bool forced = true, slow = false;
 
     assert(cfg != NULL && in != NULL && in->model != NULL && out != NULL && err != NULL);
-    assert(health != NULL || cfg->nbackends == 0);
+    assert(view != NULL || cfg->nbackends == 0);
     assert(cfg->nbackends <= ROUTER_MAX_CANDIDATES);
 
     if (cfg->nbackends == 0) {
@@ -204,10 +237,23 @@ int router_decide(const config *cfg, const backend_health *health, const router_
         forced = true;
     }
 
+    /* A client that named a tier gets it however slow; "auto" does not. */
+    if (!forced && tier_too_slow(cfg, view, tier, in->max_first_byte_ms)) {
+        tier_t smaller = smaller_tier(cfg, view, tier, in->max_first_byte_ms);
+        slow = smaller != tier;
+        tier = smaller;
+    }
+
     list_candidates(cfg, tier, forced_backend, out);
     assert(out->ncandidates >= 1);
     out->score = in->score;
-    out->reason = demote_down(health, out) ? "offline" : forced ? "forced" : "complexity";
+    bool moved = drop_unusable(view, out);
+    if (out->ncandidates == 0) {
+        api_error_set(err, 503, "server_error", "backend_unavailable", NULL,
+                      "Every backend that could answer is unavailable (circuit open); retry later");
+        return -1;
+    }
+    out->reason = moved ? "offline" : slow ? "slow_network" : forced ? "forced" : "complexity";
     out->tier = cfg->backends[out->candidates[0]].tier;
     return 0;
 }

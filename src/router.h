@@ -1,36 +1,47 @@
 /* router: which backend answers a request, and why.
  *
  * router_decide() runs the fixed pipeline of DESIGN.md: forced (model name or
- * X-Tiergate-Tier header) -> availability (backends known to be down go last) ->
- * complexity (score against the thresholds picks the cheapest tier good enough).
+ * X-Tiergate-Tier header) -> complexity (score against the thresholds picks the
+ * cheapest tier good enough) -> network (a tier whose estimated first byte is
+ * over the budget gives way to a smaller one) -> availability (backends whose
+ * circuit is open are left out).
  * The result is an ordered list of candidate backends: dispatch tries them in
  * that order.  The router is pure: no I/O, no allocation, no global state. */
 #ifndef TIERGATE_ROUTER_H
 #define TIERGATE_ROUTER_H
 
+#include <stdbool.h>
+
 #include "apierror.h"
-#include "backends.h"
 #include "config.h"
 
 #define ROUTER_MAX_CANDIDATES 16
+
+/* What the router knows of one backend (filled by backends_router_view). */
+typedef struct router_backend {
+    bool usable;              /* its circuit (and any Retry-After) lets a request through */
+    int est_first_byte_ms;    /* estimated time to first byte; 0 = unknown */
+} router_backend;
 
 typedef struct router_input {
     const char *model;        /* the request's "model" */
     const char *force_tier;   /* X-Tiergate-Tier header value, or NULL */
     double score;             /* classifier score in [0,1] */
+    int max_first_byte_ms;    /* latency budget; 0 = none */
 } router_input;
 
 typedef struct router_decision {
     tier_t tier;              /* tier of candidates[0] */
-    const char *reason;       /* static: "forced", "complexity", "offline" */
+    const char *reason;       /* static: "forced", "complexity", "offline", "slow_network" */
     double score;
     size_t ncandidates;       /* >= 1 on success */
     int candidates[ROUTER_MAX_CANDIDATES];   /* backend indexes, try order */
 } router_decision;
 
-/* health has cfg->nbackends entries.  Returns 0, or -1 with err filled (400
- * model_not_found for an unknown model, 503 when no backend exists at all). */
-int router_decide(const config *cfg, const backend_health *health,
+/* view has cfg->nbackends entries.  Returns 0, or -1 with err filled (400
+ * model_not_found for an unknown model, 503 backend_unavailable when no
+ * backend exists or every candidate's circuit is open). */
+int router_decide(const config *cfg, const router_backend *view,
                   const router_input *in, router_decision *out, api_error *err);
 
 /* The tier the score alone asks for, given which tiers are configured. */

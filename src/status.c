@@ -58,6 +58,9 @@ void status_handle_readyz(server_exchange *ex, void *ctx) {
         cJSON_AddStringToObject(e, "name", b->name);
         cJSON_AddStringToObject(e, "tier", tier_name(b->tier));
         cJSON_AddStringToObject(e, "state", backends_health_name(backends_health(s->health, i)));
+        cJSON_AddStringToObject(e, "circuit", circuit_state_name(backends_circuit(s->health, i)));
+        cJSON_AddNumberToObject(e, "est_connect_ms", backends_est_connect_ms(s->health, i));
+        cJSON_AddNumberToObject(e, "est_first_byte_ms", backends_est_first_byte_ms(s->health, i));
         const char *why = backends_last_error(s->health, i);
         if (*why) cJSON_AddStringToObject(e, "reason", why);
         cJSON_AddItemToArray(arr, e);

@@ -25,7 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
+#include <time.h>
 
 #include "evloop.h"
 
@@ -41,6 +43,8 @@ struct upstream_xfer {
     char content_type[128];
     bool headers_done, got_first_byte, aborted, cancelled;
     int first_byte_ms, idle_ms, connect_ms;
+    int retry_after_ms;
+    uint64_t started_us, first_byte_us;
     uint64_t last_activity_ms;
     evloop_timer first_byte_timer, idle_timer;
     char errbuf[CURL_ERROR_SIZE];
@@ -62,6 +66,7 @@ struct upstream {
     CURL *pool[UPSTREAM_POOL_MAX];
     size_t npool;
     int in_curl;                      /* depth of calls into libcurl */
+    size_t pending_cancels;           /* cancelled inside libcurl, not yet released */
 };
 
 bool upstream_result_is_timeout(upstream_result r) {
@@ -98,11 +103,20 @@ static void xfer_finish(upstream_xfer *x, upstream_result res, const char *detai
     const upstream_callbacks *cb = x->cb;
     void *ud = x->ud;
     bool report = !x->cancelled;
-    long status = x->status;
     char msg[CURL_ERROR_SIZE + 32];
     snprintf(msg, sizeof msg, "%s", detail ? detail : "");
+    curl_off_t connect_us = 0;
+    curl_easy_getinfo(x->easy, CURLINFO_CONNECT_TIME_T, &connect_us);
+    upstream_report r = {
+        .res = res,
+        .status = x->status,
+        .detail = msg,
+        .connect_ms = connect_us > 0 ? (int)(connect_us / 1000) : -1,
+        .first_byte_ms = x->first_byte_us ? (int)((x->first_byte_us - x->started_us) / 1000) : -1,
+        .retry_after_ms = x->retry_after_ms,
+    };
     xfer_release(x);
-    if (report) cb->on_done(ud, res, status, msg);
+    if (report) cb->on_done(ud, &r);
 }
 
 /* Whether the request got onto a connection.  CURLINFO_CONNECT_TIME is 0 on a
@@ -159,12 +173,29 @@ static void collect_finished(upstream *u) {
     }
 }
 
+/* Releases the transfers cancelled while libcurl was calling us, so that a
+ * cancelled transfer to a silent backend does not hold its connection until
+ * one of its time limits fires. */
+static void release_cancelled(upstream *u) {
+    upstream_xfer *x = u->active;
+    while (x && u->pending_cancels) {
+        upstream_xfer *next = x->next;
+        if (x->cancelled) {
+            xfer_release(x);
+            u->pending_cancels--;
+        }
+        x = next;
+    }
+    u->pending_cancels = 0;
+}
+
 static void socket_action(upstream *u, curl_socket_t fd, int flags) {
     int running;
     u->in_curl++;
     curl_multi_socket_action(u->multi, fd, flags, &running);
     u->in_curl--;
     collect_finished(u);
+    if (u->pending_cancels && !u->in_curl) release_cancelled(u);
 }
 
 /* ---- curl <-> evloop glue ---- */
@@ -248,11 +279,48 @@ static void note_activity(upstream_xfer *x) {
     x->last_activity_ms = evloop_now_ms(x->u->loop);
     if (x->got_first_byte) return;
     x->got_first_byte = true;
+    x->first_byte_us = evloop_clock_us();
     evloop_timer_stop(x->u->loop, &x->first_byte_timer);
     if (x->idle_ms > 0) evloop_timer_start(x->u->loop, &x->idle_timer, (uint64_t)x->idle_ms);
 }
 
 /* ---- libcurl data callbacks ---- */
+
+/* The value of header name in the header line buf, trimmed, or NULL. */
+static const char *header_value(const char *buf, size_t len, const char *name, char *out, size_t cap) {
+    size_t nl = strlen(name);
+    if (len <= nl || strncasecmp(buf, name, nl) != 0 || buf[nl] != ':') return NULL;
+    const char *v = buf + nl + 1;
+    size_t vl = len - nl - 1;
+    while (vl && (*v == ' ' || *v == '\t')) v++, vl--;
+    while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' ')) vl--;
+    if (vl >= cap) vl = cap - 1;
+    memcpy(out, v, vl);
+    out[vl] = '\0';
+    return out;
+}
+
+/* Retry-After is delay-seconds or an HTTP-date (RFC 9110 10.2.3), which
+ * curl_getdate() parses; OpenAI also sends retry-after-ms, which is finer. */
+static void note_retry_after(upstream_xfer *x, const char *buf, size_t len) {
+    char v[64];
+    if (header_value(buf, len, "retry-after-ms", v, sizeof v)) {
+        char *end;
+        double ms = strtod(v, &end);
+        if (end != v && *end == '\0' && ms >= 0 && ms < 86400e3) x->retry_after_ms = (int)ms;
+        return;
+    }
+    if (!header_value(buf, len, "retry-after", v, sizeof v) || x->retry_after_ms >= 0) return;
+    char *end;
+    long s = strtol(v, &end, 10);
+    if (end != v && *end == '\0') {
+        if (s >= 0 && s < 86400) x->retry_after_ms = (int)(s * 1000);
+        return;
+    }
+    time_t when = curl_getdate(v, NULL);
+    time_t now = time(NULL);
+    if (when >= 0 && when - now < 86400) x->retry_after_ms = when > now ? (int)(when - now) * 1000 : 0;
+}
 
 static size_t header_cb(char *buf, size_t size, size_t n, void *ud) {
     upstream_xfer *x = ud;
@@ -261,18 +329,11 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *ud) {
     note_activity(x);
     if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
         x->content_type[0] = '\0';
+        x->retry_after_ms = -1;
         return len;
     }
-    if (len > 13 && strncasecmp(buf, "content-type:", 13) == 0) {
-        const char *v = buf + 13;
-        size_t vl = len - 13;
-        while (vl && (*v == ' ' || *v == '\t')) v++, vl--;
-        while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' ')) vl--;
-        if (vl >= sizeof x->content_type) vl = sizeof x->content_type - 1;
-        memcpy(x->content_type, v, vl);
-        x->content_type[vl] = '\0';
-        return len;
-    }
+    if (header_value(buf, len, "content-type", x->content_type, sizeof x->content_type)) return len;
+    note_retry_after(x, buf, len);
     if ((len == 2 && buf[0] == '\r') || (len == 1 && buf[0] == '\n')) {
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
         if (x->status >= 200 && !x->headers_done) {
@@ -342,6 +403,8 @@ upstream_xfer *upstream_start(upstream *u, const upstream_request *req,
     x->first_byte_ms = req->first_byte_ms;
     x->idle_ms = req->idle_ms;
     x->connect_ms = req->connect_ms;
+    x->retry_after_ms = -1;
+    x->started_us = evloop_clock_us();
     evloop_timer_init(&x->first_byte_timer, on_first_byte_timeout, x);
     evloop_timer_init(&x->idle_timer, on_idle_timeout, x);
     x->easy = u->npool ? u->pool[--u->npool] : curl_easy_init();
@@ -418,8 +481,12 @@ err:
 void upstream_cancel(upstream_xfer *x) {
     if (!x) return;
     x->cancelled = true;
-    /* Inside a libcurl call the handle cannot be removed; the write or header
-     * callback returns 0 on its next call and the transfer ends silently. */
-    if (x->u->in_curl) return;
+    /* Inside a libcurl call the handle cannot be removed; it is released
+     * when that call returns (socket_action), or, should libcurl call the
+     * transfer first, its callbacks return 0 and it ends silently. */
+    if (x->u->in_curl) {
+        x->u->pending_cancels++;
+        return;
+    }
     xfer_release(x);
 }

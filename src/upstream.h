@@ -35,13 +35,25 @@ typedef enum {
     UPSTREAM_ERR_OTHER
 } upstream_result;
 
+/* How a transfer ended, with the timings the gateway learns the network
+ * from.  Times are milliseconds from the start of the transfer; -1 means the
+ * moment never came (no new connection was made, no byte arrived). */
+typedef struct upstream_report {
+    upstream_result res;
+    long status;             /* HTTP status, 0 before the status line */
+    const char *detail;      /* short human-readable reason ("connection refused") */
+    int connect_ms;          /* a new connection's set-up time */
+    int first_byte_ms;       /* first byte of the response */
+    int retry_after_ms;      /* from Retry-After or retry-after-ms, or -1 */
+} upstream_report;
+
 typedef struct upstream_callbacks {
     /* The final status line and headers have arrived. */
     int (*on_headers)(void *ud, long status, const char *content_type);
     int (*on_data)(void *ud, const char *data, size_t len);
-    /* Called exactly once per transfer unless upstream_cancel() came first.
-     * detail is a short human-readable reason ("connection refused"). */
-    void (*on_done)(void *ud, upstream_result res, long status, const char *detail);
+    /* Called exactly once per transfer unless upstream_cancel() came first;
+     * r is valid only during the call. */
+    void (*on_done)(void *ud, const upstream_report *r);
 } upstream_callbacks;
 
 typedef struct upstream_request {

@@ -20,6 +20,8 @@ let cloud;
 
 // Cloud: short first-byte time-out.  Probes only at start (interval 60 s), so
 // the only thing that changes a backend's health during a case is the case.
+// Retries on the same backend are off: this file is about moving on to the
+// next tier; resilience.test.mjs covers retries.
 function config(over = {}) {
   return makeConfig({
     device: device.url,
@@ -27,6 +29,7 @@ function config(over = {}) {
     cloudTimeouts: { connect_ms: 200, first_byte_ms: 500, idle_ms: 1000, total_ms: 10000 },
     health: { probe_interval_ms: 60000 },
     ...over,
+    routing: { retries: 0, ...over.routing },
   });
 }
 

@@ -1,19 +1,20 @@
 /* test_router: every routing rule on hand-built configurations: forced
  * tiers and backends, the X-Tiergate-Tier header, errors, thresholds,
- * missing tiers, candidate order with and without fallback, and backends
- * that are down. */
+ * missing tiers, candidate order with and without fallback, backends whose
+ * circuit is open, and tiers too slow for the latency budget. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "router.h"
 #include "testlib.h"
 
-/* A configuration and the backends' health, built from a spec such as
+/* A configuration and the router's view of the backends, built from a spec such as
  * "d:local-qwen c:spark": one backend per word, tier letter, colon, name. */
 typedef struct fixture {
     config cfg;
     config_backend backends[ROUTER_MAX_CANDIDATES];
-    backend_health health[ROUTER_MAX_CANDIDATES];
+    router_backend view[ROUTER_MAX_CANDIDATES];
+    int budget_ms;
     char names[1024];
 } fixture;
 
@@ -27,6 +28,7 @@ static void setup(fixture *f, const char *spec)
         config_backend *b = &f->backends[f->cfg.nbackends++];
         b->tier = word[0] == 'd' ? TIER_DEVICE : word[0] == 'e' ? TIER_EDGE : TIER_CLOUD;
         b->name = word + 2;
+        f->view[f->cfg.nbackends - 1].usable = true;
     }
     f->cfg.backends = f->backends;
     f->cfg.threshold = 0.5;
@@ -37,11 +39,12 @@ static void setup(fixture *f, const char *spec)
 static int decide(fixture *f, const char *model, const char *header, double score,
                   router_decision *dec, api_error *err)
 {
-    router_input in = {.model = model, .force_tier = header, .score = score};
+    router_input in = {.model = model, .force_tier = header, .score = score,
+                       .max_first_byte_ms = f->budget_ms};
 
     memset(dec, 0, sizeof *dec);
     memset(err, 0, sizeof *err);
-    return router_decide(&f->cfg, f->health, &in, dec, err);
+    return router_decide(&f->cfg, f->view, &in, dec, err);
 }
 
 /* The candidates' names, space-separated, for comparing whole orders. */
@@ -57,9 +60,15 @@ static const char *order(const fixture *f, const router_decision *dec)
     return buf;
 }
 
+/* The backend's circuit is open. */
 static void set_down(fixture *f, const char *name)
 {
-    f->health[config_backend_index(&f->cfg, name)] = BACKEND_DOWN;
+    f->view[config_backend_index(&f->cfg, name)].usable = false;
+}
+
+static void set_estimate(fixture *f, const char *name, int ms)
+{
+    f->view[config_backend_index(&f->cfg, name)].est_first_byte_ms = ms;
 }
 
 /* Routes and checks the whole outcome in one line per case. */
@@ -180,6 +189,8 @@ static void test_forced(void)
 static void test_no_fallback(void)
 {
     fixture f;
+    router_decision d;
+    api_error e;
 
     setup(&f, THREE_TIERS);
     f.cfg.fallback = false;
@@ -189,10 +200,12 @@ static void test_no_fallback(void)
     ROUTE(&f, "cloud", NULL, 0.1, "cloud", "forced", "c1 c2");
     ROUTE(&f, "c2", NULL, 0.1, "cloud", "forced", "c2");
     ROUTE(&f, "auto", "edge", 0.1, "edge", "forced", "e1 e2");
-    /* Down backends stay: without fallback they are all there is. */
+    /* An open circuit is skipped even when it is all there is. */
     set_down(&f, "c1");
-    ROUTE(&f, "c1", NULL, 0.1, "cloud", "forced", "c1");
-    ROUTE(&f, "cloud", NULL, 0.1, "cloud", "offline", "c2 c1");
+    ROUTE(&f, "cloud", NULL, 0.1, "cloud", "offline", "c2");
+    CHECK_INT(decide(&f, "c1", NULL, 0.1, &d, &e), -1);
+    CHECK_INT(e.status, 503);
+    CHECK_STR(e.code, "backend_unavailable");
 }
 
 static void test_header(void)
@@ -278,42 +291,93 @@ static void test_unknown_model(void)
 static void test_offline(void)
 {
     fixture f;
+    router_decision d;
+    api_error e;
 
-    /* The first choice down: the next one leads, and the reason says so. */
+    /* The first choice's circuit open: the next one leads, the reason says
+     * so, and the open one is left out altogether. */
     setup(&f, THREE_TIERS);
     set_down(&f, "d1");
-    ROUTE(&f, "auto", NULL, 0.1, "device", "offline", "d2 e1 e2 c1 c2 d1");
-    /* A whole tier down: the tier of the new first candidate. */
+    ROUTE(&f, "auto", NULL, 0.1, "device", "offline", "d2 e1 e2 c1 c2");
+    /* A whole tier open: the tier of the new first candidate. */
     set_down(&f, "d2");
-    ROUTE(&f, "auto", NULL, 0.1, "edge", "offline", "e1 e2 c1 c2 d1 d2");
-    /* Down backends behind the first choice only move back. */
-    ROUTE(&f, "auto", NULL, 0.9, "cloud", "complexity", "c1 c2 e1 e2 d1 d2");
+    ROUTE(&f, "auto", NULL, 0.1, "edge", "offline", "e1 e2 c1 c2");
+    /* Open backends behind the first choice just drop out. */
+    ROUTE(&f, "auto", NULL, 0.9, "cloud", "complexity", "c1 c2 e1 e2");
 
     /* The cloud unreachable: a forced or complex request goes to the edge
      * or device and says "offline", even though it was forced. */
     setup(&f, THREE_TIERS);
     set_down(&f, "c1");
     set_down(&f, "c2");
-    ROUTE(&f, "auto", NULL, 0.9, "edge", "offline", "e1 e2 d1 d2 c1 c2");
-    ROUTE(&f, "cloud", NULL, 0.0, "edge", "offline", "e1 e2 d1 d2 c1 c2");
-    ROUTE(&f, "c2", NULL, 0.0, "edge", "offline", "e1 e2 d1 d2 c2 c1");
-    ROUTE(&f, "auto", "cloud", 0.0, "edge", "offline", "e1 e2 d1 d2 c1 c2");
-    ROUTE(&f, "auto", NULL, 0.1, "device", "complexity", "d1 d2 e1 e2 c1 c2");
+    ROUTE(&f, "auto", NULL, 0.9, "edge", "offline", "e1 e2 d1 d2");
+    ROUTE(&f, "cloud", NULL, 0.0, "edge", "offline", "e1 e2 d1 d2");
+    ROUTE(&f, "c2", NULL, 0.0, "edge", "offline", "e1 e2 d1 d2");
+    ROUTE(&f, "auto", "cloud", 0.0, "edge", "offline", "e1 e2 d1 d2");
+    ROUTE(&f, "auto", NULL, 0.1, "device", "complexity", "d1 d2 e1 e2");
 
-    /* Unknown health counts as available; up is up. */
-    setup(&f, "d:d c:c");
-    f.health[0] = BACKEND_UNKNOWN;
-    f.health[1] = BACKEND_UP;
-    ROUTE(&f, "auto", NULL, 0.1, "device", "complexity", "d c");
-    f.health[0] = BACKEND_DOWN;
-    f.health[1] = BACKEND_UNKNOWN;
-    ROUTE(&f, "auto", NULL, 0.1, "cloud", "offline", "c d");
-
-    /* Everything down: the order stands, and so does the reason. */
+    /* Every circuit open: an immediate 503, for any model. */
     setup(&f, THREE_TIERS);
-    for (size_t i = 0; i < f.cfg.nbackends; i++) f.health[i] = BACKEND_DOWN;
-    ROUTE(&f, "auto", NULL, 0.6, "edge", "complexity", "e1 e2 c1 c2 d1 d2");
-    ROUTE(&f, "d2", NULL, 0.6, "device", "forced", "d2 d1 e1 e2 c1 c2");
+    for (size_t i = 0; i < f.cfg.nbackends; i++) set_down(&f, f.backends[i].name);
+    CHECK_INT(decide(&f, "auto", NULL, 0.6, &d, &e), -1);
+    CHECK_INT(e.status, 503);
+    CHECK_STR(e.type, "server_error");
+    CHECK_STR(e.code, "backend_unavailable");
+    CHECK_INT(decide(&f, "d2", NULL, 0.6, &d, &e), -1);
+    CHECK_INT(e.status, 503);
+}
+
+static void test_slow_network(void)
+{
+    fixture f;
+
+    /* A cloud slower than the budget gives way to the edge, which stays
+     * fast; the cloud stays in the list as a fallback. */
+    setup(&f, THREE_TIERS);
+    f.budget_ms = 1500;
+    set_estimate(&f, "c1", 4000);
+    set_estimate(&f, "c2", 1600);
+    ROUTE(&f, "auto", NULL, 0.9, "edge", "slow_network", "e1 e2 c1 c2 d1 d2");
+    /* One fast cloud backend is enough to use the cloud. */
+    set_estimate(&f, "c2", 1500);
+    ROUTE(&f, "auto", NULL, 0.9, "cloud", "complexity", "c1 c2 e1 e2 d1 d2");
+    /* Edge slow as well: straight to the device. */
+    set_estimate(&f, "c2", 3000);
+    set_estimate(&f, "e1", 2000);
+    set_estimate(&f, "e2", 2000);
+    ROUTE(&f, "auto", NULL, 0.9, "device", "slow_network", "d1 d2 e1 e2 c1 c2");
+    ROUTE(&f, "auto", NULL, 0.6, "device", "slow_network", "d1 d2 e1 e2 c1 c2");
+    /* The device is never too slow: it is the last stop. */
+    set_estimate(&f, "d1", 9000);
+    set_estimate(&f, "d2", 9000);
+    ROUTE(&f, "auto", NULL, 0.1, "device", "complexity", "d1 d2 e1 e2 c1 c2");
+    /* A client that names a tier or backend gets it, however slow. */
+    ROUTE(&f, "cloud", NULL, 0.1, "cloud", "forced", "c1 c2 e1 e2 d1 d2");
+    ROUTE(&f, "auto", "cloud", 0.1, "cloud", "forced", "c1 c2 e1 e2 d1 d2");
+    ROUTE(&f, "c2", NULL, 0.1, "cloud", "forced", "c2 c1 e1 e2 d1 d2");
+    /* No budget, no slow_network. */
+    f.budget_ms = 0;
+    ROUTE(&f, "auto", NULL, 0.9, "cloud", "complexity", "c1 c2 e1 e2 d1 d2");
+
+    /* Never measured counts as fast; an open backend's estimate does not
+     * count at all. */
+    setup(&f, "d:d c:c1 c:c2");
+    f.budget_ms = 1000;
+    set_estimate(&f, "c1", 5000);
+    ROUTE(&f, "auto", NULL, 0.9, "cloud", "complexity", "c1 c2 d");
+    set_down(&f, "c2");
+    ROUTE(&f, "auto", NULL, 0.9, "device", "slow_network", "d c1");
+    /* Slow and open: offline wins, the answer comes from elsewhere anyway. */
+    set_down(&f, "d");
+    ROUTE(&f, "auto", NULL, 0.9, "cloud", "offline", "c1");
+
+    /* Two tiers: cloud too slow means the device. */
+    setup(&f, "d:d c:c");
+    f.budget_ms = 2000;
+    set_estimate(&f, "c", 2001);
+    ROUTE(&f, "auto", NULL, 0.9, "device", "slow_network", "d c");
+    set_estimate(&f, "c", 2000);
+    ROUTE(&f, "auto", NULL, 0.9, "cloud", "complexity", "c d");
 }
 
 static void test_limits(void)
@@ -360,7 +424,7 @@ static void test_pure(void)
     CHECK_INT(decide(&f, "auto", NULL, 0.65, &b, &e), 0);
     CHECK(memcmp(&a, &b, sizeof a) == 0);
     CHECK(a.score == 0.65);
-    CHECK_INT(f.health[config_backend_index(&f.cfg, "e1")], BACKEND_DOWN);
+    CHECK(!f.view[config_backend_index(&f.cfg, "e1")].usable);
     CHECK_INT(decide(&f, "d1", NULL, 0.123, &a, &e), 0);
     CHECK(a.score == 0.123);
 }
@@ -375,6 +439,7 @@ int main(void)
     test_header();
     test_unknown_model();
     test_offline();
+    test_slow_network();
     test_limits();
     test_pure();
     TEST_MAIN_END();

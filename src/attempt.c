@@ -1,0 +1,325 @@
+/* attempt: send, read, judge.
+ *
+ * The judgement is the same for streams and plain answers up to commitment:
+ * nothing reaches the caller's client-facing hooks until a backend produced a
+ * complete valid response or a first valid chunk, so until then every failure
+ * is invisible to the client and the caller is free to try elsewhere.
+ *
+ * Failures found inside libcurl's callbacks (a malformed chunk, an error
+ * event, an oversized event) are only recorded there, and the transfer is
+ * aborted; the end is reported from upstream's on_done, which runs outside
+ * libcurl, so the caller may start the next attempt from its on_end.
+ *
+ * Ends of streams.  A stream with a finish_reason but no [DONE] is complete,
+ * and one with neither is cut: that is the only way to tell them apart when a
+ * backend closes cleanly in the middle (Ollama does, on a mid-stream error).
+ * A backend that sends its finish_reason and then neither [DONE] nor a close
+ * would hold the client until the idle limit; once a finish_reason has been
+ * seen, ATTEMPT_DONE_GRACE_MS of silence ends the stream normally.
+ *
+ * Which failures are retryable on the same backend: a connection lost before
+ * any header (a restart, a reset keep-alive connection) and 500/502/503.
+ * Refused connections and time-outs are not: the backend is not there or not
+ * keeping up, and another tier is the better use of the time left.  A 429 is
+ * retried only as its Retry-After allows, which the caller decides. */
+#include "attempt.h"
+
+#include <assert.h>
+#include <cjson/cJSON.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "evloop.h"
+#include "sse.h"
+
+#define ATTEMPT_MAX_BODY (16u << 20)
+#define ATTEMPT_MAX_EVENT (4u << 20)
+#define ATTEMPT_DONE_GRACE_MS 500
+
+struct attempt {
+    evloop *loop;
+    const chatreq *req;
+    const config_backend *b;
+    const attempt_hooks *hooks;
+    void *ud;
+    upstream_xfer *xfer;
+    sse_parser *sse;
+    char *buf;                   /* plain body, or an error body */
+    size_t len, cap;
+    long status;
+    bool committed, done_seen, finish_seen, broken;
+    attempt_fail kind;           /* of a failure found before on_done */
+    char why[192];
+    unsigned long long started_us, commit_us;
+    evloop_timer grace_timer;
+};
+
+unsigned long long attempt_commit_us(const attempt *a) { return a->commit_us; }
+
+__attribute__((format(printf, 3, 4)))
+static void set_failure(attempt *a, attempt_fail kind, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(a->why, sizeof a->why, fmt, ap);
+    va_end(ap);
+    a->kind = kind;
+}
+
+/* A failure found inside libcurl: after commitment it breaks the stream. */
+static void fail_inside(attempt *a, const char *why) {
+    if (a->committed) a->broken = true;
+    set_failure(a, ATTEMPT_BAD, "%s", why);
+}
+
+/* The message of an OpenAI-, llama.cpp- or Ollama-shaped error body. */
+static const char *error_message(const cJSON *body) {
+    const cJSON *err = cJSON_GetObjectItemCaseSensitive(body, "error");
+    if (cJSON_IsString(err)) return err->valuestring;
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(err, "message");
+    return cJSON_IsString(msg) ? msg->valuestring : NULL;
+}
+
+static void commit(attempt *a) {
+    assert(!a->committed);
+    a->committed = true;
+    a->commit_us = evloop_clock_us() - a->started_us;
+    a->hooks->on_commit(a->ud, a);
+}
+
+/* ---- SSE events of the stream ---- */
+
+static int on_event(void *ud, const char *event, const char *data, size_t len) {
+    (void)event;
+    attempt *a = ud;
+    if (a->done_seen) return 0;
+    if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
+        a->done_seen = true;
+        return 0;
+    }
+    cJSON *chunk = cJSON_ParseWithLength(data, len);
+    const cJSON *choices = cJSON_GetObjectItemCaseSensitive(chunk, "choices");
+    if (!cJSON_IsObject(chunk) || (!cJSON_IsArray(choices) && !cJSON_HasObjectItem(chunk, "error"))) {
+        cJSON_Delete(chunk);
+        fail_inside(a, a->committed ? "malformed chunk" : "malformed stream chunk");
+        return 1;
+    }
+    if (cJSON_HasObjectItem(chunk, "error")) {
+        const char *m = error_message(chunk);
+        char why[160];
+        snprintf(why, sizeof why, "error event: %.120s", m ? m : "unknown error");
+        cJSON_Delete(chunk);
+        fail_inside(a, why);
+        return 1;
+    }
+    const cJSON *c;
+    cJSON_ArrayForEach(c, choices) {
+        if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(c, "finish_reason"))) a->finish_seen = true;
+    }
+    if (!a->committed) commit(a);
+    a->hooks->on_chunk(a->ud, a, chunk);
+    cJSON_Delete(chunk);
+    if (a->finish_seen) evloop_timer_start(a->loop, &a->grace_timer, ATTEMPT_DONE_GRACE_MS);
+    return 0;
+}
+
+/* ---- upstream callbacks ---- */
+
+static int on_headers(void *ud, long status, const char *ct) {
+    (void)ct;
+    attempt *a = ud;
+    a->status = status;
+    if (a->req->stream && status == 200) {
+        a->sse = sse_new(ATTEMPT_MAX_EVENT, on_event, a);
+        if (!a->sse) {
+            set_failure(a, ATTEMPT_BAD, "out of memory");
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int on_data(void *ud, const char *data, size_t len) {
+    attempt *a = ud;
+    if (a->sse) {
+        int rc = sse_feed(a->sse, data, len);
+        if (rc == SSE_ERR_TOO_LARGE) fail_inside(a, "stream event too large");
+        return rc != 0;
+    }
+    if (a->len + len > ATTEMPT_MAX_BODY) {
+        set_failure(a, ATTEMPT_BAD, "response larger than %u bytes", ATTEMPT_MAX_BODY);
+        return 1;
+    }
+    if (a->len + len + 1 > a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 8192;
+        while (cap < a->len + len + 1) cap *= 2;
+        char *nb = realloc(a->buf, cap);
+        if (!nb) {
+            set_failure(a, ATTEMPT_BAD, "out of memory");
+            return 1;
+        }
+        a->buf = nb;
+        a->cap = cap;
+    }
+    memcpy(a->buf + a->len, data, len);
+    a->len += len;
+    a->buf[a->len] = '\0';
+    return 0;
+}
+
+/* The provider's code for the refusals a client must see as they are. */
+static const char *client_error_code(const cJSON *err, const char *msg) {
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(err, "type");
+    const cJSON *code = cJSON_GetObjectItemCaseSensitive(err, "code");
+    const char *t = cJSON_IsString(type) ? type->valuestring : "";
+    const char *c = cJSON_IsString(code) ? code->valuestring : "";
+    if (strcmp(t, "exceed_context_size_error") == 0 || strcmp(c, "context_length_exceeded") == 0 ||
+        (msg && (strstr(msg, "maximum context length") || strstr(msg, "exceeds the available context"))))
+        return "context_length_exceeded";
+    if (strcmp(c, "content_filter") == 0 || strcmp(c, "content_policy_violation") == 0 ||
+        strcmp(c, "DataInspectionFailed") == 0)
+        return "content_filter";
+    return NULL;
+}
+
+/* A backend's 4xx that is the request's fault, in the OpenAI shape. */
+static void judge_client_error(attempt *a, attempt_result *r) {
+    cJSON *body = cJSON_ParseWithLength(a->buf ? a->buf : "", a->len);
+    const char *msg = error_message(body);
+    const char *code = client_error_code(cJSON_GetObjectItemCaseSensitive(body, "error"), msg);
+    api_error_set(&r->error, (int)a->status, "invalid_request_error", code, NULL, "backend %s: %s",
+                  a->b->name, msg ? msg : "request refused");
+    cJSON_Delete(body);
+    r->end = ATTEMPT_CLIENT_ERROR;
+    r->context_exceeded = code && strcmp(code, "context_length_exceeded") == 0;
+    snprintf(a->why, sizeof a->why, "HTTP %ld%s%s", a->status, code ? " " : "", code ? code : "");
+}
+
+static void judge_plain(attempt *a, attempt_result *r) {
+    cJSON *body = cJSON_ParseWithLength(a->buf ? a->buf : "", a->len);
+    if (!cJSON_IsObject(body) || !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(body, "choices"))) {
+        cJSON_Delete(body);
+        set_failure(a, ATTEMPT_BAD, "malformed response");
+        return;
+    }
+    commit(a);
+    a->hooks->on_response(a->ud, a, body);
+    r->end = ATTEMPT_ANSWERED;
+}
+
+static void judge_status(attempt *a, attempt_result *r) {
+    cJSON *body = cJSON_ParseWithLength(a->buf ? a->buf : "", a->len);
+    const char *m = error_message(body);
+    set_failure(a, ATTEMPT_BAD, "HTTP %ld%s%.100s", a->status, m ? ": " : "", m ? m : "");
+    cJSON_Delete(body);
+    r->retryable = a->status == 500 || a->status == 502 || a->status == 503;
+}
+
+static void judge_transport(attempt *a, const upstream_report *up, attempt_result *r) {
+    if (up->res == UPSTREAM_ERR_ABORTED) return;     /* why was set when we aborted */
+    attempt_fail kind = upstream_result_is_timeout(up->res) ? ATTEMPT_TIMEOUT
+                        : up->res == UPSTREAM_ERR_CONNECT ? ATTEMPT_UNREACHABLE : ATTEMPT_BAD;
+    set_failure(a, kind, "%s", up->detail);
+    r->retryable = up->res == UPSTREAM_ERR_CUT && up->status == 0;
+}
+
+static void end_with(attempt *a, attempt_result *r) {
+    evloop_timer_stop(a->loop, &a->grace_timer);
+    r->kind = r->end == ATTEMPT_FAILED ? a->kind : ATTEMPT_FAIL_NONE;
+    r->why = a->why;
+    r->status = a->status;
+    a->hooks->on_end(a->ud, a, r);
+}
+
+static void on_done(void *ud, const upstream_report *up) {
+    attempt *a = ud;
+    attempt_result r = {.end = ATTEMPT_FAILED, .retry_after_ms = up->retry_after_ms, .up = up};
+    a->xfer = NULL;
+    if (up->res == UPSTREAM_OK && a->sse) sse_finish(a->sse);   /* a failure sets why */
+
+    if (a->committed && a->req->stream) {
+        if (!a->broken && (a->done_seen || a->finish_seen)) {
+            r.end = ATTEMPT_ANSWERED;
+        } else {
+            r.end = ATTEMPT_BROKEN;
+            if (!a->broken)
+                snprintf(a->why, sizeof a->why, "%s",
+                         up->res == UPSTREAM_OK || up->res == UPSTREAM_ERR_ABORTED
+                             ? "stream ended before completion" : up->detail);
+        }
+    } else if (up->res == UPSTREAM_OK && up->status == 200) {
+        if (a->req->stream) {
+            if (!a->why[0]) set_failure(a, ATTEMPT_BAD, "stream ended before its first chunk");
+        } else {
+            judge_plain(a, &r);
+        }
+    } else if (up->res == UPSTREAM_OK && (up->status == 400 || up->status == 413 || up->status == 422)) {
+        judge_client_error(a, &r);
+    } else if (up->res == UPSTREAM_OK) {
+        judge_status(a, &r);
+    } else {
+        judge_transport(a, up, &r);
+    }
+    end_with(a, &r);
+}
+
+static const upstream_callbacks attempt_callbacks = {on_headers, on_data, on_done};
+
+/* The finish_reason came and then silence: the stream is complete. */
+static void on_grace_over(void *ud) {
+    attempt *a = ud;
+    upstream_cancel(a->xfer);
+    a->xfer = NULL;
+    upstream_report up = {.res = UPSTREAM_OK, .status = a->status, .detail = "finished without [DONE]",
+                          .connect_ms = -1, .first_byte_ms = -1, .retry_after_ms = -1};
+    attempt_result r = {.end = ATTEMPT_ANSWERED, .retry_after_ms = -1, .up = &up};
+    end_with(a, &r);
+}
+
+attempt *attempt_start(evloop *loop, upstream *up, const chatreq *req, const config_backend *b,
+                       int left_ms, const attempt_hooks *hooks, void *ud) {
+    assert(left_ms > 0);
+    attempt *a = calloc(1, sizeof *a);
+    if (!a) return NULL;
+    a->loop = loop;
+    a->req = req;
+    a->b = b;
+    a->hooks = hooks;
+    a->ud = ud;
+    a->started_us = evloop_clock_us();
+    evloop_timer_init(&a->grace_timer, on_grace_over, a);
+
+    size_t blen;
+    char *body = chatreq_upstream_body(req, b, &blen);
+    if (!body) goto err;
+    char url[1024];
+    snprintf(url, sizeof url, "%s/chat/completions", b->url);
+    upstream_request ur = {
+        .url = url,
+        .body = body,
+        .body_len = blen,
+        .bearer = b->api_key,
+        .accept_sse = req->stream,
+        .connect_ms = b->connect_ms < left_ms ? b->connect_ms : left_ms,
+        .first_byte_ms = b->first_byte_ms < left_ms ? b->first_byte_ms : left_ms,
+        .idle_ms = b->idle_ms,
+        .total_ms = b->total_ms < left_ms ? b->total_ms : left_ms,
+    };
+    a->xfer = upstream_start(up, &ur, &attempt_callbacks, a);
+    free(body);
+    if (!a->xfer) goto err;
+    return a;
+err:
+    free(a);
+    return NULL;
+}
+
+void attempt_free(attempt *a) {
+    if (!a) return;
+    evloop_timer_stop(a->loop, &a->grace_timer);
+    upstream_cancel(a->xfer);
+    sse_free(a->sse);
+    free(a->buf);
+    free(a);
+}
