@@ -54,7 +54,8 @@ static void window_add(circuit *c, const circuit_params *p, uint64_t now, bool o
 /* True when the window holds enough outcomes and too many failed. */
 static bool window_over_rate(const circuit *c, const circuit_params *p, uint64_t now, char *why, size_t cap) {
     uint64_t w = bucket_width(p);
-    uint64_t oldest = now / w * w - (uint64_t)(CIRCUIT_BUCKETS - 1) * w;
+    uint64_t span = (uint64_t)(CIRCUIT_BUCKETS - 1) * w, current = now / w * w;
+    uint64_t oldest = current > span ? current - span : 0;
     unsigned ok = 0, fail = 0;
     for (size_t i = 0; i < CIRCUIT_BUCKETS; i++) {
         if (c->bucket_start[i] < oldest || c->bucket_start[i] > now) continue;
