@@ -248,14 +248,11 @@ static bool skip_to_larger_context(dispatch_job *j, int backend) {
     return false;
 }
 
-static void on_attempt_end(void *ud, attempt *a, const attempt_result *r) {
-    slot *s = ud;
+/* What to do after s's attempt ended with r. */
+static void slot_judge(slot *s, const attempt_result *r) {
     dispatch_job *j = s->job;
     backends *h = j->d->health;
     const config_backend *b = backend_cfg(j, s->backend);
-    assert(a == s->a);
-    attempt_free(a);
-    s->a = NULL;
     backends_observe(h, (size_t)s->backend, r->up, j->req->stream,
                      r->up->res == UPSTREAM_ERR_CONNECT_TIMEOUT ? b->connect_ms : b->first_byte_ms);
 
@@ -300,6 +297,15 @@ static void on_attempt_end(void *ud, attempt *a, const attempt_result *r) {
         return;
     }
     slot_move_on(s);
+}
+
+/* r points into a, so a is freed only after the judgement. */
+static void on_attempt_end(void *ud, attempt *a, const attempt_result *r) {
+    slot *s = ud;
+    assert(a == s->a);
+    s->a = NULL;
+    slot_judge(s, r);
+    attempt_free(a);
 }
 
 static const char *answer_reason(const dispatch_job *j) {
