@@ -43,6 +43,18 @@ static void test_defaults(void) {
     CHECK(c->fallback);
     CHECK_INT(c->max_body_bytes, 1048576);
     CHECK_INT(c->max_connections, 1024);
+    /* Resilience defaults: docs/resilience.md explains each. */
+    CHECK_INT(c->max_first_byte_ms, 2000);
+    CHECK_INT(c->hedge_after_ms, 0);
+    CHECK_INT(c->retries, 1);
+    CHECK_INT(c->retry_backoff_ms, 200);
+    CHECK_INT(c->max_retry_after_ms, 5000);
+    CHECK_INT(c->circuit.failures_to_open, 3);
+    CHECK(c->circuit.error_rate == 0.5);
+    CHECK_INT(c->circuit.min_requests, 10);
+    CHECK_INT(c->circuit.window_ms, 30000);
+    CHECK_INT(c->circuit.cooldown_ms, 5000);
+    CHECK_INT(c->backends[0].context_tokens, 0);
     CHECK(config_has_tier(c, TIER_DEVICE));
     CHECK(!config_has_tier(c, TIER_CLOUD));
     CHECK_INT(config_backend_index(c, "dev"), 0);
@@ -56,7 +68,11 @@ static void test_full(void) {
                       "{\"name\":\"big\",\"tier\":\"cloud\",\"url\":\"https://x.example/v1\",\"model\":\"big\","
                       "\"api_key_env\":\"CLOUD_KEY\",\"dialect\":\"openai\",\"health_path\":\"/health\","
                       "\"timeouts\":{\"connect_ms\":10,\"first_byte_ms\":20,\"idle_ms\":30,\"total_ms\":40}}],"
-                      "\"routing\":{\"threshold\":0.3,\"cloud_threshold\":0.9,\"fallback\":false,\"deadline_ms\":5000},"
+                      "\"routing\":{\"threshold\":0.3,\"cloud_threshold\":0.9,\"fallback\":false,\"deadline_ms\":5000,"
+                      "\"max_first_byte_ms\":0,\"hedge_after_ms\":300,\"retries\":0,\"retry_backoff_ms\":50,"
+                      "\"max_retry_after_ms\":0},"
+                      "\"circuit\":{\"failures_to_open\":1,\"error_rate\":1,\"min_requests\":1,\"window_ms\":100,"
+                      "\"cooldown_ms\":1},"
                       "\"health\":{\"probe_interval_ms\":250},"
                       "\"limits\":{\"max_body_bytes\":4096,\"max_connections\":10,\"client_timeout_s\":5}}", err);
     CHECK(c != NULL);
@@ -72,6 +88,15 @@ static void test_full(void) {
     CHECK(!c->fallback);
     CHECK_INT(c->probe_interval_ms, 250);
     CHECK_INT(c->max_body_bytes, 4096);
+    CHECK_INT(c->max_first_byte_ms, 0);
+    CHECK_INT(c->hedge_after_ms, 300);
+    CHECK_INT(c->retries, 0);
+    CHECK_INT(c->retry_backoff_ms, 50);
+    CHECK_INT(c->max_retry_after_ms, 0);
+    CHECK_INT(c->circuit.failures_to_open, 1);
+    CHECK(c->circuit.error_rate == 1);
+    CHECK_INT(c->circuit.window_ms, 100);
+    CHECK_INT(c->circuit.cooldown_ms, 1);
 
     /* --check output masks the key but names its variable. */
     char *out = NULL;
@@ -129,6 +154,21 @@ static void test_errors(void) {
     expect_error("{\"backends\":[" MIN_BACKEND "],\"health\":{\"probe_interval_ms\":0}}",
                  "health.probe_interval_ms: must be an integer from 100");
     expect_error("{\"backends\":[" MIN_BACKEND "],\"routing\":{},\"routing\":{}}", "routing: duplicate key");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"routing\":{\"retries\":6}}", "routing.retries: must be an integer from 0 to 5");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"routing\":{\"hedge_after_ms\":-1}}",
+                 "routing.hedge_after_ms: must be an integer from 0");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"routing\":{\"retry_backoff_ms\":0}}",
+                 "routing.retry_backoff_ms: must be an integer from 1");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"circuit\":{\"cooldown\":5}}", "circuit.cooldown: unknown key");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"circuit\":[]}", "circuit: must be an object");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"circuit\":{\"error_rate\":0}}",
+                 "circuit.error_rate: must be a number from 0.01 to 1");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"circuit\":{\"window_ms\":99}}",
+                 "circuit.window_ms: must be an integer from 100");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"circuit\":{\"failures_to_open\":0}}",
+                 "circuit.failures_to_open: must be an integer from 1");
+    expect_error("{\"backends\":[{\"name\":\"a\",\"tier\":\"device\",\"url\":\"http://a\",\"model\":\"m\",\"context_tokens\":-1}]}",
+                 "backends[0].context_tokens: must be an integer from 0");
 }
 
 static void test_load_missing_file(void) {
