@@ -58,6 +58,7 @@ static bool client_gone(int fd, int ms)
 struct faults {
     int status, health_status;   /* < 400: no fault */
     bool llama_errors;           /* error_style "llama" */
+    int error_code;              /* an error_codes index; 0: the plain simulated error */
     int delay_headers_ms, delay_first_chunk_ms, chunk_delay_ms, chunks;
     int cut_after, stall_after, malformed_after, error_event_after;   /* < 0: off */
     bool no_done, no_finish, linger, hang, bad_json, no_space, crlf, keepalive;
@@ -68,7 +69,19 @@ static const struct faults no_faults = {
     .chunks = 5, .cut_after = -1, .stall_after = -1, .malformed_after = -1, .error_event_after = -1,
 };
 
-enum fault_kind { F_INT, F_BOOL, F_STYLE, F_REPLY };
+enum fault_kind { F_INT, F_BOOL, F_STYLE, F_REPLY, F_CODE };
+
+/* The refusals a gateway must tell apart: each provider's code (OpenAI
+ * shape) or type (llama.cpp shape) and its message. */
+static const struct error_code {
+    const char *name, *openai_code, *llama_type, *message;
+} error_codes[] = {
+    {"none", NULL, NULL, NULL},
+    {"context_length", "context_length_exceeded", "exceed_context_size_error",
+     "This model's maximum context length is 4096 tokens. However, your messages resulted in 5274 tokens."},
+    {"content_filter", "content_filter", "content_filter",
+     "The response was filtered due to the prompt triggering the content management policy."},
+};
 
 #define FAULT(key, kind, lo, hi) {#key, kind, offsetof(struct faults, key), lo, hi}
 static const struct fault_key {
@@ -80,6 +93,7 @@ static const struct fault_key {
     FAULT(status, F_INT, 0, 599),
     FAULT(health_status, F_INT, 0, 599),
     {"error_style", F_STYLE, offsetof(struct faults, llama_errors), 0, 0},
+    {"error_code", F_CODE, offsetof(struct faults, error_code), 0, 0},
     FAULT(delay_headers_ms, F_INT, 0, 86400000),
     FAULT(delay_first_chunk_ms, F_INT, 0, 86400000),
     FAULT(chunk_delay_ms, F_INT, 0, 86400000),
@@ -98,6 +112,23 @@ static const struct fault_key {
     FAULT(keepalive, F_BOOL, 0, 1),
     FAULT(reply, F_REPLY, 0, 0),
 };
+
+/* An error body with a provider's code, in OpenAI's or llama.cpp's shape. */
+static enum outcome respond_coded(struct conn *c, struct request *rq, int status, const struct error_code *ec,
+                                  bool llama)
+{
+    cJSON *o = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(o, "error");
+    cJSON_AddStringToObject(e, "message", ec->message);
+    if (llama) {
+        cJSON_AddNumberToObject(e, "code", status);
+        cJSON_AddStringToObject(e, "type", ec->llama_type);
+    } else {
+        cJSON_AddStringToObject(e, "type", "invalid_request_error");
+        cJSON_AddNullToObject(e, "param");
+        cJSON_AddStringToObject(e, "code", ec->openai_code);
+    }
+    return respond_json(c, rq, status, o, NULL);
+}
 
 /* Sets one fault from a JSON value (the mode) or a string (a request token).
  * Returns NULL, or what is wrong with it. */
@@ -138,6 +169,15 @@ static const char *fault_set(struct faults *f, const char *key, const cJSON *jv,
             return "must be \"llama\" or \"openai\"";
         *(bool *)field = strcmp(s, "llama") == 0;
         return NULL;
+    }
+    case F_CODE: {
+        const char *s = jv ? cJSON_GetStringValue(jv) : sv;
+        for (size_t i = 0; s && i < sizeof error_codes / sizeof *error_codes; i++)
+            if (strcmp(s, error_codes[i].name) == 0) {
+                *(int *)field = (int)i;
+                return NULL;
+            }
+        return "must be \"none\", \"context_length\" or \"content_filter\"";
     }
     case F_REPLY:
         if (!cJSON_IsString(jv))
@@ -547,6 +587,8 @@ static enum outcome serve_chat(struct chat *s, const cJSON *req)
         return GONE;
     if (s->f.status >= 400) {
         chat_done(s);
+        if (s->f.error_code)
+            return respond_coded(s->c, s->rq, s->f.status, &error_codes[s->f.error_code], s->f.llama_errors);
         return respond_simulated(s->c, s->rq, s->f.status, s->f.llama_errors);
     }
     return cJSON_IsTrue(stream) ? send_stream(s) : send_completion(s);

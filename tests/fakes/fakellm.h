@@ -34,6 +34,8 @@
  *   status N              answer HTTP N (400-599) with an error body, streaming
  *                         or not; 429 adds "Retry-After: 1"
  *   error_style "llama"   error bodies in llama.cpp's shape
+ *   error_code "X"        with status: the error says "context_length" (exceeded)
+ *                         or "content_filter", as OpenAI's code or llama.cpp's type
  *   health_status N       GET /health and .../models answer N (400-599)
  *   delay_headers_ms N    wait before answering at all
  *   delay_first_chunk_ms  streaming: wait between the headers and the first event

@@ -367,3 +367,90 @@ describe('hedging', () => {
     await assertCleanStop(gw);
   });
 });
+
+describe('client errors from a backend', () => {
+  async function gatewayWith(contexts) {
+    await fresh();
+    const cfg = makeConfig({ device: device.url, cloud: cloud.url, health: { probe_interval_ms: 60000 } });
+    cfg.backends.forEach((b, i) => { if (contexts[i]) b.context_tokens = contexts[i]; });
+    const gw = await startGateway(cfg);
+    await waitProbes([device, cloud]);
+    return gw;
+  }
+
+  for (const style of ['openai', 'llama']) {
+    it(`context length exceeded on the device (${style} shape) goes to the tier with a larger context`, async () => {
+      const gw = await gatewayWith([4096, 128000]);
+      await device.setMode({ status: 400, error_code: 'context_length', error_style: style });
+      for (const stream of [false, true]) {
+        const body = chatBody(SIMPLE, { stream });
+        const res = stream ? await sse(gw.base, body) : await chat(gw.base, body);
+        assert.equal(res.status, 200, res.text ?? res.raw);
+        assert.equal(res.headers['x-tiergate-backend'], 'bigcloud');
+        assert.equal(res.headers['x-tiergate-reason'], 'fallback');
+      }
+      assert.equal((await device.requests()).length, 2, 'the context-length error was retried on the device');
+      await assertCleanStop(gw);
+    });
+  }
+
+  it('context length exceeded with no larger context: the 400, normalised; a larger context wins whatever the tier', async () => {
+    // the cloud's context is the smaller one here
+    const gw = await gatewayWith([8192, 4096]);
+    await device.setMode({ status: 400, error_code: 'context_length', error_style: 'llama' });
+    const res = await chat(gw.base, chatBody(SIMPLE));
+    assert.equal(res.status, 400);
+    assertErrorBody(res.json);
+    assert.equal(res.json.error.code, 'context_length_exceeded');
+    assert.equal(res.json.error.type, 'invalid_request_error');
+    assert.equal((await cloud.requests()).length, 0);
+    // the other way round, the device's larger context is the way out
+    await device.setMode({});
+    await device.clear();
+    await cloud.setMode({ status: 400, error_code: 'context_length' });
+    const down = await chat(gw.base, chatBody(COMPLEX));
+    assert.equal(down.status, 200);
+    assert.equal(down.headers['x-tiergate-backend'], 'local');
+    await assertCleanStop(gw);
+
+    // contexts unknown: only a larger tier counts, and from the cloud there is none
+    const plain = await gatewayWith([]);
+    await cloud.setMode({ status: 400, error_code: 'context_length' });
+    const big = await chat(plain.base, chatBody(COMPLEX));
+    assert.equal(big.status, 400);
+    assert.equal(big.json.error.code, 'context_length_exceeded');
+    assert.match(big.json.error.message, /maximum context length/);
+    assert.equal((await device.requests()).length, 0, 'a smaller tier was asked');
+    await assertCleanStop(plain);
+  });
+
+  it("a content-policy refusal reaches the client with the provider's reason, and no other tier is asked", async () => {
+    const gw = await gatewayWith([]);
+    await cloud.setMode({ status: 400, error_code: 'content_filter' });
+    const res = await chat(gw.base, chatBody(COMPLEX));
+    assert.equal(res.status, 400);
+    assertErrorBody(res.json);
+    assert.equal(res.json.error.code, 'content_filter');
+    assert.match(res.json.error.message, /bigcloud: The response was filtered due to the prompt triggering/);
+    assert.equal((await cloud.requests()).length, 1);
+    assert.equal((await device.requests()).length, 0);
+    await assertCleanStop(gw);
+  });
+});
+
+describe('stream ends', () => {
+  it('a stream that has its finish_reason but neither [DONE] nor a close ends promptly and normally', async () => {
+    const gw = await gateway({ cloudTimeouts: { idle_ms: 20000 } });
+    await cloud.setMode({ linger: true });
+    const { res, ms } = await timed(sse(gw.base, chatBody(COMPLEX, { stream: true, stream_options: { include_usage: true } })));
+    assert.equal(res.status, 200);
+    assertSseWire(res.raw, { done: true });
+    assert.equal(streamedContent(res.events), cloud.answer(COMPLEX));
+    assert.ok(res.events.some((e) => e.json && e.json.usage && e.json.choices.length === 0), 'the usage chunk was lost');
+    assert.ok(ms < 2000, `took ${ms} ms: the idle limit (20 s) decided, not the finish`);
+    // the backend was fine: its circuit is closed and the next request goes there
+    const next = await chat(gw.base, chatBody(COMPLEX));
+    assert.equal(next.headers['x-tiergate-backend'], 'bigcloud');
+    await assertCleanStop(gw);
+  });
+});
