@@ -183,9 +183,11 @@ static bool slot_start(slot *s, size_t cand) {
     return true;
 }
 
-/* Starts the next candidate that can go, in s.  False when none can. */
-static bool slot_start_next(slot *s) {
+/* Starts the next candidate that can go, in s, as a hedge or not.  False
+ * when none can. */
+static bool slot_start_next(slot *s, bool hedge) {
     dispatch_job *j = s->job;
+    s->hedge = hedge;
     while (j->next < j->dec.ncandidates) {
         if (j->next > 0 && !j->d->cfg->fallback) return false;
         if (time_left_ms(j) == 0) {
@@ -205,7 +207,7 @@ static void slot_move_on(slot *s) {
     dispatch_job *j = s->job;
     slot *other = &j->slots[s == &j->slots[0] ? 1 : 0];
     if (slot_busy(other)) return;
-    if (!slot_start_next(s)) fail_all(j);
+    if (!slot_start_next(s, false)) fail_all(j);
 }
 
 static void on_retry_timer(void *ud) {
@@ -348,8 +350,7 @@ static void on_hedge_timer(void *ud) {
     dispatch_job *j = ud;
     slot *h = &j->slots[1];
     if (j->finished || j->winner || slot_busy(h) || !j->d->cfg->fallback) return;
-    h->hedge = true;
-    slot_start_next(h);
+    slot_start_next(h, true);
 }
 
 dispatch_job *dispatch_start(dispatch *d, const chatreq *req, const router_decision *dec, int deadline_ms,
@@ -372,7 +373,7 @@ dispatch_job *dispatch_start(dispatch *d, const chatreq *req, const router_decis
         j->slots[i].backend = -1;
         evloop_timer_init(&j->slots[i].retry_timer, on_retry_timer, &j->slots[i]);
     }
-    if (!slot_start_next(&j->slots[0])) {
+    if (!slot_start_next(&j->slots[0], false)) {
         fail_all(j);
         return j;
     }
