@@ -187,12 +187,9 @@ describe('one deadline per request', () => {
 });
 
 describe('circuit breakers', () => {
-  it('opens after consecutive failures, skips the backend at once, closes after a probe and a trial', async () => {
-    const gw = await gateway({
-      routing: { retries: 0 },
-      circuit: { failures_to_open: 3, cooldown_ms: 60000 },
-      health: { probe_interval_ms: 400 },
-    });
+  it('opens after consecutive failures, skips the backend at once, and lets one trial through after the cool-down', async () => {
+    // no probes during the case: only requests and the cool-down move the circuit
+    const gw = await gateway({ routing: { retries: 0 }, circuit: { failures_to_open: 3, cooldown_ms: 400 } });
     await cloud.setMode({ status: 500 });
     for (let i = 0; i < 3; i++) {
       const r = await chat(gw.base, chatBody(`${COMPLEX} ${i}`));
@@ -211,29 +208,35 @@ describe('circuit breakers', () => {
     let lines = circuitLines(gw);
     assert.equal(lines.length, 1, JSON.stringify(lines));
     assert.deepEqual([lines[0].backend, lines[0].from, lines[0].to], ['bigcloud', 'closed', 'open']);
-    assert.match(lines[0].cause, /3 consecutive failures/);
     assert.equal(lines[0].level, 'warn');
 
-    // The cloud recovers (its health endpoint never failed): the next probe
-    // half-opens the circuit, well before the 60 s cool-down.
+    // cool-down over, still broken: one trial, which fails and doubles the cool-down
+    await sleep(450);
+    assert.equal((await chat(gw.base, chatBody(COMPLEX))).headers['x-tiergate-backend'], 'local');
+    assert.equal((await cloud.requests()).length, 4, 'no trial after the cool-down');
+    assert.equal((await chat(gw.base, chatBody(COMPLEX))).headers['x-tiergate-reason'], 'offline');
+    await sleep(450);
+    assert.equal((await chat(gw.base, chatBody(COMPLEX))).headers['x-tiergate-reason'], 'offline',
+      'the cool-down did not double after a failed trial');
+    assert.equal((await cloud.requests()).length, 4);
+
+    // healed: after the doubled cool-down the trial succeeds and the circuit closes
     await cloud.setMode({});
-    const healed = Date.now();
-    await waitFor(async () => {
-      const r = await request(gw.base, { path: '/readyz' });
-      return r.json.backends.find((b) => b.name === 'bigcloud').circuit === 'half_open';
-    }, { timeoutMs: 3000, what: 'half_open after a good probe' });
-    assert.ok(Date.now() - healed < 1000, 'traffic did not return within about one probe interval');
+    await sleep(400);
     const back = await chat(gw.base, chatBody(COMPLEX));
     assert.equal(back.headers['x-tiergate-backend'], 'bigcloud');
+    assert.equal(back.headers['x-tiergate-reason'], 'complexity');
     lines = circuitLines(gw);
-    assert.deepEqual(lines.map((l) => `${l.from}>${l.to}`), ['closed>open', 'open>half_open', 'half_open>closed']);
-    assert.equal(lines[1].cause, 'probe succeeded');
-    assert.equal(lines[2].cause, 'trial request succeeded');
+    assert.deepEqual(lines.map((l) => `${l.from}>${l.to}`),
+      ['closed>open', 'open>half_open', 'half_open>open', 'open>half_open', 'half_open>closed']);
+    assert.deepEqual(lines.map((l) => l.cause.split(':')[0]),
+      ['3 consecutive failures', 'cool-down over', 'trial request failed', 'cool-down over', 'trial request succeeded']);
     await assertCleanStop(gw);
   });
 
-  it('a failed probe opens the circuit before any user waits; only the device is asked', async () => {
-    const gw = await gateway({ health: { probe_interval_ms: 300 }, circuit: { cooldown_ms: 60000 } });
+  it('a failed probe opens the circuit before any user waits; a good probe brings traffic back', async () => {
+    const interval = 300;
+    const gw = await gateway({ health: { probe_interval_ms: interval }, circuit: { cooldown_ms: 60000 } });
     await cloud.setMode({ health_status: 503, delay_headers_ms: 5000 });
     await waitFor(async () => circuitLines(gw).length >= 1, { timeoutMs: 2000, what: 'circuit opened by a probe' });
     const line = circuitLines(gw)[0];
@@ -248,6 +251,17 @@ describe('circuit breakers', () => {
       assert.ok(ms < 500, `${ms} ms`);
     }
     assert.equal((await cloud.requests()).length, 0);
+
+    // the cloud recovers: within about one probe interval, not the 60 s cool-down
+    await cloud.setMode({});
+    const healed = Date.now();
+    await waitFor(async () => circuitLines(gw).some((l) => l.to === 'half_open'),
+      { timeoutMs: 3000, intervalMs: 20, what: 'half_open after a good probe' });
+    assert.ok(Date.now() - healed < 2 * interval + 200, `back after ${Date.now() - healed} ms`);
+    const back = await chat(gw.base, chatBody(COMPLEX));
+    assert.equal(back.headers['x-tiergate-backend'], 'bigcloud');
+    assert.deepEqual(circuitLines(gw).map((l) => `${l.from}>${l.to}:${l.cause.split(':')[0]}`),
+      ['closed>open:probe failed', 'open>half_open:probe succeeded', 'half_open>closed:trial request succeeded']);
     await assertCleanStop(gw);
   });
 
