@@ -151,8 +151,11 @@ static void gen_ids(void) {
     static const char *const regions[] = {"11", "31", "44", "51", "65", "81"};
     for (int n = 0; n < SAMPLES; n++) {
         char d[24], v[40];
-        snprintf(d, sizeof d, "%s%04u%04u%02u%02u", regions[rnd(6)], rnd(10000), 1930 + rnd(90), 1 + rnd(12),
-                 1 + rnd(28));
+        /* One draw per statement: argument order is unspecified, and the set
+         * should be the same under every compiler. */
+        const char *region = regions[rnd(6)];
+        unsigned county = rnd(10000), year = 1930 + rnd(90), month = 1 + rnd(12), day = 1 + rnd(28);
+        snprintf(d, sizeof d, "%s%04u%04u%02u%02u", region, county, year, month, day);
         rnd_digits(d + 14, 3);
         char c = id_check(d);
         snprintf(v, sizeof v, "%s%c", d, c);
@@ -226,7 +229,8 @@ static void gen_plates(void) {
         const char *p = provinces + 3 * rnd(31);
         char l = letters[rnd(24)];
         rnd_digits(tail, 5);
-        tail[rnd(5)] = letters[rnd(24)];
+        size_t pos = rnd(5);
+        tail[pos] = letters[rnd(24)];
         snprintf(v, sizeof v, "%.3s%c%s", p, l, tail);
         valid(PII_PLATE, v);
         snprintf(v, sizeof v, "%.3s%c·%s", p, l, tail);
@@ -275,10 +279,10 @@ static void gen_vins(void) {
         char v[24], b[32];
         for (int i = 0; i < 17; i++) v[i] = vin_chars[rnd(33)];
         v[0] = "LJW1"[rnd(4)];
-        v[1] = letters[rnd(24)] == 'Q' ? 'A' : letters[rnd(24)];
+        v[1] = letters[rnd(24)];
+        if (v[1] == 'Q') v[1] = 'B';
         v[12] = (char)('0' + rnd(10));
         v[17] = '\0';
-        if (v[1] == 'Q') v[1] = 'B';
         v[8] = vin_check(v);
         valid(PII_VIN, v);
         memcpy(b, v, 18);
@@ -306,9 +310,10 @@ static void gen_gps(void) {
         valid(PII_GPS, v);
         snprintf(v, sizeof v, "%.3f,%.3f", lat, lon);                    /* too coarse */
         near(PII_GPS, v);
-        snprintf(v, sizeof v, "%u.%06u,%u.%06u", 91 + rnd(89), rnd(1000000), 91 + rnd(89), rnd(1000000));
+        unsigned w1 = 91 + rnd(89), f1 = rnd(1000000), w2 = 91 + rnd(89), f2 = rnd(1000000), w3 = 181 + rnd(800);
+        snprintf(v, sizeof v, "%u.%06u,%u.%06u", w1, f1, w2, f2);
         near(PII_GPS, v);                                                /* neither is a latitude */
-        snprintf(v, sizeof v, "%u.%06u,%.6f", 181 + rnd(800), rnd(1000000), lat);
+        snprintf(v, sizeof v, "%u.%06u,%.6f", w3, f1, lat);
         near(PII_GPS, v);                                                /* out of range */
     }
 }
