@@ -339,7 +339,7 @@ static size_t token(const text *t, size_t i, pii_kind *k) {
         size_t d = digit_run(t, i);
         if (at(t, i + d) == '.') {
             if ((len = gps(t, i))) return (*k = PII_GPS, len);
-            return (*k = PII_IPV4, ipv4(t, i));
+            if ((len = ipv4(t, i))) return (*k = PII_IPV4, len);
         }
         if ((len = phone(t, i))) return (*k = PII_PHONE, len);
         if ((len = cn_id(t, i))) return (*k = PII_CN_ID, len);

@@ -46,6 +46,7 @@ static const char *const contexts[][2] = {
     {"my value is ", " ok"},
     {"请记下", "，谢谢"},
     {"(", ")"},
+    {"at the end of a sentence: ", "."},
     {"", ""},
 };
 
