@@ -15,6 +15,7 @@
 #include "redact.h"
 
 #include <assert.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,12 @@ typedef struct out {
 } out;
 
 static void put(out *o, const char *s, size_t n) {
-    if (o->oom) return;
+    /* The size guard also lets gcc -O3 see that the doubling below cannot
+     * wrap, which it otherwise reports as an overflow. */
+    if (o->oom || n > SIZE_MAX / 4 - o->n) {
+        o->oom = true;
+        return;
+    }
     if (o->n + n + 1 > o->cap) {
         size_t cap = o->cap ? o->cap : 64;
         while (cap < o->n + n + 1) cap *= 2;
