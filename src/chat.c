@@ -12,7 +12,13 @@
  * backend's quirks (Spark omits "object", Ollama's ids repeat).  Usage is
  * always requested upstream; when the client did not ask for it, the usage
  * chunk is dropped and "usage" removed, because clients that read
- * chunk.choices[0] break on the usage chunk's empty choices. */
+ * chunk.choices[0] break on the usage chunk's empty choices.
+ *
+ * Privacy.  decide() scans the request once (privacy.h): in local mode the
+ * router keeps it on the device tier, and an uncommitted failure becomes a
+ * 503 that says privacy kept it there; in redact mode larger tiers get the
+ * masked body and their answers are restored here, just before they are
+ * printed.  Logs name the kinds found, never a value. */
 #include "chat.h"
 
 #include <cjson/cJSON.h>
@@ -22,6 +28,7 @@
 #include <time.h>
 
 #include "classifier.h"
+#include "privacy.h"
 #include "request.h"
 #include "router.h"
 
@@ -35,10 +42,12 @@ typedef struct chat_call {
     chat *c;
     server_exchange *ex;
     chatreq req;
+    privacy_call *priv;
     router_decision dec;
     dispatch_job *job;
     char id[48];
     double created;
+    int backend;                 /* the one streaming, once a chunk came */
     bool stream_started, role_sent;
 } chat_call;
 
@@ -73,7 +82,9 @@ static int header_ms(server_exchange *ex, const char *name, int min, int max, in
     return 0;
 }
 
-static int decide(chat *c, server_exchange *ex, chatreq *req, classifier_result *cr,
+/* Parses, scans, scores and routes; on success req and *priv are the
+ * caller's to free. */
+static int decide(chat *c, server_exchange *ex, chatreq *req, privacy_call **priv, classifier_result *cr,
                   router_decision *dec, int *deadline_ms) {
     size_t len;
     const char *body = server_ex_body(ex, &len);
@@ -82,6 +93,18 @@ static int decide(chat *c, server_exchange *ex, chatreq *req, classifier_result 
         server_ex_reply_error(ex, &err);
         return -1;
     }
+    *priv = privacy_call_new(c->cfg, req);
+    if (!*priv) {
+        api_error_set(&err, 500, "server_error", NULL, NULL, "out of memory");
+        server_ex_reply_error(ex, &err);
+        chatreq_free(req);
+        return -1;
+    }
+    if (privacy_found(*priv)) {
+        char kinds[256];
+        privacy_kinds_str(c->cfg, privacy_found(*priv), kinds, sizeof kinds);
+        server_ex_log_str(ex, "pii", kinds);
+    }
     classifier_score(req->msgs, req->nmessages, cr);
     router_backend view[ROUTER_MAX_CANDIDATES];
     backends_router_view(c->health, view);
@@ -89,6 +112,7 @@ static int decide(chat *c, server_exchange *ex, chatreq *req, classifier_result 
         .model = req->model,
         .force_tier = server_ex_header(ex, "X-Tiergate-Tier"),
         .score = cr->score,
+        .device_only = privacy_device_only(*priv),
     };
     /* A client may shorten the operator's deadline, never extend it. */
     if (header_ms(ex, "X-Tiergate-Max-First-Byte-Ms", 0, 3600000, c->cfg->max_first_byte_ms,
@@ -105,6 +129,7 @@ static int decide(chat *c, server_exchange *ex, chatreq *req, classifier_result 
         }
         server_ex_reply_error(ex, &err);
         chatreq_free(req);
+        privacy_call_free(*priv);
         return -1;
     }
     return 0;
@@ -115,10 +140,11 @@ static int decide(chat *c, server_exchange *ex, chatreq *req, classifier_result 
 void chat_handle_route(server_exchange *ex, void *ctx) {
     chat *c = ctx;
     chatreq req;
+    privacy_call *priv;
     classifier_result cr;
     router_decision dec;
     int deadline_ms;
-    if (decide(c, ex, &req, &cr, &dec, &deadline_ms) < 0) return;
+    if (decide(c, ex, &req, &priv, &cr, &dec, &deadline_ms) < 0) return;
     const config_backend *first = &c->cfg->backends[dec.candidates[0]];
     server_ex_set_route(ex, tier_name(dec.tier), first->name, dec.reason, dec.score);
     cJSON *o = cJSON_CreateObject();
@@ -134,6 +160,9 @@ void chat_handle_route(server_exchange *ex, void *ctx) {
         cJSON_AddNumberToObject(f, classifier_feature_name(i), cr.feature[i]);
         cJSON_AddNumberToObject(w, classifier_feature_name(i), cr.contribution[i]);
     }
+    cJSON *pv = cJSON_AddObjectToObject(o, "privacy");
+    cJSON_AddStringToObject(pv, "mode", privacy_mode_name(c->cfg->privacy));
+    cJSON_AddItemToObject(pv, "found", privacy_kinds_json(c->cfg, privacy_found(priv)));
     cJSON *cand = cJSON_AddArrayToObject(o, "candidates");
     for (size_t i = 0; i < dec.ncandidates; i++) {
         const config_backend *b = &c->cfg->backends[dec.candidates[i]];
@@ -147,6 +176,7 @@ void chat_handle_route(server_exchange *ex, void *ctx) {
         cJSON_AddItemToArray(cand, e);
     }
     chatreq_free(&req);
+    privacy_call_free(priv);
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     if (s) server_ex_reply(ex, 200, "application/json", s, strlen(s));
@@ -182,6 +212,7 @@ static void log_outcome(chat_call *call) {
 static void on_response(void *ud, int backend, const char *reason, cJSON *body) {
     chat_call *call = ud;
     set_answering_route(call, backend, reason);
+    privacy_restore_response(call->priv, &call->c->cfg->backends[backend], body);
     stamp(call, body, "chat.completion", backend);
     char *s = cJSON_PrintUnformatted(body);
     cJSON_Delete(body);
@@ -226,6 +257,8 @@ static void on_chunk(void *ud, int backend, const char *reason, cJSON *chunk) {
             cJSON_AddStringToObject(delta, "role", "assistant");
         call->role_sent = true;
     }
+    call->backend = backend;
+    privacy_restore_chunk(call->priv, &call->c->cfg->backends[backend], chunk);
     stamp(call, chunk, "chat.completion.chunk", backend);
     char *s = cJSON_PrintUnformatted(chunk);
     if (s) write_event(call, s);
@@ -235,6 +268,14 @@ static void on_chunk(void *ud, int backend, const char *reason, cJSON *chunk) {
 static void on_stream_end(void *ud) {
     chat_call *call = ud;
     static const char done[] = "data: [DONE]\n\n";
+    cJSON *rest = privacy_flush_chunk(call->priv);
+    if (rest) {
+        stamp(call, rest, "chat.completion.chunk", call->backend);
+        char *s = cJSON_PrintUnformatted(rest);
+        if (s) write_event(call, s);
+        free(s);
+        cJSON_Delete(rest);
+    }
     log_outcome(call);
     server_ex_stream_write(call->ex, done, sizeof done - 1);
     server_ex_stream_end(call->ex);
@@ -250,6 +291,18 @@ static void on_error(void *ud, const api_error *e, bool committed, int backend) 
         if (ev) server_ex_stream_write(call->ex, ev, n);
         free(ev);
         server_ex_stream_end(call->ex);
+        return;
+    }
+    if (privacy_device_only(call->priv) && e->status >= 500) {
+        /* The client must learn that a larger tier could have answered. */
+        api_error pe;
+        char kinds[128];
+        privacy_kinds_str(call->c->cfg, privacy_found(call->priv), kinds, sizeof kinds);
+        api_error_set(&pe, 503, "server_error", "backend_unavailable", NULL,
+                      "The request contains personal data (%s) and privacy.mode is \"local\", so only the "
+                      "device tier may answer it, and it could not: %.400s", kinds, e->message);
+        server_ex_set_route(call->ex, "none", "none", "privacy", call->dec.score);
+        server_ex_reply_error(call->ex, &pe);
         return;
     }
     if (backend >= 0) {
@@ -269,6 +322,7 @@ static void call_close(void *ud, bool client_gone) {
     chat_call *call = ud;
     dispatch_job_free(call->job);
     chatreq_free(&call->req);
+    privacy_call_free(call->priv);
     free(call);
 }
 
@@ -283,7 +337,7 @@ void chat_handle_completions(server_exchange *ex, void *ctx) {
     }
     classifier_result cr;
     int deadline_ms;
-    if (decide(c, ex, &call->req, &cr, &call->dec, &deadline_ms) < 0) {
+    if (decide(c, ex, &call->req, &call->priv, &cr, &call->dec, &deadline_ms) < 0) {
         free(call);
         return;
     }

@@ -11,6 +11,7 @@
  * half-built config is freed by the caller's single cleanup path. */
 #include "config.h"
 
+#include <assert.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
@@ -33,6 +34,13 @@ int tier_parse(const char *s, tier_t *out) {
             return 0;
         }
     return -1;
+}
+
+static const char *const privacy_names[] = {"off", "local", "redact"};
+
+const char *privacy_mode_name(privacy_mode m) {
+    assert((unsigned)m < sizeof privacy_names / sizeof privacy_names[0]);
+    return privacy_names[m];
 }
 
 typedef struct reader {
@@ -246,8 +254,86 @@ static int parse_backend(reader *r, const cJSON *obj, size_t i, config *c) {
     return read_int(r, obj, path, "context_tokens", 0, 100000000, 0, &b->context_tokens);
 }
 
+/* A pattern name becomes a placeholder (⟨NAME_1⟩) that the answer path
+ * recognises by its shape: upper-case letters, digits and '_'. */
+static bool valid_pattern_name(const char *s) {
+    size_t n = strlen(s);
+    if (n == 0 || n > PII_MAX_NAME || s[0] < 'A' || s[0] > 'Z') return false;
+    return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == n;
+}
+
+/* Fills c->patterns[i]; on success it counts in c->npatterns and is
+ * config_free's, on failure nothing of it is left allocated. */
+static int parse_pattern(reader *r, const cJSON *obj, size_t i, config *c) {
+    static const char *const keys[] = {"name", "regex", NULL};
+    char path[64], p[80];
+    snprintf(path, sizeof path, "privacy.patterns[%zu]", i);
+    pii_pattern *pat = &c->patterns[i];
+    char *regex = NULL;
+    if (check_keys(r, obj, path, keys) < 0 || read_string(r, obj, path, "name", NULL, &pat->name) < 0) goto err;
+    field_path(p, sizeof p, path, "name");
+    if (!valid_pattern_name(pat->name)) {
+        fail(r, p, "must be A-Z, 0-9 and '_', start with a letter, at most %d bytes", PII_MAX_NAME);
+        goto err;
+    }
+    for (int k = 0; k < PII_BUILTIN_KINDS; k++)
+        if (strcmp(pat->name, pii_kind_name((pii_kind)k)) == 0) {
+            fail(r, p, "is a built-in kind");
+            goto err;
+        }
+    for (size_t k = 0; k < i; k++)
+        if (strcmp(pat->name, c->patterns[k].name) == 0) {
+            fail(r, p, "duplicate name");
+            goto err;
+        }
+    if (read_string(r, obj, path, "regex", NULL, &regex) < 0) goto err;
+    field_path(p, sizeof p, path, "regex");
+    int rc = regcomp(&pat->re, regex, REG_EXTENDED);
+    free(regex);
+    if (rc != 0) {
+        char msg[128];
+        regerror(rc, &pat->re, msg, sizeof msg);
+        fail(r, p, "not a POSIX extended regular expression: %s", msg);
+        goto err;
+    }
+    c->npatterns = i + 1;
+    return 0;
+err:
+    free(pat->name);
+    pat->name = NULL;
+    return -1;
+}
+
+static int parse_privacy(reader *r, const cJSON *root, config *c) {
+    static const char *const keys[] = {"mode", "patterns", NULL};
+    static const cJSON empty = {.type = cJSON_Object};
+    const cJSON *pv = cJSON_GetObjectItemCaseSensitive(root, "privacy");
+    if (!pv) pv = &empty;
+    if (check_keys(r, pv, "privacy", keys) < 0) return -1;
+    c->privacy = PRIVACY_REDACT;
+    const cJSON *mode = cJSON_GetObjectItemCaseSensitive(pv, "mode");
+    if (mode) {
+        size_t m = 0;
+        while (m < 3 && !(cJSON_IsString(mode) && strcmp(mode->valuestring, privacy_names[m]) == 0)) m++;
+        if (m == 3) return fail(r, "privacy.mode", "must be \"off\", \"local\" or \"redact\"");
+        c->privacy = (privacy_mode)m;
+    }
+    const cJSON *ps = cJSON_GetObjectItemCaseSensitive(pv, "patterns");
+    if (!ps) return 0;
+    if (!cJSON_IsArray(ps) || cJSON_GetArraySize(ps) > PII_MAX_PATTERNS)
+        return fail(r, "privacy.patterns", "must be an array of at most %d patterns", PII_MAX_PATTERNS);
+    size_t n = (size_t)cJSON_GetArraySize(ps);
+    if (n == 0) return 0;
+    c->patterns = calloc(n, sizeof *c->patterns);
+    if (!c->patterns) return fail(r, "privacy.patterns", "out of memory");
+    for (size_t i = 0; i < n; i++)
+        if (parse_pattern(r, cJSON_GetArrayItem(ps, (int)i), i, c) < 0) return -1;
+    return 0;
+}
+
 static int parse_sections(reader *r, const cJSON *root, config *c) {
-    static const char *const keys[] = {"listen", "backends", "routing", "health", "circuit", "limits", NULL};
+    static const char *const keys[] = {"listen", "backends", "routing", "health", "circuit", "limits",
+                                       "privacy", NULL};
     static const char *const rkeys[] = {"threshold", "cloud_threshold", "fallback", "deadline_ms",
                                         "max_first_byte_ms", "hedge_after_ms", "retries",
                                         "retry_backoff_ms", "max_retry_after_ms", NULL};
@@ -310,7 +396,7 @@ static int parse_sections(reader *r, const cJSON *root, config *c) {
         read_int(r, l, "limits", "client_timeout_s", 1, 3600, 30, &c->client_timeout_s) < 0)
         return -1;
     c->max_connections = (unsigned)maxconn;
-    return 0;
+    return parse_privacy(r, root, c);
 }
 
 static const char *default_getenv(const char *name) { return getenv(name); }
@@ -375,6 +461,11 @@ void config_free(config *c) {
         free(b->health_path);
     }
     free(c->backends);
+    for (size_t i = 0; c->patterns && i < c->npatterns; i++) {
+        free(c->patterns[i].name);
+        regfree(&c->patterns[i].re);
+    }
+    free(c->patterns);
     free(c->listen_host);
     free(c);
 }
@@ -443,6 +534,15 @@ void config_print(const config *c, FILE *out) {
     cJSON_AddNumberToObject(l, "max_body_bytes", (double)c->max_body_bytes);
     cJSON_AddNumberToObject(l, "max_connections", c->max_connections);
     cJSON_AddNumberToObject(l, "client_timeout_s", c->client_timeout_s);
+    cJSON *pv = cJSON_AddObjectToObject(root, "privacy");
+    cJSON_AddStringToObject(pv, "mode", privacy_mode_name(c->privacy));
+    cJSON *ps = cJSON_AddArrayToObject(pv, "patterns");
+    for (size_t i = 0; ps && i < c->npatterns; i++) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o) break;
+        cJSON_AddItemToArray(ps, o);
+        cJSON_AddStringToObject(o, "name", c->patterns[i].name);
+    }
     char *s = cJSON_Print(root);
     cJSON_Delete(root);
     if (s) {

@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "circuit.h"
+#include "pii.h"
 
 typedef enum { TIER_DEVICE = 0, TIER_EDGE = 1, TIER_CLOUD = 2 } tier_t;
 #define TIER_COUNT 3
@@ -26,6 +27,12 @@ int tier_parse(const char *s, tier_t *out);
  * DashScope, DeepSeek) reads max_tokens and knows no "developer" role; "openai"
  * takes the request as the client wrote it. */
 typedef enum { DIALECT_COMPAT = 0, DIALECT_OPENAI = 1 } dialect_t;
+
+/* What happens to a request that holds personal data (docs/privacy.md):
+ * nothing, it stays on the device tier, or larger tiers get it masked. */
+typedef enum { PRIVACY_OFF = 0, PRIVACY_LOCAL = 1, PRIVACY_REDACT = 2 } privacy_mode;
+
+const char *privacy_mode_name(privacy_mode m);
 
 typedef struct config_backend {
     char *name;
@@ -59,6 +66,9 @@ typedef struct config {
     size_t max_body_bytes;
     unsigned max_connections;
     int client_timeout_s;    /* idle client connections are closed after this */
+    privacy_mode privacy;    /* default PRIVACY_REDACT */
+    pii_pattern *patterns;   /* operator patterns, compiled; owned */
+    size_t npatterns;
 } config;
 
 /* Parses text (len bytes, need not be NUL-terminated).  On success returns a new

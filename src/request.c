@@ -600,7 +600,7 @@ char *chatreq_upstream_body(const chatreq *r, const config_backend *b, size_t *l
     char *text = NULL;
 
     assert(r && r->root && b && b->model);
-    body = cJSON_Duplicate(r->root, 1);
+    body = cJSON_Duplicate(r->redacted && b->tier != TIER_DEVICE ? r->redacted : r->root, 1);
     if (!body || !put(body, "model", cJSON_CreateString(b->model))) goto done;
     if (r->stream) {
         /* Usage is always wanted for metrics and spend; the chat handler drops

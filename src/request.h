@@ -28,13 +28,16 @@ typedef struct chatreq {
                                     root or into owned joined-part buffers */
     char **joined;               /* owned buffers for array contents */
     size_t njoined;
+    struct cJSON *redacted;      /* borrowed (privacy.h): the body with personal
+                                    data masked, for tiers above the device; or NULL */
 } chatreq;
 
 /* Returns 0 and fills out, or -1 with err filled (out needs no free then). */
 int chatreq_parse(const char *body, size_t len, chatreq *out, api_error *err);
 void chatreq_free(chatreq *r);
 
-/* The JSON body for backend b (malloc'd, NUL-terminated), or NULL on OOM. */
+/* The JSON body for backend b (malloc'd, NUL-terminated), or NULL on OOM;
+ * from r->redacted when set and b is above the device tier. */
 char *chatreq_upstream_body(const chatreq *r, const config_backend *b, size_t *len);
 
 #endif

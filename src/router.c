@@ -30,6 +30,13 @@
  *    the client did not ask for, and the reason says so ("offline").  When
  *    it leaves nothing, the answer is an immediate 503.
  *
+ * Privacy.  A request that must stay on the device (router_input.device_only)
+ * gets the device tier whatever the score, model or header asked for, and no
+ * other tier in its list, fallback or not: dispatch retries, falls back and
+ * hedges only within the list, so nothing else is needed to keep it there.
+ * The reason is "privacy" when that moved it; with no usable device backend
+ * the answer is a 503 that says why rather than a larger tier.
+ *
  * Errors are OpenAI-shaped: an unknown model or a forced tier without
  * backends is 400 model_not_found with a message that lists what would work;
  * a bad header value is 400 invalid_header; no backends at all is 503. */
@@ -102,6 +109,16 @@ static void list_candidates(const config *cfg, tier_t t, int forced_backend, rou
     add_tier(cfg, t, forced_backend, out);
     if (!cfg->fallback) return;
     for (int i = 0; i < TIER_COUNT - 1; i++) add_tier(cfg, next_tiers[t][i], -1, out);
+}
+
+/* Leaves out every candidate above the device tier, keeping the order. */
+static void keep_device(const config *cfg, router_decision *out)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < out->ncandidates; i++)
+        if (cfg->backends[out->candidates[i]].tier == TIER_DEVICE) out->candidates[n++] = out->candidates[i];
+    out->ncandidates = n;
 }
 
 /* Leaves out the backends whose circuit is open, keeping the order.
@@ -184,6 +201,14 @@ static void model_not_found(const config *cfg, const char *model, api_error *err
                   quotable_length(model, MAX_QUOTED_MODEL), model, tiers, names);
 }
 
+/* 503 for a request that may only go to the device tier when none can take it. */
+static void private_unavailable(api_error *err)
+{
+    api_error_set(err, 503, "server_error", "backend_unavailable", NULL,
+                  "The request contains personal data and privacy.mode is \"local\", so only the device "
+                  "tier may answer it, and no device backend is available");
+}
+
 int router_decide(const config *cfg, const router_backend *view, const router_input *in,
                   router_decision *out, api_error *err)
 {
@@ -237,6 +262,17 @@ int router_decide(const config *cfg, const router_backend *view, const router_in
         forced = true;
     }
 
+    bool moved_private = false;
+    if (in->device_only) {
+        if (!config_has_tier(cfg, TIER_DEVICE)) {
+            private_unavailable(err);
+            return -1;
+        }
+        moved_private = tier != TIER_DEVICE;
+        if (forced_backend >= 0 && cfg->backends[forced_backend].tier != TIER_DEVICE) forced_backend = -1;
+        tier = TIER_DEVICE;
+    }
+
     /* A client that named a tier gets it however slow; "auto" does not. */
     if (!forced && tier_too_slow(cfg, view, tier, in->max_first_byte_ms)) {
         tier_t smaller = smaller_tier(cfg, view, tier, in->max_first_byte_ms);
@@ -246,14 +282,19 @@ int router_decide(const config *cfg, const router_backend *view, const router_in
 
     list_candidates(cfg, tier, forced_backend, out);
     assert(out->ncandidates >= 1);
+    if (in->device_only) keep_device(cfg, out);
     out->score = in->score;
     bool moved = drop_unusable(view, out);
+    if (out->ncandidates == 0 && in->device_only) {
+        private_unavailable(err);
+        return -1;
+    }
     if (out->ncandidates == 0) {
         api_error_set(err, 503, "server_error", "backend_unavailable", NULL,
                       "Every backend that could answer is unavailable (circuit open); retry later");
         return -1;
     }
-    out->reason = moved ? "offline" : slow ? "slow_network" : forced ? "forced" : "complexity";
+    out->reason = moved_private ? "privacy" : moved ? "offline" : slow ? "slow_network" : forced ? "forced" : "complexity";
     out->tier = cfg->backends[out->candidates[0]].tier;
     return 0;
 }

@@ -28,11 +28,13 @@ typedef struct router_input {
     const char *force_tier;   /* X-Tiergate-Tier header value, or NULL */
     double score;             /* classifier score in [0,1] */
     int max_first_byte_ms;    /* latency budget; 0 = none */
+    bool device_only;         /* privacy.mode "local" and the request holds personal data */
 } router_input;
 
 typedef struct router_decision {
     tier_t tier;              /* tier of candidates[0] */
-    const char *reason;       /* static: "forced", "complexity", "offline", "slow_network" */
+    const char *reason;       /* static: "forced", "complexity", "offline", "slow_network",
+                                 "privacy" (device_only moved it to the device tier) */
     double score;
     size_t ncandidates;       /* >= 1 on success */
     int candidates[ROUTER_MAX_CANDIDATES];   /* backend indexes, try order */
@@ -40,7 +42,8 @@ typedef struct router_decision {
 
 /* view has cfg->nbackends entries.  Returns 0, or -1 with err filled (400
  * model_not_found for an unknown model, 503 backend_unavailable when no
- * backend exists or every candidate's circuit is open). */
+ * backend exists or every candidate's circuit is open; with device_only, when
+ * no device backend exists or is usable, a 503 that names privacy). */
 int router_decide(const config *cfg, const router_backend *view,
                   const router_input *in, router_decision *out, api_error *err);
 

@@ -186,7 +186,44 @@ static void test_tiers(void) {
     CHECK_STR(tier_name(TIER_CLOUD), "cloud");
 }
 
+/* privacy: redact by default, the three modes, operator patterns compiled
+ * once, and every mistake named by its field. */
+static void test_privacy(void) {
+    char err[256] = "";
+    config *c = parse("{\"backends\":[" MIN_BACKEND "]}", err);
+    CHECK(c != NULL);
+    if (c) CHECK_INT(c->privacy, PRIVACY_REDACT);
+    config_free(c);
+    c = parse("{\"backends\":[" MIN_BACKEND "],\"privacy\":{\"mode\":\"local\",\"patterns\":["
+              "{\"name\":\"EMPLOYEE_ID\",\"regex\":\"EMP-[0-9]{6}\"},{\"name\":\"ORDER\",\"regex\":\"O[0-9]+\"}]}}",
+              err);
+    CHECK(c != NULL);
+    if (c) {
+        CHECK_INT(c->privacy, PRIVACY_LOCAL);
+        CHECK_INT(c->npatterns, 2);
+        CHECK_STR(c->patterns[0].name, "EMPLOYEE_ID");
+        CHECK(regexec(&c->patterns[0].re, "id EMP-004211", 0, NULL, 0) == 0);
+        CHECK_STR(privacy_mode_name(c->privacy), "local");
+    }
+    config_free(c);
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"privacy\":{\"mode\":\"cloud\"}}", "privacy.mode: must be");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"privacy\":{\"modes\":\"off\"}}", "privacy.modes: unknown key");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"privacy\":{\"patterns\":[{\"name\":\"A\",\"regex\":\"(\"}]}}",
+                 "privacy.patterns[0].regex: not a POSIX extended regular expression");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"privacy\":{\"patterns\":[{\"name\":\"A\",\"regex\":\"a\"},"
+                 "{\"name\":\"lower\",\"regex\":\"b\"}]}}",
+                 "privacy.patterns[1].name: must be A-Z");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"privacy\":{\"patterns\":[{\"name\":\"PHONE\",\"regex\":\"a\"}]}}",
+                 "privacy.patterns[0].name: is a built-in kind");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"privacy\":{\"patterns\":[{\"name\":\"A\",\"regex\":\"a\"},"
+                 "{\"name\":\"A\",\"regex\":\"b\"}]}}",
+                 "privacy.patterns[1].name: duplicate name");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"privacy\":{\"patterns\":[{\"name\":\"A\"}]}}",
+                 "privacy.patterns[0].regex: is required");
+}
+
 int main(void) {
+    test_privacy();
     test_defaults();
     test_full();
     test_errors();

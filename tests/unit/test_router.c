@@ -15,6 +15,7 @@ typedef struct fixture {
     config_backend backends[ROUTER_MAX_CANDIDATES];
     router_backend view[ROUTER_MAX_CANDIDATES];
     int budget_ms;
+    bool device_only;
     char names[1024];
 } fixture;
 
@@ -40,7 +41,7 @@ static int decide(fixture *f, const char *model, const char *header, double scor
                   router_decision *dec, api_error *err)
 {
     router_input in = {.model = model, .force_tier = header, .score = score,
-                       .max_first_byte_ms = f->budget_ms};
+                       .max_first_byte_ms = f->budget_ms, .device_only = f->device_only};
 
     memset(dec, 0, sizeof *dec);
     memset(err, 0, sizeof *err);
@@ -429,8 +430,44 @@ static void test_pure(void)
     CHECK(a.score == 0.123);
 }
 
+/* privacy.mode local with personal data: the device tier only, whatever
+ * was asked, never a larger tier as fallback or hedge, and a 503 naming
+ * privacy when no device backend can answer. */
+static void test_device_only(void)
+{
+    fixture f;
+    router_decision d;
+    api_error e;
+
+    setup(&f, "d:local d:local2 e:depot c:spark");
+    f.device_only = true;
+    ROUTE(&f, "auto", NULL, 0.1, "device", "complexity", "local local2");
+    ROUTE(&f, "auto", NULL, 0.9, "device", "privacy", "local local2");
+    ROUTE(&f, "cloud", NULL, 0.1, "device", "privacy", "local local2");
+    ROUTE(&f, "spark", NULL, 0.1, "device", "privacy", "local local2");
+    ROUTE(&f, "local2", NULL, 0.1, "device", "forced", "local2 local");
+    ROUTE(&f, "auto", "cloud", 0.1, "device", "privacy", "local local2");
+    f.budget_ms = 100;
+    set_estimate(&f, "local", 5000);
+    set_estimate(&f, "local2", 5000);
+    ROUTE(&f, "auto", NULL, 0.9, "device", "privacy", "local local2");
+    set_down(&f, "local");
+    ROUTE(&f, "auto", NULL, 0.9, "device", "privacy", "local2");
+    set_down(&f, "local2");
+    CHECK_INT(decide(&f, "auto", NULL, 0.9, &d, &e), -1);
+    CHECK_INT(e.status, 503);
+    CHECK(strstr(e.message, "personal data") != NULL);
+
+    setup(&f, "e:depot c:spark");
+    f.device_only = true;
+    CHECK_INT(decide(&f, "auto", NULL, 0.1, &d, &e), -1);
+    CHECK_INT(e.status, 503);
+    CHECK(strstr(e.message, "privacy.mode") != NULL);
+}
+
 int main(void)
 {
+    test_device_only();
     test_tier_for_score();
     test_missing_tiers();
     test_candidate_order();

@@ -1,0 +1,63 @@
+/* pii: detectors of personal data in UTF-8 text.
+ *
+ * pii_scan() finds Chinese mainland mobile numbers, resident ID numbers,
+ * bank card numbers, e-mail addresses, Chinese licence plates, VINs, GPS
+ * coordinates, IPv4 addresses and the operator's own patterns, and reports
+ * each as a span (offset, length, kind).  Every built-in detector validates
+ * what it can (check digits, ranges, boundaries), so a near-miss is not
+ * reported; the rules and their limits are in docs/privacy.md.  Pure: no
+ * I/O and no global state; the only allocation is the span list. */
+#ifndef TIERGATE_PII_H
+#define TIERGATE_PII_H
+
+#include <regex.h>
+#include <stddef.h>
+
+typedef enum {
+    PII_PHONE = 0,     /* Chinese mainland mobile number */
+    PII_CN_ID,         /* Chinese resident ID number */
+    PII_BANK_CARD,
+    PII_EMAIL,
+    PII_PLATE,         /* Chinese licence plate */
+    PII_VIN,
+    PII_GPS,
+    PII_IPV4,
+    PII_CUSTOM         /* an operator pattern; pii_span.pattern says which */
+} pii_kind;
+#define PII_BUILTIN_KINDS 8
+
+/* At most this many operator patterns (their kinds share a 64-bit mask
+ * with the built-in ones, see privacy.h). */
+#define PII_MAX_PATTERNS 32
+/* Longest operator pattern name: names become placeholders such as
+ * ⟨EMPLOYEE_ID_1⟩, which the answer path must recognise in a bounded window. */
+#define PII_MAX_NAME 32
+
+/* An operator pattern: a POSIX extended regex, compiled once at config load. */
+typedef struct pii_pattern {
+    char *name;        /* [A-Z][A-Z0-9_]*, at most PII_MAX_NAME bytes */
+    regex_t re;
+} pii_pattern;
+
+typedef struct pii_span {
+    size_t off, len;
+    pii_kind kind;
+    int pattern;       /* PII_CUSTOM: index into the patterns; otherwise -1 */
+} pii_span;
+
+/* A growable list of spans; zero-initialise, reuse, pii_spans_free. */
+typedef struct pii_spans {
+    pii_span *v;
+    size_t n, cap;
+} pii_spans;
+
+/* "PHONE", "CN_ID", "BANK_CARD", "EMAIL", "PLATE", "VIN", "GPS", "IPV4". */
+const char *pii_kind_name(pii_kind k);
+
+/* Replaces out's contents with the spans of s (n bytes, s[n] must be NUL
+ * when npats > 0), sorted by offset and not overlapping (on overlap the
+ * earlier, then the longer, wins).  Returns 0, or -1 when out of memory. */
+int pii_scan(const char *s, size_t n, const pii_pattern *pats, size_t npats, pii_spans *out);
+void pii_spans_free(pii_spans *sp);
+
+#endif

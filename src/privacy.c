@@ -1,0 +1,212 @@
+/* privacy: the glue between the request's JSON, the detectors and the
+ * redactor.
+ *
+ * What is scanned: every text a model reads as the conversation: string
+ * contents, the "text" of content parts, and tool-call arguments.  Names,
+ * roles, ids and image URLs are not: they are not prose, and rewriting an
+ * image's data URL would break it.
+ *
+ * Redact mode scans twice when something was found: once over the client's
+ * request (which also serves local mode and /v1/route), once over a copy,
+ * replacing as it goes.  Requests without personal data, the common case,
+ * pay one scan and no copy.  The device tier gets the original request; only
+ * larger tiers get the copy, and only their answers are restored.
+ *
+ * Streams are restored per choice (up to PRIVACY_MAX_CHOICES; later choices
+ * chunk by chunk, with no hold-back), and tool-call argument fragments of a
+ * stream chunk by chunk: a placeholder split across two argument fragments
+ * reaches the client masked (docs/privacy.md). */
+#include "privacy.h"
+
+#include <assert.h>
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pii.h"
+#include "redact.h"
+
+#define PRIVACY_MAX_CHOICES 8
+
+struct privacy_call {
+    const config *cfg;
+    privacy_kinds found;
+    redactor *r;                 /* redact mode with personal data found, else NULL */
+    cJSON *redacted;             /* owned: what req->redacted points at */
+    pii_spans spans;
+    restore_stream streams[PRIVACY_MAX_CHOICES];
+    bool oom;
+};
+
+typedef void (*visit_fn)(privacy_call *p, cJSON *text);
+
+static cJSON *get(const cJSON *o, const char *key) { return cJSON_GetObjectItemCaseSensitive(o, key); }
+
+/* Calls fn on each text of one message (or a response's message). */
+static void each_text_of(cJSON *m, privacy_call *p, visit_fn fn) {
+    cJSON *c = get(m, "content"), *x;
+    if (cJSON_IsString(c)) fn(p, c);
+    else if (cJSON_IsArray(c))
+        cJSON_ArrayForEach(x, c) {
+            cJSON *t = get(x, "text");
+            if (cJSON_IsString(t)) fn(p, t);
+        }
+    cJSON *calls = get(m, "tool_calls");
+    if (cJSON_IsArray(calls))
+        cJSON_ArrayForEach(x, calls) {
+            cJSON *a = get(get(x, "function"), "arguments");
+            if (cJSON_IsString(a)) fn(p, a);
+        }
+}
+
+static void each_text(cJSON *messages, privacy_call *p, visit_fn fn) {
+    cJSON *m;
+    if (!cJSON_IsArray(messages)) return;
+    cJSON_ArrayForEach(m, messages) each_text_of(m, p, fn);
+}
+
+static void scan_one(privacy_call *p, cJSON *text) {
+    const config *cfg = p->cfg;
+    if (pii_scan(text->valuestring, strlen(text->valuestring), cfg->patterns, cfg->npatterns, &p->spans) < 0) {
+        p->oom = true;
+        return;
+    }
+    for (size_t i = 0; i < p->spans.n; i++) {
+        const pii_span *s = &p->spans.v[i];
+        p->found |= (privacy_kinds)1 << (s->kind == PII_CUSTOM ? PII_BUILTIN_KINDS + s->pattern : (int)s->kind);
+    }
+}
+
+static void redact_one(privacy_call *p, cJSON *text) {
+    scan_one(p, text);
+    if (p->oom || p->spans.n == 0) return;
+    char *t = redact_text(p->r, text->valuestring, strlen(text->valuestring), &p->spans, p->cfg->patterns);
+    if (!t || !cJSON_SetValuestring(text, t)) p->oom = true;
+    free(t);
+}
+
+privacy_call *privacy_call_new(const config *cfg, chatreq *req) {
+    privacy_call *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->cfg = cfg;
+    if (cfg->privacy == PRIVACY_OFF) return p;
+    each_text(get(req->root, "messages"), p, scan_one);
+    if (!p->oom && p->found && cfg->privacy == PRIVACY_REDACT) {
+        p->r = redactor_new();
+        p->redacted = cJSON_Duplicate(req->root, 1);
+        if (!p->r || !p->redacted) p->oom = true;
+        else each_text(get(p->redacted, "messages"), p, redact_one);
+    }
+    if (p->oom) goto err;
+    pii_spans_free(&p->spans);
+    req->redacted = p->redacted;
+    return p;
+err:
+    privacy_call_free(p);
+    return NULL;
+}
+
+void privacy_call_free(privacy_call *p) {
+    if (!p) return;
+    redactor_free(p->r);
+    cJSON_Delete(p->redacted);
+    pii_spans_free(&p->spans);
+    free(p);
+}
+
+privacy_kinds privacy_found(const privacy_call *p) { return p->found; }
+
+bool privacy_device_only(const privacy_call *p) { return p->cfg->privacy == PRIVACY_LOCAL && p->found; }
+
+static const char *kind_name(const config *cfg, int bit) {
+    return bit < PII_BUILTIN_KINDS ? pii_kind_name((pii_kind)bit) : cfg->patterns[bit - PII_BUILTIN_KINDS].name;
+}
+
+void privacy_kinds_str(const config *cfg, privacy_kinds k, char *buf, size_t n) {
+    size_t used = 0;
+    assert(n > 0);
+    buf[0] = '\0';
+    for (int bit = 0; bit < PII_BUILTIN_KINDS + PII_MAX_PATTERNS && used < n; bit++) {
+        if (!(k >> bit & 1)) continue;
+        int w = snprintf(buf + used, n - used, "%s%s", used ? "," : "", kind_name(cfg, bit));
+        used += w > 0 ? (size_t)w : 0;
+    }
+}
+
+cJSON *privacy_kinds_json(const config *cfg, privacy_kinds k) {
+    cJSON *a = cJSON_CreateArray();
+    for (int bit = 0; a && bit < PII_BUILTIN_KINDS + PII_MAX_PATTERNS; bit++)
+        if (k >> bit & 1) cJSON_AddItemToArray(a, cJSON_CreateString(kind_name(cfg, bit)));
+    return a;
+}
+
+/* ---- the answer path ---- */
+
+/* A failed restore (out of memory) leaves the placeholder: the client then
+ * sees the mask, never another request's value. */
+static void restore_one(privacy_call *p, cJSON *text) {
+    char *t = restore_text(p->r, text->valuestring, strlen(text->valuestring));
+    if (t) cJSON_SetValuestring(text, t);
+    free(t);
+}
+
+void privacy_restore_response(privacy_call *p, const config_backend *b, cJSON *body) {
+    cJSON *c;
+    if (!p->r || b->tier == TIER_DEVICE) return;
+    cJSON_ArrayForEach(c, get(body, "choices")) each_text_of(get(c, "message"), p, restore_one);
+}
+
+static void set_content(cJSON *delta, const char *text) {
+    cJSON *v = cJSON_CreateString(text);
+    if (!v) return;
+    if (get(delta, "content")) cJSON_ReplaceItemInObjectCaseSensitive(delta, "content", v);
+    else cJSON_AddItemToObject(delta, "content", v);
+}
+
+void privacy_restore_chunk(privacy_call *p, const config_backend *b, cJSON *chunk) {
+    cJSON *c, *x;
+    if (!p->r || b->tier == TIER_DEVICE) return;
+    cJSON_ArrayForEach(c, get(chunk, "choices")) {
+        cJSON *delta = get(c, "delta"), *content = get(delta, "content"), *idx = get(c, "index");
+        int i = cJSON_IsNumber(idx) ? idx->valueint : 0;
+        bool final = cJSON_IsString(get(c, "finish_reason"));
+        if (i < 0 || i >= PRIVACY_MAX_CHOICES) {
+            if (cJSON_IsString(content)) restore_one(p, content);
+        } else if (cJSON_IsObject(delta) && (cJSON_IsString(content) || (final && p->streams[i].nheld))) {
+            const char *s = cJSON_IsString(content) ? content->valuestring : "";
+            char *t = restore_stream_feed(p->r, &p->streams[i], s, strlen(s), final);
+            if (t) set_content(delta, t);
+            free(t);
+        }
+        cJSON *calls = get(delta, "tool_calls");
+        if (cJSON_IsArray(calls))
+            cJSON_ArrayForEach(x, calls) {
+                cJSON *a = get(get(x, "function"), "arguments");
+                if (cJSON_IsString(a)) restore_one(p, a);
+            }
+    }
+}
+
+cJSON *privacy_flush_chunk(privacy_call *p) {
+    cJSON *chunk = NULL, *choices = NULL;
+    for (int i = 0; p->r && i < PRIVACY_MAX_CHOICES; i++) {
+        restore_stream *st = &p->streams[i];
+        if (!st->nheld) continue;
+        if (!chunk) {
+            chunk = cJSON_CreateObject();
+            choices = cJSON_AddArrayToObject(chunk, "choices");
+            if (!choices) break;
+        }
+        char text[sizeof st->held + 1];
+        memcpy(text, st->held, st->nheld);
+        text[st->nheld] = '\0';
+        st->nheld = 0;
+        cJSON *c = cJSON_CreateObject();
+        cJSON_AddItemToArray(choices, c);
+        cJSON_AddNumberToObject(c, "index", i);
+        cJSON_AddStringToObject(cJSON_AddObjectToObject(c, "delta"), "content", text);
+        cJSON_AddNullToObject(c, "finish_reason");
+    }
+    return chunk;
+}

@@ -1,0 +1,49 @@
+/* privacy: personal data in a chat request, per privacy.mode.
+ *
+ * A privacy_call belongs to one request.  It scans the messages' text
+ * (contents, text parts, tool-call arguments) with pii_scan(); in "local"
+ * mode a request with personal data must stay on the device tier (the
+ * router's device_only); in "redact" mode it builds the body larger tiers
+ * get, every value masked (redact.h), and restores the values in their
+ * answers, whole or streamed.  Only kinds are ever reported, never values. */
+#ifndef TIERGATE_PRIVACY_H
+#define TIERGATE_PRIVACY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "request.h"
+
+struct cJSON;
+
+/* Kinds found: bit k for built-in kind k, bit PII_BUILTIN_KINDS + i for
+ * operator pattern i. */
+typedef uint64_t privacy_kinds;
+
+typedef struct privacy_call privacy_call;
+
+/* Scans req; in redact mode with personal data found, also sets
+ * req->redacted (owned by the call, which must outlive req's use).  NULL
+ * when out of memory. */
+privacy_call *privacy_call_new(const config *cfg, chatreq *req);
+void privacy_call_free(privacy_call *p);
+
+privacy_kinds privacy_found(const privacy_call *p);
+/* True when the request must not leave the device tier. */
+bool privacy_device_only(const privacy_call *p);
+/* The kinds as names, "PHONE,EMAIL" into buf, or as a JSON array. */
+void privacy_kinds_str(const config *cfg, privacy_kinds k, char *buf, size_t n);
+struct cJSON *privacy_kinds_json(const config *cfg, privacy_kinds k);
+
+/* Restores the placeholders in the answer of backend b, in place: message
+ * content and tool-call arguments of a response, delta content and tool
+ * arguments of a chunk.  Nothing to do unless b got the masked body. */
+void privacy_restore_response(privacy_call *p, const config_backend *b, struct cJSON *body);
+void privacy_restore_chunk(privacy_call *p, const config_backend *b, struct cJSON *chunk);
+/* At the end of a stream: a chunk with the text still held back (a
+ * placeholder's start the stream never completed), or NULL. */
+struct cJSON *privacy_flush_chunk(privacy_call *p);
+
+#endif

@@ -1,0 +1,112 @@
+/* test_redact: placeholders are stable within a request, and restoring
+ * gives back the original text however the answer is cut: at every byte
+ * position into two pieces, into pieces of every size, and byte by byte
+ * (which splits inside the three UTF-8 bytes of ⟨ and ⟩).  Placeholders
+ * the redactor did not issue, and fragments of them, pass unchanged. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pii.h"
+#include "redact.h"
+#include "testlib.h"
+
+static char *redact(redactor *r, const char *s) {
+    pii_spans sp = {0};
+    CHECK(pii_scan(s, strlen(s), NULL, 0, &sp) == 0);
+    char *t = redact_text(r, s, strlen(s), &sp, NULL);
+    pii_spans_free(&sp);
+    return t;
+}
+
+static void test_stable(void) {
+    redactor *r = redactor_new();
+    char *a = redact(r, "call 13812345678 or 13987654321, mail li@example.com");
+    char *b = redact(r, "again: 13987654321 then 13812345678");
+    CHECK_STR(a, "call ⟨PHONE_1⟩ or ⟨PHONE_2⟩, mail ⟨EMAIL_1⟩");
+    CHECK_STR(b, "again: ⟨PHONE_2⟩ then ⟨PHONE_1⟩");
+    CHECK_INT(redactor_count(r), 3);
+    char *back = restore_text(r, a, strlen(a));
+    CHECK_STR(back, "call 13812345678 or 13987654321, mail li@example.com");
+    free(back);
+    back = restore_text(r, "⟨PHONE_9⟩ ⟨PHONE_1 ⟨⟩ PHONE_1⟩ ⟨EMAIL_1⟩", strlen("⟨PHONE_9⟩ ⟨PHONE_1 ⟨⟩ PHONE_1⟩ ⟨EMAIL_1⟩"));
+    CHECK_STR(back, "⟨PHONE_9⟩ ⟨PHONE_1 ⟨⟩ PHONE_1⟩ li@example.com");
+    free(back);
+    free(a);
+    free(b);
+    redactor_free(r);
+}
+
+/* Feeds text in pieces cut at the offsets in cuts[0..ncuts) and returns
+ * what a client would see, joined. */
+static char *stream(const redactor *r, const char *text, const size_t *cuts, size_t ncuts) {
+    restore_stream st = {0};
+    size_t n = strlen(text), pos = 0;
+    char *all = calloc(1, 4 * n + 64);
+    for (size_t i = 0; i <= ncuts; i++) {
+        size_t end = i < ncuts ? cuts[i] : n;
+        char *piece = restore_stream_feed(r, &st, text + pos, end - pos, i == ncuts);
+        CHECK(piece != NULL);
+        if (piece) strcat(all, piece);
+        free(piece);
+        pos = end;
+    }
+    CHECK_INT(st.nheld, 0);
+    return all;
+}
+
+static void test_every_split(void) {
+    redactor *r = redactor_new();
+    const char *orig = "您好，请拨打13812345678，或发邮件至zhang.san@example.com；车牌粤B12345。";
+    char *red = redact(r, orig);
+    CHECK(strstr(red, "⟨PHONE_1⟩") && strstr(red, "⟨EMAIL_1⟩") && strstr(red, "⟨PLATE_1⟩"));
+    /* The model's answer quotes the placeholders, one of them unknown. */
+    char answer[512], want[512];
+    snprintf(answer, sizeof answer, "好的：%s ⟨PHONE_7⟩ ⟨PHONE_1", red);
+    snprintf(want, sizeof want, "好的：%s ⟨PHONE_7⟩ ⟨PHONE_1", orig);
+    size_t n = strlen(answer);
+    int bad = 0;
+    for (size_t cut = 0; cut <= n; cut++) {
+        char *got = stream(r, answer, &cut, 1);
+        bad += strcmp(got, want) != 0;
+        free(got);
+    }
+    CHECK_INT(bad, 0);
+    for (size_t a = 0; a <= n; a += 3)
+        for (size_t b = a; b <= n; b += 5) {
+            size_t cuts[2] = {a, b};
+            char *got = stream(r, answer, cuts, 2);
+            bad += strcmp(got, want) != 0;
+            free(got);
+        }
+    CHECK_INT(bad, 0);
+    size_t *bytes = malloc(n * sizeof *bytes);
+    for (size_t i = 0; i < n; i++) bytes[i] = i;
+    char *got = stream(r, answer, bytes, n);
+    CHECK_STR(got, want);
+    free(got);
+    free(bytes);
+    free(red);
+    redactor_free(r);
+}
+
+/* Text that cannot be a placeholder is never held back. */
+static void test_no_delay(void) {
+    redactor *r = redactor_new();
+    restore_stream st = {0};
+    char *p = restore_stream_feed(r, &st, "plain text ⟨", strlen("plain text ⟨"), false);
+    CHECK_STR(p, "plain text ");
+    CHECK_INT(st.nheld, 3);
+    free(p);
+    p = restore_stream_feed(r, &st, "x", 1, false);
+    CHECK_STR(p, "⟨x");
+    CHECK_INT(st.nheld, 0);
+    free(p);
+    redactor_free(r);
+}
+
+int main(void) {
+    test_stable();
+    test_every_split();
+    test_no_delay();
+    TEST_MAIN_END();
+}
