@@ -158,9 +158,18 @@ describe('privacy', () => {
     it('hedging never adds the cloud', async () => {
       const gw = await gateway('local', { hedge_after_ms: 50 });
       await device.setMode({ delay_headers_ms: 400 });
-      const res = await chat(gw.base, chatBody(COMPLEX));
+      // without personal data the slow device is hedged with the cloud ...
+      const plain = await chat(gw.base, chatBody('open the sunroof please'));
+      assert.equal(plain.headers['x-tiergate-reason'], 'hedge', 'the contrast case did not hedge');
+      assert.equal((await cloud.requests()).length, 1);
+      await cloud.clear();
+      // ... with it, the same slow device is waited for
+      const res = await chat(gw.base, chatBody(`open the sunroof please and call ${PHONE}`));
       assert.equal(res.status, 200, res.text);
       assert.equal(res.headers['x-tiergate-tier'], 'device');
+      const big = await chat(gw.base, chatBody(COMPLEX));
+      assert.equal(big.status, 200, big.text);
+      assert.equal(big.headers['x-tiergate-tier'], 'device');
       assert.equal((await cloud.requests()).length, 0, 'a hedge reached the cloud');
       await assertCleanStop(gw);
     });
