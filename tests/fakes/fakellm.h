@@ -1,0 +1,141 @@
+/*
+ * fakellm - tiergate's simulated OpenAI-compatible model server.
+ *
+ * Every integration test runs one or two of these as the gateway's backends,
+ * the fault suite runs one inside a network namespace, and config/demo.json
+ * uses two of them as its on-device and cloud tiers.  So it speaks the real
+ * wire protocol over real sockets: HTTP/1.1 with keep-alive and pipelining,
+ * Content-Length and chunked request bodies, Expect: 100-continue, and OpenAI
+ * Chat Completions answers, either one JSON body or SSE over chunked transfer
+ * encoding with one HTTP chunk per event (wire-formats.md sections 1.4-1.6,
+ * 2.2, 2.4).
+ *
+ * Two layers, one file each:
+ *  - fakellm_http.c, the wire: one detached thread per connection (at most
+ *    MAX_CONNS live), blocking sockets.  A connection reads one request at a
+ *    time through a fixed 64 KiB buffer (which also bounds the header block),
+ *    hands it to the endpoint it names, and loops while the connection is
+ *    keep-alive.  SIGTERM and SIGINT _exit(0) at once: nothing needs
+ *    flushing and the connection threads need no joining.
+ *  - fakellm.c, the behaviour: the answers and the faults.  The answer is
+ *    deterministic, "[<label> simulated] You said: <last user text>", so a
+ *    test can tell which tier answered and what it was sent.  The fault mode
+ *    (POST /_fake/mode or --mode) applies to every chat request until
+ *    replaced; "fake:KEY=VALUE" tokens in the last user message override it
+ *    for one request, so a test can inject a fault through the gateway.
+ *    Every wait (delays, stall, hang, linger) polls the socket, so a client
+ *    that goes away is noticed at once.  /_fake/stats counts chat responses
+ *    in progress ("active", dropped just before a response's last write) and
+ *    those the client abandoned ("client_closed").  Chat requests are
+ *    recorded (the last LOG_KEEP) for GET /_fake/requests, so tests can check
+ *    exactly what the gateway forwarded.
+ *
+ * Faults:
+ *   status N              answer HTTP N (400-599) with an error body, streaming
+ *                         or not; 429 adds "Retry-After: 1"
+ *   error_style "llama"   error bodies in llama.cpp's shape
+ *   health_status N       GET /health and .../models answer N (400-599)
+ *   delay_headers_ms N    wait before answering at all
+ *   delay_first_chunk_ms  streaming: wait between the headers and the first event
+ *   chunk_delay_ms N      streaming: wait between events
+ *   chunks N              content chunks (default 5)
+ *   cut_after N           streaming: reset the connection after N content
+ *                         chunks (0: after the headers); otherwise after the
+ *                         headers and half the body
+ *   stall_after N         streaming: after N content chunks go silent until
+ *                         the client leaves
+ *   malformed_after N     streaming: after N content chunks send a non-JSON event
+ *   error_event_after N   streaming: after N content chunks send an error event
+ *                         and end the stream without [DONE]
+ *   no_done, no_finish    omit [DONE]; omit the finish and usage chunks and [DONE]
+ *   linger                streaming: after the finish (and usage) chunk send
+ *                         nothing more, neither [DONE] nor the end of the
+ *                         chunked body, and keep the connection open until
+ *                         the client leaves
+ *   hang                  read the request and never answer
+ *   bad_json              not streaming: 200 with truncated JSON
+ *   no_space, crlf,       "data:" without the space; \r\n line ends;
+ *   keepalive             ": keep-alive" before every event
+ *   reply "TEXT"          the answer text (mode only)
+ * A count beyond the number of content chunks strikes after the last one.
+ * Booleans take true/false or numbers in the mode, 1/0/true/false in tokens.
+ */
+#ifndef FAKELLM_H
+#define FAKELLM_H
+
+#include <cjson/cJSON.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#define IN_CAP (64 * 1024)       /* per-connection read buffer = header block limit */
+#define MAX_HEADERS 100
+#define WAIT_CAP_MS 120000       /* hang, stall and linger give up after this */
+
+/* Set from the command line. */
+extern const char *opt_model, *opt_label;
+extern time_t start_time;
+extern atomic_long n_connections;
+
+struct buf {
+    char *p;
+    size_t len, cap;
+};
+
+struct conn {
+    int fd;
+    size_t off, len;         /* unread bytes are in[off..len) */
+    char in[IN_CAP];
+};
+
+struct request {
+    char *head;              /* copy of the header block, parsed in place */
+    char *method, *target;
+    size_t pathlen;          /* target up to any '?' */
+    struct { char *name, *value; } hdr[MAX_HEADERS];  /* names lowercased */
+    int nhdr;
+    struct buf body;         /* always NUL-terminated */
+    bool keep_alive;
+    int status;              /* sent, for the log */
+};
+
+enum outcome {
+    DONE,    /* response complete; the connection may serve another request */
+    CLOSE,   /* close the connection */
+    RESET,   /* abort the connection with an RST (a simulated crash) */
+    GONE,    /* the client closed or reset the connection, or a write failed */
+};
+
+/* ---- the wire (fakellm_http.c) ------------------------------------------- */
+
+void *must(void *p);                     /* allocation failure is fatal */
+void buf_add(struct buf *b, const void *p, size_t n);
+__attribute__((format(printf, 2, 3))) void buf_printf(struct buf *b, const char *fmt, ...);
+long long clock_ms(clockid_t clk);
+
+bool send_all(struct conn *c, const char *p, size_t n);
+bool send_chunk(struct conn *c, const char *p, size_t n);   /* one HTTP chunk */
+bool path_ends(const struct request *rq, const char *suffix);
+
+/* Status line and headers; len < 0 means a chunked body. */
+void put_head(struct buf *b, struct request *rq, int status, const char *ctype, long long len,
+              const char *extra);
+enum outcome respond(struct conn *c, struct request *rq, int status, const char *body,
+                     const char *extra);
+enum outcome respond_json(struct conn *c, struct request *rq, int status, cJSON *json,
+                          const char *extra);
+enum outcome respond_error(struct conn *c, struct request *rq, int status, const char *message,
+                           bool llama);
+enum outcome respond_simulated(struct conn *c, struct request *rq, int status, bool llama);
+
+/* ---- the behaviour (fakellm.c) ------------------------------------------- */
+
+enum outcome handle_chat(struct conn *c, struct request *rq);
+enum outcome handle_probe(struct conn *c, struct request *rq);
+enum outcome handle_requests(struct conn *c, struct request *rq, bool clear);
+enum outcome handle_stats(struct conn *c, struct request *rq);
+/* Replaces the fault mode with a JSON object.  NULL, or an error in err. */
+const char *set_mode(const char *text, char *err, size_t errlen);
+
+#endif
