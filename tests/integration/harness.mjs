@@ -196,7 +196,8 @@ function parseBase(base) {
 }
 
 /**
- * One HTTP request.  Resolves {status, headers, text, json, socket info};
+ * One HTTP request.  Resolves {status, headers, text, json, elapsedMs,
+ * ttfbMs (until the response's head arrived), socket info};
  * rejects if no complete response arrives within timeoutMs.
  * opts: method, path, body (object | string | Buffer), headers, agent,
  * chunked (send the body with Transfer-Encoding: chunked), timeoutMs.
@@ -219,6 +220,7 @@ export function request(base, opts = {}) {
     }, timeoutMs);
     req.on('error', (e) => { clearTimeout(timer); reject(e); });
     req.on('response', (res) => {
+      const ttfbMs = Date.now() - started;
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('error', (e) => { clearTimeout(timer); reject(e); });
@@ -233,6 +235,7 @@ export function request(base, opts = {}) {
           text,
           json,
           elapsedMs: Date.now() - started,
+          ttfbMs,
           localPort: res.socket ? res.socket.localPort : undefined,
           reusedSocket: req.reusedSocket,
         });
@@ -275,7 +278,7 @@ export function parseSse(raw) {
 
 /**
  * A streaming request read to its end with node's http module.
- * Resolves {status, headers, raw, events, elapsedMs, ended, aborted};
+ * Resolves {status, headers, raw, events, elapsedMs, ttfbMs, ended, aborted};
  * rejects (with what arrived so far) if it does not end within timeoutMs.
  * opts.onData(rawSoFar, req) is called on every received piece; it may
  * destroy req to simulate a client going away (the promise then resolves
@@ -292,6 +295,7 @@ export function sse(base, body, opts = {}) {
     let raw = '';
     let status;
     let resHeaders;
+    let ttfbMs;
     let aborted = false;
     let settled = false;
     const finish = (fn, v) => {
@@ -312,6 +316,7 @@ export function sse(base, body, opts = {}) {
       raw,
       events: parseSse(raw),
       elapsedMs: Date.now() - started,
+      ttfbMs,
       ended,
       aborted,
     });
@@ -320,6 +325,7 @@ export function sse(base, body, opts = {}) {
       else finish(reject, e);
     });
     req.on('response', (res) => {
+      ttfbMs = Date.now() - started;
       status = res.statusCode;
       resHeaders = res.headers;
       res.setEncoding('utf8');
