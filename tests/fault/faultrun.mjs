@@ -106,7 +106,7 @@ export const FAULTS = [
 ];
 
 /** Lifts every fault; resolves what the network impairments did (netlab's heal). */
-async function liftAll(lab) {
+export async function liftAll(lab) {
   const effect = await lab.heal();
   await lab.fake.setMode(ANSWER_MODE);
   return effect;

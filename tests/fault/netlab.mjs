@@ -158,10 +158,15 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
   });
 }
 
-/** Starts delayproxy.mjs in the namespace; resolves its port and a command writer. */
-function startProxy(ns, listen, target) {
+/**
+ * Starts delayproxy.mjs in the lab's namespace; resolves its port and a
+ * command writer.  The process is the lab's from the start, so that a
+ * teardown kills it even if it never listened.
+ */
+function startProxy(lab, ns, listen, target) {
   const proc = spawn('ip', ['netns', 'exec', ns, process.execPath, path.join(here, 'delayproxy.mjs'),
     '--listen', `${listen}:0`, '--target', target], { stdio: ['pipe', 'pipe', 'inherit'] });
+  lab.procs.push(proc);
   const lines = readline.createInterface({ input: proc.stdout });
   const waiters = [];
   let onListen;
@@ -180,7 +185,7 @@ function startProxy(ns, listen, target) {
     proc.stdin.write(`${text}\n`);
   });
   const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error('delayproxy did not listen within 10 s')), 10000).unref());
-  return Promise.race([listening, timeout]).then((port) => ({ proc, port, command }));
+  return Promise.race([listening, timeout]).then((port) => ({ port, command }));
 }
 
 /**
@@ -212,8 +217,7 @@ export async function createLab({ model = 'big-model', label = 'cloud', mode } =
 
     const fake = await startFake({ model, label, mode, host: n.farIp, wrap: ['ip', 'netns', 'exec', n.ns] });
     lab.procs.push(fake.proc);
-    const proxy = await startProxy(n.ns, n.farIp, `${n.farIp}:${fake.port}`);
-    lab.procs.push(proxy.proc);
+    const proxy = await startProxy(lab, n.ns, n.farIp, `${n.farIp}:${fake.port}`);
 
     const nft = (chain, ...rule) => run('nft', ['add', 'rule', 'inet', n.table, chain, ...rule]);
     // Each direction gets a rule that counts every packet, then the
