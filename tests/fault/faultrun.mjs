@@ -37,7 +37,7 @@ export const PROBE_INTERVAL_MS = 1000;
 // needs 3 s to resend a segment lost four times) but not past the deadline.
 const CLOUD_TIMEOUTS = { connect_ms: 1000, first_byte_ms: 4000, idle_ms: 6000, total_ms: 7500 };
 const DEVICE = 'local';
-const CLOUD = 'bigcloud';
+export const CLOUD = 'bigcloud';
 // A real model streams a token of a few characters per event; 30 chunks give
 // the simulated answers that shape, so that a stream weighs some 7 kB on the
 // wire and a narrow link shows in its timing.
@@ -249,15 +249,23 @@ function logEvents(stderr, msg) {
  */
 export async function runFault(gw, env, fault, { faultMs, warmMs = 2000, recoveryCapMs = 15000, load = {} } = {}) {
   const l = startLoad(gw, env, load);
-  await sleep(warmMs);
-  const faultStart = Date.now();
-  await fault.apply(env.lab);
-  await sleep(faultMs);
-  const liftedAt = Date.now();
-  const effect = await liftAll(env.lab);
-  const cloudAgain = () => l.records.some((q) => q.start >= liftedAt && q.answered && q.backend === CLOUD);
-  while (!cloudAgain() && Date.now() - liftedAt < scaled(recoveryCapMs)) await sleep(100);
-  const records = await l.stop();
+  let faultStart;
+  let liftedAt;
+  let effect;
+  try {
+    await sleep(warmMs);
+    faultStart = Date.now();
+    await fault.apply(env.lab);
+    await sleep(faultMs);
+    liftedAt = Date.now();
+    effect = await liftAll(env.lab);
+    const cloudAgain = () => l.records.some((q) => q.start >= liftedAt && q.answered && q.backend === CLOUD);
+    while (!cloudAgain() && Date.now() - liftedAt < scaled(recoveryCapMs)) await sleep(100);
+  } finally {
+    // a load left running would keep the process alive after a failure
+    await l.stop();
+  }
+  const records = l.records;
   const stderr = gw.stderrText();
   return {
     fault,

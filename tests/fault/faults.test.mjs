@@ -15,7 +15,8 @@ import assert from 'node:assert/strict';
 import { assertCleanStop } from '../integration/harness.mjs';
 import { available } from './netlab.mjs';
 import {
-  AFTER_MERGE, FAULTS, DEADLINE_MS, PROBE_INTERVAL_MS, startEnv, stopEnv, startFaultGateway, runFault, summarize,
+  AFTER_MERGE, FAULTS, CLOUD, DEADLINE_MS, PROBE_INTERVAL_MS, startEnv, stopEnv, startFaultGateway, runFault,
+  summarize,
 } from './faultrun.mjs';
 
 const FAULT_MS = 8000;
@@ -85,9 +86,9 @@ describe('faults', () => {
       const show = (list) => list.map((q) => `#${q.seq} ${q.kind}${q.stream ? ' stream' : ''} at +${q.start - r.faultStart} ms: ${q.error}`).join('\n');
 
       assert.equal(s.noEffect, null, `${fault.title} did not take effect: ${s.noEffect}`);
-      assert.ok(r.records.some((q) => q.start < r.faultStart && q.answered && q.backend === 'bigcloud'),
+      assert.ok(r.records.some((q) => q.start < r.faultStart && q.answered && q.backend === CLOUD),
         'the cloud answered no request before the fault: the complex prompts no longer route to the cloud?');
-      const tolerated = TOLERATE_CUT_STREAMS.has(fault.id) ? r.records.filter((q) => q.cut && q.backend === 'bigcloud') : [];
+      const tolerated = TOLERATE_CUT_STREAMS.has(fault.id) ? r.records.filter((q) => q.cut && q.backend === CLOUD) : [];
       if (tolerated.length) t.diagnostic(`tolerated: ${tolerated.length} cloud streams cut by the loss`);
       const lost = r.records.filter((q) => !q.answered && !tolerated.includes(q));
       assert.equal(lost.length, 0, `${lost.length} of ${s.requests} requests not answered:\n${show(lost.slice(0, 5))}`);
