@@ -6,7 +6,7 @@
 //
 // It replaces what lies between the two markers in docs/resilience.md and
 // leaves the rest of the file, the hand-written prose, alone.  TIERGATE_BIN
-// and FAKELLM_BIN choose other binaries, as for the tests.  About 8 minutes.
+// and FAKELLM_BIN choose other binaries, as for the tests.  About 6 minutes.
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
