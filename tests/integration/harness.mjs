@@ -5,6 +5,13 @@
 // temporary file), talk HTTP to them with node's own http module, and kill every
 // process they started when the test file ends, whether its tests passed or not.
 // Only node built-ins are used here.
+//
+// Two environment variables change how the gateway runs, for tests/valgrind.sh:
+//   TIERGATE_WRAPPER     a command line the gateway is started under, e.g.
+//                        "valgrind --error-exitcode=99 ..." (split on blanks)
+//   TIERGATE_TIME_SCALE  a factor (default 1) for every wait and time limit of
+//                        the tests, because a gateway under memcheck runs some
+//                        twenty times slower; see scaled()
 
 import { spawn, execFileSync } from 'node:child_process';
 import { after } from 'node:test';
@@ -23,6 +30,19 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const SOURCE_DIR = process.env.TIERGATE_SOURCE_DIR || path.resolve(here, '..', '..');
 export const TIERGATE_BIN = process.env.TIERGATE_BIN || path.join(SOURCE_DIR, 'build', 'tiergate');
 export const FAKELLM_BIN = process.env.FAKELLM_BIN || path.join(SOURCE_DIR, 'build', 'fakellm');
+const WRAPPER = (process.env.TIERGATE_WRAPPER || '').split(/\s+/).filter(Boolean);
+export const TIME_SCALE = Math.max(1, Number(process.env.TIERGATE_TIME_SCALE) || 1);
+
+/** A time limit in ms, stretched by TIERGATE_TIME_SCALE. */
+export function scaled(ms) {
+  return Math.round(ms * TIME_SCALE);
+}
+
+/** Spawns the gateway binary, under TIERGATE_WRAPPER if one is set. */
+function spawnGateway(args, options) {
+  const argv = [...WRAPPER, TIERGATE_BIN, ...args];
+  return spawn(argv[0], argv.slice(1), options);
+}
 
 /* ------------------------------------------------------------------------ */
 /* Process bookkeeping: everything spawned here dies with the test file.     */
@@ -105,7 +125,8 @@ export async function unusedPort() {
 }
 
 /** Polls fn until it returns a truthy value; throws after timeoutMs. */
-export async function waitFor(fn, { timeoutMs = 5000, intervalMs = 50, what = 'condition' } = {}) {
+export async function waitFor(fn, { timeoutMs: limit = 5000, intervalMs = 50, what = 'condition' } = {}) {
+  const timeoutMs = scaled(limit);
   const start = Date.now();
   let last;
   for (;;) {
@@ -175,13 +196,15 @@ function parseBase(base) {
 }
 
 /**
- * One HTTP request.  Resolves {status, headers, text, json, socket info};
+ * One HTTP request.  Resolves {status, headers, text, json, elapsedMs,
+ * ttfbMs (until the response's head arrived), socket info};
  * rejects if no complete response arrives within timeoutMs.
  * opts: method, path, body (object | string | Buffer), headers, agent,
  * chunked (send the body with Transfer-Encoding: chunked), timeoutMs.
  */
 export function request(base, opts = {}) {
-  const { method = 'GET', path: p = '/', headers = {}, agent, chunked = false, timeoutMs = 15000 } = opts;
+  const { method = 'GET', path: p = '/', headers = {}, agent, chunked = false } = opts;
+  const timeoutMs = scaled(opts.timeoutMs ?? 15000);
   const body = encodeBody(opts.body);
   const { host, port } = parseBase(base);
   const h = { ...headers };
@@ -197,6 +220,7 @@ export function request(base, opts = {}) {
     }, timeoutMs);
     req.on('error', (e) => { clearTimeout(timer); reject(e); });
     req.on('response', (res) => {
+      const ttfbMs = Date.now() - started;
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('error', (e) => { clearTimeout(timer); reject(e); });
@@ -211,6 +235,7 @@ export function request(base, opts = {}) {
           text,
           json,
           elapsedMs: Date.now() - started,
+          ttfbMs,
           localPort: res.socket ? res.socket.localPort : undefined,
           reusedSocket: req.reusedSocket,
         });
@@ -253,14 +278,15 @@ export function parseSse(raw) {
 
 /**
  * A streaming request read to its end with node's http module.
- * Resolves {status, headers, raw, events, elapsedMs, ended, aborted};
+ * Resolves {status, headers, raw, events, elapsedMs, ttfbMs, ended, aborted};
  * rejects (with what arrived so far) if it does not end within timeoutMs.
  * opts.onData(rawSoFar, req) is called on every received piece; it may
  * destroy req to simulate a client going away (the promise then resolves
  * with aborted:true).
  */
 export function sse(base, body, opts = {}) {
-  const { path: p = '/v1/chat/completions', headers = {}, agent, timeoutMs = 15000, onData } = opts;
+  const { path: p = '/v1/chat/completions', headers = {}, agent, onData } = opts;
+  const timeoutMs = scaled(opts.timeoutMs ?? 15000);
   const payload = encodeBody(body);
   const { host, port } = parseBase(base);
   const h = { 'Content-Type': 'application/json', 'Content-Length': String(payload.length), ...headers };
@@ -269,6 +295,7 @@ export function sse(base, body, opts = {}) {
     let raw = '';
     let status;
     let resHeaders;
+    let ttfbMs;
     let aborted = false;
     let settled = false;
     const finish = (fn, v) => {
@@ -289,6 +316,7 @@ export function sse(base, body, opts = {}) {
       raw,
       events: parseSse(raw),
       elapsedMs: Date.now() - started,
+      ttfbMs,
       ended,
       aborted,
     });
@@ -297,6 +325,7 @@ export function sse(base, body, opts = {}) {
       else finish(reject, e);
     });
     req.on('response', (res) => {
+      ttfbMs = Date.now() - started;
       status = res.statusCode;
       resHeaders = res.headers;
       res.setEncoding('utf8');
@@ -402,8 +431,8 @@ export function assertSseWire(raw, { done = true } = {}) {
 /* ------------------------------------------------------------------------ */
 /* The simulated model server.                                               */
 
-function controlRequest(port, method, p, body) {
-  return request(`http://127.0.0.1:${port}`, { method, path: p, body, timeoutMs: 10000 }).then((res) => {
+function controlRequest(base, method, p, body) {
+  return request(base, { method, path: p, body, timeoutMs: 10000 }).then((res) => {
     if (res.status < 200 || res.status >= 300) {
       throw new Error(`fakellm ${method} ${p} -> ${res.status}: ${res.text}`);
     }
@@ -412,19 +441,22 @@ function controlRequest(port, method, p, body) {
 }
 
 /**
- * Starts fakellm.  Returns {port, url (base URL ending /v1), requests(),
- * chatRequests(), clear(), setMode(obj), stats(), stop(), proc}.
+ * Starts fakellm on host (an address of this machine) and a free port.  wrap
+ * is a command prefix it runs under, e.g. ["ip", "netns", "exec", NAME] to run
+ * it in a network namespace.  Returns {port, host, base, url (base URL ending
+ * /v1), requests(), clear(), setMode(obj), stats(), stop(), proc}.
  */
-export async function startFake({ model = 'fake-model', label = 'fake', mode } = {}) {
-  const args = ['--port', '0', '--model', model, '--label', label, '--quiet'];
+export async function startFake({ model = 'fake-model', label = 'fake', mode, host = '127.0.0.1', wrap = [] } = {}) {
+  const args = ['--host', host, '--port', '0', '--model', model, '--label', label, '--quiet'];
   if (mode) args.push('--mode', JSON.stringify(mode));
-  const proc = spawn(FAKELLM_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const argv = [...wrap, FAKELLM_BIN, ...args];
+  const proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   track(proc);
   const err = lineCollector(proc.stderr, () => {});
   const port = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`fakellm did not print "listening" within 10 s; stderr:\n${err.text}`)), 10000);
     lineCollector(proc.stdout, (line) => {
-      const m = /^listening\s+[\d.]+:(\d+)/.exec(line.trim());
+      const m = /^listening\s+\[?[\d.:a-f]+\]?:(\d+)/.exec(line.trim());
       if (m) { clearTimeout(timer); resolve(Number(m[1])); }
     });
     proc.once('error', (e) => { clearTimeout(timer); reject(e); });
@@ -433,26 +465,28 @@ export async function startFake({ model = 'fake-model', label = 'fake', mode } =
       reject(new Error(`fakellm exited (${code ?? sig}) before listening; stderr:\n${err.text}`));
     });
   });
+  const base = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   const fake = {
     port,
+    host,
     proc,
-    base: `http://127.0.0.1:${port}`,
-    url: `http://127.0.0.1:${port}/v1`,
+    base,
+    url: `${base}/v1`,
     model,
     label,
     stderrText: () => err.text,
     /** Recorded chat requests, bodies parsed into .json where possible. */
     async requests() {
-      const list = await controlRequest(port, 'GET', '/_fake/requests');
+      const list = await controlRequest(base, 'GET', '/_fake/requests');
       return list.map((r) => {
         let json;
         try { json = JSON.parse(r.body); } catch { json = undefined; }
         return { ...r, json };
       });
     },
-    clear: () => controlRequest(port, 'DELETE', '/_fake/requests'),
-    setMode: (m) => controlRequest(port, 'POST', '/_fake/mode', m || {}),
-    stats: () => controlRequest(port, 'GET', '/_fake/stats'),
+    clear: () => controlRequest(base, 'DELETE', '/_fake/requests'),
+    setMode: (m) => controlRequest(base, 'POST', '/_fake/mode', m || {}),
+    stats: () => controlRequest(base, 'GET', '/_fake/stats'),
     async stop() {
       try { proc.kill('SIGKILL'); } catch { /* gone */ }
       await waitExit(proc, 5000);
@@ -518,11 +552,11 @@ function writeConfig(config) {
 export function runGateway(args, { config, env = {}, timeoutMs = 10000 } = {}) {
   const file = config !== undefined ? writeConfig(config) : null;
   const argv = args.map((a) => (a === '{config}' ? file : a));
-  const proc = spawn(TIERGATE_BIN, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const proc = spawnGateway(argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   track(proc);
   const out = lineCollector(proc.stdout, () => {});
   const err = lineCollector(proc.stderr, () => {});
-  return waitExit(proc, timeoutMs).then(async (r) => {
+  return waitExit(proc, scaled(timeoutMs)).then(async (r) => {
     if (r.timedOut) {
       proc.kill('SIGKILL');
       await waitExit(proc, 5000);
@@ -541,7 +575,7 @@ export function runGateway(args, { config, env = {}, timeoutMs = 10000 } = {}) {
  */
 export async function startGateway(config, env = {}, { args = [] } = {}) {
   const file = writeConfig(config);
-  const proc = spawn(TIERGATE_BIN, ['--config', file, ...args], {
+  const proc = spawnGateway(['--config', file, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, TEST_CLOUD_KEY: CLOUD_KEY, ...env },
   });
@@ -557,7 +591,7 @@ export async function startGateway(config, env = {}, { args = [] } = {}) {
   });
   const port = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(
-      `tiergate did not log "listening" within 10 s; stderr:\n${err.text}`)), 10000);
+      `tiergate did not log "listening" within ${scaled(10000)} ms; stderr:\n${err.text}`)), scaled(10000));
     listening.then((p) => { clearTimeout(timer); resolve(p); });
     proc.once('error', (e) => { clearTimeout(timer); reject(e); });
     proc.once('exit', (code, sig) => {
@@ -573,10 +607,10 @@ export async function startGateway(config, env = {}, { args = [] } = {}) {
     configPath: file,
     stderrText: () => err.text,
     stdoutText: () => out.text,
-    /** Sends signal (SIGTERM) and waits; SIGKILL after timeoutMs. */
+    /** Sends signal (SIGTERM) and waits; SIGKILL after timeoutMs (scaled). */
     async stop({ signal = 'SIGTERM', timeoutMs = 8000 } = {}) {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-      const r = await waitExit(proc, timeoutMs);
+      const r = await waitExit(proc, scaled(timeoutMs));
       if (r.timedOut) {
         proc.kill('SIGKILL');
         await waitExit(proc, 5000);
@@ -589,12 +623,17 @@ export async function startGateway(config, env = {}, { args = [] } = {}) {
 
 const SANITIZER_RE = /ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer)|runtime error:|SUMMARY: \w+Sanitizer/;
 
-/** Stops the gateway with SIGTERM; asserts an orderly exit (0) and no sanitizer report. */
+/**
+ * Stops the gateway with SIGTERM; asserts an orderly exit (0) and no sanitizer
+ * report.  Under TIERGATE_WRAPPER the exit code is the wrapper's, so a
+ * memcheck error (valgrind --error-exitcode) fails here too.
+ */
 export async function assertCleanStop(gw) {
   const r = await gw.stop();
-  assert.equal(r.timedOut, false, `tiergate did not exit within 8 s of SIGTERM; stderr tail:\n${r.stderr.slice(-3000)}`);
+  const under = WRAPPER.length ? ` (run under "${WRAPPER.join(' ')}": see its report)` : '';
+  assert.equal(r.timedOut, false, `tiergate did not exit within ${scaled(8000)} ms of SIGTERM; stderr tail:\n${r.stderr.slice(-3000)}`);
   assert.ok(!SANITIZER_RE.test(r.stderr), `sanitizer report in tiergate's stderr:\n${r.stderr.slice(-6000)}`);
-  assert.equal(r.code, 0, `tiergate exited with ${r.code ?? r.signal} after SIGTERM; stderr tail:\n${r.stderr.slice(-3000)}`);
+  assert.equal(r.code, 0, `tiergate exited with ${r.code ?? r.signal} after SIGTERM${under}; stderr tail:\n${r.stderr.slice(-3000)}`);
 }
 
 /** Polls GET /readyz until its status is want. */

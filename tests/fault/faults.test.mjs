@@ -1,0 +1,101 @@
+// The fault suite of issue 3: the simulated cloud behind real network
+// impairments (see netlab.mjs), a bounded mix of requests during each fault
+// (see faultrun.mjs), and for each fault:
+//  - every request is answered while the device tier is up,
+//  - no request outlives its deadline,
+//  - the cloud is used again after the fault is lifted,
+//  - the fault took effect (so that nothing passes by accident),
+// and, once AFTER_MERGE is switched on in faultrun.mjs, the circuit breaker's
+// behaviour.  The faults are shorter than in report.mjs (the 503 one lasts
+// 10 s here instead of 60 s) through the same code.  Where network namespaces
+// or nftables are unavailable the suite is skipped, saying why.
+
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { assertCleanStop } from '../integration/harness.mjs';
+import { available } from './netlab.mjs';
+import {
+  AFTER_MERGE, FAULTS, CLOUD, DEADLINE_MS, PROBE_INTERVAL_MS, startEnv, stopEnv, startFaultGateway, runFault,
+  summarize,
+} from './faultrun.mjs';
+
+const FAULT_MS = 8000;
+const FAULT_MS_503 = 10000;
+// The client's own measurement adds a little to the gateway's deadline.
+const DEADLINE_SLACK_MS = 500;
+// Under 30 % loss about one cloud stream in ten that has begun stalls for
+// seconds while TCP resends (measured on the bare link, without the gateway),
+// and a gateway cannot take back a stream it has begun: today's gateway,
+// which keeps sending complex requests to a lossy cloud, loses such streams
+// (they end with an error event).  Until AFTER_MERGE they are tolerated there
+// and only there; the gateway of issue 3 is to route around a lossy cloud, and
+// then every request counts.
+const TOLERATE_CUT_STREAMS = AFTER_MERGE ? new Set() : new Set(['loss30']);
+
+const lab = await available();
+
+/**
+ * Circuit assertions, run only with AFTER_MERGE (faultrun.mjs).  Faults that
+ * make every cloud attempt fail must open the circuit; while it is open
+ * complex requests go to the device at once (reason offline); after the lift
+ * the circuit closes within a probe interval (plus the cooldown), and the
+ * delay fault makes the gateway route around the slow cloud (slow_network).
+ */
+const MUST_OPEN = new Set(['blackhole', 'flap', 'http503']);
+function assertCircuit(r, s) {
+  if (MUST_OPEN.has(s.id)) {
+    assert.notEqual(s.circuitOpenMs, null, `the cloud's circuit did not open during ${s.title}`);
+  }
+  const opened = r.circuit.filter((e) => e.to === 'open');
+  for (const o of opened) {
+    const next = r.circuit.find((e) => e.at > o.at);
+    const whileOpen = r.records.filter((q) => q.kind === 'complex' && q.start > o.at && (!next || q.start < next.at));
+    for (const q of whileOpen) {
+      assert.equal(q.reason, 'offline', `request #${q.seq}, sent while the circuit was open, has reason ${q.reason}`);
+      assert.ok(q.ttfbMs < 500, `request #${q.seq}, sent while the circuit was open, took ${q.ttfbMs} ms to its first byte`);
+    }
+  }
+  const last = r.circuit.filter((e) => e.at < r.liftedAt).pop();
+  if (last && last.to !== 'closed') {
+    assert.notEqual(s.circuitClosedMs, null, 'the circuit did not close after the fault was lifted');
+    assert.ok(s.circuitClosedMs <= 2 * PROBE_INTERVAL_MS + 2000,
+      `the circuit closed ${s.circuitClosedMs} ms after the lift, more than a probe interval and the cooldown`);
+  }
+  if (s.id === 'delay') {
+    assert.ok(Object.keys(s.routes).some((k) => k.endsWith('/slow_network')),
+      `no complex request was routed around the slow cloud: ${JSON.stringify(s.routes)}`);
+  }
+}
+
+describe('faults', () => {
+  if (!lab.ok) {
+    it('needs a network lab', { skip: `network lab unavailable: ${lab.reason}` }, () => {});
+    return;
+  }
+  let env;
+  before(async () => { env = await startEnv(); });
+  after(async () => { if (env) await stopEnv(env); });
+
+  for (const fault of FAULTS) {
+    it(fault.title, async (t) => {
+      const gw = await startFaultGateway(env);
+      const r = await runFault(gw, env, fault, { faultMs: fault.id === 'http503' ? FAULT_MS_503 : FAULT_MS });
+      await assertCleanStop(gw);
+      const s = summarize(r);
+      t.diagnostic(JSON.stringify({ ...s, failures: undefined }));
+      const show = (list) => list.map((q) => `#${q.seq} ${q.kind}${q.stream ? ' stream' : ''} at +${q.start - r.faultStart} ms: ${q.error}`).join('\n');
+
+      assert.equal(s.noEffect, null, `${fault.title} did not take effect: ${s.noEffect}`);
+      assert.ok(r.records.some((q) => q.start < r.faultStart && q.answered && q.backend === CLOUD),
+        'the cloud answered no request before the fault: the complex prompts no longer route to the cloud?');
+      const tolerated = TOLERATE_CUT_STREAMS.has(fault.id) ? r.records.filter((q) => q.cut && q.backend === CLOUD) : [];
+      if (tolerated.length) t.diagnostic(`tolerated: ${tolerated.length} cloud streams cut by the loss`);
+      const lost = r.records.filter((q) => !q.answered && !tolerated.includes(q));
+      assert.equal(lost.length, 0, `${lost.length} of ${s.requests} requests not answered:\n${show(lost.slice(0, 5))}`);
+      assert.ok(s.longestMs <= DEADLINE_MS + DEADLINE_SLACK_MS,
+        `a request took ${s.longestMs} ms, past its deadline of ${DEADLINE_MS} ms`);
+      assert.notEqual(s.cloudAgainMs, null, 'the cloud answered no request sent after the fault was lifted');
+      if (AFTER_MERGE) assertCircuit(r, s);
+    });
+  }
+});
