@@ -14,8 +14,10 @@
  * weight of a new sample, EWMA_ALPHA, is high enough that three probes after
  * the network recovers bring a 4 s estimate under 1.5 s.
  *
- * Probes use the backend's own connect limit and a first-byte limit of at
- * most the probe interval, so a probe never outlives the next one. */
+ * Probes use the backend's own limits: a slow network must show as a slow
+ * probe (and so as slow_network), not as a failed one, which would open the
+ * circuit of a backend that still answers.  The next probe is scheduled when
+ * one ends, so probes never overlap. */
 #include "backends.h"
 
 #include <assert.h>
@@ -201,8 +203,6 @@ static int probe_on_data(void *ud, const char *d, size_t n) {
     return 0;   /* the body does not matter; the status does */
 }
 
-static int probe_limit(const backends *b) { return b->cfg->probe_interval_ms; }
-
 static void probe_on_done(void *ud, const upstream_report *r) {
     backend_state *s = ud;
     backends *b = s->owner;
@@ -212,13 +212,12 @@ static void probe_on_done(void *ud, const upstream_report *r) {
     char why[160];
     if (r->res == UPSTREAM_OK) snprintf(why, sizeof why, "HTTP %ld", r->status);
     else snprintf(why, sizeof why, "%s", r->detail);
-    int interval = probe_limit(b);
-    int limit = r->res == UPSTREAM_ERR_CONNECT_TIMEOUT ? cb->connect_ms : cb->first_byte_ms;
-    backends_observe(b, s->index, r, true, limit < interval ? limit : interval);
+    backends_observe(b, s->index, r, true,
+                     r->res == UPSTREAM_ERR_CONNECT_TIMEOUT ? cb->connect_ms : cb->first_byte_ms);
     circuit_state from = s->circuit.state;
     s->seen_outcome = true;
     if (circuit_probe(&s->circuit, &b->cfg->circuit, now_ms(b), ok, why)) log_change(s, from);
-    evloop_timer_start(b->loop, &s->probe_timer, (uint64_t)probe_limit(b));
+    evloop_timer_start(b->loop, &s->probe_timer, (uint64_t)b->cfg->probe_interval_ms);
 }
 
 static const upstream_callbacks probe_callbacks = {probe_on_headers, probe_on_data, probe_on_done};
@@ -229,17 +228,16 @@ static void probe_now(void *ud) {
     const config_backend *cb = &b->cfg->backends[s->index];
     char url[1024];
     snprintf(url, sizeof url, "%s%s", cb->url, cb->health_path);
-    int limit = probe_limit(b);
     upstream_request req = {
         .url = url,
         .bearer = cb->api_key,
-        .connect_ms = cb->connect_ms < limit ? cb->connect_ms : limit,
-        .first_byte_ms = cb->first_byte_ms < limit ? cb->first_byte_ms : limit,
-        .idle_ms = limit,
-        .total_ms = limit,
+        .connect_ms = cb->connect_ms,
+        .first_byte_ms = cb->first_byte_ms,
+        .idle_ms = cb->idle_ms,
+        .total_ms = cb->first_byte_ms + cb->idle_ms,
     };
     s->probe = upstream_start(b->up, &req, &probe_callbacks, s);
-    if (!s->probe) evloop_timer_start(b->loop, &s->probe_timer, (uint64_t)limit);
+    if (!s->probe) evloop_timer_start(b->loop, &s->probe_timer, (uint64_t)b->cfg->probe_interval_ms);
 }
 
 int backends_start_probes(backends *b, evloop *loop, upstream *up) {

@@ -226,6 +226,8 @@ describe('circuit breakers', () => {
     const back = await chat(gw.base, chatBody(COMPLEX));
     assert.equal(back.headers['x-tiergate-backend'], 'bigcloud');
     assert.equal(back.headers['x-tiergate-reason'], 'complexity');
+    // the log line may reach the pipe a moment after the response
+    await waitFor(() => circuitLines(gw).length >= 5, { timeoutMs: 2000, what: 'five circuit changes logged' });
     lines = circuitLines(gw);
     assert.deepEqual(lines.map((l) => `${l.from}>${l.to}`),
       ['closed>open', 'open>half_open', 'half_open>open', 'open>half_open', 'half_open>closed']);
@@ -260,6 +262,7 @@ describe('circuit breakers', () => {
     assert.ok(Date.now() - healed < 2 * interval + 200, `back after ${Date.now() - healed} ms`);
     const back = await chat(gw.base, chatBody(COMPLEX));
     assert.equal(back.headers['x-tiergate-backend'], 'bigcloud');
+    await waitFor(() => circuitLines(gw).length >= 3, { timeoutMs: 2000, what: 'three circuit changes logged' });
     assert.deepEqual(circuitLines(gw).map((l) => `${l.from}>${l.to}:${l.cause.split(':')[0]}`),
       ['closed>open:probe failed', 'open>half_open:probe succeeded', 'half_open>closed:trial request succeeded']);
     await assertCleanStop(gw);
