@@ -52,6 +52,14 @@ typedef struct reader {
     const char *(*getenv_fn)(const char *);
 } reader;
 
+/* Messages quote the file's own keys and values; a control character in one
+ * must not break the message (or a log line) in two.  Returns -1. */
+static int plain(reader *r) {
+    for (char *c = r->err; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
+    return -1;
+}
+
 __attribute__((format(printf, 3, 4)))
 static int fail(reader *r, const char *path, const char *fmt, ...) {
     int n = snprintf(r->err, r->errlen, "%s: ", path);
@@ -60,7 +68,7 @@ static int fail(reader *r, const char *path, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(r->err + n, r->errlen - (size_t)n, fmt, ap);
     va_end(ap);
-    return -1;
+    return plain(r);
 }
 
 static int check_keys(reader *r, const cJSON *obj, const char *path, const char *const *allowed) {
@@ -368,7 +376,7 @@ static int parse_auth(reader *r, const cJSON *root, config *c) {
     if ((env && read_string(r, a, "auth", "keys_env", NULL, &c->auth_keys_env) < 0) ||
         (file && read_string(r, a, "auth", "keys_file", NULL, &c->auth_keys_file) < 0))
         return -1;
-    return auth_load_keys(c, r->getenv_fn, r->err, r->errlen);
+    return auth_load_keys(c, r->getenv_fn, r->err, r->errlen) < 0 ? plain(r) : 0;
 }
 
 static int parse_sections(reader *r, const cJSON *root, config *c) {
