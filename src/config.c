@@ -322,6 +322,14 @@ static int parse_pattern(reader *r, const cJSON *obj, size_t i, config *c) {
         }
     if (read_string(r, obj, path, "regex", NULL, &regex) < 0) goto err;
     field_path(p, sizeof p, path, "regex");
+    /* glibc's regcomp copies the tree once per stacked quantifier ("a++++"),
+     * which exhausts memory long before the regex is refused (fuzz_config). */
+    for (const char *q = regex; *q && q[1]; q++)
+        if (strchr("*+?}", *q) && strchr("*+?{", q[1]) && (q == regex || q[-1] != '\\')) {
+            free(regex);
+            fail(r, p, "must not stack quantifiers (\"a**\", \"a+{2}\")");
+            goto err;
+        }
     int rc = regcomp(&pat->re, regex, REG_EXTENDED);
     free(regex);
     if (rc != 0) {
