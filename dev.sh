@@ -4,7 +4,8 @@
 #   ./dev.sh demo   install what is missing, build, start tiergate on config/demo.json
 #                   with two simulated model servers as its device and cloud tiers
 #   ./dev.sh test   install what is missing, build, run the whole suite: once with gcc,
-#                   once with clang under AddressSanitizer + UndefinedBehaviorSanitizer
+#                   once with clang under AddressSanitizer + UndefinedBehaviorSanitizer,
+#                   then each libFuzzer target for 20 s (tests/fuzz/run.sh)
 #
 # Installing needs root (or sudo) on Debian; everything else runs as any user.
 set -euo pipefail
@@ -80,6 +81,8 @@ run_suite() {
     CC=clang build build-asan -DTIERGATE_SANITIZE=ON
     (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
         ctest --output-on-failure -j2)
+    echo "== fuzz targets (clang, libFuzzer, 20 s each) =="
+    tests/fuzz/run.sh 20
 }
 
 case "${1:-}" in

@@ -300,6 +300,8 @@ attempt *attempt_start(evloop *loop, upstream *up, const chatreq *req, const con
         .body = body,
         .body_len = blen,
         .bearer = b->api_key,
+        .ca_file = b->ca_file,
+        .insecure = b->tls_insecure,
         .accept_sse = req->stream,
         .connect_ms = b->connect_ms < left_ms ? b->connect_ms : left_ms,
         .first_byte_ms = b->first_byte_ms < left_ms ? b->first_byte_ms : left_ms,

@@ -231,6 +231,8 @@ static void probe_now(void *ud) {
     upstream_request req = {
         .url = url,
         .bearer = cb->api_key,
+        .ca_file = cb->ca_file,
+        .insecure = cb->tls_insecure,
         .connect_ms = cb->connect_ms,
         .first_byte_ms = cb->first_byte_ms,
         .idle_ms = cb->idle_ms,

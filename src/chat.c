@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "classifier.h"
+#include "limits.h"
 #include "privacy.h"
 #include "request.h"
 #include "router.h"
@@ -89,8 +90,13 @@ static int decide(chat *c, server_exchange *ex, chatreq *req, privacy_call **pri
     size_t len;
     const char *body = server_ex_body(ex, &len);
     api_error err;
-    if (chatreq_parse(body, len, req, &err) < 0) {
+    if (limits_check_body(c->cfg, body, len, &err) < 0 || chatreq_parse(body, len, req, &err) < 0) {
         server_ex_reply_error(ex, &err);
+        return -1;
+    }
+    if (limits_check_request(c->cfg, req, &err) < 0) {
+        server_ex_reply_error(ex, &err);
+        chatreq_free(req);
         return -1;
     }
     *priv = privacy_call_new(c->cfg, req);

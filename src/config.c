@@ -19,6 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "auth.h"
 
 #define CONFIG_MAX_BACKENDS 16
 #define CONFIG_MAX_FILE (1u << 20)
@@ -49,6 +52,14 @@ typedef struct reader {
     const char *(*getenv_fn)(const char *);
 } reader;
 
+/* Messages quote the file's own keys and values; a control character in one
+ * must not break the message (or a log line) in two.  Returns -1. */
+static int plain(reader *r) {
+    for (char *c = r->err; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
+    return -1;
+}
+
 __attribute__((format(printf, 3, 4)))
 static int fail(reader *r, const char *path, const char *fmt, ...) {
     int n = snprintf(r->err, r->errlen, "%s: ", path);
@@ -57,7 +68,7 @@ static int fail(reader *r, const char *path, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(r->err + n, r->errlen - (size_t)n, fmt, ap);
     va_end(ap);
-    return -1;
+    return plain(r);
 }
 
 static int check_keys(reader *r, const cJSON *obj, const char *path, const char *const *allowed) {
@@ -194,9 +205,31 @@ static bool valid_name(const char *s) {
     return true;
 }
 
+/* Verification stays on unless turned off by name; main warns at every
+ * start when it is.  Options on a plain-http backend would be silently
+ * meaningless, so they are refused. */
+static int parse_tls(reader *r, const cJSON *obj, const char *path, config_backend *b) {
+    static const char *const keys[] = {"ca_file", "insecure_skip_verify", NULL};
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(obj, "tls");
+    if (!t) return 0;
+    char p[128];
+    field_path(p, sizeof p, path, "tls");
+    if (check_keys(r, t, p, keys) < 0) return -1;
+    if (strncmp(b->url, "https://", 8) != 0) return fail(r, p, "applies only to an https:// url");
+    if (cJSON_GetObjectItemCaseSensitive(t, "ca_file")) {
+        if (read_string(r, t, p, "ca_file", NULL, &b->ca_file) < 0) return -1;
+        if (access(b->ca_file, R_OK) != 0) {
+            char fp[160];
+            field_path(fp, sizeof fp, p, "ca_file");
+            return fail(r, fp, "%s: %s", b->ca_file, strerror(errno));
+        }
+    }
+    return read_bool(r, t, p, "insecure_skip_verify", false, &b->tls_insecure);
+}
+
 static int parse_backend(reader *r, const cJSON *obj, size_t i, config *c) {
     static const char *const keys[] = {"name", "tier", "url", "model", "api_key_env", "dialect",
-                                       "health_path", "timeouts", "context_tokens", NULL};
+                                       "health_path", "timeouts", "context_tokens", "tls", NULL};
     static const char *const tkeys[] = {"connect_ms", "first_byte_ms", "idle_ms", "total_ms", NULL};
     config_backend *b = &c->backends[i];
     char path[64], p[128];
@@ -251,7 +284,8 @@ static int parse_backend(reader *r, const cJSON *obj, size_t i, config *c) {
         read_int(r, t, p, "idle_ms", 1, 3600000, 30000, &b->idle_ms) < 0 ||
         read_int(r, t, p, "total_ms", 1, 86400000, 300000, &b->total_ms) < 0)
         return -1;
-    return read_int(r, obj, path, "context_tokens", 0, 100000000, 0, &b->context_tokens);
+    if (read_int(r, obj, path, "context_tokens", 0, 100000000, 0, &b->context_tokens) < 0) return -1;
+    return parse_tls(r, obj, path, b);
 }
 
 /* A pattern name becomes a placeholder (⟨NAME_1⟩) that the answer path
@@ -288,6 +322,14 @@ static int parse_pattern(reader *r, const cJSON *obj, size_t i, config *c) {
         }
     if (read_string(r, obj, path, "regex", NULL, &regex) < 0) goto err;
     field_path(p, sizeof p, path, "regex");
+    /* glibc's regcomp copies the tree once per stacked quantifier ("a++++"),
+     * which exhausts memory long before the regex is refused (fuzz_config). */
+    for (const char *q = regex; *q && q[1]; q++)
+        if (strchr("*+?}", *q) && strchr("*+?{", q[1]) && (q == regex || q[-1] != '\\')) {
+            free(regex);
+            fail(r, p, "must not stack quantifiers (\"a**\", \"a+{2}\")");
+            goto err;
+        }
     int rc = regcomp(&pat->re, regex, REG_EXTENDED);
     free(regex);
     if (rc != 0) {
@@ -331,16 +373,33 @@ static int parse_privacy(reader *r, const cJSON *root, config *c) {
     return 0;
 }
 
+/* Names where the client keys are; auth_load_keys reads them. */
+static int parse_auth(reader *r, const cJSON *root, config *c) {
+    static const char *const keys[] = {"keys_env", "keys_file", NULL};
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(root, "auth");
+    if (!a) return 0;
+    if (check_keys(r, a, "auth", keys) < 0) return -1;
+    bool env = cJSON_GetObjectItemCaseSensitive(a, "keys_env"), file = cJSON_GetObjectItemCaseSensitive(a, "keys_file");
+    if (env == file) return fail(r, "auth", "needs exactly one of keys_env and keys_file");
+    if ((env && read_string(r, a, "auth", "keys_env", NULL, &c->auth_keys_env) < 0) ||
+        (file && read_string(r, a, "auth", "keys_file", NULL, &c->auth_keys_file) < 0))
+        return -1;
+    return auth_load_keys(c, r->getenv_fn, r->err, r->errlen) < 0 ? plain(r) : 0;
+}
+
 static int parse_sections(reader *r, const cJSON *root, config *c) {
     static const char *const keys[] = {"listen", "backends", "routing", "health", "circuit", "limits",
-                                       "privacy", NULL};
+                                       "privacy", "auth", NULL};
     static const char *const rkeys[] = {"threshold", "cloud_threshold", "fallback", "deadline_ms",
                                         "max_first_byte_ms", "hedge_after_ms", "retries",
                                         "retry_backoff_ms", "max_retry_after_ms", NULL};
     static const char *const ckeys[] = {"failures_to_open", "error_rate", "min_requests", "window_ms",
                                         "cooldown_ms", NULL};
     static const char *const hkeys[] = {"probe_interval_ms", NULL};
-    static const char *const lkeys[] = {"max_body_bytes", "max_connections", "client_timeout_s", NULL};
+    static const char *const lkeys[] = {"max_body_bytes", "max_connections", "client_timeout_s",
+                                        "max_header_bytes", "max_connections_per_ip", "request_timeout_s",
+                                        "max_json_depth", "max_messages", "max_message_chars",
+                                        "max_inflight_per_key", NULL};
     if (check_keys(r, root, "", keys) < 0) return -1;
     if (parse_listen(r, root, c) < 0) return -1;
 
@@ -389,13 +448,22 @@ static int parse_sections(reader *r, const cJSON *root, config *c) {
 
     const cJSON *l = cJSON_GetObjectItemCaseSensitive(root, "limits");
     if (!l) l = &empty;
-    int maxconn;
+    int maxconn, perip;
     if (check_keys(r, l, "limits", lkeys) < 0 ||
         read_size(r, l, "limits", "max_body_bytes", 1024, 1073741824.0, 1048576, &c->max_body_bytes) < 0 ||
         read_int(r, l, "limits", "max_connections", 1, 1000000, 1024, &maxconn) < 0 ||
-        read_int(r, l, "limits", "client_timeout_s", 1, 3600, 30, &c->client_timeout_s) < 0)
+        read_int(r, l, "limits", "client_timeout_s", 1, 3600, 30, &c->client_timeout_s) < 0 ||
+        read_size(r, l, "limits", "max_header_bytes", 4096, 1048576, 32768, &c->max_header_bytes) < 0 ||
+        read_int(r, l, "limits", "max_connections_per_ip", 0, 1000000, 256, &perip) < 0 ||
+        read_int(r, l, "limits", "request_timeout_s", 1, 3600, 60, &c->request_timeout_s) < 0 ||
+        read_int(r, l, "limits", "max_json_depth", 4, 512, 64, &c->max_json_depth) < 0 ||
+        read_int(r, l, "limits", "max_messages", 1, 1000000, 1024, &c->max_messages) < 0 ||
+        read_size(r, l, "limits", "max_message_chars", 1, 1073741824.0, 524288, &c->max_message_chars) < 0 ||
+        read_int(r, l, "limits", "max_inflight_per_key", 1, 1000000, 64, &c->max_inflight_per_key) < 0)
         return -1;
     c->max_connections = (unsigned)maxconn;
+    c->max_connections_per_ip = (unsigned)perip;
+    if (parse_auth(r, root, c) < 0) return -1;
     return parse_privacy(r, root, c);
 }
 
@@ -459,7 +527,11 @@ void config_free(config *c) {
             free(b->api_key);
         }
         free(b->health_path);
+        free(b->ca_file);
     }
+    auth_keys_free(c->client_keys, c->nclient_keys);
+    free(c->auth_keys_env);
+    free(c->auth_keys_file);
     free(c->backends);
     for (size_t i = 0; c->patterns && i < c->npatterns; i++) {
         free(c->patterns[i].name);
@@ -480,73 +552,4 @@ bool config_has_tier(const config *c, tier_t t) {
     for (size_t i = 0; i < c->nbackends; i++)
         if (c->backends[i].tier == t) return true;
     return false;
-}
-
-void config_print(const config *c, FILE *out) {
-    cJSON *root = cJSON_CreateObject();
-    if (!root) return;
-    char listen[300];
-    bool v6 = strchr(c->listen_host, ':') != NULL;
-    snprintf(listen, sizeof listen, v6 ? "[%s]:%d" : "%s:%d", c->listen_host, c->listen_port);
-    cJSON_AddStringToObject(root, "listen", listen);
-    cJSON *bs = cJSON_AddArrayToObject(root, "backends");
-    for (size_t i = 0; bs && i < c->nbackends; i++) {
-        const config_backend *b = &c->backends[i];
-        cJSON *o = cJSON_CreateObject();
-        if (!o) break;
-        cJSON_AddItemToArray(bs, o);
-        cJSON_AddStringToObject(o, "name", b->name);
-        cJSON_AddStringToObject(o, "tier", tier_name(b->tier));
-        cJSON_AddStringToObject(o, "url", b->url);
-        cJSON_AddStringToObject(o, "model", b->model);
-        if (b->api_key_env) {
-            cJSON_AddStringToObject(o, "api_key_env", b->api_key_env);
-            cJSON_AddStringToObject(o, "api_key", "***");
-        }
-        cJSON_AddStringToObject(o, "dialect", b->dialect == DIALECT_OPENAI ? "openai" : "compat");
-        cJSON_AddStringToObject(o, "health_path", b->health_path);
-        cJSON *t = cJSON_AddObjectToObject(o, "timeouts");
-        cJSON_AddNumberToObject(t, "connect_ms", b->connect_ms);
-        cJSON_AddNumberToObject(t, "first_byte_ms", b->first_byte_ms);
-        cJSON_AddNumberToObject(t, "idle_ms", b->idle_ms);
-        cJSON_AddNumberToObject(t, "total_ms", b->total_ms);
-        if (b->context_tokens) cJSON_AddNumberToObject(o, "context_tokens", b->context_tokens);
-    }
-    cJSON *rt = cJSON_AddObjectToObject(root, "routing");
-    cJSON_AddNumberToObject(rt, "threshold", c->threshold);
-    cJSON_AddNumberToObject(rt, "cloud_threshold", c->cloud_threshold);
-    cJSON_AddBoolToObject(rt, "fallback", c->fallback);
-    cJSON_AddNumberToObject(rt, "deadline_ms", c->deadline_ms);
-    cJSON_AddNumberToObject(rt, "max_first_byte_ms", c->max_first_byte_ms);
-    cJSON_AddNumberToObject(rt, "hedge_after_ms", c->hedge_after_ms);
-    cJSON_AddNumberToObject(rt, "retries", c->retries);
-    cJSON_AddNumberToObject(rt, "retry_backoff_ms", c->retry_backoff_ms);
-    cJSON_AddNumberToObject(rt, "max_retry_after_ms", c->max_retry_after_ms);
-    cJSON *cb = cJSON_AddObjectToObject(root, "circuit");
-    cJSON_AddNumberToObject(cb, "failures_to_open", c->circuit.failures_to_open);
-    cJSON_AddNumberToObject(cb, "error_rate", c->circuit.error_rate);
-    cJSON_AddNumberToObject(cb, "min_requests", c->circuit.min_requests);
-    cJSON_AddNumberToObject(cb, "window_ms", c->circuit.window_ms);
-    cJSON_AddNumberToObject(cb, "cooldown_ms", c->circuit.cooldown_ms);
-    cJSON *h = cJSON_AddObjectToObject(root, "health");
-    cJSON_AddNumberToObject(h, "probe_interval_ms", c->probe_interval_ms);
-    cJSON *l = cJSON_AddObjectToObject(root, "limits");
-    cJSON_AddNumberToObject(l, "max_body_bytes", (double)c->max_body_bytes);
-    cJSON_AddNumberToObject(l, "max_connections", c->max_connections);
-    cJSON_AddNumberToObject(l, "client_timeout_s", c->client_timeout_s);
-    cJSON *pv = cJSON_AddObjectToObject(root, "privacy");
-    cJSON_AddStringToObject(pv, "mode", privacy_mode_name(c->privacy));
-    cJSON *ps = cJSON_AddArrayToObject(pv, "patterns");
-    for (size_t i = 0; ps && i < c->npatterns; i++) {
-        cJSON *o = cJSON_CreateObject();
-        if (!o) break;
-        cJSON_AddItemToArray(ps, o);
-        cJSON_AddStringToObject(o, "name", c->patterns[i].name);
-    }
-    char *s = cJSON_Print(root);
-    cJSON_Delete(root);
-    if (s) {
-        fprintf(out, "%s\n", s);
-        free(s);
-    }
 }

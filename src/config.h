@@ -4,7 +4,8 @@
  * of its strings; nothing else in the gateway parses configuration.  Every error
  * names the offending field ("backends[1].timeouts.connect_ms: must be a positive
  * integer"), unknown keys are errors, and backend API keys are read from the
- * environment variables the file names, never from the file itself.
+ * environment variables the file names, never from the file itself; client keys
+ * likewise come from an environment variable or a file of their own (auth.h).
  * config_print() writes the effective configuration with secrets masked. */
 #ifndef TIERGATE_CONFIG_H
 #define TIERGATE_CONFIG_H
@@ -45,7 +46,15 @@ typedef struct config_backend {
     char *health_path;   /* appended to url for probes; default "/models" */
     int connect_ms, first_byte_ms, idle_ms, total_ms;
     int context_tokens;  /* context window, for context-length fallback; 0 = unknown */
+    char *ca_file;       /* tls.ca_file: CA bundle for https, NULL = the system's */
+    bool tls_insecure;   /* tls.insecure_skip_verify: no certificate or host check */
 } config_backend;
+
+/* A client key: its name appears in logs, the key itself nowhere. */
+typedef struct config_client_key {
+    char *name;
+    char *key;
+} config_client_key;
 
 typedef struct config {
     char *listen_host;   /* default "127.0.0.1" */
@@ -66,6 +75,17 @@ typedef struct config {
     size_t max_body_bytes;
     unsigned max_connections;
     int client_timeout_s;    /* idle client connections are closed after this */
+    size_t max_header_bytes; /* per-connection buffer for the request line and headers */
+    unsigned max_connections_per_ip;   /* 0 = no per-address limit */
+    int request_timeout_s;   /* a request must arrive whole (headers and body) within this */
+    int max_json_depth;      /* nesting of arrays and objects in a request body */
+    int max_messages;
+    size_t max_message_chars;          /* code points over all message texts */
+    int max_inflight_per_key;          /* requests in flight per client key */
+    char *auth_keys_env;     /* auth.keys_env or auth.keys_file (one of them, or neither) */
+    char *auth_keys_file;
+    config_client_key *client_keys;    /* owned; none = authentication off */
+    size_t nclient_keys;
     privacy_mode privacy;    /* default PRIVACY_REDACT */
     pii_pattern *patterns;   /* operator patterns, compiled; owned */
     size_t npatterns;

@@ -96,6 +96,27 @@ static int apply_listen(config *cfg, const char *listen, char *err, size_t errle
     return 0;
 }
 
+/* Said at every start and by --check, so that an open gateway or an
+ * unverified backend is never a silent state. */
+static void warn_security(const config *c) {
+    cJSON *o;
+    if (!c->nclient_keys) {
+        o = log_begin("warn", "client authentication is OFF: any client that reaches the listen address "
+                              "may use every backend (set auth.keys_env or auth.keys_file)");
+        log_end(o);
+    } else if ((o = log_begin("info", "client authentication on"))) {
+        cJSON_AddNumberToObject(o, "keys", (double)c->nclient_keys);
+        log_end(o);
+    }
+    for (size_t i = 0; i < c->nbackends; i++) {
+        if (!c->backends[i].tls_insecure) continue;
+        o = log_begin("warn", "TLS verification is OFF for this backend (tls.insecure_skip_verify): "
+                              "its certificate and host name are not checked");
+        if (o) cJSON_AddStringToObject(o, "backend", c->backends[i].name);
+        log_end(o);
+    }
+}
+
 static void gateway_free(gateway *g) {
     server_free(g->srv);
     chat_free(g->chat);
@@ -118,12 +139,12 @@ static int gateway_run(gateway *g) {
         return 1;
     }
     const server_endpoint table[] = {
-        {"POST", "/v1/chat/completions", chat_handle_completions, g->chat},
-        {"POST", "/v1/route", chat_handle_route, g->chat},
-        {"GET", "/v1/models", status_handle_models, g->status},
-        {"GET", "/v1/models/", status_handle_model, g->status},
-        {"GET", "/healthz", status_handle_healthz, g->status},
-        {"GET", "/readyz", status_handle_readyz, g->status},
+        {"POST", "/v1/chat/completions", chat_handle_completions, g->chat, false},
+        {"POST", "/v1/route", chat_handle_route, g->chat, false},
+        {"GET", "/v1/models", status_handle_models, g->status, false},
+        {"GET", "/v1/models/", status_handle_model, g->status, false},
+        {"GET", "/healthz", status_handle_healthz, g->status, true},
+        {"GET", "/readyz", status_handle_readyz, g->status, true},
     };
     g->srv = server_new(g->loop, g->cfg, table, sizeof table / sizeof *table, err, sizeof err);
     if (!g->srv) {
@@ -176,6 +197,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "tiergate: %s\n", err);
         return 1;
     }
+    warn_security(g.cfg);
     if (check) {
         config_print(g.cfg, stdout);
         config_free(g.cfg);

@@ -31,6 +31,8 @@
 #include <sys/epoll.h>
 #include <sys/random.h>
 
+#include "auth.h"
+#include "connguard.h"
 #include "evloop.h"
 #include "log.h"
 
@@ -53,6 +55,8 @@ struct server_exchange {
     char *out;                          /* stream bytes not yet given to MHD */
     size_t out_len, out_off, out_cap;
     char tier[16], backend[64], reason[32];
+    char client[AUTH_MAX_NAME + 1];     /* the key's name; "" without auth */
+    int key;                            /* counted in flight for this key, or -1 */
     double score;
     struct { char *name, *value; } extra[SERVER_MAX_EXTRA_HEADERS];
     size_t nextra;
@@ -70,6 +74,8 @@ struct server {
     const server_endpoint *table;
     size_t ntable;
     struct MHD_Daemon *daemon;
+    auth *auth;
+    connguard *guard;
     evloop_io mhd_io;
     evloop_timer mhd_timer;
     bool need_run;
@@ -181,6 +187,7 @@ static server_exchange *ex_new(server *s, struct MHD_Connection *conn, const cha
     snprintf(ex->method, sizeof ex->method, "%s", method);
     snprintf(ex->request_id, sizeof ex->request_id, "req_%016llx", (unsigned long long)next_id(s));
     ex->started_us = evloop_clock_us();
+    ex->key = -1;
     strcpy(ex->tier, "none");
     strcpy(ex->backend, "none");
     strcpy(ex->reason, "none");
@@ -203,6 +210,7 @@ static void ex_log(server_exchange *ex, bool client_gone) {
     cJSON_AddStringToObject(o, "reason", ex->reason);
     cJSON_AddNumberToObject(o, "score", (double)(long long)(ex->score * 1000.0 + 0.5) / 1000.0);
     cJSON_AddNumberToObject(o, "latency_ms", (double)(evloop_clock_us() - ex->started_us) / 1000.0);
+    if (ex->client[0]) cJSON_AddStringToObject(o, "client", ex->client);
     if (client_gone) cJSON_AddTrueToObject(o, "client_gone");
     if (ex->logfields) {
         cJSON *f;
@@ -214,6 +222,7 @@ static void ex_log(server_exchange *ex, bool client_gone) {
 static void ex_free(server_exchange *ex) {
     server *s = ex->s;
     unwatch(ex);
+    if (ex->key >= 0) auth_release(s->auth, ex->key);
     if (ex->pending) MHD_destroy_response(ex->pending);
     for (size_t i = 0; i < ex->nextra; i++) {
         free(ex->extra[i].name);
@@ -232,8 +241,8 @@ static void ex_free(server_exchange *ex) {
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
     (void)cls;
-    (void)conn;
     server_exchange *ex = *con_cls;
+    connguard_next(conn);
     if (!ex) return;
     *con_cls = NULL;
     bool gone = ex->aborted || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK;
@@ -244,15 +253,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ---- routing to endpoints ---- */
 
-static void dispatch(server_exchange *ex) {
+/* The endpoint for ex's method and path, or NULL after replying 404 or 405. */
+static const server_endpoint *route(server_exchange *ex) {
     server *s = ex->s;
-    if (ex->too_large) {
-        api_error e;
-        api_error_set(&e, 413, "invalid_request_error", "request_too_large", NULL,
-                      "Request body is larger than the limit of %zu bytes", s->cfg->max_body_bytes);
-        server_ex_reply_error(ex, &e);
-        return;
-    }
     bool path_known = false;
     char allow[64] = "";
     for (size_t i = 0; i < s->ntable; i++) {
@@ -262,25 +265,44 @@ static void dispatch(server_exchange *ex) {
                                              : strcmp(ex->path, ep->path) == 0;
         if (!match) continue;
         path_known = true;
-        if (strcmp(ex->method, ep->method) == 0) {
-            ex->ep = ep;
-            ep->fn(ex, ep->ctx);
-            return;
-        }
+        if (strcmp(ex->method, ep->method) == 0) return ep;
         size_t al = strlen(allow);
         snprintf(allow + al, sizeof allow - al, "%s%s", al ? ", " : "", ep->method);
     }
+    api_error e;
     if (path_known) {
         server_ex_add_header(ex, "Allow", allow);
-        api_error e;
         api_error_set(&e, 405, "invalid_request_error", "method_not_allowed", NULL,
                       "Method %s is not allowed on %s; use %s", ex->method, ex->path, allow);
+    } else {
+        api_error_set(&e, 404, "invalid_request_error", "not_found", NULL, "Unknown path %s", ex->path);
+    }
+    server_ex_reply_error(ex, &e);
+    return NULL;
+}
+
+/* Checks the client's key and counts the request against it; false after
+ * replying 401 or 429.  Runs on the headers, before any body is read. */
+static bool admit(server_exchange *ex) {
+    api_error e;
+    if (ex->ep->open || auth_admit(ex->s->auth, server_ex_header(ex, "Authorization"), &ex->key, &e) == 0) {
+        if (ex->key >= 0) snprintf(ex->client, sizeof ex->client, "%s", auth_key_name(ex->s->auth, ex->key));
+        return true;
+    }
+    if (e.status == 401) server_ex_add_header(ex, "WWW-Authenticate", "Bearer");
+    server_ex_reply_error(ex, &e);
+    return false;
+}
+
+static void dispatch(server_exchange *ex) {
+    if (ex->too_large) {
+        api_error e;
+        api_error_set(&e, 413, "invalid_request_error", "request_too_large", NULL,
+                      "Request body is larger than the limit of %zu bytes", ex->s->cfg->max_body_bytes);
         server_ex_reply_error(ex, &e);
         return;
     }
-    api_error e;
-    api_error_set(&e, 404, "invalid_request_error", "not_found", NULL, "Unknown path %s", ex->path);
-    server_ex_reply_error(ex, &e);
+    ex->ep->fn(ex, ex->ep->ctx);
 }
 
 static bool body_append(server_exchange *ex, const char *data, size_t len) {
@@ -311,12 +333,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         ex = ex_new(s, conn, url, method);
         if (!ex) return MHD_NO;
         *con_cls = ex;
+        /* Unknown paths, bad keys and oversized bodies are refused before a
+         * byte of the body is read; MHD closes the connection after. */
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > s->cfg->max_body_bytes) {
-            /* Refuse before reading a byte of it; MHD closes the connection. */
-            ex->too_large = true;
+        ex->too_large = cl && strtoull(cl, NULL, 10) > s->cfg->max_body_bytes;
+        if (!(ex->ep = route(ex)) || !admit(ex) || ex->too_large) {
             ex->handled = true;
-            dispatch(ex);
+            if (!ex->pending) dispatch(ex);
             return queue_pending(ex);
         }
         return MHD_YES;
@@ -334,6 +357,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     if (ex->aborted) return MHD_NO;
     if (!ex->handled) {
         ex->handled = true;
+        connguard_received(conn);
         dispatch(ex);
     }
     if (ex->pending) return queue_pending(ex);
@@ -540,6 +564,10 @@ server *server_new(evloop *loop, const config *cfg, const server_endpoint *table
     if (getrandom(s->id_seed, sizeof s->id_seed, 0) != (ssize_t)sizeof s->id_seed || !(s->id_seed[0] | s->id_seed[1]))
         s->id_seed[0] = (uint64_t)evloop_clock_us() | 1;
     evloop_timer_init(&s->mhd_timer, on_mhd_timer, s);
+    if (!(s->auth = auth_new(cfg)) || !(s->guard = connguard_new(loop, cfg->request_timeout_s))) {
+        snprintf(err, errlen, "out of memory");
+        goto err;
+    }
 
     struct sockaddr_in sin = {0};
     struct sockaddr_in6 sin6 = {0};
@@ -565,6 +593,9 @@ server *server_new(evloop *loop, const config *cfg, const server_endpoint *table
         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
         MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->client_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header_bytes,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip,
+        MHD_OPTION_NOTIFY_CONNECTION, connguard_notify, s->guard,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_END);
     if (!s->daemon) {
@@ -587,6 +618,8 @@ server *server_new(evloop *loop, const config *cfg, const server_endpoint *table
     return s;
 err:
     if (s->daemon) MHD_stop_daemon(s->daemon);
+    connguard_free(s->guard);
+    auth_free(s->auth);
     free(s);
     return NULL;
 }
@@ -609,5 +642,7 @@ void server_free(server *s) {
     evloop_timer_stop(s->loop, &s->mhd_timer);
     MHD_stop_daemon(s->daemon);
     while (s->exchanges) ex_free(s->exchanges);
+    connguard_free(s->guard);
+    auth_free(s->auth);
     free(s);
 }

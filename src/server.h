@@ -1,7 +1,8 @@
 /* server: the HTTP side facing clients, on libmicrohttpd.
  *
- * The server accepts connections, enforces the limits (body size, connection
- * count, idle clients), collects each request body, routes the request by
+ * The server accepts connections, enforces the limits (body size, header
+ * size, connections in total and per address, idle and slow clients), checks
+ * client keys (auth.h) on every endpoint not marked open, collects each request body, routes the request by
  * method and path to an endpoint handler, and writes every response with the
  * headers a client can rely on (X-Request-Id and the X-Tiergate-* decision).
  *
@@ -32,6 +33,7 @@ typedef struct server_endpoint {
     const char *path;          /* exact path, or a prefix when it ends in '/' */
     server_handler_fn fn;
     void *ctx;
+    bool open;                 /* served without a client key (health checks) */
 } server_endpoint;
 
 /* Starts listening on cfg's address (port 0 picks a free port).  The table is

@@ -61,6 +61,8 @@ typedef struct upstream_request {
     const char *body;        /* POST body (copied); NULL means GET */
     size_t body_len;
     const char *bearer;      /* API key for "Authorization: Bearer", or NULL */
+    const char *ca_file;     /* CA bundle to verify https with; NULL = the system's */
+    bool insecure;           /* skip certificate and host name verification */
     bool accept_sse;
     int connect_ms, first_byte_ms, idle_ms, total_ms;   /* 0 = no limit */
 } upstream_request;

@@ -200,10 +200,11 @@ function parseBase(base) {
  * ttfbMs (until the response's head arrived), socket info};
  * rejects if no complete response arrives within timeoutMs.
  * opts: method, path, body (object | string | Buffer), headers, agent,
- * chunked (send the body with Transfer-Encoding: chunked), timeoutMs.
+ * chunked (send the body with Transfer-Encoding: chunked), timeoutMs,
+ * localAddress (e.g. '127.0.0.2': another client address on loopback).
  */
 export function request(base, opts = {}) {
-  const { method = 'GET', path: p = '/', headers = {}, agent, chunked = false } = opts;
+  const { method = 'GET', path: p = '/', headers = {}, agent, chunked = false, localAddress } = opts;
   const timeoutMs = scaled(opts.timeoutMs ?? 15000);
   const body = encodeBody(opts.body);
   const { host, port } = parseBase(base);
@@ -214,7 +215,7 @@ export function request(base, opts = {}) {
   if (body && !chunked) h['Content-Length'] = String(body.length);
   return new Promise((resolve, reject) => {
     const started = Date.now();
-    const req = http.request({ host, port, method, path: p, headers: h, agent: agent ?? false });
+    const req = http.request({ host, port, method, path: p, headers: h, agent: agent ?? false, localAddress });
     const timer = setTimeout(() => {
       req.destroy(new Error(`no complete response to ${method} ${p} within ${timeoutMs} ms`));
     }, timeoutMs);

@@ -1,0 +1,99 @@
+/* config_print: the effective configuration as JSON, for --check.
+ *
+ * Kept apart from parsing so that config.c stays about reading.  What is
+ * printed is what the gateway will use, defaults filled in, so an operator
+ * sees every limit in force.  Secrets never appear: a backend's key is
+ * "***", client keys are listed by name only. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+void config_print(const config *c, FILE *out) {
+    cJSON *root = cJSON_CreateObject();
+    if (!root) return;
+    char listen[300];
+    bool v6 = strchr(c->listen_host, ':') != NULL;
+    snprintf(listen, sizeof listen, v6 ? "[%s]:%d" : "%s:%d", c->listen_host, c->listen_port);
+    cJSON_AddStringToObject(root, "listen", listen);
+    cJSON *bs = cJSON_AddArrayToObject(root, "backends");
+    for (size_t i = 0; bs && i < c->nbackends; i++) {
+        const config_backend *b = &c->backends[i];
+        cJSON *o = cJSON_CreateObject();
+        if (!o) break;
+        cJSON_AddItemToArray(bs, o);
+        cJSON_AddStringToObject(o, "name", b->name);
+        cJSON_AddStringToObject(o, "tier", tier_name(b->tier));
+        cJSON_AddStringToObject(o, "url", b->url);
+        cJSON_AddStringToObject(o, "model", b->model);
+        if (b->api_key_env) {
+            cJSON_AddStringToObject(o, "api_key_env", b->api_key_env);
+            cJSON_AddStringToObject(o, "api_key", "***");
+        }
+        cJSON_AddStringToObject(o, "dialect", b->dialect == DIALECT_OPENAI ? "openai" : "compat");
+        cJSON_AddStringToObject(o, "health_path", b->health_path);
+        cJSON *t = cJSON_AddObjectToObject(o, "timeouts");
+        cJSON_AddNumberToObject(t, "connect_ms", b->connect_ms);
+        cJSON_AddNumberToObject(t, "first_byte_ms", b->first_byte_ms);
+        cJSON_AddNumberToObject(t, "idle_ms", b->idle_ms);
+        cJSON_AddNumberToObject(t, "total_ms", b->total_ms);
+        if (b->context_tokens) cJSON_AddNumberToObject(o, "context_tokens", b->context_tokens);
+        if (b->ca_file || b->tls_insecure) {
+            cJSON *tls = cJSON_AddObjectToObject(o, "tls");
+            if (b->ca_file) cJSON_AddStringToObject(tls, "ca_file", b->ca_file);
+            cJSON_AddBoolToObject(tls, "insecure_skip_verify", b->tls_insecure);
+        }
+    }
+    cJSON *rt = cJSON_AddObjectToObject(root, "routing");
+    cJSON_AddNumberToObject(rt, "threshold", c->threshold);
+    cJSON_AddNumberToObject(rt, "cloud_threshold", c->cloud_threshold);
+    cJSON_AddBoolToObject(rt, "fallback", c->fallback);
+    cJSON_AddNumberToObject(rt, "deadline_ms", c->deadline_ms);
+    cJSON_AddNumberToObject(rt, "max_first_byte_ms", c->max_first_byte_ms);
+    cJSON_AddNumberToObject(rt, "hedge_after_ms", c->hedge_after_ms);
+    cJSON_AddNumberToObject(rt, "retries", c->retries);
+    cJSON_AddNumberToObject(rt, "retry_backoff_ms", c->retry_backoff_ms);
+    cJSON_AddNumberToObject(rt, "max_retry_after_ms", c->max_retry_after_ms);
+    cJSON *cb = cJSON_AddObjectToObject(root, "circuit");
+    cJSON_AddNumberToObject(cb, "failures_to_open", c->circuit.failures_to_open);
+    cJSON_AddNumberToObject(cb, "error_rate", c->circuit.error_rate);
+    cJSON_AddNumberToObject(cb, "min_requests", c->circuit.min_requests);
+    cJSON_AddNumberToObject(cb, "window_ms", c->circuit.window_ms);
+    cJSON_AddNumberToObject(cb, "cooldown_ms", c->circuit.cooldown_ms);
+    cJSON *h = cJSON_AddObjectToObject(root, "health");
+    cJSON_AddNumberToObject(h, "probe_interval_ms", c->probe_interval_ms);
+    cJSON *l = cJSON_AddObjectToObject(root, "limits");
+    cJSON_AddNumberToObject(l, "max_body_bytes", (double)c->max_body_bytes);
+    cJSON_AddNumberToObject(l, "max_connections", c->max_connections);
+    cJSON_AddNumberToObject(l, "client_timeout_s", c->client_timeout_s);
+    cJSON_AddNumberToObject(l, "max_header_bytes", (double)c->max_header_bytes);
+    cJSON_AddNumberToObject(l, "max_connections_per_ip", c->max_connections_per_ip);
+    cJSON_AddNumberToObject(l, "request_timeout_s", c->request_timeout_s);
+    cJSON_AddNumberToObject(l, "max_json_depth", c->max_json_depth);
+    cJSON_AddNumberToObject(l, "max_messages", c->max_messages);
+    cJSON_AddNumberToObject(l, "max_message_chars", (double)c->max_message_chars);
+    cJSON_AddNumberToObject(l, "max_inflight_per_key", c->max_inflight_per_key);
+    cJSON *au = cJSON_AddObjectToObject(root, "auth");
+    if (c->auth_keys_env) cJSON_AddStringToObject(au, "keys_env", c->auth_keys_env);
+    if (c->auth_keys_file) cJSON_AddStringToObject(au, "keys_file", c->auth_keys_file);
+    cJSON *names = cJSON_AddArrayToObject(au, "keys");
+    for (size_t i = 0; names && i < c->nclient_keys; i++)
+        cJSON_AddItemToArray(names, cJSON_CreateString(c->client_keys[i].name));
+    cJSON *pv = cJSON_AddObjectToObject(root, "privacy");
+    cJSON_AddStringToObject(pv, "mode", privacy_mode_name(c->privacy));
+    cJSON *ps = cJSON_AddArrayToObject(pv, "patterns");
+    for (size_t i = 0; ps && i < c->npatterns; i++) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o) break;
+        cJSON_AddItemToArray(ps, o);
+        cJSON_AddStringToObject(o, "name", c->patterns[i].name);
+    }
+    char *s = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (s) {
+        fprintf(out, "%s\n", s);
+        free(s);
+    }
+}
