@@ -124,7 +124,7 @@ static int probe_on_data(void *ud, const char *d, size_t n) {
 static void probe_on_done(void *ud, upstream_result res, long status, const char *detail) {
     backend_state *s = ud;
     s->probe = NULL;
-    char why[160];
+    char why[sizeof s->last_error];   /* what set_health keeps of it */
     if (res == UPSTREAM_OK && status >= 200 && status < 300) {
         s->consecutive_failures = 0;
         set_health(s, BACKEND_UP, NULL);

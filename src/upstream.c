@@ -115,7 +115,7 @@ static bool connected(upstream_xfer *x) {
 }
 
 static void finish_from_curl(upstream_xfer *x, CURLcode rc) {
-    char detail[CURL_ERROR_SIZE + 64];
+    char detail[CURL_ERROR_SIZE + 32];   /* as large as xfer_finish keeps */
     upstream_result res;
     if (rc == CURLE_OK) {
         res = UPSTREAM_OK;
