@@ -27,6 +27,7 @@
 
 struct chat {
     const config *cfg;
+    const classifier *model;
     backends *health;
     dispatch *d;
 };
@@ -42,10 +43,11 @@ typedef struct chat_call {
     bool stream_started, role_sent;
 } chat_call;
 
-chat *chat_new(const config *cfg, backends *health, dispatch *d) {
+chat *chat_new(const config *cfg, const classifier *model, backends *health, dispatch *d) {
     chat *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->cfg = cfg;
+    c->model = model;
     c->health = health;
     c->d = d;
     return c;
@@ -55,7 +57,9 @@ void chat_free(chat *c) { free(c); }
 
 /* ---- shared front half: parse, score, decide ---- */
 
-static int decide(chat *c, server_exchange *ex, chatreq *req, classifier_result *cr,
+/* why, when not NULL, receives the score's explanation: /v1/route wants it,
+ * the chat endpoint only needs the score, which costs less. */
+static int decide(chat *c, server_exchange *ex, chatreq *req, classifier_explanation *why,
                   router_decision *dec) {
     size_t len;
     const char *body = server_ex_body(ex, &len);
@@ -64,17 +68,27 @@ static int decide(chat *c, server_exchange *ex, chatreq *req, classifier_result 
         server_ex_reply_error(ex, &err);
         return -1;
     }
-    classifier_score(req->msgs, req->nmessages, cr);
+    double score;
+    if (!why) {
+        score = classifier_score(c->model, req->msgs, req->nmessages);
+    } else if (classifier_explain(c->model, req->msgs, req->nmessages, why) == 0) {
+        score = why->score;
+    } else {
+        api_error_set(&err, 500, "server_error", NULL, NULL, "out of memory");
+        server_ex_reply_error(ex, &err);
+        chatreq_free(req);
+        return -1;
+    }
     backend_health health[ROUTER_MAX_CANDIDATES];
     size_t n = backends_count(c->health);
     for (size_t i = 0; i < n && i < ROUTER_MAX_CANDIDATES; i++) health[i] = backends_health(c->health, i);
     router_input in = {
         .model = req->model,
         .force_tier = server_ex_header(ex, "X-Tiergate-Tier"),
-        .score = cr->score,
+        .score = score,
     };
     if (router_decide(c->cfg, health, &in, dec, &err) < 0) {
-        server_ex_set_route(ex, "none", "none", "none", cr->score);
+        server_ex_set_route(ex, "none", "none", "none", score);
         server_ex_reply_error(ex, &err);
         chatreq_free(req);
         return -1;
@@ -87,9 +101,9 @@ static int decide(chat *c, server_exchange *ex, chatreq *req, classifier_result 
 void chat_handle_route(server_exchange *ex, void *ctx) {
     chat *c = ctx;
     chatreq req;
-    classifier_result cr;
+    classifier_explanation why;
     router_decision dec;
-    if (decide(c, ex, &req, &cr, &dec) < 0) return;
+    if (decide(c, ex, &req, &why, &dec) < 0) return;
     const config_backend *first = &c->cfg->backends[dec.candidates[0]];
     server_ex_set_route(ex, tier_name(dec.tier), first->name, dec.reason, dec.score);
     cJSON *o = cJSON_CreateObject();
@@ -99,11 +113,14 @@ void chat_handle_route(server_exchange *ex, void *ctx) {
     cJSON_AddStringToObject(o, "reason", dec.reason);
     cJSON_AddNumberToObject(o, "score", dec.score);
     cJSON_AddNumberToObject(o, "threshold", c->cfg->threshold);
-    cJSON *f = cJSON_AddObjectToObject(o, "features");
-    cJSON *w = cJSON_AddObjectToObject(o, "contributions");
-    for (size_t i = 0; i < CLASSIFIER_NFEATURES; i++) {
-        cJSON_AddNumberToObject(f, classifier_feature_name(i), cr.feature[i]);
-        cJSON_AddNumberToObject(w, classifier_feature_name(i), cr.contribution[i]);
+    cJSON_AddNumberToObject(o, "cloud_threshold", c->cfg->cloud_threshold);
+    cJSON_AddNumberToObject(o, "bias", why.bias);
+    cJSON *f = cJSON_AddArrayToObject(o, "features");
+    for (size_t i = 0; i < why.n; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "name", why.top[i].name);
+        cJSON_AddNumberToObject(e, "contribution", why.top[i].contribution);
+        cJSON_AddItemToArray(f, e);
     }
     cJSON *cand = cJSON_AddArrayToObject(o, "candidates");
     for (size_t i = 0; i < dec.ncandidates; i++) {
@@ -250,8 +267,7 @@ void chat_handle_completions(server_exchange *ex, void *ctx) {
         server_ex_reply_error(ex, &e);
         return;
     }
-    classifier_result cr;
-    if (decide(c, ex, &call->req, &cr, &call->dec) < 0) {
+    if (decide(c, ex, &call->req, NULL, &call->dec) < 0) {
         free(call);
         return;
     }

@@ -21,6 +21,12 @@
 
 #define CONFIG_MAX_BACKENDS 16
 #define CONFIG_MAX_FILE (1u << 20)
+/* Beside the configuration file, as config/ ships it. */
+#define DEFAULT_MODEL "classifier.model"
+/* The shipped model's operating point (docs/classifier.md): the highest
+ * threshold at which cross-validation on its training rows keeps at most
+ * 2.5 % of complex requests on the device. */
+#define DEFAULT_THRESHOLD 0.3
 
 static const char *const tier_names[TIER_COUNT] = {"device", "edge", "cloud"};
 
@@ -248,7 +254,8 @@ static int parse_backend(reader *r, const cJSON *obj, size_t i, config *c) {
 
 static int parse_sections(reader *r, const cJSON *root, config *c) {
     static const char *const keys[] = {"listen", "backends", "routing", "health", "limits", NULL};
-    static const char *const rkeys[] = {"threshold", "cloud_threshold", "fallback", "deadline_ms", NULL};
+    static const char *const rkeys[] = {"threshold", "cloud_threshold", "classifier_model", "fallback",
+                                        "deadline_ms", NULL};
     static const char *const hkeys[] = {"probe_interval_ms", NULL};
     static const char *const lkeys[] = {"max_body_bytes", "max_connections", "client_timeout_s", NULL};
     if (check_keys(r, root, "", keys) < 0) return -1;
@@ -268,9 +275,10 @@ static int parse_sections(reader *r, const cJSON *root, config *c) {
     const cJSON *rt = cJSON_GetObjectItemCaseSensitive(root, "routing");
     if (!rt) rt = &empty;
     if (check_keys(r, rt, "routing", rkeys) < 0 ||
-        read_double(r, rt, "routing", "threshold", 0, 1, 0.5, &c->threshold) < 0 ||
+        read_double(r, rt, "routing", "threshold", 0, 1, DEFAULT_THRESHOLD, &c->threshold) < 0 ||
         read_double(r, rt, "routing", "cloud_threshold", c->threshold, 1,
                     c->threshold > 0.75 ? c->threshold : 0.75, &c->cloud_threshold) < 0 ||
+        read_string(r, rt, "routing", "classifier_model", DEFAULT_MODEL, &c->classifier_model) < 0 ||
         read_bool(r, rt, "routing", "fallback", true, &c->fallback) < 0 ||
         read_int(r, rt, "routing", "deadline_ms", 1, 86400000, 120000, &c->deadline_ms) < 0)
         return -1;
@@ -323,6 +331,26 @@ err:
     return NULL;
 }
 
+/* Makes c->classifier_model, when relative, relative to the directory of the
+ * configuration file at path, so the gateway finds its model from any
+ * working directory. */
+static int resolve_model_path(config *c, const char *path, char *err, size_t errlen) {
+    const char *slash = strrchr(path, '/');
+    if (c->classifier_model[0] == '/' || !slash) return 0;
+    size_t dir = (size_t)(slash - path) + 1;
+    size_t n = strlen(c->classifier_model);
+    char *full = malloc(dir + n + 1);
+    if (!full) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    memcpy(full, path, dir);
+    memcpy(full + dir, c->classifier_model, n + 1);
+    free(c->classifier_model);
+    c->classifier_model = full;
+    return 0;
+}
+
 config *config_load(const char *path, char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -337,6 +365,10 @@ config *config_load(const char *path, char *err, size_t errlen) {
     else if (n > CONFIG_MAX_FILE) snprintf(err, errlen, "%s: larger than %u bytes", path, CONFIG_MAX_FILE);
     else c = config_parse(buf, n, err, errlen, NULL);
     free(buf);
+    if (c && resolve_model_path(c, path, err, errlen) < 0) {
+        config_free(c);
+        c = NULL;
+    }
     return c;
 }
 
@@ -356,6 +388,7 @@ void config_free(config *c) {
     }
     free(c->backends);
     free(c->listen_host);
+    free(c->classifier_model);
     free(c);
 }
 
@@ -403,6 +436,7 @@ void config_print(const config *c, FILE *out) {
     cJSON *rt = cJSON_AddObjectToObject(root, "routing");
     cJSON_AddNumberToObject(rt, "threshold", c->threshold);
     cJSON_AddNumberToObject(rt, "cloud_threshold", c->cloud_threshold);
+    cJSON_AddStringToObject(rt, "classifier_model", c->classifier_model);
     cJSON_AddBoolToObject(rt, "fallback", c->fallback);
     cJSON_AddNumberToObject(rt, "deadline_ms", c->deadline_ms);
     cJSON *h = cJSON_AddObjectToObject(root, "health");
