@@ -35,6 +35,7 @@
 
 struct chat {
     const config *cfg;
+    const classifier *model;
     backends *health;
     dispatch *d;
 };
@@ -52,10 +53,11 @@ typedef struct chat_call {
     bool stream_started, role_sent;
 } chat_call;
 
-chat *chat_new(const config *cfg, backends *health, dispatch *d) {
+chat *chat_new(const config *cfg, const classifier *model, backends *health, dispatch *d) {
     chat *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->cfg = cfg;
+    c->model = model;
     c->health = health;
     c->d = d;
     return c;
@@ -83,9 +85,22 @@ static int header_ms(server_exchange *ex, const char *name, int min, int max, in
     return 0;
 }
 
-/* Parses, scans, scores and routes; on success req and *priv are the
- * caller's to free. */
-static int decide(chat *c, server_exchange *ex, chatreq *req, privacy_call **priv, classifier_result *cr,
+/* The score, and when why is not NULL its explanation: /v1/route wants it,
+ * the chat endpoint only needs the score, which costs less.  -1 when out of
+ * memory. */
+static int score_request(chat *c, const chatreq *req, classifier_explanation *why, double *score) {
+    if (!why) {
+        *score = classifier_score(c->model, req->msgs, req->nmessages);
+        return 0;
+    }
+    if (classifier_explain(c->model, req->msgs, req->nmessages, why) < 0) return -1;
+    *score = why->score;
+    return 0;
+}
+
+/* Parses, checks, scans, scores and routes; on success req and *priv are
+ * the caller's to free. */
+static int decide(chat *c, server_exchange *ex, chatreq *req, privacy_call **priv, classifier_explanation *why,
                   router_decision *dec, int *deadline_ms) {
     size_t len;
     const char *body = server_ex_body(ex, &len);
@@ -99,11 +114,13 @@ static int decide(chat *c, server_exchange *ex, chatreq *req, privacy_call **pri
         chatreq_free(req);
         return -1;
     }
+    double score;
     *priv = privacy_call_new(c->cfg, req);
-    if (!*priv) {
+    if (!*priv || score_request(c, req, why, &score) < 0) {
         api_error_set(&err, 500, "server_error", NULL, NULL, "out of memory");
         server_ex_reply_error(ex, &err);
         chatreq_free(req);
+        privacy_call_free(*priv);
         return -1;
     }
     if (privacy_found(*priv)) {
@@ -111,13 +128,12 @@ static int decide(chat *c, server_exchange *ex, chatreq *req, privacy_call **pri
         privacy_kinds_str(c->cfg, privacy_found(*priv), kinds, sizeof kinds);
         server_ex_log_str(ex, "pii", kinds);
     }
-    classifier_score(req->msgs, req->nmessages, cr);
     router_backend view[ROUTER_MAX_CANDIDATES];
     backends_router_view(c->health, view);
     router_input in = {
         .model = req->model,
         .force_tier = server_ex_header(ex, "X-Tiergate-Tier"),
-        .score = cr->score,
+        .score = score,
         .device_only = privacy_device_only(*priv),
     };
     /* A client may shorten the operator's deadline, never extend it. */
@@ -126,7 +142,7 @@ static int decide(chat *c, server_exchange *ex, chatreq *req, privacy_call **pri
         header_ms(ex, "X-Tiergate-Deadline-Ms", 1, c->cfg->deadline_ms, c->cfg->deadline_ms, deadline_ms,
                   &err) < 0 ||
         router_decide(c->cfg, view, &in, dec, &err) < 0) {
-        server_ex_set_route(ex, "none", "none", "none", cr->score);
+        server_ex_set_route(ex, "none", "none", "none", score);
         if (err.status == 503) {
             char after[24];
             snprintf(after, sizeof after, "%llu",
@@ -147,10 +163,10 @@ void chat_handle_route(server_exchange *ex, void *ctx) {
     chat *c = ctx;
     chatreq req;
     privacy_call *priv;
-    classifier_result cr;
+    classifier_explanation why;
     router_decision dec;
     int deadline_ms;
-    if (decide(c, ex, &req, &priv, &cr, &dec, &deadline_ms) < 0) return;
+    if (decide(c, ex, &req, &priv, &why, &dec, &deadline_ms) < 0) return;
     const config_backend *first = &c->cfg->backends[dec.candidates[0]];
     server_ex_set_route(ex, tier_name(dec.tier), first->name, dec.reason, dec.score);
     cJSON *o = cJSON_CreateObject();
@@ -160,11 +176,14 @@ void chat_handle_route(server_exchange *ex, void *ctx) {
     cJSON_AddStringToObject(o, "reason", dec.reason);
     cJSON_AddNumberToObject(o, "score", dec.score);
     cJSON_AddNumberToObject(o, "threshold", c->cfg->threshold);
-    cJSON *f = cJSON_AddObjectToObject(o, "features");
-    cJSON *w = cJSON_AddObjectToObject(o, "contributions");
-    for (size_t i = 0; i < CLASSIFIER_NFEATURES; i++) {
-        cJSON_AddNumberToObject(f, classifier_feature_name(i), cr.feature[i]);
-        cJSON_AddNumberToObject(w, classifier_feature_name(i), cr.contribution[i]);
+    cJSON_AddNumberToObject(o, "cloud_threshold", c->cfg->cloud_threshold);
+    cJSON_AddNumberToObject(o, "bias", why.bias);
+    cJSON *f = cJSON_AddArrayToObject(o, "features");
+    for (size_t i = 0; i < why.n; i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "name", why.top[i].name);
+        cJSON_AddNumberToObject(e, "contribution", why.top[i].contribution);
+        cJSON_AddItemToArray(f, e);
     }
     cJSON *pv = cJSON_AddObjectToObject(o, "privacy");
     cJSON_AddStringToObject(pv, "mode", privacy_mode_name(c->cfg->privacy));
@@ -341,9 +360,8 @@ void chat_handle_completions(server_exchange *ex, void *ctx) {
         server_ex_reply_error(ex, &e);
         return;
     }
-    classifier_result cr;
     int deadline_ms;
-    if (decide(c, ex, &call->req, &call->priv, &cr, &call->dec, &deadline_ms) < 0) {
+    if (decide(c, ex, &call->req, &call->priv, NULL, &call->dec, &deadline_ms) < 0) {
         free(call);
         return;
     }

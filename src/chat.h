@@ -10,13 +10,15 @@
 #define TIERGATE_CHAT_H
 
 #include "backends.h"
+#include "classifier.h"
 #include "config.h"
 #include "dispatch.h"
 #include "server.h"
 
 typedef struct chat chat;
 
-chat *chat_new(const config *cfg, backends *health, dispatch *d);
+/* model is borrowed: its owner keeps it alive while the chat uses it. */
+chat *chat_new(const config *cfg, const classifier *model, backends *health, dispatch *d);
 void chat_free(chat *c);
 
 /* server_endpoint handlers; ctx is the chat. */

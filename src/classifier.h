@@ -1,31 +1,71 @@
 /* classifier: how complex is a request, as a score in [0,1].
  *
- * The score is a logistic function of features computed from the conversation:
- * length, turns, code, maths, and reasoning or writing cues in Chinese and
- * English.  It is pure and takes microseconds.  classifier_result keeps each
- * feature's value and its contribution to the logit so /v1/route can show why. */
+ * The score is a logistic regression over the features of featurize.h.  Its
+ * weights are learned by tools/tiergate-train and live in a model file
+ * (config/classifier.model).  A loaded model is immutable: its owner (main)
+ * can load a new one and swap it in while requests still use the old.
+ * classifier_score() is the per-request path: microseconds, no allocation.
+ * classifier_explain() also names the features that contributed most, for
+ * /v1/route.
+ *
+ * Model file, format version 1, little-endian:
+ *
+ *   offset     size   field
+ *   0          4      magic "TGCM"
+ *   4          4      u32 format version (1)
+ *   8          4      u32 FEATURES_VERSION the model was trained with
+ *   12         4      u32 dimension (FEATURES_DIM)
+ *   16         4      u32 named features (FEATURES_NNAMED)
+ *   20         4      u32 hash bits (FEATURES_HASH_BITS)
+ *   24         8      f64 bias
+ *   32         4*dim  f32 weights, by feature index
+ *   32+4*dim   4      u32 CRC-32 (IEEE 802.3) of every byte before it */
 #ifndef TIERGATE_CLASSIFIER_H
 #define TIERGATE_CLASSIFIER_H
 
-#include <stdbool.h>
 #include <stddef.h>
 
-typedef struct classifier_message {
-    bool user;           /* written by the user (vs system, assistant or tool) */
-    const char *text;    /* UTF-8, not NUL-terminated */
-    size_t len;
-} classifier_message;
+#include "featurize.h"
 
-#define CLASSIFIER_NFEATURES 12
+typedef struct classifier classifier;
 
-typedef struct classifier_result {
-    double score;                                  /* in [0,1] */
-    double feature[CLASSIFIER_NFEATURES];          /* raw feature values */
-    double contribution[CLASSIFIER_NFEATURES];     /* weight * value, logit space */
-} classifier_result;
+/* Reads and validates a model file.  On failure returns NULL and writes one
+ * line naming path and what is wrong with it into err. */
+classifier *classifier_load(const char *path, char *err, size_t errlen);
+/* A model from parameters (FEATURES_DIM weights, copied); NULL when out of
+ * memory or a parameter is not finite. */
+classifier *classifier_new(double bias, const float *weights);
+/* Writes the model file atomically (a temporary file renamed over path).
+ * Returns 0, or -1 with err filled. */
+int classifier_save(const classifier *m, const char *path, char *err, size_t errlen);
+void classifier_free(classifier *m);
 
-void classifier_score(const classifier_message *msgs, size_t n, classifier_result *out);
-/* Stable snake_case name of feature i (i < CLASSIFIER_NFEATURES). */
-const char *classifier_feature_name(size_t i);
+double classifier_bias(const classifier *m);
+/* FEATURES_DIM weights. */
+const float *classifier_weights(const classifier *m);
+
+/* The complexity score of a conversation (see featurize). */
+double classifier_score(const classifier *m, const feature_message *msgs, size_t n);
+
+#define CLASSIFIER_TOP 8
+#define CLASSIFIER_NAME_MAX 64
+
+typedef struct classifier_contribution {
+    char name[CLASSIFIER_NAME_MAX];   /* feature_display() of the feature */
+    double contribution;              /* weight * value, in logit units */
+} classifier_contribution;
+
+typedef struct classifier_explanation {
+    double score;                     /* equal to classifier_score() */
+    double bias;                      /* logit = bias + every contribution */
+    size_t n;                         /* entries of top */
+    classifier_contribution top[CLASSIFIER_TOP];   /* largest |contribution| first */
+} classifier_explanation;
+
+/* The score and the features that moved it most.  An n-gram is named by its
+ * first occurrence; n-grams that share a hash bucket share a line.  Returns
+ * 0, or -1 when out of memory. */
+int classifier_explain(const classifier *m, const feature_message *msgs, size_t n,
+                       classifier_explanation *out);
 
 #endif

@@ -25,6 +25,12 @@
 
 #define CONFIG_MAX_BACKENDS 16
 #define CONFIG_MAX_FILE (1u << 20)
+/* Beside the configuration file, as config/ ships it. */
+#define DEFAULT_MODEL "classifier.model"
+/* The shipped model's operating point (docs/classifier.md): the highest
+ * threshold at which cross-validation on its training rows keeps at most
+ * 2.5 % of complex requests on the device. */
+#define DEFAULT_THRESHOLD 0.3
 
 static const char *const tier_names[TIER_COUNT] = {"device", "edge", "cloud"};
 
@@ -390,7 +396,7 @@ static int parse_auth(reader *r, const cJSON *root, config *c) {
 static int parse_sections(reader *r, const cJSON *root, config *c) {
     static const char *const keys[] = {"listen", "backends", "routing", "health", "circuit", "limits",
                                        "privacy", "auth", NULL};
-    static const char *const rkeys[] = {"threshold", "cloud_threshold", "fallback", "deadline_ms",
+    static const char *const rkeys[] = {"threshold", "cloud_threshold", "classifier_model", "fallback", "deadline_ms",
                                         "max_first_byte_ms", "hedge_after_ms", "retries",
                                         "retry_backoff_ms", "max_retry_after_ms", NULL};
     static const char *const ckeys[] = {"failures_to_open", "error_rate", "min_requests", "window_ms",
@@ -417,9 +423,10 @@ static int parse_sections(reader *r, const cJSON *root, config *c) {
     const cJSON *rt = cJSON_GetObjectItemCaseSensitive(root, "routing");
     if (!rt) rt = &empty;
     if (check_keys(r, rt, "routing", rkeys) < 0 ||
-        read_double(r, rt, "routing", "threshold", 0, 1, 0.5, &c->threshold) < 0 ||
+        read_double(r, rt, "routing", "threshold", 0, 1, DEFAULT_THRESHOLD, &c->threshold) < 0 ||
         read_double(r, rt, "routing", "cloud_threshold", c->threshold, 1,
                     c->threshold > 0.75 ? c->threshold : 0.75, &c->cloud_threshold) < 0 ||
+        read_string(r, rt, "routing", "classifier_model", DEFAULT_MODEL, &c->classifier_model) < 0 ||
         read_bool(r, rt, "routing", "fallback", true, &c->fallback) < 0 ||
         read_int(r, rt, "routing", "deadline_ms", 1, 86400000, 120000, &c->deadline_ms) < 0 ||
         read_int(r, rt, "routing", "max_first_byte_ms", 0, 3600000, 2000, &c->max_first_byte_ms) < 0 ||
@@ -497,6 +504,26 @@ err:
     return NULL;
 }
 
+/* Makes c->classifier_model, when relative, relative to the directory of the
+ * configuration file at path, so the gateway finds its model from any
+ * working directory. */
+static int resolve_model_path(config *c, const char *path, char *err, size_t errlen) {
+    const char *slash = strrchr(path, '/');
+    if (c->classifier_model[0] == '/' || !slash) return 0;
+    size_t dir = (size_t)(slash - path) + 1;
+    size_t n = strlen(c->classifier_model);
+    char *full = malloc(dir + n + 1);
+    if (!full) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    memcpy(full, path, dir);
+    memcpy(full + dir, c->classifier_model, n + 1);
+    free(c->classifier_model);
+    c->classifier_model = full;
+    return 0;
+}
+
 config *config_load(const char *path, char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -511,6 +538,10 @@ config *config_load(const char *path, char *err, size_t errlen) {
     else if (n > CONFIG_MAX_FILE) snprintf(err, errlen, "%s: larger than %u bytes", path, CONFIG_MAX_FILE);
     else c = config_parse(buf, n, err, errlen, NULL);
     free(buf);
+    if (c && resolve_model_path(c, path, err, errlen) < 0) {
+        config_free(c);
+        c = NULL;
+    }
     return c;
 }
 
@@ -539,6 +570,7 @@ void config_free(config *c) {
     }
     free(c->patterns);
     free(c->listen_host);
+    free(c->classifier_model);
     free(c);
 }
 

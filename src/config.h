@@ -63,6 +63,8 @@ typedef struct config {
     size_t nbackends;
     double threshold;        /* score >= threshold needs a tier above device */
     double cloud_threshold;  /* with an edge tier: score >= this needs the cloud */
+    char *classifier_model;  /* model file path; config_load resolves a relative
+                                one against the config file's directory */
     bool fallback;           /* fall back to other tiers (also for forced models) */
     int deadline_ms;         /* whole-request budget across retries and fallbacks */
     int max_first_byte_ms;   /* slower larger tiers are passed over (slow_network); 0 = off */
@@ -96,7 +98,8 @@ typedef struct config {
  * into err.  getenv_fn looks up api_key_env (NULL means getenv). */
 config *config_parse(const char *text, size_t len, char *err, size_t errlen,
                      const char *(*getenv_fn)(const char *name));
-/* Reads path and calls config_parse. */
+/* Reads path and calls config_parse; a relative routing.classifier_model is
+ * then taken relative to the directory of path. */
 config *config_load(const char *path, char *err, size_t errlen);
 void config_free(config *c);
 /* Writes the effective configuration as JSON; API keys appear as "***". */

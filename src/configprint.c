@@ -49,6 +49,7 @@ void config_print(const config *c, FILE *out) {
     cJSON *rt = cJSON_AddObjectToObject(root, "routing");
     cJSON_AddNumberToObject(rt, "threshold", c->threshold);
     cJSON_AddNumberToObject(rt, "cloud_threshold", c->cloud_threshold);
+    cJSON_AddStringToObject(rt, "classifier_model", c->classifier_model);
     cJSON_AddBoolToObject(rt, "fallback", c->fallback);
     cJSON_AddNumberToObject(rt, "deadline_ms", c->deadline_ms);
     cJSON_AddNumberToObject(rt, "max_first_byte_ms", c->max_first_byte_ms);

@@ -18,6 +18,7 @@
 
 #include "backends.h"
 #include "chat.h"
+#include "classifier.h"
 #include "config.h"
 #include "dispatch.h"
 #include "evloop.h"
@@ -35,12 +36,14 @@ static const char usage[] =
     "\n"
     "  --config FILE       configuration file (default " DEFAULT_CONFIG ")\n"
     "  --listen HOST:PORT  listen here instead of the configuration's \"listen\"\n"
-    "  --check             validate the configuration, print it with secrets masked, exit\n"
+    "  --check             validate the configuration and the classifier model, print the\n"
+    "                      configuration with secrets masked, exit\n"
     "  --version           print the version and exit\n"
     "  --help              print this help and exit\n";
 
 typedef struct gateway {
     config *cfg;
+    classifier *model;       /* owned here, borrowed by chat, so a reload can swap it */
     evloop *loop;
     upstream *up;
     backends *health;
@@ -126,6 +129,7 @@ static void gateway_free(gateway *g) {
     upstream_free(g->up);
     if (g->sigfd > 0) close(g->sigfd);
     evloop_free(g->loop);
+    classifier_free(g->model);
     config_free(g->cfg);
 }
 
@@ -134,7 +138,7 @@ static int gateway_run(gateway *g) {
     if (!(g->loop = evloop_new()) || watch_signals(g) < 0 || !(g->up = upstream_new(g->loop)) ||
         !(g->health = backends_new(g->cfg)) || backends_start_probes(g->health, g->loop, g->up) < 0 ||
         !(g->disp = dispatch_new(g->cfg, g->health, g->loop, g->up)) ||
-        !(g->chat = chat_new(g->cfg, g->health, g->disp)) || !(g->status = status_new(g->cfg, g->health))) {
+        !(g->chat = chat_new(g->cfg, g->model, g->health, g->disp)) || !(g->status = status_new(g->cfg, g->health))) {
         fprintf(stderr, "tiergate: %s\n", err);
         return 1;
     }
@@ -193,6 +197,10 @@ int main(int argc, char **argv) {
         config_free(g.cfg);
         g.cfg = NULL;
     }
+    if (g.cfg && !(g.model = classifier_load(g.cfg->classifier_model, err, sizeof err))) {
+        config_free(g.cfg);
+        g.cfg = NULL;
+    }
     if (!g.cfg) {
         fprintf(stderr, "tiergate: %s\n", err);
         return 1;
@@ -200,11 +208,13 @@ int main(int argc, char **argv) {
     warn_security(g.cfg);
     if (check) {
         config_print(g.cfg, stdout);
+        classifier_free(g.model);
         config_free(g.cfg);
         return 0;
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "tiergate: cannot initialise libcurl\n");
+        classifier_free(g.model);
         config_free(g.cfg);
         return 1;
     }

@@ -325,7 +325,7 @@ static int is_text_part(const cJSON *part) {
 /* Checks a content array (where is its path) and joins its text parts with
  * "\n" into a buffer that r owns.  Only user messages may hold media. */
 static int check_parts(const cJSON *content, const char *where, int user,
-                       chatreq *r, classifier_message *m, api_error *err) {
+                       chatreq *r, feature_message *m, api_error *err) {
     param_path part_at, param;
     size_t total = 0, ntext = 0, j = 0;
     const cJSON *part;
@@ -386,7 +386,7 @@ static int check_message(const cJSON *msg, size_t i, chatreq *r, api_error *err)
     static const char *const roles[] = {"system", "developer", "user", "assistant", "tool"};
     param_path where, param;
     const cJSON *role, *content, *item;
-    classifier_message *m = &r->msgs[i];
+    feature_message *m = &r->msgs[i];
     int known = 0, user, assistant;
 
     path(where, "messages[%zu]", i);

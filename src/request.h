@@ -13,7 +13,7 @@
 #include <stddef.h>
 
 #include "apierror.h"
-#include "classifier.h"
+#include "featurize.h"
 #include "config.h"
 
 struct cJSON;
@@ -24,7 +24,7 @@ typedef struct chatreq {
     bool stream;
     bool include_usage;          /* stream_options.include_usage */
     size_t nmessages;
-    classifier_message *msgs;    /* owned array of nmessages; texts point into
+    feature_message *msgs;       /* owned array of nmessages; texts point into
                                     root or into owned joined-part buffers */
     char **joined;               /* owned buffers for array contents */
     size_t njoined;

@@ -1,5 +1,6 @@
-/* utf8: the strict validator.  Requests are mostly ASCII, so the scan skips
- * ASCII eight bytes at a time and decodes only the rest. */
+/* utf8: the strict validator, and a decoder and encoder that agree with it.
+ * Requests are mostly ASCII, so the validating scan skips ASCII eight bytes
+ * at a time and decodes only the rest. */
 #include "utf8.h"
 
 #include <stdint.h>
@@ -49,4 +50,30 @@ size_t utf8_invalid_offset(const char *text, size_t len) {
         i += (size_t)n;
     }
     return len;
+}
+
+uint32_t utf8_decode(const unsigned char *s, size_t n, size_t *len) {
+    int k = utf8_char(s, n);
+    uint32_t cp;
+
+    if (k <= 0) {
+        *len = 1;
+        return 0xFFFD;
+    }
+    cp = k == 1 ? s[0] : k == 2 ? s[0] & 0x1Fu : k == 3 ? s[0] & 0x0Fu : s[0] & 0x07u;
+    for (int i = 1; i < k; i++) cp = cp << 6 | (s[i] & 0x3Fu);
+    *len = (size_t)k;
+    return cp;
+}
+
+size_t utf8_encode(uint32_t cp, unsigned char out[4]) {
+    size_t n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+
+    if (n == 1) {
+        out[0] = (unsigned char)cp;
+        return 1;
+    }
+    for (size_t k = n - 1; k > 0; k--, cp >>= 6) out[k] = (unsigned char)(0x80 | (cp & 0x3F));
+    out[0] = (unsigned char)((0xF00u >> n) | cp);
+    return n;
 }

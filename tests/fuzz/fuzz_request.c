@@ -94,7 +94,7 @@ static void check_request(const chatreq *r) {
     REQUIRE(r->njoined <= r->nmessages);
     cJSON_ArrayForEach(msg, messages) {
         const cJSON *role = cJSON_GetObjectItemCaseSensitive(msg, "role");
-        const classifier_message *m = &r->msgs[i++];
+        const feature_message *m = &r->msgs[i++];
         REQUIRE(cJSON_IsString(role));
         REQUIRE(m->user == (strcmp(role->valuestring, "user") == 0));
         REQUIRE(m->text && strlen(m->text) == m->len);

@@ -2,10 +2,13 @@
 // masked; errors that name the field), a bad config refusing to start, the
 // listen port 0 log line, and an orderly stop on SIGTERM.
 
-import { describe, it } from 'node:test';
+import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import {
-  runGateway, startGateway, makeConfig, request, assertCleanStop, CLOUD_KEY,
+  runGateway, startGateway, makeConfig, request, assertCleanStop, CLOUD_KEY, MODEL_PATH,
 } from './harness.mjs';
 
 const config = () => makeConfig({ device: 'http://127.0.0.1:9/v1', cloud: 'http://127.0.0.1:9/v1' });
@@ -53,12 +56,17 @@ describe('command line', () => {
   });
 
   it('--check fills defaults for a minimal config', async () => {
-    const minimal = { backends: [{ name: 'd', tier: 'device', url: 'http://127.0.0.1:9/v1', model: 'm' }] };
+    const minimal = {
+      backends: [{ name: 'd', tier: 'device', url: 'http://127.0.0.1:9/v1', model: 'm' }],
+      routing: { classifier_model: MODEL_PATH },
+    };
     const r = await runGateway(['--check', '--config', '{config}'], { config: minimal });
     assert.equal(r.code, 0, r.stderr);
     const eff = JSON.parse(r.stdout);
     assert.equal(eff.listen, '127.0.0.1:8088');
     assert.equal(eff.routing.fallback, true);
+    assert.equal(eff.routing.threshold, 0.3, 'default threshold');
+    assert.equal(eff.routing.classifier_model, MODEL_PATH);
     assert.equal(eff.limits.max_body_bytes, 1048576);
     assert.equal(eff.backends[0].health_path, '/models');
     assert.equal(typeof eff.backends[0].timeouts.first_byte_ms, 'number');
@@ -111,6 +119,49 @@ describe('command line', () => {
     assert.equal(r.timedOut, false, 'the gateway started with an invalid config');
     assert.equal(r.code, 1);
     assert.match(r.stderr, /backends\[0\]\.timeouts\.connect_ms/);
+  });
+
+  it('the shipped configs find their model beside them, from any working directory', async () => {
+    for (const name of ['demo.json', 'tiergate.json']) {
+      const file = path.join(path.dirname(MODEL_PATH), name);
+      const r = await runGateway(['--check', '--config', file], { env: { DEEPSEEK_API_KEY: 'sk-test' } });
+      assert.equal(r.code, 0, `${name}: ${r.stderr}`);
+      assert.equal(JSON.parse(r.stdout).routing.classifier_model, MODEL_PATH);
+    }
+  });
+
+  describe('a missing or corrupt classifier model stops the gateway at start, naming the file', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tiergate-test-model-'));
+    const good = fs.readFileSync(MODEL_PATH);
+    const flipped = Buffer.from(good);
+    flipped[100] ^= 0x01;
+    const badMagic = Buffer.from(good);
+    badMagic.write('XXXX', 0);
+    const cases = [
+      ['missing', null, /cannot open the classifier model: No such file/],
+      ['corrupt', flipped, /checksum mismatch/],
+      ['truncated', good.subarray(0, good.length - 1000), /truncated/],
+      ['not a model', badMagic, /not a tiergate classifier model/],
+      ['empty', Buffer.alloc(0), /not a tiergate classifier model/],
+    ];
+    for (const [what, bytes, re] of cases) {
+      it(`${what}: exit 1 with one line naming the file, with and without --check`, async () => {
+        const file = path.join(dir, `${what.replace(/ /g, '-')}.model`);
+        if (bytes) fs.writeFileSync(file, bytes);
+        const cfg = { ...config(), routing: { ...config().routing, classifier_model: file } };
+        for (const args of [['--check', '--config', '{config}'], ['--config', '{config}']]) {
+          const r = await runGateway(args, { config: cfg, env: { TEST_CLOUD_KEY: CLOUD_KEY }, timeoutMs: 5000 });
+          assert.equal(r.timedOut, false, `the gateway started with a ${what} model`);
+          assert.equal(r.code, 1, `exit ${r.code}; stderr:\n${r.stderr}`);
+          const lines = r.stderr.trim().split('\n');
+          assert.equal(lines.length, 1, `not one line:\n${r.stderr}`);
+          assert.ok(lines[0].includes(file), `the error does not name ${file}:\n${r.stderr}`);
+          assert.match(lines[0], re);
+          assert.equal(r.stdout, '', '--check printed a config for a bad model');
+        }
+      });
+    }
+    after(() => fs.rmSync(dir, { recursive: true, force: true }));
   });
 
   it('listen port 0 binds an ephemeral port, logged as JSON; SIGTERM stops it with exit 0', async () => {

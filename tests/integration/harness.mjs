@@ -43,6 +43,9 @@ function spawnGateway(args, options) {
   const argv = [...WRAPPER, TIERGATE_BIN, ...args];
   return spawn(argv[0], argv.slice(1), options);
 }
+// Test configs live in temporary directories, where the default relative
+// model path would find nothing: they name the shipped model absolutely.
+export const MODEL_PATH = path.join(SOURCE_DIR, 'config', 'classifier.model');
 
 /* ------------------------------------------------------------------------ */
 /* Process bookkeeping: everything spawned here dies with the test file.     */
@@ -530,7 +533,8 @@ export function makeConfig({
   return {
     listen: '127.0.0.1:0',
     backends,
-    routing: { threshold: 0.5, cloud_threshold: 0.75, fallback: true, deadline_ms: 30000, ...routing },
+    routing: { threshold: 0.5, cloud_threshold: 0.75, classifier_model: MODEL_PATH, fallback: true,
+      deadline_ms: 30000, ...routing },
     health: { probe_interval_ms: 1000, ...health },
     limits: { max_body_bytes: 1048576, max_connections: 1024, client_timeout_s: 30, ...limits },
     ...extra,

@@ -44,6 +44,19 @@ function assertAnsweredBy(res, fake, text, { tier, backend, reason }) {
   assert.equal(b.choices[0].finish_reason, 'stop');
 }
 
+/** /v1/route's explanation: the top features, named, largest first, and a
+ * bias; the logit they add up to is the score's (the rest is small). */
+function assertFeatures(d, text) {
+  assert.ok(Array.isArray(d.features) && d.features.length > 0, `features is not a non-empty array: ${text}`);
+  assert.equal(typeof d.bias, 'number');
+  for (const [i, f] of d.features.entries()) {
+    assert.equal(typeof f.name, 'string', text);
+    assert.ok(f.name.length > 0, text);
+    assert.ok(Number.isFinite(f.contribution), text);
+    if (i > 0) assert.ok(Math.abs(f.contribution) <= Math.abs(d.features[i - 1].contribution), `not ordered: ${text}`);
+  }
+}
+
 describe('routing', () => {
   before(async () => {
     device = await startFake({ model: 'qwen-small', label: 'device' });
@@ -147,9 +160,7 @@ describe('routing', () => {
       assert.equal(d.reason, 'complexity');
       assert.equal(typeof d.score, 'number');
       assert.ok(d.score < 0.5);
-      assert.ok(d.features && typeof d.features === 'object' && !Array.isArray(d.features),
-        `features is not an object: ${res.text}`);
-      assert.ok(Object.keys(d.features).length > 0, 'features is empty');
+      assertFeatures(d, res.text);
       assert.ok(Array.isArray(d.candidates) && d.candidates.length >= 1, `candidates: ${res.text}`);
       assert.ok(JSON.stringify(d.candidates[0]).includes('local'), `first candidate is not "local": ${res.text}`);
       // no chat request reached either fake
@@ -166,6 +177,10 @@ describe('routing', () => {
       assert.equal(dry.json.backend, 'bigcloud');
       assert.equal(dry.json.reason, 'complexity');
       assert.ok(dry.json.score >= 0.5);
+      assertFeatures(dry.json, dry.text);
+      const names = dry.json.features.map((f) => f.name);
+      assert.ok(names.some((n) => /^(verb:prove|word:prove|word:primes)$/.test(n)),
+        `no feature of the proof among the top: ${names}`);
       assert.deepEqual(await counts(), { device: 0, cloud: 0 });
       const real = await chat(gw.base, body);
       assert.equal(real.status, 200);

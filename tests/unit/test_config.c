@@ -1,6 +1,7 @@
 /* Config validation: defaults, every field's error message, secrets. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "testlib.h"
@@ -38,8 +39,9 @@ static void test_defaults(void) {
     CHECK(c->backends[0].dialect == DIALECT_COMPAT);
     CHECK(c->backends[0].api_key == NULL);
     CHECK_INT(c->backends[0].connect_ms, 2000);
-    CHECK(c->threshold == 0.5);
+    CHECK(c->threshold == 0.3);
     CHECK(c->cloud_threshold == 0.75);
+    CHECK_STR(c->classifier_model, "classifier.model");   /* config_parse leaves it as written */
     CHECK(c->fallback);
     CHECK_INT(c->max_body_bytes, 1048576);
     CHECK_INT(c->max_connections, 1024);
@@ -169,6 +171,56 @@ static void test_errors(void) {
                  "circuit.failures_to_open: must be an integer from 1");
     expect_error("{\"backends\":[{\"name\":\"a\",\"tier\":\"device\",\"url\":\"http://a\",\"model\":\"m\",\"context_tokens\":-1}]}",
                  "backends[0].context_tokens: must be an integer from 0");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"routing\":{\"classifier_model\":\"\"}}",
+                 "routing.classifier_model: must be a non-empty string");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"routing\":{\"classifier_model\":3}}",
+                 "routing.classifier_model: must be a non-empty string");
+}
+
+/* Writes text to a new file dir/name; returns its path (static buffer). */
+static const char *write_file(const char *dir, const char *name, const char *text) {
+    static char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+    return path;
+}
+
+/* A relative model path is taken relative to the configuration file's
+ * directory, so the gateway finds config/classifier.model from anywhere;
+ * an absolute one is kept. */
+static void test_model_path(void) {
+    char dir[] = "/tmp/tiergate-test-config-XXXXXX", err[256] = "";
+    CHECK(mkdtemp(dir) != NULL);
+    config *c = config_load(write_file(dir, "a.json", "{\"backends\":[" MIN_BACKEND "]}"), err, sizeof err);
+    char want[600];
+    snprintf(want, sizeof want, "%s/classifier.model", dir);
+    CHECK(c != NULL);
+    if (c) CHECK_STR(c->classifier_model, want);
+    config_free(c);
+    c = config_load(write_file(dir, "b.json", "{\"backends\":[" MIN_BACKEND "],"
+                                              "\"routing\":{\"classifier_model\":\"models/x.model\"}}"),
+                    err, sizeof err);
+    snprintf(want, sizeof want, "%s/models/x.model", dir);
+    CHECK(c != NULL);
+    if (c) CHECK_STR(c->classifier_model, want);
+    config_free(c);
+    c = config_load(write_file(dir, "c.json", "{\"backends\":[" MIN_BACKEND "],"
+                                              "\"routing\":{\"classifier_model\":\"/opt/m.model\"}}"),
+                    err, sizeof err);
+    CHECK(c != NULL);
+    if (c) CHECK_STR(c->classifier_model, "/opt/m.model");
+    config_free(c);
+    for (const char *n = "abc"; *n; n++) {
+        char path[600];
+        snprintf(path, sizeof path, "%s/%c.json", dir, *n);
+        remove(path);
+    }
+    rmdir(dir);
 }
 
 static void test_load_missing_file(void) {
@@ -228,6 +280,7 @@ int main(void) {
     test_full();
     test_errors();
     test_load_missing_file();
+    test_model_path();
     test_tiers();
     TEST_MAIN_END();
 }

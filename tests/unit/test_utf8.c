@@ -1,4 +1,7 @@
-/* utf8: the strict validator on the boundaries of table 3-7. */
+/* utf8: the strict validator on the boundaries of table 3-7, and the decoder
+ * and encoder that agree with it. */
+#include <stdint.h>
+
 #include "testlib.h"
 #include "utf8.h"
 
@@ -20,5 +23,26 @@ int main(void) {
     CHECK_INT(utf8_char(bad, 2), 0);
     const unsigned char two[] = {0xC3, 0xA9};
     CHECK_INT(utf8_char(two, 2), 2);
+
+    /* Decoding: every length, and one byte of U+FFFD for anything invalid. */
+    static const struct { const char *s; uint32_t cp; size_t len; } dec[] = {
+        {"A", 'A', 1}, {"\xC3\xA9", 0xE9, 2}, {"\xE6\x89\x93", 0x6253, 3}, {"\xF0\x9F\x98\x80", 0x1F600, 4},
+        {"\xC0\xAF", 0xFFFD, 1}, {"\xED\xA0\x80", 0xFFFD, 1}, {"\xE6\x89", 0xFFFD, 1}, {"\xFF", 0xFFFD, 1},
+        {"\x80", 0xFFFD, 1},
+    };
+    for (size_t i = 0; i < sizeof dec / sizeof dec[0]; i++) {
+        size_t len = 9;
+        CHECK_INT(utf8_decode((const unsigned char *)dec[i].s, strlen(dec[i].s), &len), dec[i].cp);
+        CHECK_INT(len, dec[i].len);
+    }
+    /* Encoding round-trips through the decoder at every length boundary. */
+    static const uint32_t cps[] = {0, 0x7F, 0x80, 0x7FF, 0x800, 0xFFFF, 0x10000, 0x10FFFF, 0x4E2D};
+    for (size_t i = 0; i < sizeof cps / sizeof cps[0]; i++) {
+        unsigned char u[4];
+        size_t n = utf8_encode(cps[i], u), len = 0;
+        CHECK_INT(utf8_char(u, n), (int)n);
+        CHECK_INT(utf8_decode(u, n, &len), cps[i]);
+        CHECK_INT(len, n);
+    }
     TEST_MAIN_END();
 }

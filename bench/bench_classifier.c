@@ -1,0 +1,115 @@
+/* bench_classifier: how long classifier_score() takes on a 2 KB prompt.
+ *
+ * Each prompt is scored RUNS times after a warm-up, every call timed on its
+ * own with CLOCK_MONOTONIC, and the percentiles of those times printed.  The
+ * prompts are built by repeating a realistic paragraph up to PROMPT_BYTES
+ * (cut on a character boundary), one English, one Chinese, one a
+ * conversation, so the figures cover both tokenizers and the history path.
+ * The clock is CLOCK_MONOTONIC, read through the vDSO (about 20 ns, included
+ * in every figure): wall time, what a request waits.  On a shared machine it
+ * also counts the time the thread was not running, so the load average is
+ * printed with the figures: under load the tail says more about the
+ * scheduler than about the code.  (The thread CPU clock would leave
+ * preemption out, but costs a system call of several microseconds per
+ * reading in a VM, more than it would remove.) */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "classifier.h"
+
+#define PROMPT_BYTES 2048
+#define WARMUP 2000
+#define RUNS 200000
+
+static const char english[] =
+    "I am preparing a migration plan for our billing service and I need a careful analysis. "
+    "The service is a ten-year-old monolith written in Java that handles invoices, payments and "
+    "refunds for about two million customers. Please compare a strangler-fig migration with a "
+    "full rewrite, estimate the risks of each, and design the first three milestones, with the "
+    "data model changes, the rollback strategy and the tests we would need at every step. ";
+static const char chinese[] =
+    "我们公司准备把一个运行了十年的计费系统从单体架构迁移到微服务架构，这个系统负责大约两百万用户的"
+    "账单、支付和退款。请你详细分析逐步替换和整体重写两种方案的优缺点，评估各自的风险，并设计前三个"
+    "里程碑，包括数据模型的变化、回滚策略，以及每一步需要的测试。";
+
+/* Fills buf with copies of text up to PROMPT_BYTES, cut on a UTF-8
+ * character boundary; returns the length. */
+static size_t make_prompt(char *buf, const char *text)
+{
+    size_t n = strlen(text), len = 0;
+
+    while (len + n <= PROMPT_BYTES) {
+        memcpy(buf + len, text, n);
+        len += n;
+    }
+    memcpy(buf + len, text, PROMPT_BYTES - len);
+    len = PROMPT_BYTES;
+    while (len > 0 && ((unsigned char)buf[len] & 0xC0) == 0x80) len--;
+    return len;
+}
+
+static double now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static int by_value(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* Times RUNS calls and prints one table row. */
+static void run(const classifier *m, const char *name, const feature_message *msgs, size_t n, double *t)
+{
+    volatile double sink = 0;
+    size_t bytes = 0;
+
+    for (size_t i = 0; i < n; i++) bytes += msgs[i].len;
+    for (int i = 0; i < WARMUP; i++) sink += classifier_score(m, msgs, n);
+    for (int i = 0; i < RUNS; i++) {
+        double start = now_ns();
+        sink += classifier_score(m, msgs, n);
+        t[i] = now_ns() - start;
+    }
+    qsort(t, RUNS, sizeof *t, by_value);
+    printf("| %s | %zu | %.2f | %.2f | %.2f | %.2f | %.3f |\n", name, bytes, t[RUNS / 2] / 1e3,
+           t[RUNS * 99 / 100] / 1e3, t[RUNS * 999 / 1000] / 1e3, t[RUNS - 1] / 1e3, classifier_score(m, msgs, n));
+    (void)sink;
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = argc > 1 ? argv[1] : "config/classifier.model";
+    static char en[PROMPT_BYTES + 1], zh[PROMPT_BYTES + 1];
+    double *t = malloc(RUNS * sizeof *t);
+    char err[512];
+    classifier *m = classifier_load(path, err, sizeof err);
+
+    if (!m || !t) {
+        fprintf(stderr, "bench_classifier: %s\n", m ? "out of memory" : err);
+        classifier_free(m);
+        free(t);
+        return 1;
+    }
+    feature_message one_en = {true, en, make_prompt(en, english)};
+    feature_message one_zh = {true, zh, make_prompt(zh, chinese)};
+    feature_message conv[] = {one_zh, {false, en, 300}, {true, "继续，再详细一点", strlen("继续，再详细一点")}};
+
+    double load[3] = {0, 0, 0};
+    if (getloadavg(load, 3) == 3) printf("load average before: %.2f %.2f %.2f\n\n", load[0], load[1], load[2]);
+    printf("| prompt | bytes | p50 (us) | p99 (us) | p99.9 (us) | max (us) | score |\n");
+    printf("|---|---:|---:|---:|---:|---:|---:|\n");
+    run(m, "English, one turn", &one_en, 1, t);
+    run(m, "Chinese, one turn", &one_zh, 1, t);
+    run(m, "Chinese, 2 KB turn + answer + follow-up", conv, 3, t);
+    classifier_free(m);
+    free(t);
+    return 0;
+}

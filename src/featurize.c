@@ -1,0 +1,180 @@
+/* featurize: from a conversation to the classifier's feature vector.
+ *
+ * scan.c reads the text of one message; this file decides which messages
+ * are read, how much each counts, and turns the scan's counts into the named
+ * features.  Design choices and their trade-offs:
+ *
+ * - Conversations.  The request is the last user turn, at weight 1.  Up to
+ *   HISTORY_TURNS earlier user turns share HISTORY_WEIGHT between them: a
+ *   short follow-up ("继续", "and in Go?") inherits what the conversation is
+ *   about, while a long history cannot outweigh the request itself, and a
+ *   plain command after a hard turn ("打开车窗" after an essay) keeps the
+ *   strong simple n-grams of its own.  System, assistant and tool messages
+ *   are not read: a long system prompt says nothing about the request.
+ *
+ * - Length-normalised n-grams.  Each n-gram occurrence of a turn is worth
+ *   w/sqrt(c), w the turn's weight and c its character count, so the n-gram
+ *   vector of a turn has about the same norm whatever its length: a long,
+ *   polite text does not win by piling up small weights, and length enters
+ *   only through the named length features, where the model weighs it
+ *   against everything else.  Dividing by the exact n-gram count would need
+ *   a second pass over the text; the characters are counted by a loop the
+ *   compiler vectorises.
+ *
+ * - Counts enter as log(1 + count), so the tenth code mark adds less than
+ *   the first, and indicators (the verbs) as 0 or 1.
+ *
+ * - Bounded cost.  Each turn is read up to SCAN_LIMIT bytes; the length
+ *   features extrapolate the rest, so a megabyte of pasted text costs no more
+ *   than 16 KB and still counts as long. */
+#include "featurize.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lexicon.h"
+#include "scan.h"
+#include "utf8.h"
+
+#define SCAN_LIMIT 16384
+#define HISTORY_TURNS 4
+#define HISTORY_WEIGHT 1.0
+
+_Static_assert(LEXICON_ENTRIES < SCAN_LEXICON_SLOTS / 2, "the lexicon table stays sparse");
+
+struct featurizer {
+    scan_lexicon lex;
+};
+
+featurizer *featurizer_new(void)
+{
+    featurizer *fx = calloc(1, sizeof *fx);
+
+    if (!fx) return NULL;
+    for (size_t k = 0; k < LEXICON_ENTRIES; k++) {
+        unsigned named;
+        const char *text = lexicon_entry(k, &named);
+        int rc = scan_lexicon_add(&fx->lex, text, named);
+        /* Every entry is one n-gram, listed once, or it could never match. */
+        assert(rc == 0);
+        (void)rc;
+    }
+    return fx;
+}
+
+void featurizer_free(featurizer *fx) { free(fx); }
+
+/* Characters of p[0, n): the bytes that are not UTF-8 continuation bytes. */
+static size_t count_chars(const unsigned char *p, size_t n)
+{
+    size_t c = 0;
+
+    for (size_t i = 0; i < n; i++) c += (p[i] & 0xC0) != 0x80;
+    return c;
+}
+
+/* Appends named feature index with value to f[*k], unless the value is 0. */
+static void add_named(feature *f, size_t *k, uint32_t index, double value)
+{
+    assert(*k < FEATURES_NNAMED);
+    if (value != 0) f[(*k)++] = (feature){index, value};
+}
+
+/* One turn, at weight w: its n-grams, then its named features. */
+static void featurize_turn(const featurizer *fx, const feature_message *m, double w, bool origins, feature_fn fn,
+                           void *ctx)
+{
+    static const feature_origin no_origin[FEATURES_NNAMED];
+    size_t n = m->len < SCAN_LIMIT ? m->len : SCAN_LIMIT, units, k = 0;
+    double stretch = n ? (double)m->len / (double)n : 1, chars, tokens;
+    feature named[FEATURES_NNAMED];
+    scan_counts c;
+
+    assert(m->text != NULL || m->len == 0);
+    units = count_chars((const unsigned char *)m->text, n);
+    scan_text(&fx->lex, m->text, n, w / sqrt(units ? (double)units : 1.0), origins, fn, ctx, &c);
+
+    /* CJK characters are about a token each, other text about four
+     * characters per token. */
+    chars = (double)c.chars * stretch;
+    tokens = ((double)c.wide + (double)(c.chars - c.wide) / 4) * stretch;
+    add_named(named, &k, NF_CHARS, w * log1p(chars));
+    add_named(named, &k, NF_TOKENS, w * log1p(tokens));
+    for (uint32_t f = NF_LINES; f < NF_CJK_SHARE; f++) add_named(named, &k, f, w * log1p(c.count[f]));
+    add_named(named, &k, NF_CJK_SHARE, c.chars ? w * (double)c.wide / (double)c.chars : 0);
+    for (uint32_t v = 0; v < NF_NVERBS; v++)
+        if (c.verbs & (1u << v)) add_named(named, &k, NF_VERB + v, w);
+    if (k > 0) fn(ctx, named, origins ? no_origin : NULL, k);
+}
+
+void featurize(const featurizer *fx, const feature_message *msgs, size_t n, bool origins, feature_fn fn,
+               void *ctx)
+{
+    static const feature_origin no_origin;
+    size_t cur = n, turns = 0, earlier[HISTORY_TURNS], nearlier = 0;
+    feature f = {NF_TURNS, 0};
+
+    assert(fx != NULL && fn != NULL);
+    assert(msgs != NULL || n == 0);
+    for (size_t i = n; i-- > 0;) {
+        if (!msgs[i].user) continue;
+        if (cur == n) cur = i;
+        else if (nearlier < HISTORY_TURNS) earlier[nearlier++] = i;
+        turns++;
+    }
+    if (cur == n && n > 0) cur = n - 1;
+    if (cur == n) return;
+    featurize_turn(fx, &msgs[cur], 1.0, origins, fn, ctx);
+    for (size_t k = 0; k < nearlier; k++)
+        featurize_turn(fx, &msgs[earlier[k]], HISTORY_WEIGHT / (double)nearlier, origins, fn, ctx);
+    if (turns > 1) {
+        f.value = log1p((double)(turns - 1));
+        fn(ctx, &f, origins ? &no_origin : NULL, 1);
+    }
+}
+
+const char *feature_name(uint32_t index)
+{
+    return index < FEATURES_NNAMED ? lexicon_name(index) : NULL;
+}
+
+/* Appends the UTF-8 of cp to buf[*at], unless it would not fit with a NUL. */
+static bool put(char *buf, size_t cap, size_t *at, uint32_t cp)
+{
+    unsigned char u[4];
+    size_t n = utf8_encode(cp, u);
+
+    if (*at + n >= cap) return false;
+    memcpy(buf + *at, u, n);
+    *at += n;
+    return true;
+}
+
+void feature_display(const feature *f, const feature_origin *o, char *buf, size_t cap)
+{
+    const unsigned char *p = (const unsigned char *)(o->kind ? o->text : feature_name(f->index));
+    size_t n, at = 0, i = 0;
+    bool space = false;
+
+    assert(buf != NULL && cap > 0);
+    assert(p != NULL);
+    n = o->kind ? o->len : strlen((const char *)p);
+    for (const char *k = o->kind; k && *k; k++) put(buf, cap, &at, (unsigned char)*k);
+    if (o->kind) put(buf, cap, &at, ':');
+    while (i < n) {
+        size_t len;
+        uint32_t cp = scan_char(p + i, n - i, &len);
+
+        i += len;
+        if (scan_space(cp)) {
+            space = true;
+            continue;
+        }
+        if (space && !put(buf, cap, &at, ' ')) break;
+        space = false;
+        if (!put(buf, cap, &at, cp - 'A' < 26u ? cp + 32 : cp)) break;
+    }
+    buf[at] = '\0';
+}

@@ -1,0 +1,81 @@
+/* featurize: what the complexity classifier reads in a conversation.
+ *
+ * featurize() turns the user turns of a conversation into a sparse
+ * vector: hashed n-grams of the text (lower-cased words and word pairs for
+ * Latin text; one, two and three characters for Chinese and other CJK text,
+ * which has no spaces; single symbols) and named structural features (length
+ * in characters and estimated tokens, turns, code, maths notation, numbers
+ * and operators, question words, instruction verbs, list and constraint
+ * markers).  It is the one definition of the features: the gateway scores
+ * with it and tools/ trains and evaluates with it, so a model sees at serving
+ * time exactly what it saw in training.  Extraction is pure and allocates
+ * nothing; a featurizer only holds the lexicons' lookup table. */
+#ifndef TIERGATE_FEATURIZE_H
+#define TIERGATE_FEATURIZE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bumped whenever extraction changes what any text maps to: a model file
+ * records the version it was trained with and is refused by another. */
+#define FEATURES_VERSION 1
+/* Named structural features take indexes [0, FEATURES_NNAMED); hashed
+ * n-grams take the 2^FEATURES_HASH_BITS indexes after them. */
+#define FEATURES_NNAMED 30
+#define FEATURES_HASH_BITS 16
+#define FEATURES_DIM (FEATURES_NNAMED + (1u << FEATURES_HASH_BITS))
+
+typedef struct feature_message {
+    bool user;           /* written by the user (vs system, assistant or tool) */
+    const char *text;    /* UTF-8 (invalid bytes are tolerated), not NUL-terminated */
+    size_t len;
+} feature_message;
+
+/* One occurrence of a feature.  The vector is the sum of the values of all
+ * occurrences with the same index. */
+typedef struct feature {
+    uint32_t index;      /* < FEATURES_DIM */
+    double value;
+} feature;
+
+/* Where an occurrence came from, for explanations. */
+typedef struct feature_origin {
+    const char *kind;    /* n-gram kind ("word", "words", "num", "char", "chars2",
+                            "chars3", "sym"); NULL for a named feature */
+    const char *text;    /* n-gram: where in its message it was seen (len bytes) */
+    size_t len;
+} feature_origin;
+
+/* Receives occurrences in batches of n (n >= 1), in the order of the text;
+ * origin[i] belongs to f[i], and origin is NULL unless asked for. */
+typedef void (*feature_fn)(void *ctx, const feature *f, const feature_origin *origin, size_t n);
+
+typedef struct featurizer featurizer;
+
+/* NULL when out of memory. */
+featurizer *featurizer_new(void);
+void featurizer_free(featurizer *fx);
+
+/* Passes every feature occurrence of the conversation msgs[0..n) to fn,
+ * with their origins when origins is set (which costs time: the scorer
+ * does without).  The
+ * request is the last user message (the last message when no message is the
+ * user's); up to four earlier user turns count at a reduced weight, so a
+ * short follow-up inherits what the conversation is about.  System,
+ * assistant and tool messages are not read.  Each message is read up to a
+ * fixed number of bytes; the length features extrapolate beyond it, so the
+ * cost of a call is bounded whatever the input. */
+void featurize(const featurizer *fx, const feature_message *msgs, size_t n, bool origins, feature_fn fn,
+               void *ctx);
+
+/* Stable name of a named feature ("chars", "verb:prove", ...), or NULL when
+ * index is an n-gram's. */
+const char *feature_name(uint32_t index);
+
+/* Writes a readable name of f, which came from o, into buf (NUL-terminated,
+ * truncated on a UTF-8 boundary): the named feature's name, or "kind:text"
+ * with the n-gram's text as seen, ASCII lower-cased, white space collapsed. */
+void feature_display(const feature *f, const feature_origin *o, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,112 @@
+/* lexicon: the lists and the marks.  Kept apart from the scanner so that
+ * they can grow without burying it.  An entry that is not one n-gram (two
+ * CJK strings, three words) could never match and trips an assertion in
+ * featurizer_new(), as does an entry listed twice. */
+#include "lexicon.h"
+
+#include <assert.h>
+#include <string.h>
+
+#include "utf8.h"
+
+static const char *const names[FEATURES_NNAMED] = {
+    "chars", "est_tokens", "turns", "lines", "code_fences", "code_marks", "math_marks", "numbers",
+    "operators", "question_words", "question_marks", "list_items", "constraints", "cjk_share",
+    "verb:prove", "verb:derive", "verb:analyze", "verb:compare", "verb:write", "verb:implement",
+    "verb:design", "verb:plan", "verb:证明", "verb:推导", "verb:分析", "verb:比较", "verb:写一篇",
+    "verb:实现", "verb:设计", "verb:规划",
+};
+
+#define V(k) (NF_VERB + (k))
+/* Words, word pairs and 1-3 character CJK strings that count for a named
+ * feature; lower case, numbers written as 0. */
+static const struct {
+    const char *text;
+    unsigned char feature;
+} lexicon[LEXICON_ENTRIES] = {
+    {"prove", V(0)}, {"proves", V(0)}, {"proving", V(0)}, {"proof", V(0)}, {"proofs", V(0)},
+    {"derive", V(1)}, {"derives", V(1)}, {"deriving", V(1)}, {"derivation", V(1)},
+    {"analyze", V(2)}, {"analyse", V(2)}, {"analyzes", V(2)}, {"analyses", V(2)},
+    {"analysis", V(2)}, {"analyzing", V(2)}, {"analysing", V(2)},
+    {"compare", V(3)}, {"compares", V(3)}, {"comparing", V(3)}, {"comparison", V(3)},
+    {"write", V(4)}, {"writes", V(4)}, {"writing", V(4)}, {"wrote", V(4)}, {"written", V(4)},
+    {"implement", V(5)}, {"implements", V(5)}, {"implementing", V(5)}, {"implementation", V(5)},
+    {"design", V(6)}, {"designs", V(6)}, {"designing", V(6)},
+    {"plan", V(7)}, {"plans", V(7)}, {"planning", V(7)},
+    {"证明", V(8)}, {"推导", V(9)}, {"分析", V(10)}, {"比较", V(11)}, {"写一篇", V(12)},
+    {"实现", V(13)}, {"设计", V(14)}, {"规划", V(15)},
+    {"what", NF_QWORDS}, {"how", NF_QWORDS}, {"why", NF_QWORDS}, {"which", NF_QWORDS},
+    {"who", NF_QWORDS}, {"whom", NF_QWORDS}, {"whose", NF_QWORDS}, {"when", NF_QWORDS},
+    {"where", NF_QWORDS}, {"什么", NF_QWORDS}, {"怎么", NF_QWORDS}, {"为什么", NF_QWORDS},
+    {"如何", NF_QWORDS}, {"哪", NF_QWORDS}, {"谁", NF_QWORDS}, {"几", NF_QWORDS},
+    {"多少", NF_QWORDS}, {"吗", NF_QWORDS}, {"呢", NF_QWORDS},
+    {"at least", NF_CONSTRAINTS}, {"at most", NF_CONSTRAINTS}, {"no more", NF_CONSTRAINTS},
+    {"no less", NF_CONSTRAINTS}, {"fewer than", NF_CONSTRAINTS}, {"must", NF_CONSTRAINTS},
+    {"should", NF_CONSTRAINTS}, {"ensure", NF_CONSTRAINTS}, {"make sure", NF_CONSTRAINTS},
+    {"exactly", NF_CONSTRAINTS}, {"within", NF_CONSTRAINTS}, {"without", NF_CONSTRAINTS},
+    {"avoid", NF_CONSTRAINTS}, {"limit", NF_CONSTRAINTS}, {"maximum", NF_CONSTRAINTS},
+    {"minimum", NF_CONSTRAINTS}, {"require", NF_CONSTRAINTS}, {"required", NF_CONSTRAINTS},
+    {"requirements", NF_CONSTRAINTS}, {"constraint", NF_CONSTRAINTS},
+    {"constraints", NF_CONSTRAINTS}, {"strictly", NF_CONSTRAINTS}, {"0 words", NF_CONSTRAINTS},
+    {"0 sentences", NF_CONSTRAINTS}, {"0 paragraphs", NF_CONSTRAINTS},
+    {"至少", NF_CONSTRAINTS}, {"不少于", NF_CONSTRAINTS}, {"不超过", NF_CONSTRAINTS},
+    {"不得", NF_CONSTRAINTS}, {"必须", NF_CONSTRAINTS}, {"要求", NF_CONSTRAINTS},
+    {"确保", NF_CONSTRAINTS}, {"限制", NF_CONSTRAINTS}, {"以内", NF_CONSTRAINTS},
+    {"字数", NF_CONSTRAINTS}, {"0字", NF_CONSTRAINTS}, {"务必", NF_CONSTRAINTS},
+};
+#undef V
+
+
+_Static_assert(sizeof lexicon / sizeof lexicon[0] == LEXICON_ENTRIES, "LEXICON_ENTRIES counts the entries");
+
+const char *lexicon_name(uint32_t index)
+{
+    assert(index < FEATURES_NNAMED);
+    return names[index];
+}
+
+const char *lexicon_entry(size_t k, unsigned *named)
+{
+    assert(k < LEXICON_ENTRIES);
+    *named = lexicon[k].feature;
+    return lexicon[k].text;
+}
+
+static bool digit(uint32_t c) { return c - '0' < 10u; }
+
+bool lexicon_list_item(const unsigned char *p, size_t n, size_t i)
+{
+    static const uint32_t numerals[] = {0x4E00, 0x4E8C, 0x4E09, 0x56DB, 0x4E94,
+                                        0x516D, 0x4E03, 0x516B, 0x4E5D, 0x5341};   /* 一 .. 十 */
+    size_t d = i + (p[i] == '('), j = d, len;
+    uint32_t cp;
+
+    while (j < n && j - d < 3 && digit(p[j])) j++;
+    if (j > d) {
+        if (j >= n) return false;
+        if (p[j] == ')') return true;
+        if (d > i) return false;
+        if (p[j] == '.') return j + 1 >= n || !digit(p[j + 1]);   /* not 1.5 */
+        return n - j >= 3 && memcmp(p + j, "、", 3) == 0;
+    }
+    cp = utf8_decode(p + i, n - i, &len);
+    if (cp == '-' || cp == '*' || cp == 0x2022) return i + len < n && p[i + len] == ' ';
+    if ((cp >= 0x2460 && cp <= 0x2473) || (cp >= 0x2776 && cp <= 0x277F)) return true;
+    if (n - (i + len) < 3 || memcmp(p + i + len, "、", 3) != 0) return false;
+    for (size_t k = 0; k < sizeof numerals / sizeof numerals[0]; k++)
+        if (cp == numerals[k]) return true;
+    return false;
+}
+
+bool lexicon_math_mark(uint32_t cp)
+{
+    return (cp >= 0x2200 && cp <= 0x22FF) || (cp >= 0x370 && cp <= 0x3FF) ||
+           (cp >= 0x2070 && cp <= 0x209F) || cp == 0xB1 || cp == 0xB2 || cp == 0xB3 ||
+           cp == 0xB9 || cp == 0xD7 || cp == 0xF7 || cp == '^' || cp == '$';
+}
+
+bool lexicon_operator(uint32_t cp)
+{
+    return cp == '+' || cp == '-' || cp == '*' || cp == '/' || cp == '=' || cp == '<' || cp == '>' ||
+           cp == '^' || cp == '%' || cp == 0xD7 || cp == 0xF7;
+}

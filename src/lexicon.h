@@ -1,0 +1,45 @@
+/* lexicon: the named features of featurize and what counts for them.
+ *
+ * A named feature has a fixed index below FEATURES_NNAMED and a stable name
+ * that /v1/route and the docs show.  Some are counts of lexicon entries
+ * (question words, constraint markers) or their presence (the instruction
+ * verbs); the entries are lower-case words, word pairs and 1-3 character
+ * CJK strings, numbers written as 0.  Others count marks in the text: list
+ * items, maths symbols, operators.  This module only says what counts; the
+ * scanner does the reading and counting. */
+#ifndef TIERGATE_LEXICON_H
+#define TIERGATE_LEXICON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "featurize.h"
+
+enum named_feature {
+    NF_CHARS, NF_TOKENS, NF_TURNS, NF_LINES, NF_CODE_FENCES, NF_CODE, NF_MATH, NF_NUMBERS, NF_OPERATORS,
+    NF_QWORDS, NF_QMARKS, NF_LISTS, NF_CONSTRAINTS, NF_CJK_SHARE,
+    NF_VERB,                      /* the first of NF_NVERBS instruction verbs */
+    NF_NVERBS = 16,
+    NF_END = NF_VERB + NF_NVERBS
+};
+_Static_assert(NF_END == FEATURES_NNAMED, "FEATURES_NNAMED counts the named features");
+
+#define LEXICON_ENTRIES 99
+
+/* Name of named feature index (< FEATURES_NNAMED). */
+const char *lexicon_name(uint32_t index);
+/* Entry k (< LEXICON_ENTRIES): its text, and in *named the named feature
+ * it counts for. */
+const char *lexicon_entry(size_t k, unsigned *named);
+
+/* Whether p[i], the first non-space of a line of p[0, n), starts a list
+ * item: "1." "2)" "3、" "(4)" "- " "* " "• " "①" "一、" (not "1.5"). */
+bool lexicon_list_item(const unsigned char *p, size_t n, size_t i);
+/* Maths notation: mathematical operators and symbols, Greek letters,
+ * super- and subscripts, ^ and $ (LaTeX). */
+bool lexicon_math_mark(uint32_t cp);
+/* An operator between operands: + - * / = < > ^ % x-sign, division sign. */
+bool lexicon_operator(uint32_t cp);
+
+#endif

@@ -1,0 +1,213 @@
+/* test_learn: the classifier tools' library (tools/dataset.c, tools/learn.c):
+ * which rows may be trained on, the fixed held-out split, JSONL loading and
+ * its errors, the figures, and a trainer that gives the same model file for
+ * the same rows and seed. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dataset.h"
+#include "learn.h"
+#include "testlib.h"
+
+static char dir[] = "/tmp/tiergate-test-learn-XXXXXX";
+
+static const char *tmp_path(const char *name)
+{
+    static char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return path;
+}
+
+static const char *write_file(const char *name, const char *text)
+{
+    const char *path = tmp_path(name);
+    FILE *f = fopen(path, "w");
+
+    CHECK(f != NULL);
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+    return path;
+}
+
+static void test_licences(void)
+{
+    CHECK(dataset_licence_trainable("CC-BY-3.0"));
+    CHECK(dataset_licence_trainable("CC-BY-SA-3.0"));
+    CHECK(dataset_licence_trainable("Apache-2.0 (repo licence; prompts originate from Chatbot Arena users)"));
+    CHECK(dataset_licence_trainable("MIT"));
+    CHECK(dataset_licence_trainable("tiergate (written by the project)"));
+    CHECK(!dataset_licence_trainable(NULL));
+    CHECK(!dataset_licence_trainable(""));
+    CHECK(!dataset_licence_trainable("MITx"));
+    CHECK(!dataset_licence_trainable("no licence file; SMP2017-ECDT evaluation data, research use"));
+    CHECK(!dataset_licence_trainable("ODC-By-1.0 (DATA_LICENSE) + README: research use only"));
+}
+
+/* A fixed fifth, by id alone. */
+static void test_held_out(void)
+{
+    size_t held = 0;
+    char id[32];
+
+    for (int i = 0; i < 1000; i++) {
+        snprintf(id, sizeof id, "src:%d", i);
+        held += dataset_id_held_out(id);
+        CHECK(dataset_id_held_out(id) == dataset_id_held_out(id));
+    }
+    CHECK(held > 150 && held < 250);
+    for (unsigned k = 0; k < 50; k++) CHECK(learn_fold(id, 7, 5) < 5);
+    CHECK(learn_fold("a", 7, 5) == learn_fold("a", 7, 5));
+}
+
+static const char toy[] =
+    "{\"id\":\"t:1\",\"text\":\"打开空调\",\"label\":\"simple\",\"source\":\"tiergate\",\"licence\":\"tiergate\"}\n"
+    "{\"id\":\"t:2\",\"text\":\"证明勾股定理\",\"label\":\"complex\",\"source\":\"tiergate\",\"licence\":\"tiergate\"}\n"
+    "\n"
+    "{\"id\":\"t:3\",\"text\":\"turn on the radio\",\"label\":\"simple\",\"licence\":\"MIT\"}\n"
+    "{\"id\":\"t:4\",\"text\":\"prove that sqrt 2 is irrational\",\"label\":\"complex\",\"licence\":\"MIT\"}\n"
+    "{\"id\":\"t:5\",\"text\":\"open the window\",\"label\":\"simple\",\"licence\":\"research use only\"}\n"
+    "{\"id\":\"t:6\",\"messages\":[{\"role\":\"system\",\"content\":\"be brief\"},"
+    "{\"role\":\"user\",\"content\":\"写一篇作文\"},{\"role\":\"assistant\",\"content\":\"好\"},"
+    "{\"role\":\"user\",\"content\":\"继续\"}],\"label\":\"complex\",\"licence\":\"tiergate\"}\n"
+    "{\"id\":\"t:7\",\"text\":\"derive the quadratic formula\",\"label\":\"complex\",\"licence\":\"MIT\"}\n"
+    "{\"id\":\"t:8\",\"text\":\"play some jazz\",\"label\":\"simple\",\"licence\":\"MIT\"}\n";
+
+static void test_load(const featurizer *fx)
+{
+    dataset d = {0};
+    char err[256];
+
+    CHECK_INT(dataset_load(&d, write_file("toy.jsonl", toy), fx, err, sizeof err), 0);
+    CHECK_INT(d.n, 8);
+    if (d.n != 8) return;
+    CHECK_STR(d.rows[0].lang, "zh");
+    CHECK_STR(d.rows[2].lang, "en");
+    CHECK_STR(d.rows[2].source, "unknown");
+    CHECK_INT(d.rows[1].label, 1);
+    CHECK(d.rows[0].trainable && d.rows[3].trainable && !d.rows[4].trainable);
+    CHECK_INT(d.rows[5].nmsgs, 4);
+    CHECK(!d.rows[5].msgs[0].user && d.rows[5].msgs[1].user && !d.rows[5].msgs[2].user);
+    for (size_t i = 0; i < d.n; i++) {
+        const example *e = &d.rows[i];
+        CHECK(e->nnz > 0);
+        for (size_t j = 1; j < e->nnz; j++) CHECK(e->index[j - 1] < e->index[j]);   /* merged, ascending */
+    }
+    dataset_free(&d);
+
+    static const struct { const char *text, *want; } bad[] = {
+        {"{\"text\":\"x\",\"label\":\"easy\"}\n", "bad.jsonl:1: \"label\" must be"},
+        {"{\"text\":\"x\",\"label\":\"simple\"}\n{\"text\":\n", "bad.jsonl:2: not valid JSON"},
+        {"{\"label\":\"simple\"}\n", "needs \"text\""},
+        {"{\"messages\":[],\"label\":\"simple\"}\n", "\"messages\" is empty"},
+        {"{\"messages\":[{\"role\":\"user\"}],\"label\":\"simple\"}\n", "\"role\" and \"content\""},
+        {"[1]\n", "not a JSON object"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        CHECK_INT(dataset_load(&d, write_file("bad.jsonl", bad[i].text), fx, err, sizeof err), -1);
+        if (!strstr(err, bad[i].want)) fprintf(stderr, "  got: %s\n  want: %s\n", err, bad[i].want);
+        CHECK(strstr(err, bad[i].want) != NULL);
+        dataset_free(&d);
+    }
+    CHECK_INT(dataset_load(&d, tmp_path("none.jsonl"), fx, err, sizeof err), -1);
+    CHECK(strstr(err, "none.jsonl") != NULL);
+}
+
+static bool same_file(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    int ca, cb;
+    bool same = fa && fb;
+
+    while (same && ((ca = fgetc(fa)) != EOF || !feof(fa))) {
+        cb = fgetc(fb);
+        same = ca == cb;
+    }
+    same = same && fgetc(fb) == EOF;
+    if (fa) fclose(fa);
+    if (fb) fclose(fb);
+    return same;
+}
+
+/* Same rows, parameters and seed: the same file, byte for byte.  And the
+ * model has learned the toy rows. */
+static void test_training(const featurizer *fx)
+{
+    dataset d = {0};
+    const example *rows[16];
+    size_t n = 0;
+    char err[256];
+    learn_params p = LEARN_DEFAULTS;
+    classifier *a, *b, *c;
+
+    CHECK_INT(dataset_load(&d, write_file("toy.jsonl", toy), fx, err, sizeof err), 0);
+    for (size_t i = 0; i < d.n; i++)
+        if (d.rows[i].trainable) rows[n++] = &d.rows[i];
+    a = learn_train(rows, n, &p);
+    b = learn_train(rows, n, &p);
+    CHECK(a != NULL && b != NULL);
+    if (!a || !b) goto out;
+    CHECK_INT(classifier_save(a, tmp_path("a.model"), err, sizeof err), 0);
+    CHECK_INT(classifier_save(b, tmp_path("b.model"), err, sizeof err), 0);
+    CHECK(same_file(tmp_path("a.model"), tmp_path("b.model")));
+    p.seed++;
+    c = learn_train(rows, n, &p);
+    CHECK(c != NULL);
+    if (c) CHECK(memcmp(classifier_weights(a), classifier_weights(c), FEATURES_DIM * sizeof(float)) != 0);
+    classifier_free(c);
+    for (size_t i = 0; i < n; i++) {
+        double s = classifier_score(a, rows[i]->msgs, rows[i]->nmsgs);
+        CHECK(rows[i]->label ? s > 0.5 : s < 0.5);
+    }
+out:
+    classifier_free(a);
+    classifier_free(b);
+    dataset_free(&d);
+    remove(tmp_path("a.model"));
+    remove(tmp_path("b.model"));
+}
+
+static void test_figures(void)
+{
+    /* Complex at 0.4 and 0.8, simple at 0.1 and 0.5: three of the four
+     * (complex, simple) pairs are ordered right, so the AUC is 0.75. */
+    scored s[] = {{0.1, 0, "en", "a", "x"}, {0.4, 1, "en", "a", "x"}, {0.5, 0, "zh", "b", "y"}, {0.8, 1, "zh", "b", "y"}};
+    scored tie[] = {{0.5, 0, "en", "a", "x"}, {0.5, 1, "en", "a", "x"}};
+    scored one[] = {{0.5, 1, "en", "a", "x"}};
+    learn_eval e;
+
+    learn_measure(s, 4, 0.45, &e);
+    CHECK_INT(e.n, 4);
+    CHECK_INT(e.complex, 2);
+    CHECK_INT(e.tp, 1);   /* 0.8 */
+    CHECK_INT(e.fn, 1);   /* 0.4, kept on the device */
+    CHECK_INT(e.fp, 1);   /* 0.5, sent to the cloud */
+    CHECK_INT(e.tn, 1);
+    CHECK(fabs(e.auc - 0.75) < 1e-12);
+    learn_measure(tie, 2, 0.5, &e);
+    CHECK(fabs(e.auc - 0.5) < 1e-12);
+    learn_measure(one, 1, 0.5, &e);
+    CHECK(isnan(e.auc));
+}
+
+int main(void)
+{
+    featurizer *fx = featurizer_new();
+
+    CHECK(fx != NULL && mkdtemp(dir) != NULL);
+    test_licences();
+    test_held_out();
+    test_load(fx);
+    test_training(fx);
+    test_figures();
+    remove(tmp_path("toy.jsonl"));
+    remove(tmp_path("bad.jsonl"));
+    rmdir(dir);
+    featurizer_free(fx);
+    TEST_MAIN_END();
+}

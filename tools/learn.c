@@ -1,0 +1,282 @@
+/* learn: AdaGrad logistic regression and the evaluation figures.
+ *
+ * Why this optimiser: the data are a few thousand sparse rows, so one pass
+ * takes milliseconds and a simple, deterministic method is enough.  AdaGrad
+ * gives each feature its own step size, which suits features of very
+ * different frequencies and scales (a rare n-gram beside log(length)).  The
+ * L2 term is applied to the features a row touches, when it touches them;
+ * frequent features are thus regularised more often, which is the usual
+ * trade of sparse SGD for not touching all 65k weights per row.
+ *
+ * Determinism: the visiting order comes from a seeded splitmix64 stream and
+ * all arithmetic is sequential, so a model depends only on its rows (in
+ * order), its parameters and its seed. */
+#include "learn.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* AdaGrad's accumulators start here, not at zero, so the first step of a
+ * feature is bounded. */
+#define ADAGRAD_START 1e-3
+
+static uint64_t splitmix(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+unsigned learn_fold(const char *id, uint64_t seed, unsigned k)
+{
+    uint64_t h = 0xcbf29ce484222325ull ^ seed;
+
+    assert(k > 0);
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++) h = (h ^ *p) * 0x100000001b3ull;
+    return (unsigned)(splitmix(&h) % k);
+}
+
+classifier *learn_train(const example *const *rows, size_t n, const learn_params *p)
+{
+    double *w = calloc(FEATURES_DIM, sizeof *w), *g2 = malloc(FEATURES_DIM * sizeof *g2);
+    float *wf = malloc(FEATURES_DIM * sizeof *wf);
+    size_t *order = malloc(n * sizeof *order);
+    classifier *m = NULL;
+    double bias = 0, bias_g2 = ADAGRAD_START, class_weight[2];
+    size_t count[2] = {0, 0};
+    uint64_t rng = p->seed;
+
+    assert(n > 0);
+    if (!w || !g2 || !wf || !order) goto out;
+    for (size_t j = 0; j < FEATURES_DIM; j++) g2[j] = ADAGRAD_START;
+    for (size_t i = 0; i < n; i++) {
+        count[rows[i]->label]++;
+        order[i] = i;
+    }
+    /* Each class weighs half of the total, whatever its share of rows. */
+    for (int c = 0; c < 2; c++) class_weight[c] = count[c] ? (double)n / (2.0 * (double)count[c]) : 0;
+
+    for (unsigned epoch = 0; epoch < p->epochs; epoch++) {
+        for (size_t i = n; i > 1; i--) {
+            size_t j = (size_t)(splitmix(&rng) % i), t = order[i - 1];
+            order[i - 1] = order[j];
+            order[j] = t;
+        }
+        for (size_t k = 0; k < n; k++) {
+            const example *e = rows[order[k]];
+            double z = bias, g;
+
+            for (size_t j = 0; j < e->nnz; j++) z += w[e->index[j]] * e->value[j];
+            g = (1.0 / (1.0 + exp(-z)) - e->label) * class_weight[e->label];
+            bias_g2 += g * g;
+            bias -= p->rate * g / sqrt(bias_g2);
+            for (size_t j = 0; j < e->nnz; j++) {
+                uint32_t f = e->index[j];
+                double gj = g * e->value[j] + p->l2 * w[f];
+                g2[f] += gj * gj;
+                w[f] -= p->rate * gj / sqrt(g2[f]);
+            }
+        }
+    }
+    for (size_t j = 0; j < FEATURES_DIM; j++) wf[j] = (float)w[j];
+    m = classifier_new(bias, wf);
+out:
+    free(w);
+    free(g2);
+    free(wf);
+    free(order);
+    return m;
+}
+
+static int by_score(const void *a, const void *b)
+{
+    double x = ((const scored *)a)->score, y = ((const scored *)b)->score;
+
+    return x < y ? -1 : x > y;
+}
+
+/* ROC AUC by the rank-sum (Mann-Whitney) formula, ties sharing their mean
+ * rank. */
+static double auc(const scored *s, size_t n, size_t pos, size_t neg)
+{
+    scored *v;
+    double ranks = 0;
+
+    if (pos == 0 || neg == 0 || !(v = malloc(n * sizeof *v))) return NAN;
+    memcpy(v, s, n * sizeof *v);
+    qsort(v, n, sizeof *v, by_score);
+    for (size_t i = 0; i < n;) {
+        size_t j = i, npos = 0;
+        while (j < n && v[j].score == v[i].score) npos += (size_t)v[j++].label;
+        ranks += (double)npos * ((double)(i + 1) + (double)j) / 2.0;
+        i = j;
+    }
+    free(v);
+    return (ranks - (double)pos * ((double)pos + 1) / 2.0) / ((double)pos * (double)neg);
+}
+
+void learn_measure(const scored *s, size_t n, double threshold, learn_eval *out)
+{
+    memset(out, 0, sizeof *out);
+    out->n = n;
+    for (size_t i = 0; i < n; i++) {
+        bool cloud = s[i].score >= threshold;
+        if (s[i].label) {
+            out->complex++;
+            if (cloud) out->tp++;
+            else out->fn++;
+        } else {
+            out->simple++;
+            if (cloud) out->fp++;
+            else out->tn++;
+        }
+    }
+    out->auc = auc(s, n, out->complex, out->simple);
+}
+
+/* Writes a ratio as "0.934", or "-" when it is undefined. */
+static void ratio(FILE *out, size_t num, size_t den)
+{
+    if (den == 0) fprintf(out, " - |");
+    else fprintf(out, " %.3f |", (double)num / (double)den);
+}
+
+static void percent(FILE *out, size_t num, size_t den)
+{
+    if (den == 0) fprintf(out, " - |");
+    else fprintf(out, " %.1f %% |", 100.0 * (double)num / (double)den);
+}
+
+void learn_print_header(FILE *out)
+{
+    fprintf(out, "| set | n | simple | complex | accuracy | P simple | R simple | P complex | R complex | "
+                 "ROC AUC | complex kept on device | sent to cloud |\n");
+    fprintf(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+}
+
+void learn_print_row(FILE *out, const char *name, const learn_eval *e)
+{
+    fprintf(out, "| %s | %zu | %zu | %zu |", name, e->n, e->simple, e->complex);
+    ratio(out, e->tp + e->tn, e->n);
+    ratio(out, e->tn, e->tn + e->fn);
+    ratio(out, e->tn, e->simple);
+    ratio(out, e->tp, e->tp + e->fp);
+    ratio(out, e->tp, e->complex);
+    if (isnan(e->auc)) fprintf(out, " - |");
+    else fprintf(out, " %.3f |", e->auc);
+    percent(out, e->fn, e->complex);
+    percent(out, e->tp + e->fp, e->n);
+    fprintf(out, "\n");
+}
+
+void learn_print_sweep(FILE *out, const scored *s, size_t n)
+{
+    fprintf(out, "| threshold | sent to cloud | complex kept on device | en | zh | simple sent to cloud | "
+                 "accuracy |\n");
+    fprintf(out, "|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (int t = 5; t <= 95; t += 5) {
+        size_t cloud = 0, cx[3] = {0}, kept[3] = {0}, simple = 0, simple_cloud = 0, right = 0;
+        for (size_t i = 0; i < n; i++) {
+            bool up = s[i].score >= t / 100.0;
+            int lang = strcmp(s[i].lang, "zh") == 0 ? 2 : 1;
+            cloud += up;
+            right += up == (s[i].label == 1);
+            if (s[i].label) {
+                cx[0]++;
+                cx[lang]++;
+                kept[0] += !up;
+                kept[lang] += !up;
+            } else {
+                simple++;
+                simple_cloud += up;
+            }
+        }
+        fprintf(out, "| %.2f |", t / 100.0);
+        percent(out, cloud, n);
+        percent(out, kept[0], cx[0]);
+        percent(out, kept[1], cx[1]);
+        percent(out, kept[2], cx[2]);
+        percent(out, simple_cloud, simple);
+        ratio(out, right, n);
+        fprintf(out, "\n");
+    }
+}
+
+void learn_print_groups(FILE *out, const scored *s, size_t n, double threshold, bool by_source)
+{
+    static const char *const langs[] = {NULL, "en", "zh"};
+    scored *sub = malloc((n ? n : 1) * sizeof *sub);
+    learn_eval e;
+
+    if (!sub) return;
+    for (size_t g = 0; g < sizeof langs / sizeof langs[0]; g++) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (!langs[g] || strcmp(s[i].lang, langs[g]) == 0) sub[m++] = s[i];
+        if (m == 0) continue;
+        learn_measure(sub, m, threshold, &e);
+        learn_print_row(out, langs[g] ? langs[g] : "all", &e);
+    }
+    for (size_t i = 0; by_source && i < n; i++) {
+        size_t m = 0, first = i;
+        for (size_t k = 0; k < i && first == i; k++)
+            if (strcmp(s[k].source, s[i].source) == 0) first = k;
+        if (first != i) continue;
+        for (size_t k = i; k < n; k++)
+            if (strcmp(s[k].source, s[i].source) == 0) sub[m++] = s[k];
+        learn_measure(sub, m, threshold, &e);
+        learn_print_row(out, s[i].source, &e);
+    }
+    free(sub);
+}
+
+void learn_print_categories(FILE *out, const scored *s, size_t n, double threshold)
+{
+    scored *sub = malloc((n ? n : 1) * sizeof *sub);
+    learn_eval e;
+    char name[160];
+
+    if (!sub) return;
+    for (size_t i = 0; i < n; i++) {
+        size_t m = 0;
+        bool seen = false;
+        for (size_t k = 0; k < i && !seen; k++)
+            seen = strcmp(s[k].source, s[i].source) == 0 && strcmp(s[k].category, s[i].category) == 0;
+        if (seen) continue;
+        for (size_t k = i; k < n; k++)
+            if (strcmp(s[k].source, s[i].source) == 0 && strcmp(s[k].category, s[i].category) == 0) sub[m++] = s[k];
+        learn_measure(sub, m, threshold, &e);
+        snprintf(name, sizeof name, "%s %s", s[i].source, s[i].category);
+        learn_print_row(out, name, &e);
+    }
+    free(sub);
+}
+
+int learn_option(int argc, char **argv, int *i, learn_params *p)
+{
+    const char *opt = argv[*i];
+    char *end;
+    double v;
+
+    if (strcmp(opt, "--seed") != 0 && strcmp(opt, "--epochs") != 0 && strcmp(opt, "--rate") != 0 &&
+        strcmp(opt, "--l2") != 0)
+        return 0;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "%s needs a value\n", opt);
+        return -1;
+    }
+    v = strtod(argv[++*i], &end);
+    if (*end || !(v >= 0) || (strcmp(opt, "--rate") == 0 && v == 0) || v > 1e12) {
+        fprintf(stderr, "%s: bad value '%s'\n", opt, argv[*i]);
+        return -1;
+    }
+    if (strcmp(opt, "--seed") == 0) p->seed = (uint64_t)v;
+    else if (strcmp(opt, "--epochs") == 0) p->epochs = (unsigned)v;
+    else if (strcmp(opt, "--rate") == 0) p->rate = v;
+    else p->l2 = v;
+    return 1;
+}

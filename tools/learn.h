@@ -1,0 +1,80 @@
+/* learn: training the classifier and measuring it, shared by tiergate-train
+ * and tiergate-evaluate so that a leave-one-source-out model is trained
+ * exactly like the shipped one and every figure is computed one way.
+ *
+ * Training is logistic regression by AdaGrad stochastic gradient descent
+ * with L2 regularisation, classes weighted to equal total weight, and the
+ * visiting order shuffled by a seeded generator: the same rows, parameters
+ * and seed give the same model, bit for bit.
+ *
+ * Figures treat "complex" as the positive class: a complex request scored
+ * below the threshold is "kept on the device"; a request at or above it is
+ * "sent to the cloud".  Tables are printed as Markdown. */
+#ifndef TIERGATE_TOOLS_LEARN_H
+#define TIERGATE_TOOLS_LEARN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "classifier.h"
+#include "dataset.h"
+
+typedef struct learn_params {
+    uint64_t seed;
+    unsigned epochs;
+    double rate;       /* AdaGrad base step */
+    double l2;         /* L2 strength per update of a feature */
+} learn_params;
+
+#define LEARN_DEFAULT_SEED 20241122u
+#define LEARN_DEFAULTS {LEARN_DEFAULT_SEED, 40, 0.3, 1e-4}
+
+/* Trains on rows[0..n) (n > 0).  NULL when out of memory. */
+classifier *learn_train(const example *const *rows, size_t n, const learn_params *p);
+
+/* A scored example, for the figures. */
+typedef struct scored {
+    double score;
+    int label;           /* 1: complex */
+    char lang[3];
+    const char *source;  /* borrowed from the example */
+    const char *category;
+} scored;
+
+/* Confusion counts at a threshold, and the ROC AUC (NaN with one class). */
+typedef struct learn_eval {
+    size_t n, simple, complex;
+    size_t tp, fp, tn, fn;    /* positive: complex, predicted score >= threshold */
+    double auc;
+} learn_eval;
+
+void learn_measure(const scored *s, size_t n, double threshold, learn_eval *out);
+
+void learn_print_header(FILE *out);
+void learn_print_row(FILE *out, const char *name, const learn_eval *e);
+/* The cost/quality table over thresholds 0.05 .. 0.95: share sent to the
+ * cloud, share of complex requests kept on the device (overall, English,
+ * Chinese), share of simple requests sent to the cloud, accuracy. */
+void learn_print_sweep(FILE *out, const scored *s, size_t n);
+
+/* Rows "all", "en", "zh" and, when by_source, one per source in order of
+ * first appearance: learn_print_row() of each group at threshold. */
+void learn_print_groups(FILE *out, const scored *s, size_t n, double threshold, bool by_source);
+/* One row per "source category", in order of first appearance. */
+void learn_print_categories(FILE *out, const scored *s, size_t n, double threshold);
+
+/* Consumes argv[*i] (and its value) when it is a training option (--seed,
+ * --epochs, --rate, --l2).  Returns 1 when consumed, 0 when not a training
+ * option, -1 (with a message on stderr) when its value is bad. */
+int learn_option(int argc, char **argv, int *i, learn_params *p);
+#define LEARN_OPTIONS_HELP \
+    "  --seed N     shuffling seed (default %u)\n" \
+    "  --epochs N   passes over the data (default %u)\n" \
+    "  --rate R     AdaGrad step (default %g)\n" \
+    "  --l2 L       L2 regularisation (default %g)\n"
+
+/* Fold of id in k-fold cross-validation with this seed, in [0, k). */
+unsigned learn_fold(const char *id, uint64_t seed, unsigned k);
+
+#endif

@@ -1,0 +1,137 @@
+/* tiergate-train: learns the complexity classifier from labelled JSONL and
+ * writes the model file the gateway loads.
+ *
+ * What it trains on is decided by dataset.h's two rules, not by options:
+ * rows whose licence does not allow training are never used, and the fixed
+ * held-out part is left out unless --all says otherwise, so that the shipped
+ * model can be evaluated on rows it has not seen.  --cv K first runs k-fold
+ * cross-validation over the training rows only; that is where the default
+ * threshold is chosen, without touching any evaluation row. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "classifier.h"
+#include "dataset.h"
+#include "learn.h"
+
+static const char usage[] =
+    "usage: tiergate-train [options] DATA.jsonl...\n"
+    "\n"
+    "Trains the classifier on the rows of DATA whose licence allows it, without the\n"
+    "fixed held-out part, and writes the model file.\n"
+    "\n"
+    "  --out FILE   write the model here (config/classifier.model ships)\n"
+    "  --all        also train on the held-out part (its figures are then void)\n"
+    "  --cv K       k-fold cross-validation over the training rows first\n"
+    "  --threshold T  threshold of the cross-validation figures (default 0.5)\n" LEARN_OPTIONS_HELP;
+
+/* Cross-validation: figures for every training row, scored by a model that
+ * did not see it. */
+static int cross_validate(const example *const *rows, size_t n, unsigned k, const learn_params *p,
+                          double threshold)
+{
+    const example **train = malloc(n * sizeof *train);
+    scored *s = malloc(n * sizeof *s);
+    size_t ns = 0;
+    int rc = -1;
+
+    if (!train || !s) goto out;
+    for (unsigned f = 0; f < k; f++) {
+        size_t nt = 0;
+        classifier *m;
+        for (size_t i = 0; i < n; i++)
+            if (learn_fold(rows[i]->id, p->seed, k) != f) train[nt++] = rows[i];
+        if (nt == 0 || !(m = learn_train(train, nt, p))) goto out;
+        for (size_t i = 0; i < n; i++) {
+            const example *e = rows[i];
+            if (learn_fold(e->id, p->seed, k) != f) continue;
+            s[ns] = (scored){classifier_score(m, e->msgs, e->nmsgs), e->label, "", e->source, e->category};
+            memcpy(s[ns++].lang, e->lang, 3);
+        }
+        classifier_free(m);
+    }
+    printf("\n### %u-fold cross-validation over the training rows (threshold %.2f)\n\n", k, threshold);
+    learn_print_header(stdout);
+    learn_print_groups(stdout, s, ns, threshold, true);
+    printf("\n### Threshold sweep, %u-fold cross-validation\n\n", k);
+    learn_print_sweep(stdout, s, ns);
+    rc = 0;
+out:
+    free(train);
+    free(s);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    learn_params p = LEARN_DEFAULTS;
+    const char *out = NULL;
+    bool all = false;
+    unsigned cv = 0;
+    double threshold = 0.5;
+    featurizer *fx = featurizer_new();
+    dataset d = {0};
+    const example **rows = NULL;
+    size_t n = 0, research = 0, held = 0;
+    classifier *m = NULL;
+    char err[512];
+    int rc = 1, nfiles = 0;
+
+    if (!fx) return 1;
+    for (int i = 1; i < argc; i++) {
+        int used = learn_option(argc, argv, &i, &p);
+        if (used < 0) goto out;
+        if (used) continue;
+        if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) out = argv[++i];
+        else if (strcmp(argv[i], "--all") == 0) all = true;
+        else if (strcmp(argv[i], "--cv") == 0 && i + 1 < argc) cv = (unsigned)atoi(argv[++i]);
+        else if (strcmp(argv[i], "--threshold") == 0 && i + 1 < argc) threshold = atof(argv[++i]);
+        else if (argv[i][0] == '-') {
+            fprintf(stderr, usage, LEARN_DEFAULT_SEED, p.epochs, p.rate, p.l2);
+            rc = strcmp(argv[i], "--help") == 0 ? 0 : 2;
+            goto out;
+        } else if (dataset_load(&d, argv[i], fx, err, sizeof err) < 0) {
+            fprintf(stderr, "tiergate-train: %s\n", err);
+            goto out;
+        } else {
+            nfiles++;
+        }
+    }
+    if (nfiles == 0 || (!out && cv < 2) || cv == 1) {
+        fprintf(stderr, usage, LEARN_DEFAULT_SEED, p.epochs, p.rate, p.l2);
+        rc = 2;
+        goto out;
+    }
+    if (!(rows = malloc((d.n ? d.n : 1) * sizeof *rows))) goto out;
+    for (size_t i = 0; i < d.n; i++) {
+        const example *e = &d.rows[i];
+        if (!e->trainable) research++;
+        else if (e->held_out && !all) held++;
+        else rows[n++] = e;
+    }
+    printf("rows: %zu read, %zu trained on, %zu held out, %zu evaluation-only by licence\n", d.n, n, held,
+           research);
+    printf("parameters: seed %llu, epochs %u, rate %g, l2 %g\n", (unsigned long long)p.seed, p.epochs, p.rate,
+           p.l2);
+    if (n == 0) {
+        fprintf(stderr, "tiergate-train: no row may be trained on\n");
+        goto out;
+    }
+    if (cv >= 2 && cross_validate(rows, n, cv, &p, threshold) < 0) goto out;
+    if (out) {
+        if (!(m = learn_train(rows, n, &p))) goto out;
+        if (classifier_save(m, out, err, sizeof err) < 0) {
+            fprintf(stderr, "tiergate-train: %s\n", err);
+            goto out;
+        }
+        printf("wrote %s\n", out);
+    }
+    rc = 0;
+out:
+    classifier_free(m);
+    free(rows);
+    dataset_free(&d);
+    featurizer_free(fx);
+    return rc;
+}
