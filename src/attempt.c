@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "evloop.h"
 #include "sse.h"
 
@@ -46,8 +47,7 @@ struct attempt {
     void *ud;
     upstream_xfer *xfer;
     sse_parser *sse;
-    char *buf;                   /* plain body, or an error body */
-    size_t len, cap;
+    buf body;                    /* plain body, or an error body */
     long status;
     bool committed, done_seen, finish_seen, broken;
     attempt_fail kind;           /* of a failure found before on_done */
@@ -147,25 +147,17 @@ static int on_data(void *ud, const char *data, size_t len) {
         if (rc == SSE_ERR_TOO_LARGE) fail_inside(a, "stream event too large");
         return rc != 0;
     }
-    if (a->len + len > ATTEMPT_MAX_BODY) {
-        set_failure(a, ATTEMPT_BAD, "response larger than %u bytes", ATTEMPT_MAX_BODY);
+    if (!buf_append(&a->body, data, len, ATTEMPT_MAX_BODY)) {
+        set_failure(a, ATTEMPT_BAD, "response larger than %u bytes, or out of memory", ATTEMPT_MAX_BODY);
         return 1;
     }
-    if (a->len + len + 1 > a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 8192;
-        while (cap < a->len + len + 1) cap *= 2;
-        char *nb = realloc(a->buf, cap);
-        if (!nb) {
-            set_failure(a, ATTEMPT_BAD, "out of memory");
-            return 1;
-        }
-        a->buf = nb;
-        a->cap = cap;
-    }
-    memcpy(a->buf + a->len, data, len);
-    a->len += len;
-    a->buf[a->len] = '\0';
     return 0;
+}
+
+static cJSON *parse_body(const attempt *a) {
+    size_t n;
+    const char *p = buf_data(&a->body, &n);
+    return cJSON_ParseWithLength(p, n);
 }
 
 /* The provider's code for the refusals a client must see as they are. */
@@ -185,7 +177,7 @@ static const char *client_error_code(const cJSON *err, const char *msg) {
 
 /* A backend's 4xx that is the request's fault, in the OpenAI shape. */
 static void judge_client_error(attempt *a, attempt_result *r) {
-    cJSON *body = cJSON_ParseWithLength(a->buf ? a->buf : "", a->len);
+    cJSON *body = parse_body(a);
     const char *msg = error_message(body);
     const char *code = client_error_code(cJSON_GetObjectItemCaseSensitive(body, "error"), msg);
     api_error_set(&r->error, (int)a->status, "invalid_request_error", code, NULL, "backend %s: %s",
@@ -197,7 +189,7 @@ static void judge_client_error(attempt *a, attempt_result *r) {
 }
 
 static void judge_plain(attempt *a, attempt_result *r) {
-    cJSON *body = cJSON_ParseWithLength(a->buf ? a->buf : "", a->len);
+    cJSON *body = parse_body(a);
     if (!cJSON_IsObject(body) || !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(body, "choices"))) {
         cJSON_Delete(body);
         set_failure(a, ATTEMPT_BAD, "malformed response");
@@ -209,7 +201,7 @@ static void judge_plain(attempt *a, attempt_result *r) {
 }
 
 static void judge_status(attempt *a, attempt_result *r) {
-    cJSON *body = cJSON_ParseWithLength(a->buf ? a->buf : "", a->len);
+    cJSON *body = parse_body(a);
     const char *m = error_message(body);
     set_failure(a, ATTEMPT_BAD, "HTTP %ld%s%.100s", a->status, m ? ": " : "", m ? m : "");
     cJSON_Delete(body);
@@ -322,6 +314,6 @@ void attempt_free(attempt *a) {
     evloop_timer_stop(a->loop, &a->grace_timer);
     upstream_cancel(a->xfer);
     sse_free(a->sse);
-    free(a->buf);
+    buf_free(&a->body);
     free(a);
 }

@@ -32,6 +32,7 @@
 #include <sys/random.h>
 
 #include "auth.h"
+#include "buf.h"
 #include "connguard.h"
 #include "evloop.h"
 #include "log.h"
@@ -47,13 +48,11 @@ struct server_exchange {
     char *path;
     char request_id[32];
     unsigned long long started_us;
-    char *body;
-    size_t body_len, body_cap;
+    buf body;
     bool too_large, handled, suspended, aborted, queued, streaming, stream_ended;
     struct MHD_Response *pending;
     int status;
-    char *out;                          /* stream bytes not yet given to MHD */
-    size_t out_len, out_off, out_cap;
+    buf out;                            /* stream bytes not yet given to MHD */
     char tier[16], backend[64], reason[32];
     char client[AUTH_MAX_NAME + 1];     /* the key's name; "" without auth */
     int key;                            /* counted in flight for this key, or -1 */
@@ -232,8 +231,8 @@ static void ex_free(server_exchange *ex) {
     if (ex->prev) ex->prev->next = ex->next; else s->exchanges = ex->next;
     if (ex->next) ex->next->prev = ex->prev;
     s->nexchanges--;
-    free(ex->out);
-    free(ex->body);
+    buf_free(&ex->out);
+    buf_free(&ex->body);
     free(ex->path);
     free(ex);
 }
@@ -305,24 +304,6 @@ static void dispatch(server_exchange *ex) {
     ex->ep->fn(ex, ex->ep->ctx);
 }
 
-static bool body_append(server_exchange *ex, const char *data, size_t len) {
-    size_t max = ex->s->cfg->max_body_bytes;
-    if (ex->body_len + len > max) return false;
-    if (ex->body_len + len + 1 > ex->body_cap) {
-        size_t cap = ex->body_cap ? ex->body_cap : 4096;
-        while (cap < ex->body_len + len + 1) cap *= 2;
-        if (cap > max + 1) cap = max + 1;
-        char *b = realloc(ex->body, cap);
-        if (!b) return false;
-        ex->body = b;
-        ex->body_cap = cap;
-    }
-    memcpy(ex->body + ex->body_len, data, len);
-    ex->body_len += len;
-    ex->body[ex->body_len] = '\0';
-    return true;
-}
-
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_data_size, void **con_cls) {
@@ -345,11 +326,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return MHD_YES;
     }
     if (*upload_data_size) {
-        if (!ex->too_large && !body_append(ex, upload_data, *upload_data_size)) {
+        if (!ex->too_large && !buf_append(&ex->body, upload_data, *upload_data_size, ex->s->cfg->max_body_bytes)) {
             ex->too_large = true;
-            free(ex->body);
-            ex->body = NULL;
-            ex->body_len = ex->body_cap = 0;
+            buf_free(&ex->body);
         }
         *upload_data_size = 0;
         return MHD_YES;
@@ -367,18 +346,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 
 /* ---- streaming ---- */
 
-static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max) {
+static ssize_t stream_reader(void *cls, uint64_t pos, char *out, size_t max) {
     (void)pos;
     server_exchange *ex = cls;
     if (ex->aborted) return MHD_CONTENT_READER_END_WITH_ERROR;
-    size_t avail = ex->out_len - ex->out_off;
-    if (avail) {
-        size_t n = avail < max ? avail : max;
-        memcpy(buf, ex->out + ex->out_off, n);
-        ex->out_off += n;
-        if (ex->out_off == ex->out_len) ex->out_off = ex->out_len = 0;
-        return (ssize_t)n;
-    }
+    size_t n = buf_take(&ex->out, out, max);
+    if (n) return (ssize_t)n;
     if (ex->stream_ended) return MHD_CONTENT_READER_END_OF_STREAM;
     suspend(ex);
     return 0;
@@ -400,26 +373,16 @@ int server_ex_stream_begin(server_exchange *ex) {
 int server_ex_stream_write(server_exchange *ex, const char *data, size_t len) {
     if (ex->aborted) return -1;
     assert(ex->streaming && !ex->stream_ended);
-    if (ex->out_off && ex->out_len + len > ex->out_cap) {
-        memmove(ex->out, ex->out + ex->out_off, ex->out_len - ex->out_off);
-        ex->out_len -= ex->out_off;
-        ex->out_off = 0;
-    }
-    if (ex->out_len + len > ex->out_cap) {
-        size_t cap = ex->out_cap ? ex->out_cap : 4096;
-        while (cap < ex->out_len + len) cap *= 2;
-        char *o = realloc(ex->out, cap);
-        if (!o) return -1;
-        ex->out = o;
-        ex->out_cap = cap;
-    }
-    memcpy(ex->out + ex->out_len, data, len);
-    ex->out_len += len;
+    if (!buf_append(&ex->out, data, len, 0)) return -1;
     if (ex->queued) resume(ex);
     return 0;
 }
 
-size_t server_ex_stream_pending(const server_exchange *ex) { return ex->out_len - ex->out_off; }
+size_t server_ex_stream_pending(const server_exchange *ex) {
+    size_t n;
+    buf_data(&ex->out, &n);
+    return n;
+}
 
 void server_ex_stream_end(server_exchange *ex) {
     ex->stream_ended = true;
@@ -478,8 +441,7 @@ const char *server_ex_header(const server_exchange *ex, const char *name) {
 }
 
 const char *server_ex_body(const server_exchange *ex, size_t *len) {
-    *len = ex->body_len;
-    return ex->body ? ex->body : "";
+    return buf_data(&ex->body, len);
 }
 
 void server_ex_set_route(server_exchange *ex, const char *tier, const char *backend,
