@@ -13,7 +13,7 @@ cd "$(dirname "$0")"
 
 # iproute2 and nftables: the fault suite's network namespace and impairments
 APT_PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev curl \
-libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev iproute2 nftables"
+libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev iproute2 nftables openssl"
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
