@@ -86,14 +86,16 @@ static int header_ms(server_exchange *ex, const char *name, int min, int max, in
 }
 
 /* The score, and when why is not NULL its explanation: /v1/route wants it,
- * the chat endpoint only needs the score, which costs less.  -1 when out of
- * memory. */
-static int score_request(chat *c, const chatreq *req, classifier_explanation *why, double *score) {
+ * the chat endpoint only needs the score, which costs less.  Both read the
+ * text with personal data masked (privacy.h).  -1 when out of memory. */
+static int score_request(chat *c, const chatreq *req, const privacy_call *priv, classifier_explanation *why,
+                         double *score) {
+    const feature_message *msgs = privacy_scoring_msgs(priv, req);
     if (!why) {
-        *score = classifier_score(c->model, req->msgs, req->nmessages);
+        *score = classifier_score(c->model, msgs, req->nmessages);
         return 0;
     }
-    if (classifier_explain(c->model, req->msgs, req->nmessages, why) < 0) return -1;
+    if (classifier_explain(c->model, msgs, req->nmessages, why) < 0) return -1;
     *score = why->score;
     return 0;
 }
@@ -116,7 +118,7 @@ static int decide(chat *c, server_exchange *ex, chatreq *req, privacy_call **pri
     }
     double score;
     *priv = privacy_call_new(c->cfg, req);
-    if (!*priv || score_request(c, req, why, &score) < 0) {
+    if (!*priv || score_request(c, req, *priv, why, &score) < 0) {
         api_error_set(&err, 500, "server_error", NULL, NULL, "out of memory");
         server_ex_reply_error(ex, &err);
         chatreq_free(req);

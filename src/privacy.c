@@ -36,6 +36,9 @@ struct privacy_call {
     cJSON *redacted;             /* owned: what req->redacted points at */
     pii_spans spans;
     restore_stream streams[PRIVACY_MAX_CHOICES];
+    feature_message *masked;     /* owned: req->msgs with every value masked, or NULL */
+    char **masked_texts;         /* owned: the masked texts, one per message (or NULL) */
+    size_t nmasked;
     bool oom;
 };
 
@@ -86,12 +89,43 @@ static void redact_one(privacy_call *p, cJSON *text) {
     free(t);
 }
 
+/* The messages as the classifier reads them, each value replaced by a
+ * placeholder of its kind: a phone number says nothing about complexity,
+ * and /v1/route names the n-grams that moved the score, which must never
+ * be a value. */
+static void mask_for_scoring(privacy_call *p, const chatreq *req) {
+    redactor *r = redactor_new();
+    p->masked = calloc(req->nmessages ? req->nmessages : 1, sizeof *p->masked);
+    p->masked_texts = calloc(req->nmessages ? req->nmessages : 1, sizeof *p->masked_texts);
+    p->nmasked = req->nmessages;
+    if (!r || !p->masked || !p->masked_texts) goto err;
+    for (size_t i = 0; i < req->nmessages; i++) {
+        const feature_message *m = &req->msgs[i];
+        p->masked[i] = *m;
+        if (pii_scan(m->text, m->len, p->cfg->patterns, p->cfg->npatterns, &p->spans) < 0) goto err;
+        if (p->spans.n == 0) continue;
+        if (!(p->masked_texts[i] = redact_text(r, m->text, m->len, &p->spans, p->cfg->patterns))) goto err;
+        p->masked[i].text = p->masked_texts[i];
+        p->masked[i].len = strlen(p->masked_texts[i]);
+    }
+    redactor_free(r);
+    return;
+err:
+    redactor_free(r);
+    p->oom = true;
+}
+
+const feature_message *privacy_scoring_msgs(const privacy_call *p, const chatreq *req) {
+    return p->masked ? p->masked : req->msgs;
+}
+
 privacy_call *privacy_call_new(const config *cfg, chatreq *req) {
     privacy_call *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->cfg = cfg;
     if (cfg->privacy == PRIVACY_OFF) return p;
     each_text(get(req->root, "messages"), p, scan_one);
+    if (!p->oom && p->found) mask_for_scoring(p, req);
     if (!p->oom && p->found && cfg->privacy == PRIVACY_REDACT) {
         p->r = redactor_new();
         p->redacted = cJSON_Duplicate(req->root, 1);
@@ -109,6 +143,9 @@ err:
 
 void privacy_call_free(privacy_call *p) {
     if (!p) return;
+    for (size_t i = 0; p->masked_texts && i < p->nmasked; i++) free(p->masked_texts[i]);
+    free(p->masked_texts);
+    free(p->masked);
     redactor_free(p->r);
     cJSON_Delete(p->redacted);
     pii_spans_free(&p->spans);

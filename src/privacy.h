@@ -37,6 +37,11 @@ bool privacy_device_only(const privacy_call *p);
 void privacy_kinds_str(const config *cfg, privacy_kinds k, char *buf, size_t n);
 struct cJSON *privacy_kinds_json(const config *cfg, privacy_kinds k);
 
+/* The messages the classifier should read: req's, or, when personal data
+ * was found, a copy with each value replaced by its placeholder.  Valid
+ * while both p and req live. */
+const feature_message *privacy_scoring_msgs(const privacy_call *p, const chatreq *req);
+
 /* Restores the placeholders in the answer of backend b, in place: message
  * content and tool-call arguments of a response, delta content and tool
  * arguments of a chunk.  Nothing to do unless b got the masked body. */
