@@ -43,6 +43,7 @@ const char *buf_data(const buf *b, size_t *n) {
 size_t buf_take(buf *b, char *out, size_t n) {
     size_t live = b->len - b->off;
     if (n > live) n = live;
+    if (n == 0) return 0;   /* b->p may still be NULL */
     memcpy(out, b->p + b->off, n);
     b->off += n;
     if (b->off == b->len) b->off = b->len = 0;
