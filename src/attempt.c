@@ -52,11 +52,8 @@ struct attempt {
     bool committed, done_seen, finish_seen, broken;
     attempt_fail kind;           /* of a failure found before on_done */
     char why[192];
-    unsigned long long started_us, commit_us;
     evloop_timer grace_timer;
 };
-
-unsigned long long attempt_commit_us(const attempt *a) { return a->commit_us; }
 
 __attribute__((format(printf, 3, 4)))
 static void set_failure(attempt *a, attempt_fail kind, const char *fmt, ...) {
@@ -84,7 +81,6 @@ static const char *error_message(const cJSON *body) {
 static void commit(attempt *a) {
     assert(!a->committed);
     a->committed = true;
-    a->commit_us = evloop_clock_us() - a->started_us;
     a->hooks->on_commit(a->ud, a);
 }
 
@@ -279,7 +275,6 @@ attempt *attempt_start(evloop *loop, upstream *up, const chatreq *req, const con
     a->b = b;
     a->hooks = hooks;
     a->ud = ud;
-    a->started_us = evloop_clock_us();
     evloop_timer_init(&a->grace_timer, on_grace_over, a);
 
     size_t blen;

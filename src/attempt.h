@@ -66,7 +66,5 @@ attempt *attempt_start(struct evloop *loop, upstream *up, const chatreq *req, co
                        int left_ms, const attempt_hooks *hooks, void *ud);
 /* Stops the attempt if still running (no more hooks) and frees it. */
 void attempt_free(attempt *a);
-/* Microseconds from the start of the attempt to its commitment, or 0. */
-unsigned long long attempt_commit_us(const attempt *a);
 
 #endif

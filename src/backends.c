@@ -87,7 +87,6 @@ void backends_free(backends *b) {
 /* Before the loop exists (tests, --check) time stands still at 0. */
 static uint64_t now_ms(const backends *b) { return b->loop ? evloop_now_ms(b->loop) : 0; }
 
-size_t backends_count(const backends *b) { return b->n; }
 circuit_state backends_circuit(const backends *b, size_t i) { return b->st[i].circuit.state; }
 const char *backends_last_error(const backends *b, size_t i) { return circuit_cause(&b->st[i].circuit); }
 int backends_est_connect_ms(const backends *b, size_t i) { return (int)(b->st[i].connect.value + 0.5); }

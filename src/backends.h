@@ -29,7 +29,6 @@ void backends_free(backends *b);
 /* Starts periodic probes on loop through up; the first runs at once. */
 int backends_start_probes(backends *b, struct evloop *loop, struct upstream *up);
 
-size_t backends_count(const backends *b);
 /* UNKNOWN before the first outcome, DOWN while the circuit is open. */
 backend_health backends_health(const backends *b, size_t i);
 const char *backends_health_name(backend_health h);

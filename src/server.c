@@ -80,7 +80,6 @@ struct server {
     bool need_run;
     int port;
     server_exchange *exchanges;
-    size_t nexchanges;
     uint64_t id_seed[2];
 };
 
@@ -193,7 +192,6 @@ static server_exchange *ex_new(server *s, struct MHD_Connection *conn, const cha
     ex->next = s->exchanges;
     if (s->exchanges) s->exchanges->prev = ex;
     s->exchanges = ex;
-    s->nexchanges++;
     return ex;
 }
 
@@ -230,7 +228,6 @@ static void ex_free(server_exchange *ex) {
     cJSON_Delete(ex->logfields);
     if (ex->prev) ex->prev->next = ex->next; else s->exchanges = ex->next;
     if (ex->next) ex->next->prev = ex->prev;
-    s->nexchanges--;
     buf_free(&ex->out);
     buf_free(&ex->body);
     free(ex->path);
@@ -378,18 +375,10 @@ int server_ex_stream_write(server_exchange *ex, const char *data, size_t len) {
     return 0;
 }
 
-size_t server_ex_stream_pending(const server_exchange *ex) {
-    size_t n;
-    buf_data(&ex->out, &n);
-    return n;
-}
-
 void server_ex_stream_end(server_exchange *ex) {
     ex->stream_ended = true;
     if (ex->queued) resume(ex);
 }
-
-bool server_ex_streaming(const server_exchange *ex) { return ex->streaming; }
 
 /* ---- replies ---- */
 
@@ -431,10 +420,8 @@ void server_ex_add_header(server_exchange *ex, const char *name, const char *val
 
 /* ---- request accessors ---- */
 
-const char *server_ex_method(const server_exchange *ex) { return ex->method; }
 const char *server_ex_path(const server_exchange *ex) { return ex->path; }
 const char *server_ex_request_id(const server_exchange *ex) { return ex->request_id; }
-unsigned long long server_ex_started_us(const server_exchange *ex) { return ex->started_us; }
 
 const char *server_ex_header(const server_exchange *ex, const char *name) {
     return MHD_lookup_connection_value(ex->conn, MHD_HEADER_KIND, name);
@@ -587,9 +574,6 @@ err:
 }
 
 int server_port(const server *s) { return s->port; }
-size_t server_open_exchanges(const server *s) { return s->nexchanges; }
-
-void server_stop_listening(server *s) { MHD_quiesce_daemon(s->daemon); }
 
 void server_free(server *s) {
     if (!s) return;

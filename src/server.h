@@ -43,19 +43,13 @@ server *server_new(struct evloop *loop, const config *cfg, const server_endpoint
 /* Closes the listening socket and every connection. */
 void server_free(server *s);
 int server_port(const server *s);
-/* Stops accepting new connections (draining); existing ones go on. */
-void server_stop_listening(server *s);
-size_t server_open_exchanges(const server *s);
 
 /* ---- the request ---- */
-const char *server_ex_method(const server_exchange *ex);
 const char *server_ex_path(const server_exchange *ex);
 /* Case-insensitive request header lookup; NULL when absent. */
 const char *server_ex_header(const server_exchange *ex, const char *name);
 const char *server_ex_body(const server_exchange *ex, size_t *len);
 const char *server_ex_request_id(const server_exchange *ex);
-/* Microseconds (evloop_clock_us) when the request arrived. */
-unsigned long long server_ex_started_us(const server_exchange *ex);
 
 /* ---- the decision, sent as X-Tiergate-* on every response ---- */
 void server_ex_set_route(server_exchange *ex, const char *tier, const char *backend,
@@ -76,10 +70,7 @@ void server_ex_add_header(server_exchange *ex, const char *name, const char *val
 int server_ex_stream_begin(server_exchange *ex);
 /* Queues bytes for the client; returns -1 if the client is gone. */
 int server_ex_stream_write(server_exchange *ex, const char *data, size_t len);
-/* Bytes queued but not yet taken by the client's socket. */
-size_t server_ex_stream_pending(const server_exchange *ex);
 void server_ex_stream_end(server_exchange *ex);
-bool server_ex_streaming(const server_exchange *ex);
 
 /* fn(ud, client_gone) runs once when the exchange is over. */
 void server_ex_on_close(server_exchange *ex, void (*fn)(void *ud, bool client_gone), void *ud);

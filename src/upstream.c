@@ -62,7 +62,6 @@ struct upstream {
     CURLM *multi;
     evloop_timer curl_timer;
     upstream_xfer *active;
-    size_t nactive;
     CURL *pool[UPSTREAM_POOL_MAX];
     size_t npool;
     int in_curl;                      /* depth of calls into libcurl */
@@ -73,8 +72,6 @@ bool upstream_result_is_timeout(upstream_result r) {
     return r == UPSTREAM_ERR_CONNECT_TIMEOUT || r == UPSTREAM_ERR_FIRST_BYTE_TIMEOUT ||
            r == UPSTREAM_ERR_IDLE_TIMEOUT || r == UPSTREAM_ERR_TOTAL_TIMEOUT;
 }
-
-size_t upstream_active(const upstream *u) { return u->nactive; }
 
 /* ---- finishing transfers ---- */
 
@@ -94,7 +91,6 @@ static void xfer_release(upstream_xfer *x) {
     curl_slist_free_all(x->headers);
     if (x->prev) x->prev->next = x->next; else u->active = x->next;
     if (x->next) x->next->prev = x->prev;
-    u->nactive--;
     free(x);
 }
 
@@ -461,7 +457,6 @@ upstream_xfer *upstream_start(upstream *u, const upstream_request *req,
     x->next = u->active;
     if (u->active) u->active->prev = x;
     u->active = x;
-    u->nactive++;
     u->in_curl++;
     CURLMcode mc = curl_multi_add_handle(u->multi, e);
     u->in_curl--;

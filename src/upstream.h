@@ -78,7 +78,5 @@ upstream_xfer *upstream_start(upstream *u, const upstream_request *req,
 void upstream_cancel(upstream_xfer *x);
 
 bool upstream_result_is_timeout(upstream_result r);
-/* Transfers running now (for tests of cancellation and for /metrics). */
-size_t upstream_active(const upstream *u);
 
 #endif
