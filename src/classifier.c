@@ -34,6 +34,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crc32.h"
+
 #define MODEL_MAGIC "TGCM"
 #define MODEL_VERSION 1u
 #define HEADER_BYTES 32u
@@ -44,19 +46,6 @@ struct classifier {
     double bias;
     float w[FEATURES_DIM];
 };
-
-static uint32_t crc32(const unsigned char *p, size_t n)
-{
-    uint32_t table[256], crc = 0xFFFFFFFFu;
-
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        table[i] = c;
-    }
-    for (size_t i = 0; i < n; i++) crc = table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
-    return crc ^ 0xFFFFFFFFu;
-}
 
 static uint32_t get32(const unsigned char *p)
 {
@@ -144,7 +133,7 @@ static classifier *parse_model(const unsigned char *buf, size_t n, const char *p
                  n, FILE_BYTES);
         return NULL;
     }
-    if (crc32(buf, n - 4) != get32(buf + n - 4)) {
+    if (crc32_ieee(buf, n - 4) != get32(buf + n - 4)) {
         snprintf(err, errlen, "%s: checksum mismatch: the file is corrupt", path);
         return NULL;
     }
@@ -228,7 +217,7 @@ int classifier_save(const classifier *m, const char *path, char *err, size_t err
         memcpy(&v, &m->w[i], sizeof v);
         put32(buf + HEADER_BYTES + 4 * i, v);
     }
-    put32(buf + FILE_BYTES - 4, crc32(buf, FILE_BYTES - 4));
+    put32(buf + FILE_BYTES - 4, crc32_ieee(buf, FILE_BYTES - 4));
     sprintf(tmp, "%s.tmp", path);
     created = (f = fopen(tmp, "wb")) != NULL;
     if (!f || fwrite(buf, 1, FILE_BYTES, f) != FILE_BYTES || fflush(f) != 0) {

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "budget.h"
 
 #define CONFIG_MAX_BACKENDS 16
 #define CONFIG_MAX_FILE (1u << 20)
@@ -393,9 +394,67 @@ static int parse_auth(reader *r, const cJSON *root, config *c) {
     return auth_load_keys(c, r->getenv_fn, r->err, r->errlen) < 0 ? plain(r) : 0;
 }
 
+/* An optional cap: BUDGET_NO_CAP when absent. */
+static int read_cap(reader *r, const cJSON *obj, const char *key, double *out) {
+    return read_double(r, obj, "budget", key, 0, 1e12, BUDGET_NO_CAP, out);
+}
+
+/* Caps for named keys; each name must be a client key, so that a typo does
+ * not leave a key without its cap. */
+static int parse_budget_keys(reader *r, const cJSON *ks, config *c) {
+    if (!cJSON_IsObject(ks)) return fail(r, "budget.keys", "must be an object of key names and daily caps");
+    if (!c->nclient_keys) return fail(r, "budget.keys", "needs client keys (auth.keys_env or auth.keys_file)");
+    size_t n = (size_t)cJSON_GetArraySize(ks);
+    if (n && !(c->budget.keys = calloc(n, sizeof *c->budget.keys))) return fail(r, "budget.keys", "out of memory");
+    const cJSON *k;
+    cJSON_ArrayForEach(k, ks) {
+        char p[128];
+        snprintf(p, sizeof p, "budget.keys.%.64s", k->string);
+        bool known = false;
+        for (size_t i = 0; i < c->nclient_keys && !known; i++) known = strcmp(c->client_keys[i].name, k->string) == 0;
+        if (!known) return fail(r, p, "no client key has this name");
+        for (const cJSON *dup = k->next; dup; dup = dup->next)
+            if (strcmp(dup->string, k->string) == 0) return fail(r, p, "duplicate key");
+        if (!cJSON_IsNumber(k) || !(k->valuedouble >= 0 && k->valuedouble <= 1e12))
+            return fail(r, p, "must be a number from 0 to 1e+12");
+        config_budget_key *bk = &c->budget.keys[c->budget.nkeys];
+        if (!(bk->name = strdup(k->string))) return fail(r, p, "out of memory");
+        bk->daily = k->valuedouble;
+        c->budget.nkeys++;
+    }
+    return 0;
+}
+
+static int parse_budget(reader *r, const cJSON *root, config *c) {
+    static const char *const keys[] = {"daily", "per_key_daily", "keys", "when_exhausted", "utc_offset_minutes",
+                                       "state_file", NULL};
+    const cJSON *bg = cJSON_GetObjectItemCaseSensitive(root, "budget");
+    config_budget *b = &c->budget;
+    if (!bg) return 0;
+    b->enabled = true;
+    char *when = NULL;
+    if (check_keys(r, bg, "budget", keys) < 0 || read_cap(r, bg, "daily", &b->daily) < 0 ||
+        read_cap(r, bg, "per_key_daily", &b->per_key_daily) < 0 ||
+        read_int(r, bg, "budget", "utc_offset_minutes", -720, 840, 0, &b->utc_offset_min) < 0 ||
+        read_string(r, bg, "budget", "state_file", NULL, &b->state_file) < 0 ||
+        read_string(r, bg, "budget", "when_exhausted", "downgrade", &when) < 0)
+        return -1;
+    bool downgrade = strcmp(when, "downgrade") == 0;
+    b->reject = strcmp(when, "reject") == 0;
+    free(when);
+    if (!downgrade && !b->reject) return fail(r, "budget.when_exhausted", "must be \"downgrade\" or \"reject\"");
+    if (b->per_key_daily >= 0 && !c->nclient_keys)
+        return fail(r, "budget.per_key_daily", "needs client keys (auth.keys_env or auth.keys_file)");
+    const cJSON *ks = cJSON_GetObjectItemCaseSensitive(bg, "keys");
+    if (ks && parse_budget_keys(r, ks, c) < 0) return -1;
+    if (b->daily < 0 && b->per_key_daily < 0 && !ks)
+        return fail(r, "budget", "needs a cap: daily, per_key_daily or keys");
+    return 0;
+}
+
 static int parse_sections(reader *r, const cJSON *root, config *c) {
     static const char *const keys[] = {"listen", "backends", "routing", "health", "circuit", "limits",
-                                       "privacy", "auth", NULL};
+                                       "privacy", "auth", "budget", NULL};
     static const char *const rkeys[] = {"threshold", "cloud_threshold", "classifier_model", "fallback", "deadline_ms",
                                         "max_first_byte_ms", "hedge_after_ms", "retries",
                                         "retry_backoff_ms", "max_retry_after_ms", NULL};
@@ -470,7 +529,7 @@ static int parse_sections(reader *r, const cJSON *root, config *c) {
         return -1;
     c->max_connections = (unsigned)maxconn;
     c->max_connections_per_ip = (unsigned)perip;
-    if (parse_auth(r, root, c) < 0) return -1;
+    if (parse_auth(r, root, c) < 0 || parse_budget(r, root, c) < 0) return -1;
     return parse_privacy(r, root, c);
 }
 
@@ -504,23 +563,23 @@ err:
     return NULL;
 }
 
-/* Makes c->classifier_model, when relative, relative to the directory of the
- * configuration file at path, so the gateway finds its model from any
+/* Makes *file, when relative, relative to the directory of the
+ * configuration file at path, so the gateway finds its files from any
  * working directory. */
-static int resolve_model_path(config *c, const char *path, char *err, size_t errlen) {
+static int resolve_path(char **file, const char *path, char *err, size_t errlen) {
     const char *slash = strrchr(path, '/');
-    if (c->classifier_model[0] == '/' || !slash) return 0;
+    if (!*file || (*file)[0] == '/' || !slash) return 0;
     size_t dir = (size_t)(slash - path) + 1;
-    size_t n = strlen(c->classifier_model);
+    size_t n = strlen(*file);
     char *full = malloc(dir + n + 1);
     if (!full) {
         snprintf(err, errlen, "%s: out of memory", path);
         return -1;
     }
     memcpy(full, path, dir);
-    memcpy(full + dir, c->classifier_model, n + 1);
-    free(c->classifier_model);
-    c->classifier_model = full;
+    memcpy(full + dir, *file, n + 1);
+    free(*file);
+    *file = full;
     return 0;
 }
 
@@ -538,7 +597,8 @@ config *config_load(const char *path, char *err, size_t errlen) {
     else if (n > CONFIG_MAX_FILE) snprintf(err, errlen, "%s: larger than %u bytes", path, CONFIG_MAX_FILE);
     else c = config_parse(buf, n, err, errlen, NULL);
     free(buf);
-    if (c && resolve_model_path(c, path, err, errlen) < 0) {
+    if (c && (resolve_path(&c->classifier_model, path, err, errlen) < 0 ||
+              resolve_path(&c->budget.state_file, path, err, errlen) < 0)) {
         config_free(c);
         c = NULL;
     }
@@ -569,6 +629,9 @@ void config_free(config *c) {
         regfree(&c->patterns[i].re);
     }
     free(c->patterns);
+    for (size_t i = 0; i < c->budget.nkeys; i++) free(c->budget.keys[i].name);
+    free(c->budget.keys);
+    free(c->budget.state_file);
     free(c->listen_host);
     free(c->classifier_model);
     free(c);

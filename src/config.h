@@ -50,6 +50,25 @@ typedef struct config_backend {
     bool tls_insecure;   /* tls.insecure_skip_verify: no certificate or host check */
 } config_backend;
 
+/* A daily cap for one named client key (budget.keys). */
+typedef struct config_budget_key {
+    char *name;
+    double daily;
+} config_budget_key;
+
+/* budget: cloud spend caps (budget.h, budgetstore.h); enabled when the
+ * section is present.  Caps are BUDGET_NO_CAP (-1) when not set. */
+typedef struct config_budget {
+    bool enabled;
+    double daily;                /* the total per day */
+    double per_key_daily;        /* each client key per day */
+    config_budget_key *keys;     /* caps for named keys, in place of per_key_daily */
+    size_t nkeys;
+    bool reject;                 /* when_exhausted: "reject" (429), else "downgrade" */
+    int utc_offset_min;          /* where days begin */
+    char *state_file;            /* resolved against the configuration's directory */
+} config_budget;
+
 /* A client key: its name appears in logs, the key itself nowhere. */
 typedef struct config_client_key {
     char *name;
@@ -91,6 +110,7 @@ typedef struct config {
     privacy_mode privacy;    /* default PRIVACY_REDACT */
     pii_pattern *patterns;   /* operator patterns, compiled; owned */
     size_t npatterns;
+    config_budget budget;
 } config;
 
 /* Parses text (len bytes, need not be NUL-terminated).  On success returns a new
@@ -98,8 +118,8 @@ typedef struct config {
  * into err.  getenv_fn looks up api_key_env (NULL means getenv). */
 config *config_parse(const char *text, size_t len, char *err, size_t errlen,
                      const char *(*getenv_fn)(const char *name));
-/* Reads path and calls config_parse; a relative routing.classifier_model is
- * then taken relative to the directory of path. */
+/* Reads path and calls config_parse; a relative routing.classifier_model or
+ * budget.state_file is then taken relative to the directory of path. */
 config *config_load(const char *path, char *err, size_t errlen);
 void config_free(config *c);
 /* Writes the effective configuration as JSON; API keys appear as "***". */

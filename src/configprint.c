@@ -11,6 +11,23 @@
 
 #include "config.h"
 
+/* A cap that is not set prints as null, so the output says "no cap". */
+static void add_cap(cJSON *o, const char *key, double cap) {
+    if (cap >= 0) cJSON_AddNumberToObject(o, key, cap);
+    else cJSON_AddNullToObject(o, key);
+}
+
+static void print_budget(const config_budget *b, cJSON *root) {
+    cJSON *o = cJSON_AddObjectToObject(root, "budget");
+    add_cap(o, "daily", b->daily);
+    add_cap(o, "per_key_daily", b->per_key_daily);
+    cJSON *ks = cJSON_AddObjectToObject(o, "keys");
+    for (size_t i = 0; ks && i < b->nkeys; i++) cJSON_AddNumberToObject(ks, b->keys[i].name, b->keys[i].daily);
+    cJSON_AddStringToObject(o, "when_exhausted", b->reject ? "reject" : "downgrade");
+    cJSON_AddNumberToObject(o, "utc_offset_minutes", b->utc_offset_min);
+    cJSON_AddStringToObject(o, "state_file", b->state_file);
+}
+
 void config_print(const config *c, FILE *out) {
     cJSON *root = cJSON_CreateObject();
     if (!root) return;
@@ -91,6 +108,7 @@ void config_print(const config *c, FILE *out) {
         cJSON_AddItemToArray(ps, o);
         cJSON_AddStringToObject(o, "name", c->patterns[i].name);
     }
+    if (c->budget.enabled) print_budget(&c->budget, root);
     char *s = cJSON_Print(root);
     cJSON_Delete(root);
     if (s) {
