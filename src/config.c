@@ -233,9 +233,22 @@ static int parse_tls(reader *r, const cJSON *obj, const char *path, config_backe
     return read_bool(r, t, p, "insecure_skip_verify", false, &b->tls_insecure);
 }
 
+/* Prices per million tokens; the largest real ones are some tens. */
+static int parse_price(reader *r, const cJSON *obj, const char *path, config_backend *b) {
+    static const char *const keys[] = {"input_per_mtok", "output_per_mtok", NULL};
+    const cJSON *pr = cJSON_GetObjectItemCaseSensitive(obj, "price");
+    if (!pr) return 0;
+    char p[128];
+    field_path(p, sizeof p, path, "price");
+    if (check_keys(r, pr, p, keys) < 0 ||
+        read_double(r, pr, p, "input_per_mtok", 0, 1e5, 0, &b->price.input_per_mtok) < 0)
+        return -1;
+    return read_double(r, pr, p, "output_per_mtok", 0, 1e5, 0, &b->price.output_per_mtok);
+}
+
 static int parse_backend(reader *r, const cJSON *obj, size_t i, config *c) {
     static const char *const keys[] = {"name", "tier", "url", "model", "api_key_env", "dialect",
-                                       "health_path", "timeouts", "context_tokens", "tls", NULL};
+                                       "health_path", "timeouts", "context_tokens", "tls", "price", NULL};
     static const char *const tkeys[] = {"connect_ms", "first_byte_ms", "idle_ms", "total_ms", NULL};
     config_backend *b = &c->backends[i];
     char path[64], p[128];
@@ -290,7 +303,9 @@ static int parse_backend(reader *r, const cJSON *obj, size_t i, config *c) {
         read_int(r, t, p, "idle_ms", 1, 3600000, 30000, &b->idle_ms) < 0 ||
         read_int(r, t, p, "total_ms", 1, 86400000, 300000, &b->total_ms) < 0)
         return -1;
-    if (read_int(r, obj, path, "context_tokens", 0, 100000000, 0, &b->context_tokens) < 0) return -1;
+    if (read_int(r, obj, path, "context_tokens", 0, 100000000, 0, &b->context_tokens) < 0 ||
+        parse_price(r, obj, path, b) < 0)
+        return -1;
     return parse_tls(r, obj, path, b);
 }
 

@@ -35,6 +35,13 @@ typedef enum { PRIVACY_OFF = 0, PRIVACY_LOCAL = 1, PRIVACY_REDACT = 2 } privacy_
 
 const char *privacy_mode_name(privacy_mode m);
 
+/* What a backend charges, per million tokens, in the operator's currency
+ * (usage.h); 0 is free, as a device is. */
+typedef struct config_price {
+    double input_per_mtok;
+    double output_per_mtok;
+} config_price;
+
 typedef struct config_backend {
     char *name;
     tier_t tier;
@@ -48,6 +55,7 @@ typedef struct config_backend {
     int context_tokens;  /* context window, for context-length fallback; 0 = unknown */
     char *ca_file;       /* tls.ca_file: CA bundle for https, NULL = the system's */
     bool tls_insecure;   /* tls.insecure_skip_verify: no certificate or host check */
+    config_price price;  /* price: default 0, free */
 } config_backend;
 
 /* A client key: its name appears in logs, the key itself nowhere. */

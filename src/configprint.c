@@ -40,6 +40,9 @@ void config_print(const config *c, FILE *out) {
         cJSON_AddNumberToObject(t, "idle_ms", b->idle_ms);
         cJSON_AddNumberToObject(t, "total_ms", b->total_ms);
         if (b->context_tokens) cJSON_AddNumberToObject(o, "context_tokens", b->context_tokens);
+        cJSON *pr = cJSON_AddObjectToObject(o, "price");
+        cJSON_AddNumberToObject(pr, "input_per_mtok", b->price.input_per_mtok);
+        cJSON_AddNumberToObject(pr, "output_per_mtok", b->price.output_per_mtok);
         if (b->ca_file || b->tls_insecure) {
             cJSON *tls = cJSON_AddObjectToObject(o, "tls");
             if (b->ca_file) cJSON_AddStringToObject(tls, "ca_file", b->ca_file);
