@@ -408,9 +408,20 @@ static int parse_auth(reader *r, const cJSON *root, config *c) {
     return auth_load_keys(c, r->getenv_fn, r->err, r->errlen) < 0 ? plain(r) : 0;
 }
 
+/* Where request lines go, and the debug option that puts text in them. */
+static int parse_log(reader *r, const cJSON *root, config *c) {
+    static const char *const keys[] = {"file", "include_text", NULL};
+    const cJSON *lg = cJSON_GetObjectItemCaseSensitive(root, "log");
+    if (!lg) return 0;
+    if (check_keys(r, lg, "log", keys) < 0 ||
+        (cJSON_GetObjectItemCaseSensitive(lg, "file") && read_string(r, lg, "log", "file", NULL, &c->log_file) < 0))
+        return -1;
+    return read_bool(r, lg, "log", "include_text", false, &c->log_include_text);
+}
+
 static int parse_sections(reader *r, const cJSON *root, config *c) {
     static const char *const keys[] = {"listen", "backends", "routing", "health", "circuit", "limits",
-                                       "privacy", "auth", NULL};
+                                       "privacy", "auth", "log", NULL};
     static const char *const rkeys[] = {"threshold", "cloud_threshold", "classifier_model", "fallback", "deadline_ms",
                                         "max_first_byte_ms", "hedge_after_ms", "retries",
                                         "retry_backoff_ms", "max_retry_after_ms", NULL};
@@ -485,7 +496,7 @@ static int parse_sections(reader *r, const cJSON *root, config *c) {
         return -1;
     c->max_connections = (unsigned)maxconn;
     c->max_connections_per_ip = (unsigned)perip;
-    if (parse_auth(r, root, c) < 0) return -1;
+    if (parse_auth(r, root, c) < 0 || parse_log(r, root, c) < 0) return -1;
     return parse_privacy(r, root, c);
 }
 
@@ -586,6 +597,7 @@ void config_free(config *c) {
     free(c->patterns);
     free(c->listen_host);
     free(c->classifier_model);
+    free(c->log_file);
     free(c);
 }
 

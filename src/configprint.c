@@ -85,6 +85,9 @@ void config_print(const config *c, FILE *out) {
     cJSON *names = cJSON_AddArrayToObject(au, "keys");
     for (size_t i = 0; names && i < c->nclient_keys; i++)
         cJSON_AddItemToArray(names, cJSON_CreateString(c->client_keys[i].name));
+    cJSON *lg = cJSON_AddObjectToObject(root, "log");
+    if (c->log_file) cJSON_AddStringToObject(lg, "file", c->log_file);
+    cJSON_AddBoolToObject(lg, "include_text", c->log_include_text);
     cJSON *pv = cJSON_AddObjectToObject(root, "privacy");
     cJSON_AddStringToObject(pv, "mode", privacy_mode_name(c->privacy));
     cJSON *ps = cJSON_AddArrayToObject(pv, "patterns");

@@ -213,7 +213,7 @@ static void ex_log(server_exchange *ex, bool client_gone) {
         cJSON *f;
         cJSON_ArrayForEach(f, ex->logfields) cJSON_AddItemReferenceToObject(o, f->string, f);
     }
-    log_end(o);
+    log_request(o);
 }
 
 static void ex_free(server_exchange *ex) {

@@ -58,6 +58,8 @@ static void test_defaults(void) {
     CHECK_INT(c->circuit.cooldown_ms, 5000);
     CHECK_INT(c->backends[0].context_tokens, 0);
     CHECK(c->backends[0].price.input_per_mtok == 0 && c->backends[0].price.output_per_mtok == 0);
+    CHECK(c->log_file == NULL);
+    CHECK(!c->log_include_text);
     CHECK(config_has_tier(c, TIER_DEVICE));
     CHECK(!config_has_tier(c, TIER_CLOUD));
     CHECK_INT(config_backend_index(c, "dev"), 0);
@@ -78,7 +80,8 @@ static void test_full(void) {
                       "\"circuit\":{\"failures_to_open\":1,\"error_rate\":1,\"min_requests\":1,\"window_ms\":100,"
                       "\"cooldown_ms\":1},"
                       "\"health\":{\"probe_interval_ms\":250},"
-                      "\"limits\":{\"max_body_bytes\":4096,\"max_connections\":10,\"client_timeout_s\":5}}", err);
+                      "\"limits\":{\"max_body_bytes\":4096,\"max_connections\":10,\"client_timeout_s\":5},"
+                      "\"log\":{\"file\":\"/var/log/tiergate/requests.log\",\"include_text\":true}}", err);
     CHECK(c != NULL);
     if (!c) {
         fprintf(stderr, "  %s\n", err);
@@ -90,6 +93,8 @@ static void test_full(void) {
     CHECK(c->backends[1].dialect == DIALECT_OPENAI);
     CHECK_INT(c->backends[1].total_ms, 40);
     CHECK(c->backends[1].price.input_per_mtok == 0.27 && c->backends[1].price.output_per_mtok == 1.1);
+    CHECK_STR(c->log_file, "/var/log/tiergate/requests.log");
+    CHECK(c->log_include_text);
     CHECK(!c->fallback);
     CHECK_INT(c->probe_interval_ms, 250);
     CHECK_INT(c->max_body_bytes, 4096);
@@ -114,6 +119,7 @@ static void test_full(void) {
     CHECK(strstr(out, "CLOUD_KEY") != NULL);
     CHECK(strstr(out, "\"[::1]:0\"") != NULL);
     CHECK(strstr(out, "\"output_per_mtok\":\t1.1") != NULL);
+    CHECK(strstr(out, "\"include_text\":\ttrue") != NULL);
     free(out);
     config_free(c);
 }
@@ -183,6 +189,10 @@ static void test_errors(void) {
                  "backends[0].price.per_mtok: unknown key");
     expect_error("{\"backends\":[{\"name\":\"a\",\"tier\":\"cloud\",\"url\":\"http://a\",\"model\":\"m\",\"price\":1}]}",
                  "backends[0].price: must be an object");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"log\":{\"file\":\"\"}}", "log.file: must be a non-empty string");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"log\":{\"include_text\":1}}", "log.include_text: must be true or false");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"log\":{\"level\":\"debug\"}}", "log.level: unknown key");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"log\":\"stderr\"}", "log: must be an object");
     expect_error("{\"backends\":[" MIN_BACKEND "],\"routing\":{\"classifier_model\":\"\"}}",
                  "routing.classifier_model: must be a non-empty string");
     expect_error("{\"backends\":[" MIN_BACKEND "],\"routing\":{\"classifier_model\":3}}",
