@@ -35,6 +35,13 @@ typedef enum { PRIVACY_OFF = 0, PRIVACY_LOCAL = 1, PRIVACY_REDACT = 2 } privacy_
 
 const char *privacy_mode_name(privacy_mode m);
 
+/* What a backend charges, per million tokens, in the operator's currency
+ * (usage.h); 0 is free, as a device is. */
+typedef struct config_price {
+    double input_per_mtok;
+    double output_per_mtok;
+} config_price;
+
 typedef struct config_backend {
     char *name;
     tier_t tier;
@@ -48,6 +55,7 @@ typedef struct config_backend {
     int context_tokens;  /* context window, for context-length fallback; 0 = unknown */
     char *ca_file;       /* tls.ca_file: CA bundle for https, NULL = the system's */
     bool tls_insecure;   /* tls.insecure_skip_verify: no certificate or host check */
+    config_price price;  /* price: default 0, free */
 } config_backend;
 
 /* A daily cap for one named client key (budget.keys). */
@@ -103,10 +111,13 @@ typedef struct config {
     int max_messages;
     size_t max_message_chars;          /* code points over all message texts */
     int max_inflight_per_key;          /* requests in flight per client key */
+    int drain_timeout_s;     /* SIGTERM: how long requests in flight may take to finish */
     char *auth_keys_env;     /* auth.keys_env or auth.keys_file (one of them, or neither) */
     char *auth_keys_file;
     config_client_key *client_keys;    /* owned; none = authentication off */
     size_t nclient_keys;
+    char *log_file;          /* log.file: request lines go here; NULL = stderr */
+    bool log_include_text;   /* log.include_text: prompt and answer text in request lines (debug) */
     privacy_mode privacy;    /* default PRIVACY_REDACT */
     pii_pattern *patterns;   /* operator patterns, compiled; owned */
     size_t npatterns;
@@ -124,6 +135,10 @@ config *config_load(const char *path, char *err, size_t errlen);
 void config_free(config *c);
 /* Writes the effective configuration as JSON; API keys appear as "***". */
 void config_print(const config *c, FILE *out);
+/* Names the settings that differ between old and new but only take effect
+ * at a restart (the listening address, the connection limits), comma
+ * separated, into out; returns how many. */
+int config_restart_fields(const config *old, const config *new_cfg, char *out, size_t outlen);
 
 /* Index of the backend named name, or -1. */
 int config_backend_index(const config *c, const char *name);

@@ -61,7 +61,7 @@ struct faults {
     int error_code;              /* an error_codes index; 0: the plain simulated error */
     int delay_headers_ms, delay_first_chunk_ms, chunk_delay_ms, chunks;
     int cut_after, stall_after, malformed_after, error_event_after;   /* < 0: off */
-    bool no_done, no_finish, linger, hang, bad_json, no_space, crlf, keepalive;
+    bool no_done, no_finish, no_usage, linger, hang, bad_json, no_space, crlf, keepalive;
     char *reply;                 /* mode only */
 };
 
@@ -104,6 +104,7 @@ static const struct fault_key {
     FAULT(error_event_after, F_INT, -1, 1000000),
     FAULT(no_done, F_BOOL, 0, 1),
     FAULT(no_finish, F_BOOL, 0, 1),
+    FAULT(no_usage, F_BOOL, 0, 1),
     FAULT(linger, F_BOOL, 0, 1),
     FAULT(hang, F_BOOL, 0, 1),
     FAULT(bad_json, F_BOOL, 0, 1),
@@ -406,7 +407,8 @@ static enum outcome send_completion(struct chat *s)
     cJSON_AddStringToObject(msg, "role", "assistant");
     cJSON_AddStringToObject(msg, "content", s->text);
     cJSON *o = add_choice(chat_object(s, "chat.completion"), "message", msg, "stop");
-    add_usage(s, o);
+    if (!s->f.no_usage)
+        add_usage(s, o);
     if (s->f.cut_after < 0) {
         chat_done(s);
         return respond_json(s->c, s->rq, 200, o, NULL);
@@ -534,7 +536,7 @@ static enum outcome stream_events(struct chat *s, const size_t *edge, size_t n)
     if (!f->no_finish) {
         if ((o = send_delta(s, cJSON_CreateObject(), "stop")) != DONE)
             return o;
-        if (s->include_usage) {
+        if (s->include_usage && !f->no_usage) {
             cJSON *u = chat_object(s, "chat.completion.chunk");
             cJSON_AddArrayToObject(u, "choices");
             add_usage(s, u);

@@ -50,6 +50,8 @@
  *   error_event_after N   streaming: after N content chunks send an error event
  *                         and end the stream without [DONE]
  *   no_done, no_finish    omit [DONE]; omit the finish and usage chunks and [DONE]
+ *   no_usage              report no token counts: no "usage" in a plain answer,
+ *                         no usage chunk in a stream (as some llama.cpp builds)
  *   linger                streaming: after the finish (and usage) chunk send
  *                         nothing more, neither [DONE] nor the end of the
  *                         chunked body, and keep the connection open until
