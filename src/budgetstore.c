@@ -306,21 +306,13 @@ void budgetstore_free(budgetstore *s) {
     free(s);
 }
 
-int budgetstore_reconfigure(budgetstore *s, const config_budget *cfg, char *err, size_t errlen) {
-    if (strcmp(cfg->state_file, s->path) != 0) {
-        snprintf(err, errlen, "budget.state_file: changing it needs a restart");
-        return -1;
-    }
+int budgetstore_reconfigure(budgetstore *s, const config_budget *cfg) {
     budget_limits l;
     budget_key_cap *keys;
     int rc = limits_of(cfg, &l, &keys) < 0 ? -1 : budget_set_limits(s->b, &l);
     free(keys);
-    if (rc < 0) {
-        snprintf(err, errlen, "budget: out of memory");
-        return -1;
-    }
-    if (s->from == ORIGIN_CORRUPT) load(s);
-    return 0;
+    if (rc == 0 && s->from == ORIGIN_CORRUPT) load(s);
+    return rc;
 }
 
 int budgetstore_check(const config_budget *cfg, char *msg, size_t msglen) {

@@ -48,10 +48,11 @@ typedef struct budgetstore budgetstore;
 budgetstore *budgetstore_open(const config_budget *cfg, struct evloop *loop, char *err, size_t errlen);
 /* Saves what is not saved yet, then frees. */
 void budgetstore_free(budgetstore *s);
-/* New caps from a reloaded configuration; the spend is kept.  A store that
- * is corrupt reads its file again, so that an operator's repair takes effect.
- * -1 with err filled when the state file changed (that needs a restart). */
-int budgetstore_reconfigure(budgetstore *s, const config_budget *cfg, char *err, size_t errlen);
+/* New caps from a reloaded configuration; the spend is kept, and so is the
+ * state file (another one takes a restart).  A store that is corrupt reads
+ * its file again, so that an operator's repair takes effect.  -1 on out of
+ * memory, with the old caps in force. */
+int budgetstore_reconfigure(budgetstore *s, const config_budget *cfg);
 
 /* For --check: reads the state file without changing anything and writes a
  * line about it to msg.  Returns -1 when there is no good copy, or the

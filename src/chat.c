@@ -18,7 +18,15 @@
  * router keeps it on the device tier, and an uncommitted failure becomes a
  * 503 that says privacy kept it there; in redact mode larger tiers get the
  * masked body and their answers are restored here, just before they are
- * printed.  Logs name the kinds found, never a value. */
+ * printed.  Logs name the kinds found, never a value.
+ *
+ * Budget.  decide() asks the budget (budgetstore.h) whether the client may
+ * still spend and the router leaves the priced backends out when not; a
+ * refusal is OpenAI's 429 insufficient_quota with Retry-After at the end of
+ * the budget day and X-Should-Retry: false, which the official SDKs obey
+ * instead of retrying a quota that will not come back for hours.  The
+ * answer's cost is charged to the budget that is current when it ends, so
+ * a reload never leaves a request holding a budget that is gone. */
 #include "chat.h"
 
 #include <cjson/cJSON.h>
@@ -27,6 +35,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "budgetstore.h"
 #include "classifier.h"
 #include "limits.h"
 #include "privacy.h"
@@ -35,9 +44,11 @@
 
 struct chat {
     runtime *rt;                 /* the one new requests take; a reference */
+    budgetstore *budget;         /* main's; NULL without a budget */
 };
 
 typedef struct chat_call {
+    chat *c;
     runtime *rt;                 /* the one this request started with; a reference */
     const config *cfg;           /* rt's, for short */
     server_exchange *ex;
@@ -63,6 +74,8 @@ void chat_set_runtime(chat *c, runtime *rt) {
     c->rt = runtime_ref(rt);
     runtime_unref(old);
 }
+
+void chat_set_budget(chat *c, budgetstore *store) { c->budget = store; }
 
 void chat_free(chat *c) {
     if (!c) return;
@@ -105,10 +118,22 @@ static int score_request(const classifier *model, const chatreq *req, const priv
     return 0;
 }
 
+/* A refusal for the budget: when to come back, and that retrying sooner is
+ * pointless. */
+static void budget_headers(const chat *c, server_exchange *ex, budget_verdict v) {
+    if (v != BUDGET_BLOCKED) {
+        char after[24];
+        snprintf(after, sizeof after, "%lld", (long long)budgetstore_seconds_left(c->budget));
+        server_ex_add_header(ex, "Retry-After", after);
+    }
+    server_ex_add_header(ex, "X-Should-Retry", "false");
+}
+
 /* Parses, checks, scans, scores and routes; on success req and *priv are
  * the caller's to free. */
-static int decide(const runtime *rt, server_exchange *ex, chatreq *req, privacy_call **priv,
+static int decide(const chat *c, server_exchange *ex, chatreq *req, privacy_call **priv,
                   classifier_explanation *why, router_decision *dec, int *deadline_ms) {
+    const runtime *rt = c->rt;
     const config *cfg = runtime_config(rt);
     backends *health = runtime_backends(rt);
     size_t len;
@@ -144,6 +169,8 @@ static int decide(const runtime *rt, server_exchange *ex, chatreq *req, privacy_
         .force_tier = server_ex_header(ex, "X-Tiergate-Tier"),
         .score = score,
         .device_only = privacy_device_only(*priv),
+        .budget = c->budget ? budgetstore_verdict(c->budget, server_ex_client(ex)) : BUDGET_OK,
+        .budget_reject = cfg->budget.reject,
     };
     /* A client may shorten the operator's deadline, never extend it. */
     if (header_ms(ex, "X-Tiergate-Max-First-Byte-Ms", 0, 3600000, cfg->max_first_byte_ms,
@@ -151,7 +178,9 @@ static int decide(const runtime *rt, server_exchange *ex, chatreq *req, privacy_
         header_ms(ex, "X-Tiergate-Deadline-Ms", 1, cfg->deadline_ms, cfg->deadline_ms, deadline_ms,
                   &err) < 0 ||
         router_decide(cfg, view, &in, dec, &err) < 0) {
-        server_ex_set_route(ex, "none", "none", "none", score);
+        bool refused = err.status == 429 && in.budget != BUDGET_OK;
+        server_ex_set_route(ex, "none", "none", refused ? "budget" : "none", score);
+        if (refused) budget_headers(c, ex, in.budget);
         if (err.status == 503) {
             char after[24];
             snprintf(after, sizeof after, "%llu",
@@ -169,15 +198,15 @@ static int decide(const runtime *rt, server_exchange *ex, chatreq *req, privacy_
 /* ---- /v1/route ---- */
 
 void chat_handle_route(server_exchange *ex, void *ctx) {
-    const runtime *rt = ((chat *)ctx)->rt;
-    const config *cfg = runtime_config(rt);
-    backends *health = runtime_backends(rt);
+    const chat *c = ctx;
+    const config *cfg = runtime_config(c->rt);
+    backends *health = runtime_backends(c->rt);
     chatreq req;
     privacy_call *priv;
     classifier_explanation why;
     router_decision dec;
     int deadline_ms;
-    if (decide(rt, ex, &req, &priv, &why, &dec, &deadline_ms) < 0) return;
+    if (decide(c, ex, &req, &priv, &why, &dec, &deadline_ms) < 0) return;
     const config_backend *first = &cfg->backends[dec.candidates[0]];
     server_ex_set_route(ex, tier_name(dec.tier), first->name, dec.reason, dec.score);
     cJSON *o = cJSON_CreateObject();
@@ -351,7 +380,11 @@ static void on_error(void *ud, const api_error *e, bool committed, int backend) 
     server_ex_reply_error(call->ex, e);
 }
 
-static const dispatch_sink chat_sink = {on_response, on_chunk, on_stream_end, on_error};
+static void on_attempt(void *ud, int backend, dispatch_attempt_kind kind) {
+    (void)ud, (void)backend, (void)kind;
+}
+
+static const dispatch_sink chat_sink = {on_response, on_chunk, on_stream_end, on_error, on_attempt};
 
 static void call_close(void *ud, bool client_gone) {
     (void)client_gone;
@@ -373,10 +406,11 @@ void chat_handle_completions(server_exchange *ex, void *ctx) {
         return;
     }
     int deadline_ms;
-    if (decide(c->rt, ex, &call->req, &call->priv, NULL, &call->dec, &deadline_ms) < 0) {
+    if (decide(c, ex, &call->req, &call->priv, NULL, &call->dec, &deadline_ms) < 0) {
         free(call);
         return;
     }
+    call->c = c;
     call->rt = runtime_ref(c->rt);
     call->cfg = runtime_config(call->rt);
     call->ex = ex;

@@ -9,6 +9,7 @@
 #ifndef TIERGATE_CHAT_H
 #define TIERGATE_CHAT_H
 
+#include "budgetstore.h"
 #include "runtime.h"
 #include "server.h"
 
@@ -19,6 +20,10 @@ typedef struct chat chat;
 chat *chat_new(runtime *rt);
 /* A reload: requests from now on use rt. */
 void chat_set_runtime(chat *c, runtime *rt);
+/* The spend budget (main's, outliving reloads), or NULL for none; requests
+ * are checked against it from now on, and answers that end from now on are
+ * charged to it. */
+void chat_set_budget(chat *c, budgetstore *budget);
 void chat_free(chat *c);
 
 /* server_endpoint handlers; ctx is the chat. */

@@ -464,6 +464,9 @@ static int parse_budget(reader *r, const cJSON *root, config *c) {
     if (ks && parse_budget_keys(r, ks, c) < 0) return -1;
     if (b->daily < 0 && b->per_key_daily < 0 && !ks)
         return fail(r, "budget", "needs a cap: daily, per_key_daily or keys");
+    bool priced = false;
+    for (size_t i = 0; i < c->nbackends; i++) priced |= config_backend_priced(&c->backends[i]);
+    if (!priced) return fail(r, "budget", "no backend has a price (backends[].price), so nothing would count");
     return 0;
 }
 
@@ -669,6 +672,10 @@ int config_backend_index(const config *c, const char *name) {
     for (size_t i = 0; i < c->nbackends; i++)
         if (strcmp(c->backends[i].name, name) == 0) return (int)i;
     return -1;
+}
+
+bool config_backend_priced(const config_backend *b) {
+    return b->price.input_per_mtok > 0 || b->price.output_per_mtok > 0;
 }
 
 bool config_has_tier(const config *c, tier_t t) {

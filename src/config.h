@@ -142,6 +142,8 @@ int config_restart_fields(const config *old, const config *new_cfg, char *out, s
 
 /* Index of the backend named name, or -1. */
 int config_backend_index(const config *c, const char *name);
+/* True when backend b has a price: its answers are spend (budget). */
+bool config_backend_priced(const config_backend *b);
 /* True when at least one backend serves tier t. */
 bool config_has_tier(const config *c, tier_t t);
 

@@ -126,7 +126,9 @@ void config_print(const config *c, FILE *out) {
 }
 
 /* These are options of the listening daemon, fixed when it starts; applying
- * them would mean closing the socket that clients are connected to. */
+ * them would mean closing the socket that clients are connected to.  The
+ * budget's state file stays the one opened: moving a day's spend from one
+ * file to another is for an operator to decide. */
 int config_restart_fields(const config *old, const config *new_cfg, char *out, size_t outlen) {
     const struct {
         const char *name;
@@ -138,6 +140,8 @@ int config_restart_fields(const config *old, const config *new_cfg, char *out, s
         {"limits.client_timeout_s", old->client_timeout_s != new_cfg->client_timeout_s},
         {"limits.max_header_bytes", old->max_header_bytes != new_cfg->max_header_bytes},
         {"limits.request_timeout_s", old->request_timeout_s != new_cfg->request_timeout_s},
+        {"budget.state_file", old->budget.enabled && new_cfg->budget.enabled &&
+                                  strcmp(old->budget.state_file, new_cfg->budget.state_file) != 0},
     };
     int n = 0;
     size_t len = 0;

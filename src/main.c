@@ -13,7 +13,11 @@
  * SIGTERM (or SIGINT) drains: the listening socket closes, requests in flight
  * may finish within limits.drain_timeout_s, then what is left is cut with an
  * error its client can read, and the process exits 0.  A second signal stops
- * at once. */
+ * at once.
+ *
+ * The spend budget (budgetstore.h) is main's too, outside the runtime: its
+ * spend must outlive every reload.  A reload gives it new caps, opens it when
+ * the budget was just turned on and saves and closes it when turned off. */
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <signal.h>
@@ -24,6 +28,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "budgetstore.h"
 #include "chat.h"
 #include "evloop.h"
 #include "log.h"
@@ -41,8 +46,8 @@ static const char usage[] =
     "\n"
     "  --config FILE       configuration file (default " DEFAULT_CONFIG ")\n"
     "  --listen HOST:PORT  listen here instead of the configuration's \"listen\"\n"
-    "  --check             validate the configuration and the classifier model, print the\n"
-    "                      configuration with secrets masked, exit\n"
+    "  --check             validate the configuration, the classifier model and the budget's\n"
+    "                      state file, print the configuration with secrets masked, exit\n"
     "  --version           print the version and exit\n"
     "  --help              print this help and exit\n"
     "\n"
@@ -55,6 +60,7 @@ typedef struct gateway {
     evloop *loop;
     upstream *up;
     runtime *rt;             /* the configuration in force; main's reference */
+    budgetstore *budget;     /* NULL without a budget section */
     chat *chat;
     status *status;
     server *srv;
@@ -147,6 +153,28 @@ static int load(const char *path, const char *listen, config **cfg, classifier *
     return 0;
 }
 
+/* Points chat and status at store (NULL: none) and makes it the gateway's. */
+static void use_budget(gateway *g, budgetstore *store) {
+    chat_set_budget(g->chat, store);
+    status_set_budget(g->status, store);
+    if (store != g->budget) budgetstore_free(g->budget);
+    g->budget = store;
+}
+
+/* The budget store for cfg at a reload: the one running, or a new one when
+ * the budget was turned on (NULL when off).  -1 with err when the new one
+ * cannot be opened. */
+static int reload_budget(gateway *g, const config *cfg, budgetstore **out, char *err, size_t errlen) {
+    *out = NULL;
+    if (!cfg->budget.enabled) return 0;
+    if (g->budget) {
+        *out = g->budget;
+        return 0;
+    }
+    *out = budgetstore_open(&cfg->budget, g->loop, err, errlen);
+    return *out ? 0 : -1;
+}
+
 /* SIGHUP.  Everything is built before anything is switched, so a failure
  * at any step leaves the running configuration exactly as it was. */
 static void reload(gateway *g) {
@@ -160,12 +188,22 @@ static void reload(gateway *g) {
     int nrestart = config_restart_fields(runtime_config(g->rt), cfg, restart, sizeof restart);
     runtime *rt = runtime_new(cfg, model, g->loop, g->up, g->rt);
     if (!rt) goto err;
-    if (server_reconfigure(g->srv, runtime_config(rt)) < 0) {
+    budgetstore *store;
+    if (reload_budget(g, runtime_config(rt), &store, err, sizeof err) < 0) {
         runtime_unref(rt);
         goto err;
     }
+    if (server_reconfigure(g->srv, runtime_config(rt)) < 0) {
+        if (store != g->budget) budgetstore_free(store);
+        runtime_unref(rt);
+        goto err;
+    }
+    /* New caps keep the day's spend; only out of memory stops them. */
+    if (store && store == g->budget && budgetstore_reconfigure(store, &runtime_config(rt)->budget) < 0)
+        log_msg("error", "budget caps not changed: out of memory");
     chat_set_runtime(g->chat, rt);
     status_set_runtime(g->status, rt);
+    use_budget(g, store);
     runtime_retire(g->rt);
     runtime_unref(g->rt);
     g->rt = rt;
@@ -238,6 +276,7 @@ static void gateway_free(gateway *g) {
     chat_free(g->chat);
     status_free(g->status);
     runtime_unref(g->rt);
+    budgetstore_free(g->budget);    /* after the server: every answer has been charged */
     upstream_free(g->up);
     if (g->sigfd >= 0) close(g->sigfd);
     evloop_free(g->loop);
@@ -257,6 +296,15 @@ static int gateway_run(gateway *g, config *cfg, classifier *model) {
         fprintf(stderr, "tiergate: %s\n", err);
         return 1;
     }
+    const config *c = runtime_config(g->rt);
+    if (c->budget.enabled) {
+        budgetstore *store = budgetstore_open(&c->budget, g->loop, err, sizeof err);
+        if (!store) {
+            fprintf(stderr, "tiergate: %s\n", err);
+            return 1;
+        }
+        use_budget(g, store);
+    }
     const server_endpoint table[] = {
         {"POST", "/v1/chat/completions", chat_handle_completions, g->chat, false},
         {"POST", "/v1/route", chat_handle_route, g->chat, false},
@@ -265,7 +313,6 @@ static int gateway_run(gateway *g, config *cfg, classifier *model) {
         {"GET", "/healthz", status_handle_healthz, g->status, true},
         {"GET", "/readyz", status_handle_readyz, g->status, true},
     };
-    const config *c = runtime_config(g->rt);
     g->srv = server_new(g->loop, c, table, sizeof table / sizeof *table, err, sizeof err);
     if (!g->srv) {
         fprintf(stderr, "tiergate: %s\n", err);
@@ -287,6 +334,19 @@ static int gateway_run(gateway *g, config *cfg, classifier *model) {
     server_free(g->srv);
     g->srv = NULL;
     return rc;
+}
+
+/* --check: the budget's state file is read as a start would read it. */
+static int check_budget(const config *cfg) {
+    char msg[768];
+    if (!cfg->budget.enabled) return 0;
+    if (budgetstore_check(&cfg->budget, msg, sizeof msg) < 0) {
+        fprintf(stderr, "tiergate: %s\n", msg);
+        return 1;
+    }
+    cJSON *o = log_begin("info", msg);
+    log_end(o);
+    return 0;
 }
 
 int main(int argc, char **argv) {
@@ -317,9 +377,10 @@ int main(int argc, char **argv) {
     warn_security(cfg);
     if (check) {
         config_print(cfg, stdout);
+        int rc = check_budget(cfg);
         classifier_free(model);
         config_free(cfg);
-        return 0;
+        return rc;
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "tiergate: cannot initialise libcurl\n");

@@ -30,6 +30,16 @@
  *    the client did not ask for, and the reason says so ("offline").  When
  *    it leaves nothing, the answer is an immediate 503.
  *
+ * Budget.  When the client is over a spend cap (router_input.budget), the
+ * backends with a price are left out of the list, as privacy leaves out the
+ * larger tiers, and the reason is "budget" when that moved the first choice;
+ * a request that the score sent to a free backend anyway keeps its reason.
+ * With budget_reject, a request whose first choice is priced is refused
+ * with OpenAI's own answer to an exhausted quota (429 insufficient_quota)
+ * instead: some operators would rather their clients knew than got a
+ * smaller model's answer.  Budget comes after the network step, so a
+ * request that slow_network already moved to a free tier is not refused.
+ *
  * Privacy.  A request that must stay on the device (router_input.device_only)
  * gets the device tier whatever the score, model or header asked for, and no
  * other tier in its list, fallback or not: dispatch retries, falls back and
@@ -119,6 +129,31 @@ static void keep_device(const config *cfg, router_decision *out)
     for (size_t i = 0; i < out->ncandidates; i++)
         if (cfg->backends[out->candidates[i]].tier == TIER_DEVICE) out->candidates[n++] = out->candidates[i];
     out->ncandidates = n;
+}
+
+/* Leaves out the priced backends, keeping the order.  Returns true when
+ * that changed the first choice. */
+static bool drop_priced(const config *cfg, router_decision *out)
+{
+    size_t n = 0;
+    int first = out->candidates[0];
+
+    for (size_t i = 0; i < out->ncandidates; i++)
+        if (!config_backend_priced(&cfg->backends[out->candidates[i]])) out->candidates[n++] = out->candidates[i];
+    out->ncandidates = n;
+    return n > 0 && out->candidates[0] != first;
+}
+
+/* 429 insufficient_quota, as OpenAI answers a spent quota. */
+static void over_budget(budget_verdict v, api_error *err)
+{
+    api_error_set(err, 429, "insufficient_quota", "insufficient_quota", NULL, "%s",
+                  v == BUDGET_KEY_SPENT ? "This API key has spent its daily budget for priced models; "
+                                          "they are available to it again when the budget day ends"
+                  : v == BUDGET_TOTAL_SPENT ? "The gateway has spent its daily budget for priced models; "
+                                              "they are available again when the budget day ends"
+                                            : "Priced models are unavailable: the gateway's budget state is "
+                                              "damaged and an operator must repair it");
 }
 
 /* Leaves out the backends whose circuit is open, keeping the order.
@@ -283,6 +318,18 @@ int router_decide(const config *cfg, const router_backend *view, const router_in
     list_candidates(cfg, tier, forced_backend, out);
     assert(out->ncandidates >= 1);
     if (in->device_only) keep_device(cfg, out);
+    bool moved_budget = false;
+    if (in->budget != BUDGET_OK) {
+        if (in->budget_reject && config_backend_priced(&cfg->backends[out->candidates[0]])) {
+            over_budget(in->budget, err);
+            return -1;
+        }
+        moved_budget = drop_priced(cfg, out);
+        if (out->ncandidates == 0) {
+            over_budget(in->budget, err);
+            return -1;
+        }
+    }
     out->score = in->score;
     bool moved = drop_unusable(view, out);
     if (out->ncandidates == 0 && in->device_only) {
@@ -294,7 +341,8 @@ int router_decide(const config *cfg, const router_backend *view, const router_in
                       "Every backend that could answer is unavailable (circuit open); retry later");
         return -1;
     }
-    out->reason = moved_private ? "privacy" : moved ? "offline" : slow ? "slow_network" : forced ? "forced" : "complexity";
+    out->reason = moved_private ? "privacy" : moved_budget ? "budget" : moved ? "offline" : slow ? "slow_network"
+                  : forced ? "forced" : "complexity";
     out->tier = cfg->backends[out->candidates[0]].tier;
     return 0;
 }

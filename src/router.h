@@ -3,7 +3,8 @@
  * router_decide() runs the fixed pipeline of DESIGN.md: forced (model name or
  * X-Tiergate-Tier header) -> complexity (score against the thresholds picks the
  * cheapest tier good enough) -> network (a tier whose estimated first byte is
- * over the budget gives way to a smaller one) -> availability (backends whose
+ * over the budget gives way to a smaller one) -> budget (a client over its
+ * spend cap loses the priced backends) -> availability (backends whose
  * circuit is open are left out).
  * The result is an ordered list of candidate backends: dispatch tries them in
  * that order.  The router is pure: no I/O, no allocation, no global state. */
@@ -13,6 +14,7 @@
 #include <stdbool.h>
 
 #include "apierror.h"
+#include "budget.h"
 #include "config.h"
 
 #define ROUTER_MAX_CANDIDATES 16
@@ -29,12 +31,15 @@ typedef struct router_input {
     double score;             /* classifier score in [0,1] */
     int max_first_byte_ms;    /* latency budget; 0 = none */
     bool device_only;         /* privacy.mode "local" and the request holds personal data */
+    budget_verdict budget;    /* BUDGET_OK, or why the priced backends are out */
+    bool budget_reject;       /* budget.when_exhausted "reject": 429 rather than a smaller tier */
 } router_input;
 
 typedef struct router_decision {
     tier_t tier;              /* tier of candidates[0] */
     const char *reason;       /* static: "forced", "complexity", "offline", "slow_network",
-                                 "privacy" (device_only moved it to the device tier) */
+                                 "privacy" (device_only moved it to the device tier),
+                                 "budget" (the spend cap moved it off a priced backend) */
     double score;
     size_t ncandidates;       /* >= 1 on success */
     int candidates[ROUTER_MAX_CANDIDATES];   /* backend indexes, try order */
@@ -43,7 +48,9 @@ typedef struct router_decision {
 /* view has cfg->nbackends entries.  Returns 0, or -1 with err filled (400
  * model_not_found for an unknown model, 503 backend_unavailable when no
  * backend exists or every candidate's circuit is open; with device_only, when
- * no device backend exists or is usable, a 503 that names privacy). */
+ * no device backend exists or is usable, a 503 that names privacy; 429
+ * insufficient_quota when over budget and the request needs a priced backend
+ * (budget_reject) or only priced ones could answer it). */
 int router_decide(const config *cfg, const router_backend *view,
                   const router_input *in, router_decision *out, api_error *err);
 

@@ -441,6 +441,7 @@ void server_ex_add_header(server_exchange *ex, const char *name, const char *val
 
 const char *server_ex_path(const server_exchange *ex) { return ex->path; }
 const char *server_ex_request_id(const server_exchange *ex) { return ex->request_id; }
+const char *server_ex_client(const server_exchange *ex) { return ex->client; }
 
 const char *server_ex_header(const server_exchange *ex, const char *name) {
     return MHD_lookup_connection_value(ex->conn, MHD_HEADER_KIND, name);

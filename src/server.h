@@ -64,6 +64,8 @@ const char *server_ex_path(const server_exchange *ex);
 const char *server_ex_header(const server_exchange *ex, const char *name);
 const char *server_ex_body(const server_exchange *ex, size_t *len);
 const char *server_ex_request_id(const server_exchange *ex);
+/* The name of the client key the request presented; "" without auth. */
+const char *server_ex_client(const server_exchange *ex);
 
 /* ---- the decision, sent as X-Tiergate-* on every response ---- */
 void server_ex_set_route(server_exchange *ex, const char *tier, const char *backend,

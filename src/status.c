@@ -12,6 +12,7 @@
 
 struct status {
     const runtime *rt;
+    const budgetstore *budget;   /* main's, or NULL */
     double started;
     bool draining;
 };
@@ -26,6 +27,7 @@ status *status_new(const runtime *rt) {
 
 void status_set_runtime(status *s, const runtime *rt) { s->rt = rt; }
 void status_set_draining(status *s) { s->draining = true; }
+void status_set_budget(status *s, const budgetstore *store) { s->budget = store; }
 
 void status_free(status *s) { free(s); }
 
@@ -71,6 +73,10 @@ void status_handle_readyz(server_exchange *ex, void *ctx) {
         if (*why) cJSON_AddStringToObject(e, "reason", why);
         cJSON_AddItemToArray(arr, e);
     }
+    /* A spent or blocked budget does not make the gateway unready: its free
+     * tiers still answer.  It is shown here so that a damaged state file is
+     * seen where operators look. */
+    if (s->budget) cJSON_AddItemToObject(o, "budget", budgetstore_status(s->budget));
     reply_json(ex, ready ? 200 : 503, o);
 }
 

@@ -1,10 +1,11 @@
 /* status: the endpoints that describe the gateway rather than answer chats:
  * GET /healthz (the process is alive), GET /readyz (some backend can serve and the
- * gateway is not draining; each backend's health), GET /v1/models and GET /v1/models/{id} (what a
+ * gateway is not draining; each backend's health; the spend budget), GET /v1/models and GET /v1/models/{id} (what a
  * client may put in "model": "auto", the configured tiers, the backends). */
 #ifndef TIERGATE_STATUS_H
 #define TIERGATE_STATUS_H
 
+#include "budgetstore.h"
 #include "runtime.h"
 #include "server.h"
 
@@ -15,6 +16,8 @@ status *status_new(const runtime *rt);
 void status_set_runtime(status *s, const runtime *rt);
 /* From now on /readyz answers 503 "draining" (SIGTERM). */
 void status_set_draining(status *s);
+/* The spend budget to show on /readyz (borrowed), or NULL for none. */
+void status_set_budget(status *s, const budgetstore *budget);
 void status_free(status *s);
 
 void status_handle_healthz(server_exchange *ex, void *ctx);

@@ -8,6 +8,7 @@
 
 static const char *fake_env(const char *name) {
     if (strcmp(name, "CLOUD_KEY") == 0) return "sk-secret-value-123";
+    if (strcmp(name, "CLIENT_KEYS") == 0) return "kiosk-7:sk-client-key-0000000001,ops:sk-client-key-0000000002";
     return NULL;
 }
 
@@ -237,7 +238,16 @@ static void test_model_path(void) {
     CHECK(c != NULL);
     if (c) CHECK_STR(c->classifier_model, "/opt/m.model");
     config_free(c);
-    for (const char *n = "abc"; *n; n++) {
+    /* The budget's state file likewise. */
+    c = config_load(write_file(dir, "d.json", "{\"backends\":[" MIN_BACKEND ",{\"name\":\"big\",\"tier\":\"cloud\","
+                                              "\"url\":\"http://c\",\"model\":\"m\",\"price\":{\"input_per_mtok\":1}}],"
+                                              "\"budget\":{\"daily\":1,\"state_file\":\"state/budget\"}}"),
+                    err, sizeof err);
+    snprintf(want, sizeof want, "%s/state/budget", dir);
+    CHECK(c != NULL);
+    if (c) CHECK_STR(c->budget.state_file, want);
+    config_free(c);
+    for (const char *n = "abcd"; *n; n++) {
         char path[600];
         snprintf(path, sizeof path, "%s/%c.json", dir, *n);
         remove(path);
@@ -321,7 +331,98 @@ out:
                  "limits.drain_timeout_s: must be");
 }
 
+#define PRICED "{\"name\":\"big\",\"tier\":\"cloud\",\"url\":\"http://c\",\"model\":\"m\"," \
+               "\"price\":{\"output_per_mtok\":2}}"
+#define KEYS "\"auth\":{\"keys_env\":\"CLIENT_KEYS\"}"
+
+/* budget: off without the section; caps, keys, the day's offset and the
+ * state file read and printed; every mistake named by its field. */
+static void test_budget(void) {
+    char err[256] = "";
+    config *c = parse("{\"backends\":[" MIN_BACKEND "]}", err);
+    CHECK(c && !c->budget.enabled);
+    config_free(c);
+    c = parse("{\"backends\":[" MIN_BACKEND "," PRICED "]," KEYS ",\"budget\":{\"daily\":5,\"per_key_daily\":1.5,"
+              "\"keys\":{\"kiosk-7\":0},\"when_exhausted\":\"reject\",\"utc_offset_minutes\":480,"
+              "\"state_file\":\"/var/lib/tiergate/budget.state\"}}", err);
+    CHECK(c != NULL);
+    if (!c) {
+        fprintf(stderr, "  %s\n", err);
+        return;
+    }
+    CHECK(c->budget.enabled && c->budget.reject);
+    CHECK(c->budget.daily == 5 && c->budget.per_key_daily == 1.5);
+    CHECK_INT(c->budget.nkeys, 1);
+    CHECK_STR(c->budget.keys[0].name, "kiosk-7");
+    CHECK(c->budget.keys[0].daily == 0);
+    CHECK_INT(c->budget.utc_offset_min, 480);
+    CHECK(config_backend_priced(&c->backends[1]) && !config_backend_priced(&c->backends[0]));
+    char *out = NULL;
+    size_t outlen = 0;
+    FILE *f = open_memstream(&out, &outlen);
+    config_print(c, f);
+    fclose(f);
+    CHECK(strstr(out, "\"when_exhausted\":\t\"reject\"") != NULL);
+    CHECK(strstr(out, "\"kiosk-7\":\t0") != NULL);
+    CHECK(strstr(out, "\"state_file\":\t\"/var/lib/tiergate/budget.state\"") != NULL);
+    free(out);
+
+    /* Defaults: downgrade, UTC, no cap printed as null; a new file takes a restart. */
+    char out2[128];
+    config *d = parse("{\"backends\":[" MIN_BACKEND "," PRICED "],\"budget\":{\"daily\":0,\"state_file\":\"b.state\"}}",
+                      err);
+    CHECK(d != NULL);
+    if (d) {
+        CHECK(!d->budget.reject && d->budget.utc_offset_min == 0 && d->budget.per_key_daily == -1.0);
+        out = NULL;
+        f = open_memstream(&out, &outlen);
+        config_print(d, f);
+        fclose(f);
+        CHECK(strstr(out, "\"per_key_daily\":\tnull") != NULL);
+        CHECK(strstr(out, "\"when_exhausted\":\t\"downgrade\"") != NULL);
+        free(out);
+        CHECK_INT(config_restart_fields(c, d, out2, sizeof out2), 1);
+        CHECK_STR(out2, "budget.state_file");
+    }
+    config_free(d);
+    config_free(c);
+
+    const char *head = "{\"backends\":[" MIN_BACKEND "," PRICED "]," KEYS ",\"budget\":";
+    static const struct {
+        const char *budget, *want;
+    } bad[] = {
+        {"5", "budget: must be an object"},
+        {"{\"daily\":1}", "budget.state_file: is required"},
+        {"{\"state_file\":\"b\"}", "budget: needs a cap: daily, per_key_daily or keys"},
+        {"{\"daily\":-1,\"state_file\":\"b\"}", "budget.daily: must be a number from 0"},
+        {"{\"daily\":\"5\",\"state_file\":\"b\"}", "budget.daily: must be a number"},
+        {"{\"per_key_daily\":-1,\"state_file\":\"b\"}", "budget.per_key_daily: must be a number from 0"},
+        {"{\"dayly\":1,\"state_file\":\"b\"}", "budget.dayly: unknown key"},
+        {"{\"daily\":1,\"state_file\":\"\"}", "budget.state_file: must be a non-empty string"},
+        {"{\"daily\":1,\"state_file\":\"b\",\"when_exhausted\":\"queue\"}",
+         "budget.when_exhausted: must be \"downgrade\" or \"reject\""},
+        {"{\"daily\":1,\"state_file\":\"b\",\"utc_offset_minutes\":900}",
+         "budget.utc_offset_minutes: must be an integer from -720 to 840"},
+        {"{\"keys\":[],\"state_file\":\"b\"}", "budget.keys: must be an object"},
+        {"{\"keys\":{\"alice\":1},\"state_file\":\"b\"}", "budget.keys.alice: no client key has this name"},
+        {"{\"keys\":{\"ops\":-1},\"state_file\":\"b\"}", "budget.keys.ops: must be a number from 0"},
+        {"{\"keys\":{\"ops\":1,\"ops\":2},\"state_file\":\"b\"}", "budget.keys.ops: duplicate key"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char json[1024];
+        snprintf(json, sizeof json, "%s%s}", head, bad[i].budget);
+        expect_error(json, bad[i].want);
+    }
+    expect_error("{\"backends\":[" MIN_BACKEND "," PRICED "],\"budget\":{\"per_key_daily\":1,\"state_file\":\"b\"}}",
+                 "budget.per_key_daily: needs client keys");
+    expect_error("{\"backends\":[" MIN_BACKEND "," PRICED "],\"budget\":{\"keys\":{},\"state_file\":\"b\"}}",
+                 "budget.keys: needs client keys");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"budget\":{\"daily\":1,\"state_file\":\"b\"}}",
+                 "budget: no backend has a price");
+}
+
 int main(void) {
+    test_budget();
     test_restart_fields();
     test_privacy();
     test_defaults();

@@ -1,7 +1,8 @@
 /* test_router: every routing rule on hand-built configurations: forced
  * tiers and backends, the X-Tiergate-Tier header, errors, thresholds,
  * missing tiers, candidate order with and without fallback, backends whose
- * circuit is open, and tiers too slow for the latency budget. */
+ * circuit is open, tiers too slow for the latency budget, and a spent
+ * spend budget (downgrade and reject). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,8 @@ typedef struct fixture {
     router_backend view[ROUTER_MAX_CANDIDATES];
     int budget_ms;
     bool device_only;
+    budget_verdict spent;
+    bool reject;
     char names[1024];
 } fixture;
 
@@ -41,7 +44,8 @@ static int decide(fixture *f, const char *model, const char *header, double scor
                   router_decision *dec, api_error *err)
 {
     router_input in = {.model = model, .force_tier = header, .score = score,
-                       .max_first_byte_ms = f->budget_ms, .device_only = f->device_only};
+                       .max_first_byte_ms = f->budget_ms, .device_only = f->device_only,
+                       .budget = f->spent, .budget_reject = f->reject};
 
     memset(dec, 0, sizeof *dec);
     memset(err, 0, sizeof *err);
@@ -465,8 +469,80 @@ static void test_device_only(void)
     CHECK(strstr(e.message, "privacy.mode") != NULL);
 }
 
+/* Backends named "$..." have a price. */
+static void setup_priced(fixture *f, const char *spec)
+{
+    setup(f, spec);
+    for (size_t i = 0; i < f->cfg.nbackends; i++)
+        if (f->backends[i].name[0] == '$') f->backends[i].price.output_per_mtok = 1;
+}
+
+static void test_budget(void)
+{
+    fixture f;
+    router_decision d;
+    api_error e;
+
+    setup_priced(&f, "d:local e:depot c:$spark c:$qwen");
+    ROUTE(&f, "auto", NULL, 0.9, "cloud", "complexity", "$spark $qwen depot local");
+    /* Spent: the priced backends are left out; a free edge is not. */
+    f.spent = BUDGET_TOTAL_SPENT;
+    ROUTE(&f, "auto", NULL, 0.9, "edge", "budget", "depot local");
+    ROUTE(&f, "auto", NULL, 0.6, "edge", "complexity", "depot local");
+    ROUTE(&f, "auto", NULL, 0.1, "device", "complexity", "local depot");
+    /* A client that named a priced model or tier does not get it either. */
+    ROUTE(&f, "$qwen", NULL, 0.1, "edge", "budget", "depot local");
+    ROUTE(&f, "auto", "cloud", 0.1, "edge", "budget", "depot local");
+    ROUTE(&f, "local", NULL, 0.9, "device", "forced", "local depot");
+    /* Budget before availability: the reason says why it moved first. */
+    set_down(&f, "depot");
+    ROUTE(&f, "auto", NULL, 0.9, "device", "budget", "local");
+    set_down(&f, "local");
+    CHECK_INT(decide(&f, "auto", NULL, 0.9, &d, &e), -1);
+    CHECK_INT(e.status, 503);
+
+    /* Reject: a request that needs a priced backend gets OpenAI's 429. */
+    setup_priced(&f, "d:local c:$spark");
+    f.spent = BUDGET_KEY_SPENT;
+    f.reject = true;
+    CHECK_INT(decide(&f, "auto", NULL, 0.9, &d, &e), -1);
+    CHECK_INT(e.status, 429);
+    CHECK_STR(e.type, "insufficient_quota");
+    CHECK_STR(e.code, "insufficient_quota");
+    CHECK(strstr(e.message, "This API key has spent its daily budget") != NULL);
+    REFUSE(&f, "$spark", NULL, 429, "insufficient_quota", "");
+    /* One that does not keeps its tier and loses only the priced fallback. */
+    ROUTE(&f, "auto", NULL, 0.1, "device", "complexity", "local");
+    /* slow_network moved it to the device first: not refused. */
+    f.budget_ms = 100;
+    set_estimate(&f, "$spark", 5000);
+    ROUTE(&f, "auto", NULL, 0.9, "device", "slow_network", "local");
+    f.budget_ms = 0;
+
+    /* Nothing free to go to: 429 even when downgrading, for each cause. */
+    f.reject = false;
+    f.cfg.fallback = false;
+    CHECK_INT(decide(&f, "auto", "cloud", 0.1, &d, &e), -1);
+    CHECK_INT(e.status, 429);
+    setup_priced(&f, "c:$spark");
+    f.spent = BUDGET_TOTAL_SPENT;
+    CHECK_INT(decide(&f, "auto", NULL, 0.1, &d, &e), -1);
+    CHECK(strstr(e.message, "The gateway has spent its daily budget") != NULL);
+    f.spent = BUDGET_BLOCKED;
+    CHECK_INT(decide(&f, "auto", NULL, 0.1, &d, &e), -1);
+    CHECK_INT(e.status, 429);
+    CHECK(strstr(e.message, "budget state is damaged") != NULL);
+
+    /* Privacy moved it first: its reason stands. */
+    setup_priced(&f, "d:local c:$spark");
+    f.spent = BUDGET_TOTAL_SPENT;
+    f.device_only = true;
+    ROUTE(&f, "auto", NULL, 0.9, "device", "privacy", "local");
+}
+
 int main(void)
 {
+    test_budget();
     test_device_only();
     test_tier_for_score();
     test_missing_tiers();
