@@ -36,7 +36,7 @@ static const int statuses[] = {200, 400, 401, 403, 404, 408, 413, 422, 429, 499,
 #define NSTATUSES (sizeof statuses / sizeof *statuses + 1)   /* the last is "other" */
 #define STATUS_CLIENT_GONE 499
 
-static const char *const attempt_kinds[METRICS_ATTEMPT_KINDS] = {"first", "retry", "fallback", "hedge"};
+static const char *const attempt_kinds[DISPATCH_ATTEMPT_KINDS] = {"first", "retry", "fallback", "hedge"};
 
 /* Upper bounds in microseconds. */
 static const uint64_t latency_bounds[] = {5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000,
@@ -52,7 +52,7 @@ typedef struct slot {
     char *name;                               /* NULL: unused */
     int tier;                                 /* tier_t, or TIER_COUNT for "none" */
     uint64_t requests[NREASONS][NSTATUSES];
-    uint64_t attempts[METRICS_ATTEMPT_KINDS];
+    uint64_t attempts[DISPATCH_ATTEMPT_KINDS];
     uint64_t tokens[2][2];                    /* [input, output][reported, estimated] */
     double cost, savings;
 } slot;
@@ -95,8 +95,8 @@ int metrics_backend(metrics *m, const char *name, tier_t tier) {
     return METRICS_NO_BACKEND;
 }
 
-void metrics_attempt(metrics *m, int slot_index, metrics_attempt_kind kind) {
-    assert(slot_index >= 0 && slot_index < METRICS_MAX_BACKENDS && kind < METRICS_ATTEMPT_KINDS);
+void metrics_attempt(metrics *m, int slot_index, dispatch_attempt_kind kind) {
+    assert(slot_index >= 0 && slot_index < METRICS_MAX_BACKENDS && kind < DISPATCH_ATTEMPT_KINDS);
     m->slots[slot_index].attempts[kind]++;
 }
 
@@ -234,7 +234,7 @@ static void render_backends(out *o, const metrics *m) {
          "Attempts on each backend, by why they were made: first, retry (the same backend again), "
          "fallback (a later candidate), hedge (a later candidate alongside a slow one).");
     for (size_t i = 0; i < METRICS_MAX_BACKENDS && m->slots[i].name; i++)
-        for (size_t k = 0; k < METRICS_ATTEMPT_KINDS; k++) {
+        for (size_t k = 0; k < DISPATCH_ATTEMPT_KINDS; k++) {
             if (!m->slots[i].attempts[k]) continue;
             series(o, "tiergate_upstream_attempts_total", &m->slots[i]);
             put(o, ",kind=\"%s\"} %llu\n", attempt_kinds[k], (unsigned long long)m->slots[i].attempts[k]);

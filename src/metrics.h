@@ -9,9 +9,9 @@
  * life is bounded (METRICS_MAX_BACKENDS); past it, new names count under
  * backend "none".
  *
- * The hot path only adds numbers: a request is recorded by indexes (a
- * backend slot found once, when a configuration is taken into use; the
- * status and reason looked up in short fixed tables), into fixed arrays,
+ * The hot path only adds numbers: a request is recorded by indexes (its
+ * backend's slot found once; the status and reason looked up in short
+ * fixed tables), into fixed arrays,
  * with no allocation, no lock (one thread) and no formatting.  Text is made
  * only when /metrics is scraped, and only for series that are not zero.
  * Histograms keep their sums in microseconds, so sums are exact.
@@ -27,6 +27,7 @@
 #include "backends.h"
 #include "circuit.h"
 #include "config.h"
+#include "dispatch.h"
 #include "usage.h"
 
 #define METRICS_MAX_BACKENDS 64
@@ -34,15 +35,6 @@
 #define METRICS_NO_BACKEND 0
 
 typedef struct metrics metrics;
-
-/* Why an attempt on a backend was made. */
-typedef enum {
-    METRICS_ATTEMPT_FIRST,       /* the request's first */
-    METRICS_ATTEMPT_RETRY,       /* the same backend again, after a failure */
-    METRICS_ATTEMPT_FALLBACK,    /* a later candidate, after a failure or an open circuit */
-    METRICS_ATTEMPT_HEDGE,       /* a later candidate alongside a slow one */
-    METRICS_ATTEMPT_KINDS
-} metrics_attempt_kind;
 
 /* One chat completion request, when it is over. */
 typedef struct metrics_request {
@@ -70,12 +62,12 @@ typedef struct metrics_backend_state {
 metrics *metrics_new(void);
 void metrics_free(metrics *m);
 
-/* The slot of the backend called name at tier, made on first use; call it
- * when a configuration is taken into use, not per request.
+/* The slot of the backend called name at tier, made on first use (a scan
+ * of the slots in use: cheap enough for once or twice a request).
  * METRICS_NO_BACKEND when the registry is full or out of memory. */
 int metrics_backend(metrics *m, const char *name, tier_t tier);
 
-void metrics_attempt(metrics *m, int slot, metrics_attempt_kind kind);
+void metrics_attempt(metrics *m, int slot, dispatch_attempt_kind kind);
 void metrics_request_done(metrics *m, const metrics_request *r);
 
 /* The Prometheus text exposition (format 0.0.4) of everything counted, with

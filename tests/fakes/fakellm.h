@@ -61,6 +61,8 @@
  *   no_space, crlf,       "data:" without the space; \r\n line ends;
  *   keepalive             ": keep-alive" before every event
  *   reply "TEXT"          the answer text (mode only)
+ *   once                  the mode applies to the next chat request only, and
+ *                         is then cleared (mode only): a fault that a retry cures
  * A count beyond the number of content chunks strikes after the last one.
  * Booleans take true/false or numbers in the mode, 1/0/true/false in tokens.
  */

@@ -65,9 +65,9 @@ static void test_requests_and_histograms(void) {
     metrics_request_done(m, &gone);
     metrics_request odd = {.slot = cloud, .reason = "failed", .status = 418, .latency_us = 1};
     metrics_request_done(m, &odd);
-    metrics_attempt(m, cloud, METRICS_ATTEMPT_RETRY);
-    metrics_attempt(m, cloud, METRICS_ATTEMPT_RETRY);
-    metrics_attempt(m, dev, METRICS_ATTEMPT_HEDGE);
+    metrics_attempt(m, cloud, DISPATCH_RETRY);
+    metrics_attempt(m, cloud, DISPATCH_RETRY);
+    metrics_attempt(m, dev, DISPATCH_HEDGE);
 
     char *t = render(m, NULL, 0);
     CHECK(has_line(t, "# HELP tiergate_requests_total Chat completion requests by the tier, backend and reason "
