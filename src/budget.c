@@ -46,7 +46,7 @@ struct budget {
     double total;
     entry *slots;
     size_t nslots, used, counted;    /* counted: entries holding spend */
-    bool blocked;
+    bool blocked;                    /* the day in .day is blocked */
     uint64_t generation;
 };
 
@@ -169,6 +169,7 @@ static entry *entry_for(budget *b, const char *name) {
 
 static void start_day(budget *b, int64_t day) {
     b->day = day;
+    b->blocked = false;
     b->total = 0;
     b->counted = 0;
     for (size_t i = 0; i < b->nslots; i++) b->slots[i].spent = 0;
@@ -221,7 +222,7 @@ double budget_spent(const budget *b, const char *client, int64_t now) {
 }
 
 budget_verdict budget_check(const budget *b, const char *client, int64_t now) {
-    if (b->blocked) return BUDGET_BLOCKED;
+    if (budget_blocked(b, now)) return BUDGET_BLOCKED;
     if (b->daily >= 0 && budget_spent(b, NULL, now) >= b->daily) return BUDGET_TOTAL_SPENT;
     if (!*client) return BUDGET_OK;
     double cap = budget_cap(b, client);
@@ -252,9 +253,12 @@ int budget_charge(budget *b, const char *client, double amount, int64_t now) {
     return 0;
 }
 
-void budget_block(budget *b, bool blocked) { b->blocked = blocked; }
+void budget_block(budget *b, bool blocked, int64_t now) {
+    if (blocked) start_day(b, current_day(b, now));
+    b->blocked = blocked;
+}
 
-bool budget_blocked(const budget *b) { return b->blocked; }
+bool budget_blocked(const budget *b, int64_t now) { return b->blocked && current_day(b, now) == b->day; }
 
 uint64_t budget_generation(const budget *b) { return b->generation; }
 

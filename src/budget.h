@@ -13,9 +13,10 @@
  * already begun instead of reopening a spent one; the first charge or check
  * at a later day starts that day at zero.
  *
- * Blocked.  budget_block() makes every check fail until it is lifted: the
- * state of the day is unknown (its file is corrupt) and the safe guess is
- * that it is spent.
+ * Blocked.  budget_block() makes every check fail for the rest of the day:
+ * the day's spend is unknown (its file is damaged) and the safe guess is
+ * that it is spent.  The next day's spend is known (it starts at zero), so
+ * the block ends with the day, or when a good state is decoded.
  *
  * The state file.  budget_encode() and budget_decode() are the file's bytes
  * and nothing else (budgetstore.h writes and reads them):
@@ -60,7 +61,7 @@ typedef enum {
     BUDGET_OK = 0,
     BUDGET_TOTAL_SPENT = 1,      /* the day's total cap is reached */
     BUDGET_KEY_SPENT = 2,        /* the client's own cap is reached */
-    BUDGET_BLOCKED = 3,          /* budget_block() */
+    BUDGET_BLOCKED = 3,          /* budget_block(): today's spend is unknown */
 } budget_verdict;
 
 typedef struct budget budget;
@@ -83,8 +84,10 @@ int budget_charge(budget *b, const char *client, double amount, int64_t now);
 double budget_spent(const budget *b, const char *client, int64_t now);
 /* The cap that applies to client (NULL: the total), or BUDGET_NO_CAP. */
 double budget_cap(const budget *b, const char *client);
-void budget_block(budget *b, bool blocked);
-bool budget_blocked(const budget *b);
+/* Blocks the day of now (blocked), or lifts a block. */
+void budget_block(budget *b, bool blocked, int64_t now);
+/* Whether a block is in force at now. */
+bool budget_blocked(const budget *b, int64_t now);
 
 /* The current day as "YYYY-MM-DD" (out has at least 11 bytes). */
 void budget_day_label(const budget *b, int64_t now, char *out, size_t cap);

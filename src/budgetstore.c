@@ -50,9 +50,10 @@ struct budgetstore {
     uint64_t saved;              /* budget_generation() at the last save */
     struct evloop *loop;
     evloop_timer timer;
+    int64_t (*clock)(void);
 };
 
-static int64_t now_s(void) { return (int64_t)time(NULL); }
+static int64_t wall_clock(void) { return (int64_t)time(NULL); }
 
 /* ---- reading ---- */
 
@@ -128,7 +129,7 @@ static int write_all(int fd, const char *p, size_t n) {
 
 static int save(budgetstore *s, char *err, size_t errlen) {
     size_t len;
-    char *data = budget_encode(s->b, now_s(), &len);
+    char *data = budget_encode(s->b, s->clock(), &len);
     const char *step = "out of memory";
     int fd = -1;
     errno = ENOMEM;
@@ -156,10 +157,33 @@ err:
     return -1;
 }
 
+/* Moves a damaged <file> aside, for a person to look at, before a good
+ * state replaces it; kept (cap bytes) says where it went, or why not. */
+static void keep_damaged(const budgetstore *s, char *kept, size_t cap) {
+    char stamp[32];
+    time_t t = (time_t)s->clock();
+    struct tm tm;
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", gmtime_r(&t, &tm));
+    snprintf(kept, cap, "%s.corrupt-%s", s->path, stamp);
+    if (rename(s->path, kept) < 0) snprintf(kept, cap, "(not moved: %s)", strerror(errno));
+}
+
+/* A blocked day has ended: the new one's spend is known, so saving resumes. */
+static void end_block(budgetstore *s) {
+    char kept[512];
+    keep_damaged(s, kept, sizeof kept);
+    cJSON *o = log_begin("warn", "budget: the blocked day is over; the new day's spend is saved again");
+    if (o) cJSON_AddStringToObject(o, "damaged_file_kept_as", kept);
+    log_end(o);
+    s->from = ORIGIN_FRESH;
+    s->problem[0] = '\0';
+}
+
 /* Saves when something changed; logs a failure once, and the recovery. */
 static void save_if_changed(budgetstore *s) {
     uint64_t gen = budget_generation(s->b);
-    if (gen == s->saved || s->from == ORIGIN_CORRUPT) return;
+    if (gen == s->saved || budget_blocked(s->b, s->clock())) return;
+    if (s->from == ORIGIN_CORRUPT) end_block(s);
     char err[sizeof s->save_error];
     if (save(s, err, sizeof err) == 0) {
         s->saved = gen;
@@ -225,20 +249,13 @@ static void report_load(budgetstore *s) {
         "budget state loaded",
         "budget state file missing: its previous copy was loaded",
         "budget state file damaged: its previous copy was loaded",
-        "budget state file damaged and no good previous copy: spending is blocked until an operator "
-        "repairs or removes it (see docs/operations.md)",
+        "budget state file damaged and no good previous copy: priced backends are blocked for the rest "
+        "of the day, or until an operator repairs or removes the file (see docs/operations.md)",
     };
     char kept[512] = "";
-    if (s->from == ORIGIN_RECOVERED) {
-        char stamp[32];
-        time_t t = time(NULL);
-        struct tm tm;
-        strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", gmtime_r(&t, &tm));
-        snprintf(kept, sizeof kept, "%s.corrupt-%s", s->path, stamp);
-        if (rename(s->path, kept) < 0) snprintf(kept, sizeof kept, "(not moved: %s)", strerror(errno));
-    }
+    if (s->from == ORIGIN_RECOVERED) keep_damaged(s, kept, sizeof kept);
     char day[16];
-    int64_t now = now_s();
+    int64_t now = s->clock();
     cJSON *o = log_begin(level[s->from], msg[s->from]);
     if (o) {
         budget_day_label(s->b, now, day, sizeof day);
@@ -257,16 +274,18 @@ static void report_load(budgetstore *s) {
 static void load(budgetstore *s) {
     s->from = load_state(s->b, s->path, s->prev, s->problem, sizeof s->problem);
     s->main_good = s->from == ORIGIN_LOADED;
-    budget_block(s->b, s->from == ORIGIN_CORRUPT);
+    budget_block(s->b, s->from == ORIGIN_CORRUPT, s->clock());
     report_load(s);
 }
 
-budgetstore *budgetstore_open(const config_budget *cfg, struct evloop *loop, char *err, size_t errlen) {
+budgetstore *budgetstore_open(const config_budget *cfg, struct evloop *loop, int64_t (*clock)(void), char *err,
+                              size_t errlen) {
     assert(cfg->enabled && cfg->state_file);
     budgetstore *s = calloc(1, sizeof *s);
     if (!s) goto oom;
     s->dirfd = -1;
     s->loop = loop;
+    s->clock = clock ? clock : wall_clock;
     evloop_timer_init(&s->timer, on_timer, s);
     if (!(s->b = budget_for(cfg)) || !(s->path = strdup(cfg->state_file)) ||
         !(s->prev = joined(cfg->state_file, ".prev")) || !(s->tmp = joined(cfg->state_file, ".tmp")))
@@ -325,7 +344,7 @@ int budgetstore_check(const config_budget *cfg, char *msg, size_t msglen) {
     }
     char problem[256], day[16];
     origin from = load_state(b, cfg->state_file, prev, problem, sizeof problem);
-    int64_t now = now_s();
+    int64_t now = wall_clock();
     budget_day_label(b, now, day, sizeof day);
     if (from == ORIGIN_CORRUPT || from == ORIGIN_RECOVERED) {
         snprintf(msg, msglen, "budget.state_file: %s: %s%s", cfg->state_file, problem,
@@ -351,10 +370,10 @@ done:
 /* ---- spending ---- */
 
 budget_verdict budgetstore_verdict(const budgetstore *s, const char *client) {
-    return budget_check(s->b, client, now_s());
+    return budget_check(s->b, client, s->clock());
 }
 
-int64_t budgetstore_seconds_left(const budgetstore *s) { return budget_seconds_left(s->b, now_s()); }
+int64_t budgetstore_seconds_left(const budgetstore *s) { return budget_seconds_left(s->b, s->clock()); }
 
 /* Logs a cap that this charge reached. */
 static void log_reached(const budgetstore *s, const char *client, double before, double after, int64_t now) {
@@ -372,7 +391,7 @@ static void log_reached(const budgetstore *s, const char *client, double before,
 }
 
 void budgetstore_charge(budgetstore *s, const char *client, double amount) {
-    int64_t now = now_s();
+    int64_t now = s->clock();
     double total = budget_spent(s->b, NULL, now), mine = budget_spent(s->b, client, now);
     if (budget_charge(s->b, client, amount, now) < 0) {
         cJSON *o = log_begin("warn", "budget: this client's spend counts in the total only (too many keys)");
@@ -388,7 +407,7 @@ void budgetstore_charge(budgetstore *s, const char *client, double amount) {
 cJSON *budgetstore_status(const budgetstore *s) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
-    int64_t now = now_s();
+    int64_t now = s->clock();
     char day[16];
     budget_day_label(s->b, now, day, sizeof day);
     double cap = budget_cap(s->b, NULL);

@@ -22,11 +22,15 @@
  *                                      the damaged file is kept as
  *                                      <file>.corrupt-<time> ("recovered")
  *   no good copy                       logged as an error and shown by
- *                                      /readyz; the budget is BLOCKED (every
- *                                      priced request is treated as over its
- *                                      cap) and nothing is written, until an
- *                                      operator repairs or removes the files
- *                                      and reloads or restarts ("corrupt")
+ *                                      /readyz; the budget is BLOCKED for the
+ *                                      rest of the day (every priced request
+ *                                      is treated as over its cap) and
+ *                                      nothing is written, until an operator
+ *                                      repairs or removes the files and
+ *                                      reloads or restarts ("corrupt").  The
+ *                                      next day starts at zero as any day
+ *                                      does; its first save moves the damaged
+ *                                      file aside
  * A damaged file is never silently taken for zero spend. */
 #ifndef TIERGATE_BUDGETSTORE_H
 #define TIERGATE_BUDGETSTORE_H
@@ -42,10 +46,12 @@ struct evloop;
 typedef struct budgetstore budgetstore;
 
 /* Reads the state (logging what it found), makes sure it can be written
- * (a first save, unless corrupt) and starts saving on loop's timer.  NULL
- * with err filled, naming budget.state_file, when the file cannot be
- * written or on out of memory. */
-budgetstore *budgetstore_open(const config_budget *cfg, struct evloop *loop, char *err, size_t errlen);
+ * (a first save, unless corrupt) and starts saving on loop's timer.  clock
+ * gives the seconds since the epoch (NULL: the wall clock; tests pass their
+ * own).  NULL with err filled, naming budget.state_file, when the file
+ * cannot be written or on out of memory. */
+budgetstore *budgetstore_open(const config_budget *cfg, struct evloop *loop, int64_t (*clock)(void), char *err,
+                              size_t errlen);
 /* Saves what is not saved yet, then frees. */
 void budgetstore_free(budgetstore *s);
 /* New caps from a reloaded configuration; the spend is kept, and so is the

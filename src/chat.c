@@ -139,12 +139,10 @@ static int score_request(const classifier *model, const chatreq *req, const priv
 
 /* A refusal for the budget: when to come back, and that retrying sooner is
  * pointless. */
-static void budget_headers(const budgetstore *store, server_exchange *ex, budget_verdict v) {
-    if (v != BUDGET_BLOCKED) {
-        char after[24];
-        snprintf(after, sizeof after, "%lld", (long long)budgetstore_seconds_left(store));
-        server_ex_add_header(ex, "Retry-After", after);
-    }
+static void budget_headers(const budgetstore *store, server_exchange *ex) {
+    char after[24];
+    snprintf(after, sizeof after, "%lld", (long long)budgetstore_seconds_left(store));
+    server_ex_add_header(ex, "Retry-After", after);
     server_ex_add_header(ex, "X-Should-Retry", "false");
 }
 
@@ -201,7 +199,7 @@ static int decide(const runtime *rt, const budgetstore *store, server_exchange *
         bool refused = err.status == 429 && in.budget != BUDGET_OK;
         *reason = refused ? "budget" : "none";
         server_ex_set_route(ex, "none", "none", *reason, score);
-        if (refused) budget_headers(store, ex, in.budget);
+        if (refused) budget_headers(store, ex);
         if (err.status == 503) {
             char after[24];
             snprintf(after, sizeof after, "%llu",

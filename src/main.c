@@ -191,7 +191,7 @@ static int reload_budget(gateway *g, const config *cfg, budgetstore **out, char 
         *out = g->budget;
         return 0;
     }
-    *out = budgetstore_open(&cfg->budget, g->loop, err, errlen);
+    *out = budgetstore_open(&cfg->budget, g->loop, NULL, err, errlen);
     return *out ? 0 : -1;
 }
 
@@ -323,7 +323,7 @@ static int gateway_run(gateway *g, config *cfg, classifier *model) {
     if (open_request_log(runtime_config(g->rt)) < 0) return 1;
     const config *c = runtime_config(g->rt);
     if (c->budget.enabled) {
-        budgetstore *store = budgetstore_open(&c->budget, g->loop, err, sizeof err);
+        budgetstore *store = budgetstore_open(&c->budget, g->loop, NULL, err, sizeof err);
         if (!store) {
             fprintf(stderr, "tiergate: %s\n", err);
             return 1;

@@ -152,8 +152,8 @@ static void over_budget(budget_verdict v, api_error *err)
                                           "they are available to it again when the budget day ends"
                   : v == BUDGET_TOTAL_SPENT ? "The gateway has spent its daily budget for priced models; "
                                               "they are available again when the budget day ends"
-                                            : "Priced models are unavailable: the gateway's budget state is "
-                                              "damaged and an operator must repair it");
+                                            : "Priced models are unavailable for the rest of the budget day: "
+                                              "the gateway's budget state is damaged (an operator can repair it)");
 }
 
 /* Leaves out the backends whose circuit is open, keeping the order.

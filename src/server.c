@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -422,7 +423,9 @@ void server_ex_reply_error(server_exchange *ex, const api_error *e) {
     size_t len;
     char *body = api_error_json(e, &len);
     if (!body) return;
-    if (e->status == 503 || e->status == 429) server_ex_add_header(ex, "Retry-After", "1");
+    bool after = false;
+    for (size_t i = 0; i < ex->nextra && !after; i++) after = strcasecmp(ex->extra[i].name, "Retry-After") == 0;
+    if ((e->status == 503 || e->status == 429) && !after) server_ex_add_header(ex, "Retry-After", "1");
     server_ex_reply(ex, e->status, "application/json", body, len);
 }
 

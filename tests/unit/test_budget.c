@@ -183,13 +183,31 @@ static void test_amounts_and_keys(void) {
 
 static void test_blocked(void) {
     budget *b = make(BUDGET_NO_CAP, BUDGET_NO_CAP, NULL, 0, 0);
-    CHECK(!budget_blocked(b));
-    budget_block(b, true);
-    CHECK(budget_blocked(b));
+    CHECK(!budget_blocked(b, T0));
+    budget_block(b, true, T0);
+    CHECK(budget_blocked(b, T0));
     CHECK_INT(budget_check(b, "", T0), BUDGET_BLOCKED);
+    CHECK_INT(budget_check(b, "", T0 + 14 * 3600 - 1), BUDGET_BLOCKED);
     CHECK_STR(budget_verdict_name(BUDGET_BLOCKED), "blocked");
-    budget_block(b, false);
-    CHECK_INT(budget_check(b, "", T0), BUDGET_OK);
+    /* The next day's spend is known: the block ends with the day. */
+    CHECK(!budget_blocked(b, T0 + 14 * 3600));
+    CHECK_INT(budget_check(b, "", T0 + DAY), BUDGET_OK);
+    budget_charge(b, "", 1.0, T0 + DAY);
+    CHECK(!budget_blocked(b, T0 + DAY));
+    CHECK(budget_spent(b, NULL, T0 + DAY) == 1.0);
+    /* Blocked with the clock set back: still the blocked day. */
+    budget_block(b, true, T0 + DAY);
+    CHECK_INT(budget_check(b, "", T0), BUDGET_BLOCKED);
+    CHECK(budget_spent(b, NULL, T0 + DAY) == 0);
+    budget_block(b, false, T0 + DAY);
+    CHECK_INT(budget_check(b, "", T0 + DAY), BUDGET_OK);
+    /* A good state read lifts it too. */
+    budget_block(b, true, T0);
+    size_t len;
+    char *data = budget_encode(b, T0 + 2 * DAY, &len), err[64];
+    CHECK_INT(budget_decode(b, data, len, err, sizeof err), 0);
+    CHECK(!budget_blocked(b, T0 + DAY));
+    free(data);
     budget_free(b);
 }
 

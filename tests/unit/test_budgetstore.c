@@ -2,7 +2,8 @@
  * writes it, spend is saved by the timer within a second and at the end,
  * and read back; a damaged file with a good previous copy is moved aside
  * and the copy used; no good copy blocks spending and writes nothing until
- * a repair and a reload; a missing file with a previous copy uses the copy;
+ * a repair and a reload or the day's end, which moves the damaged file
+ * aside at the first save; a missing file with a previous copy uses the copy;
  * a file that cannot be written stops the start, and a save that fails
  * later is retried and reported; --check's verdicts; new caps keep spend. */
 #include <cjson/cJSON.h>
@@ -93,7 +94,7 @@ static void test_first_start_and_saves(void) {
     config_budget c = cfg_of(1.0);
     char err[512] = "", state[32];
     double spent;
-    budgetstore *s = budgetstore_open(&c, l, err, sizeof err);
+    budgetstore *s = budgetstore_open(&c, l, NULL, err, sizeof err);
     CHECK(s != NULL);
     /* The first start writes the file, proving it can. */
     CHECK(exists(path));
@@ -121,7 +122,7 @@ static void test_first_start_and_saves(void) {
     budgetstore_charge(s, "", 0.25);
     CHECK_INT(budgetstore_verdict(s, ""), BUDGET_TOTAL_SPENT);
     budgetstore_free(s);
-    s = budgetstore_open(&c, l, err, sizeof err);
+    s = budgetstore_open(&c, l, NULL, err, sizeof err);
     status_of(s, state, sizeof state, &spent, NULL, 0);
     CHECK_STR(state, "loaded");
     CHECK(spent == 1.0);
@@ -135,7 +136,7 @@ static void test_first_start_and_saves(void) {
     CHECK_INT(budgetstore_verdict(s, ""), BUDGET_OK);
     budgetstore_charge(s, "", 0.5);
     budgetstore_free(s);
-    s = budgetstore_open(&c, l, err, sizeof err);
+    s = budgetstore_open(&c, l, NULL, err, sizeof err);
     status_of(s, state, sizeof state, &spent, NULL, 0);
     CHECK(spent == 1.5);
     budgetstore_free(s);
@@ -153,10 +154,10 @@ static void test_damaged_with_prev(void) {
     config_budget c = cfg_of(1.0);
     char err[512] = "", state[32], error[256], msg[512];
     double spent;
-    budgetstore *s = budgetstore_open(&c, l, err, sizeof err);
+    budgetstore *s = budgetstore_open(&c, l, NULL, err, sizeof err);
     budgetstore_charge(s, "", 0.5);
     budgetstore_free(s);     /* .prev: 0, file: 0.5 */
-    s = budgetstore_open(&c, l, err, sizeof err);
+    s = budgetstore_open(&c, l, NULL, err, sizeof err);
     budgetstore_charge(s, "", 0.25);
     budgetstore_free(s);     /* .prev: 0.5, file: 0.75 */
 
@@ -168,7 +169,7 @@ static void test_damaged_with_prev(void) {
     CHECK_INT(budgetstore_check(&c, msg, sizeof msg), -1);
     CHECK(strstr(msg, "truncated") != NULL && strstr(msg, "previous copy is good") != NULL);
 
-    s = budgetstore_open(&c, l, err, sizeof err);
+    s = budgetstore_open(&c, l, NULL, err, sizeof err);
     CHECK(s != NULL);
     status_of(s, state, sizeof state, &spent, error, sizeof error);
     CHECK_STR(state, "recovered");
@@ -189,7 +190,7 @@ static void test_damaged_with_prev(void) {
     unlink(path);
     CHECK_INT(budgetstore_check(&c, msg, sizeof msg), 0);
     CHECK(strstr(msg, "from_prev") != NULL);
-    s = budgetstore_open(&c, l, err, sizeof err);
+    s = budgetstore_open(&c, l, NULL, err, sizeof err);
     status_of(s, state, sizeof state, &spent, NULL, 0);
     CHECK_STR(state, "from_prev");
     CHECK(spent == 0.5);
@@ -209,7 +210,7 @@ static void test_no_good_copy(void) {
     CHECK_INT(budgetstore_check(&c, msg, sizeof msg), -1);
     CHECK(strstr(msg, "CRC-32 mismatch") != NULL && strstr(msg, "previous copy: missing") != NULL);
 
-    budgetstore *s = budgetstore_open(&c, l, err, sizeof err);
+    budgetstore *s = budgetstore_open(&c, l, NULL, err, sizeof err);
     CHECK(s != NULL);
     status_of(s, state, sizeof state, &spent, error, sizeof error);
     CHECK_STR(state, "corrupt");
@@ -227,7 +228,7 @@ static void test_no_good_copy(void) {
 
     /* The previous copy damaged too, the file gone: still blocked. */
     rename(path, prev);
-    s = budgetstore_open(&c, l, err, sizeof err);
+    s = budgetstore_open(&c, l, NULL, err, sizeof err);
     CHECK_INT(budgetstore_verdict(s, ""), BUDGET_BLOCKED);
     /* An operator removes the files and reloads: a fresh day, unblocked. */
     unlink(prev);
@@ -253,7 +254,7 @@ static void test_cannot_write(void) {
     char missing[200];
     snprintf(missing, sizeof missing, "%s/nowhere/budget.state", dir);
     c.state_file = missing;
-    CHECK(budgetstore_open(&c, l, err, sizeof err) == NULL);
+    CHECK(budgetstore_open(&c, l, NULL, err, sizeof err) == NULL);
     CHECK(strstr(err, "budget.state_file") != NULL && strstr(err, "No such file") != NULL);
     CHECK_INT(budgetstore_check(&c, msg, sizeof msg), -1);
     CHECK(strstr(msg, "not writable") != NULL);
@@ -261,12 +262,12 @@ static void test_cannot_write(void) {
     /* The temporary file's name taken by a directory: the first save fails. */
     c.state_file = path;
     mkdir(tmp, 0700);
-    CHECK(budgetstore_open(&c, l, err, sizeof err) == NULL);
+    CHECK(budgetstore_open(&c, l, NULL, err, sizeof err) == NULL);
     CHECK(strstr(err, "cannot be written") != NULL && strstr(err, "write") != NULL);
     rmdir(tmp);
 
     /* A save that fails later is retried every second and reported. */
-    budgetstore *s = budgetstore_open(&c, l, err, sizeof err);
+    budgetstore *s = budgetstore_open(&c, l, NULL, err, sizeof err);
     mkdir(tmp, 0700);
     budgetstore_charge(s, "", 0.5);
     run_for(l, 1200);
@@ -285,7 +286,52 @@ static void test_cannot_write(void) {
     remove_dir();
 }
 
+static int64_t fake_now;
+static int64_t fake_clock(void) { return fake_now; }
+
+/* A blocked day ends at midnight; the first save of the next one moves the
+ * damaged file aside.  A restart on the blocked day stays blocked. */
+static void test_block_ends_with_the_day(void) {
+    fresh_dir();
+    evloop *l = evloop_new();
+    config_budget c = cfg_of(10.0);
+    c.utc_offset_min = 60;
+    char err[512] = "", state[32];
+    double spent;
+    fake_now = INT64_C(1795341600);    /* 2026-11-22T10:00:00Z, 11:00 at UTC+1 */
+    spit(path, "garbage", 7);
+    budgetstore *s = budgetstore_open(&c, l, fake_clock, err, sizeof err);
+    CHECK_INT(budgetstore_verdict(s, ""), BUDGET_BLOCKED);
+    CHECK_INT(budgetstore_seconds_left(s), 13 * 3600);
+    fake_now += 13 * 3600 - 1;
+    CHECK_INT(budgetstore_verdict(s, ""), BUDGET_BLOCKED);
+    budgetstore_free(s);
+    s = budgetstore_open(&c, l, fake_clock, err, sizeof err);
+    CHECK_INT(budgetstore_verdict(s, ""), BUDGET_BLOCKED);
+    fake_now += 1;
+    CHECK_INT(budgetstore_verdict(s, ""), BUDGET_OK);
+    CHECK_INT(budgetstore_seconds_left(s), 86400);
+    budgetstore_charge(s, "", 2.0);
+    run_for(l, 1200);
+    status_of(s, state, sizeof state, &spent, NULL, 0);
+    CHECK_STR(state, "fresh");
+    CHECK(spent == 2.0);
+    size_t len;
+    char *data = slurp(path, &len);
+    CHECK(data && strstr(data, "{\"day\":\"2026-11-23\",\"total\":2,") != NULL);
+    free(data);
+    char kept[256];
+    snprintf(kept, sizeof kept, "%s.corrupt-20261122T230000Z", path);
+    data = slurp(kept, &len);
+    CHECK(data && len == 7 && memcmp(data, "garbage", 7) == 0);
+    free(data);
+    budgetstore_free(s);
+    evloop_free(l);
+    remove_dir();
+}
+
 int main(void) {
+    test_block_ends_with_the_day();
     test_first_start_and_saves();
     test_damaged_with_prev();
     test_no_good_copy();
