@@ -295,9 +295,10 @@ char *budget_encode(const budget *b, int64_t now, size_t *len) {
     int h = snprintf(header, sizeof header, MAGIC "%d %zu %08" PRIx32 "\n", BUDGET_VERSION, n + 1,
                      crc32_ieee(body, n + 1));
     assert(h > 0 && (size_t)h < sizeof header);
-    if (!(out = malloc((size_t)h + n + 1))) goto err;
+    if (!(out = malloc((size_t)h + n + 2))) goto err;
     memcpy(out, header, (size_t)h);
     memcpy(out + h, body, n + 1);
+    out[h + n + 1] = '\0';
     *len = (size_t)h + n + 1;
 err:
     cJSON_free(body);

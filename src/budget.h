@@ -100,7 +100,8 @@ bool budget_clock_behind(const budget *b, int64_t now);
  * state is worth saving. */
 uint64_t budget_generation(const budget *b);
 
-/* The state file's bytes for the current day (malloc'd); NULL on out of memory. */
+/* The state file's bytes for the current day (malloc'd, and NUL-terminated
+ * past *len); NULL on out of memory. */
 char *budget_encode(const budget *b, int64_t now, size_t *len);
 /* Replaces the spend with the state in data.  Returns -1 with err saying what
  * is wrong ("truncated: ...", "CRC mismatch", ...), b unchanged. */

@@ -249,8 +249,8 @@ static void report_load(budgetstore *s) {
         "budget state loaded",
         "budget state file missing: its previous copy was loaded",
         "budget state file damaged: its previous copy was loaded",
-        "budget state file damaged and no good previous copy: priced backends are blocked for the rest "
-        "of the day, or until an operator repairs or removes the file (see docs/operations.md)",
+        ("budget state file damaged and no good previous copy: priced backends are blocked for the rest "
+         "of the day, or until an operator repairs or removes the file (see docs/operations.md)"),
     };
     char kept[512] = "";
     if (s->from == ORIGIN_RECOVERED) keep_damaged(s, kept, sizeof kept);

@@ -28,7 +28,7 @@
 #define NBUCKETS_MAX 16
 
 static const char *const reasons[] = {"complexity", "forced", "fallback", "offline", "slow_network",
-                                      "hedge", "failed", "privacy", "none"};
+                                      "hedge", "failed", "privacy", "budget", "none"};
 #define NREASONS (sizeof reasons / sizeof *reasons)
 #define REASON_NONE (NREASONS - 1)
 

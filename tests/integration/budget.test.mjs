@@ -147,6 +147,8 @@ describe('budget', () => {
 
       assert.equal((await cloud.requests()).length, 1, 'the cloud saw only the first request');
       assert.equal(logLines(gw, 'budget: the daily cap is reached').length, 1);
+      const scrape = (await request(gw.base, { path: '/metrics' })).text;
+      assert.match(scrape, /^tiergate_requests_total\{[^}]*backend="local"[^}]*reason="budget",status="200"\} 5$/m);
       assert.equal((await readyBudget(gw)).spent, line.cost, 'device answers cost nothing');
     } finally {
       await assertCleanStop(gw);
@@ -183,6 +185,8 @@ describe('budget', () => {
         (e) => e.status === 429 && e.code === 'insufficient_quota' && e.type === 'insufficient_quota');
       await waitFor(() => requestLines(gw).filter((l) => l.status === 429).length > refusedBefore);
       assert.equal(requestLines(gw).filter((l) => l.status === 429).length, refusedBefore + 1, 'no retry');
+      const scrape = (await request(gw.base, { path: '/metrics' })).text;
+      assert.match(scrape, /^tiergate_requests_total\{[^}]*reason="budget",status="429"\} 3$/m);
       assert.equal((await cloud.requests()).length, 1);
     } finally {
       await assertCleanStop(gw);
