@@ -276,21 +276,30 @@ static bool add_amount(cJSON *o, const char *key, double v) {
     return cJSON_AddRawToObject(o, key, num) != NULL;
 }
 
+static int by_name(const void *a, const void *b) {
+    return strcmp((*(const entry *const *)a)->name, (*(const entry *const *)b)->name);
+}
+
+/* Keys in name order: the same state is always the same bytes, which makes
+ * the file comparable and its round trip testable. */
 char *budget_encode(const budget *b, int64_t now, size_t *len) {
     char day[16], header[MAX_HEADER];
     bool today = current_day(b, now) == b->day;
     char *body = NULL, *out = NULL;
+    const entry **spent = calloc(b->used + 1, sizeof *spent);
+    size_t n = 0;
     cJSON *o = cJSON_CreateObject(), *keys;
     budget_day_label(b, now, day, sizeof day);
-    if (!o || !cJSON_AddStringToObject(o, "day", day) || !add_amount(o, "total", today ? b->total : 0) ||
-        !(keys = cJSON_AddObjectToObject(o, "keys")))
+    if (!spent || !o || !cJSON_AddStringToObject(o, "day", day) ||
+        !add_amount(o, "total", today ? b->total : 0) || !(keys = cJSON_AddObjectToObject(o, "keys")))
         goto err;
     for (size_t i = 0; today && i < b->nslots; i++)
-        if (b->slots[i].name[0] && b->slots[i].spent > 0 &&
-            !add_amount(keys, b->slots[i].name, b->slots[i].spent))
-            goto err;
+        if (b->slots[i].name[0] && b->slots[i].spent > 0) spent[n++] = &b->slots[i];
+    qsort(spent, n, sizeof *spent, by_name);
+    for (size_t i = 0; i < n; i++)
+        if (!add_amount(keys, spent[i]->name, spent[i]->spent)) goto err;
     if (!(body = cJSON_PrintUnformatted(o))) goto err;
-    size_t n = strlen(body);
+    n = strlen(body);
     body[n] = '\n';    /* cJSON's terminator becomes the body's last byte */
     int h = snprintf(header, sizeof header, MAGIC "%d %zu %08" PRIx32 "\n", BUDGET_VERSION, n + 1,
                      crc32_ieee(body, n + 1));
@@ -301,6 +310,7 @@ char *budget_encode(const budget *b, int64_t now, size_t *len) {
     out[h + n + 1] = '\0';
     *len = (size_t)h + n + 1;
 err:
+    free(spent);
     cJSON_free(body);
     cJSON_Delete(o);
     return out;
