@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   startFake, startGateway, makeConfig, chat, request, sse, chatBody, streamedContent, waitFor, waitProbes,
-  assertCleanStop, CLOUD_KEY,
+  assertCleanStop, parseSse as parseEvents, CLOUD_KEY,
 } from './harness.mjs';
 
 const SIMPLE = 'open the sunroof please';
@@ -381,7 +381,7 @@ describe('GET /metrics after a scripted mix of requests', () => {
   });
 });
 
-describe('no text or secret in the log or the metrics unless asked for', () => {
+describe('request lines and metrics: no text or secret unless asked for, streams cut short, log.file', () => {
   const MARKER = 'zebra-marker-41c7';
   const PROMPT = `tell me a fact about the ${MARKER} please`;
   const CLIENT_KEY = 'tg-prom-0b9d3f6a1c2e4d58';
@@ -415,6 +415,35 @@ describe('no text or secret in the log or the metrics unless asked for', () => {
       }
     }
     assert.ok(!/"messages"|"answer"/.test(log), 'text fields in the log without log.include_text');
+    await assertCleanStop(gw);
+  });
+
+  it('a stream broken by the backend or left by its client is accounted with what was streamed, estimated', async () => {
+    const gw = await startGateway(makeConfig({ device: device.url, cloud: cloud.url }));
+    await device.setMode({ error_event_after: 2, once: true });
+    const broken = await sse(gw.base, chatBody(SIMPLE, { stream: true }));
+    assert.ok(broken.raw.includes('"error"'), broken.raw);
+    await device.setMode({ chunks: 10, chunk_delay_ms: 100, once: true });
+    const left = await sse(gw.base, chatBody(SIMPLE, { stream: true }), {
+      onData: (raw, req) => { if (streamedContent(parseEvents(raw)).length > 0) req.abort(); },
+    });
+    assert.ok(left.aborted);
+    await waitFor(() => requestLines(gw.stderrText()).size === 2, { what: 'both log lines' });
+    const lines = requestLines(gw.stderrText());
+    const b = lines.get(broken.headers['x-request-id']);
+    assert.equal(b.status, 200);
+    assert.match(b.error, /failed mid-stream/);
+    assert.equal(b.usage_estimated, true);
+    assert.equal(b.prompt_tokens, estimate(SIMPLE) + 4);
+    assert.equal(b.completion_tokens, estimate(streamedContent(broken.events)));
+    const l = lines.get(left.headers['x-request-id']);
+    assert.equal(l.client_gone, true);
+    assert.equal(l.usage_estimated, true);
+    assert.ok(l.completion_tokens >= estimate(streamedContent(left.events)) && l.completion_tokens > 0, JSON.stringify(l));
+    const samples = parseMetrics(await scrape(gw));
+    assert.equal(value(samples, 'tiergate_requests_total', { tier: 'device', backend: 'local', reason: 'complexity', status: '200' }), 2);
+    assert.equal(value(samples, 'tiergate_tokens_total', { tier: 'device', backend: 'local', direction: 'input', source: 'estimated' }),
+      2 * (estimate(SIMPLE) + 4));
     await assertCleanStop(gw);
   });
 
