@@ -6,8 +6,9 @@
  * its tier index is TIER_COUNT, one past the real tiers.
  *
  * Requests are counted by slot, reason and status together, dense: 9 reasons
- * by 15 statuses is 135 counters a slot, about 70 KB for all slots, which
- * buys an increment without any search.  Status codes outside the table
+ * by 15 statuses is 135 counters a slot, about 75 KB for all slots, which
+ * makes recording two scans of short constant tables and an increment, with
+ * no hashing and nothing to grow.  Status codes outside the table
  * count as "other"; a client that left before any response counts as 499,
  * the code nginx logs for it.
  *

@@ -3,7 +3,7 @@
 // metrics`; each request's log line carries its tier, backend, reason, score,
 // status, times, tokens and cost; token counts come from the backend's usage,
 // streamed or not, and are estimated (and marked so) where a backend reports
-// none; no prompt, answer or secret reaches the log or the metrics unless
+// none or a stream is cut short; no prompt, answer or secret reaches the log or the metrics unless
 // log.include_text asks for text; log.file takes the request lines and is
 // reopened on SIGHUP.
 
