@@ -70,7 +70,6 @@ struct dispatch_job {
     int last_backend;
     int attempts;
     char trail[1024];
-    unsigned long long started_us, ttfb_us;
     unsigned long long wait_us, waiting_since;   /* see track_wait */
     uint64_t deadline_ms;
     int budget_ms;
@@ -91,7 +90,6 @@ dispatch *dispatch_new(const config *cfg, backends *health, evloop *loop, upstre
 void dispatch_free(dispatch *d) { free(d); }
 
 int dispatch_job_attempts(const dispatch_job *j) { return j->attempts; }
-unsigned long long dispatch_job_ttfb_us(const dispatch_job *j) { return j->ttfb_us; }
 
 unsigned long long dispatch_job_wait_us(const dispatch_job *j) {
     return j->wait_us + (j->waiting_since ? evloop_clock_us() - j->waiting_since : 0);
@@ -347,7 +345,6 @@ static void on_attempt_commit(void *ud, attempt *a) {
     dispatch_job *j = s->job;
     (void)a;
     j->winner = s;
-    j->ttfb_us = evloop_clock_us() - j->started_us;
     track_wait(j);
     backends_report(j->d->health, (size_t)s->backend, s->trial, true, NULL);
     s->trial = false;
@@ -393,7 +390,6 @@ dispatch_job *dispatch_start(dispatch *d, const chatreq *req, const router_decis
     j->ud = ud;
     j->last_backend = -1;
     j->budget_ms = deadline_ms;
-    j->started_us = evloop_clock_us();
     j->deadline_ms = evloop_now_ms(d->loop) + (uint64_t)deadline_ms;
     evloop_timer_init(&j->hedge_timer, on_hedge_timer, j);
     for (int i = 0; i < 2; i++) {

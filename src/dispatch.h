@@ -69,9 +69,6 @@ dispatch_job *dispatch_start(dispatch *d, const chatreq *req, const router_decis
 void dispatch_job_free(dispatch_job *j);
 /* Attempts made so far, retries and hedges included. */
 int dispatch_job_attempts(const dispatch_job *j);
-/* Microseconds from the start of the job to the first valid chunk or
- * response of the backend that answered, or 0. */
-unsigned long long dispatch_job_ttfb_us(const dispatch_job *j);
 /* Microseconds the job has spent waiting for backends before its first
  * byte: with an attempt in flight or a retry's back-off pending.  What is
  * left of a request's time is the gateway's own (docs/operations.md). */

@@ -6,8 +6,9 @@
  * its tier index is TIER_COUNT, one past the real tiers.
  *
  * Requests are counted by slot, reason and status together, dense: 9 reasons
- * by 15 statuses is 135 counters a slot, about 70 KB for all slots, which
- * buys an increment without any search.  Status codes outside the table
+ * by 15 statuses is 135 counters a slot, about 75 KB for all slots, which
+ * makes recording two scans of short constant tables and an increment, with
+ * no hashing and nothing to grow.  Status codes outside the table
  * count as "other"; a client that left before any response counts as 499,
  * the code nginx logs for it.
  *
@@ -228,6 +229,17 @@ static void render_histogram(out *o, const char *name, const char *help, const h
     }
 }
 
+/* Cost or savings, per slot. */
+static void render_money(out *o, const metrics *m, const char *name, bool savings, const char *help) {
+    head(o, name, "counter", help);
+    for (size_t i = 0; i < METRICS_MAX_BACKENDS && m->slots[i].name; i++) {
+        double v = savings ? m->slots[i].savings : m->slots[i].cost;
+        if (!v) continue;
+        series(o, name, &m->slots[i]);
+        put(o, "} %.15g\n", v);
+    }
+}
+
 static void render_backends(out *o, const metrics *m) {
     static const char *const dirs[2] = {"input", "output"}, *const sources[2] = {"reported", "estimated"};
     head(o, "tiergate_upstream_attempts_total", "counter",
@@ -250,44 +262,35 @@ static void render_backends(out *o, const metrics *m) {
                 put(o, ",direction=\"%s\",source=\"%s\"} %llu\n", dirs[d], sources[src],
                     (unsigned long long)m->slots[i].tokens[d][src]);
             }
-    head(o, "tiergate_cost_total", "counter",
-         "Estimated cost of the answered requests at each backend's price (backends[].price), "
-         "in the currency of the prices.");
-    for (size_t i = 0; i < METRICS_MAX_BACKENDS && m->slots[i].name; i++) {
-        if (!m->slots[i].cost) continue;
-        series(o, "tiergate_cost_total", &m->slots[i]);
-        put(o, "} %.15g\n", m->slots[i].cost);
-    }
-    head(o, "tiergate_savings_total", "counter",
-         "What the requests answered by a tier below the cloud would have cost at the first cloud "
-         "backend's price, by the backend that answered them instead.");
-    for (size_t i = 0; i < METRICS_MAX_BACKENDS && m->slots[i].name; i++) {
-        if (!m->slots[i].savings) continue;
-        series(o, "tiergate_savings_total", &m->slots[i]);
-        put(o, "} %.15g\n", m->slots[i].savings);
-    }
+    render_money(o, m, "tiergate_cost_total", false,
+                 "Estimated cost of the answered requests at each backend's price (backends[].price), "
+                 "in the currency of the prices.");
+    render_money(o, m, "tiergate_savings_total", true,
+                 "What the requests answered by a tier below the cloud would have cost at the first cloud "
+                 "backend's price, by the backend that answered them instead.");
+}
+
+/* name{tier,backend,state}: 1 for each backend's state, 0 for the other
+ * two; health's and circuit's three states are their enums' 0, 1, 2. */
+static void render_one_hot(out *o, const char *name, const metrics_backend_state *now, size_t n, bool health) {
+    for (size_t i = 0; i < n; i++)
+        for (int st = 0; st < 3; st++) {
+            int cur = health ? (int)now[i].health : (int)now[i].circuit;
+            put(o, "%s{tier=\"%s\",backend=", name, tier_name(now[i].tier));
+            put_value(o, now[i].name);
+            put(o, ",state=\"%s\"} %d\n",
+                health ? backends_health_name((backend_health)st) : circuit_state_name((circuit_state)st), cur == st);
+        }
 }
 
 static void render_gauges(out *o, const metrics_backend_state *now, size_t n) {
-    static const backend_health healths[] = {BACKEND_UNKNOWN, BACKEND_UP, BACKEND_DOWN};
-    static const circuit_state circuits[] = {CIRCUIT_CLOSED, CIRCUIT_OPEN, CIRCUIT_HALF_OPEN};
     head(o, "tiergate_backend_health", "gauge",
          "1 for each configured backend's current health state (unknown, up, down), 0 for the others.");
-    for (size_t i = 0; i < n; i++)
-        for (size_t h = 0; h < 3; h++) {
-            put(o, "tiergate_backend_health{tier=\"%s\",backend=", tier_name(now[i].tier));
-            put_value(o, now[i].name);
-            put(o, ",state=\"%s\"} %d\n", backends_health_name(healths[h]), now[i].health == healths[h]);
-        }
+    render_one_hot(o, "tiergate_backend_health", now, n, true);
     head(o, "tiergate_backend_circuit_state", "gauge",
          "1 for each configured backend's current circuit breaker state (closed, open, half_open), "
          "0 for the others.");
-    for (size_t i = 0; i < n; i++)
-        for (size_t c = 0; c < 3; c++) {
-            put(o, "tiergate_backend_circuit_state{tier=\"%s\",backend=", tier_name(now[i].tier));
-            put_value(o, now[i].name);
-            put(o, ",state=\"%s\"} %d\n", circuit_state_name(circuits[c]), now[i].circuit == circuits[c]);
-        }
+    render_one_hot(o, "tiergate_backend_circuit_state", now, n, false);
     head(o, "tiergate_build_info", "gauge", "Always 1; the version of the running gateway.");
     put(o, "tiergate_build_info{version=\"%s\"} 1\n", TIERGATE_VERSION);
 }

@@ -3,7 +3,7 @@
 // metrics`; each request's log line carries its tier, backend, reason, score,
 // status, times, tokens and cost; token counts come from the backend's usage,
 // streamed or not, and are estimated (and marked so) where a backend reports
-// none; no prompt, answer or secret reaches the log or the metrics unless
+// none or a stream is cut short; no prompt, answer or secret reaches the log or the metrics unless
 // log.include_text asks for text; log.file takes the request lines and is
 // reopened on SIGHUP.
 
@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   startFake, startGateway, makeConfig, chat, request, sse, chatBody, streamedContent, waitFor, waitProbes,
-  assertCleanStop, CLOUD_KEY,
+  assertCleanStop, parseSse as parseEvents, CLOUD_KEY,
 } from './harness.mjs';
 
 const SIMPLE = 'open the sunroof please';
@@ -84,8 +84,8 @@ function estimate(text) {
 
 const cost = (price, u) => (u.input * price.input_per_mtok + u.output * price.output_per_mtok) / 1e6;
 
-function closeTo(actual, expected, what) {
-  assert.ok(Math.abs(actual - expected) <= 1e-12 * Math.max(1, Math.abs(expected)),
+function closeTo(actual, expected, what, rel = 1e-12) {
+  assert.ok(Math.abs(actual - expected) <= rel * Math.max(1e-300, Math.abs(expected)),
     `${what}: ${actual}, expected ${expected}`);
 }
 
@@ -367,7 +367,7 @@ describe('GET /metrics after a scripted mix of requests', () => {
       assert.equal(l.completion_tokens, usage.output, name);
       assert.equal(l.usage_estimated, Boolean(estimated), name);
       const want = l.backend === 'bigcloud' ? cost(CLOUD_PRICE, usage) : 0;
-      closeTo(l.cost, want, `${name} cost`);
+      closeTo(l.cost, want, `${name} cost`, 1e-9);   // the log prints ten digits
     }
     const hedge = lines.get(sent.find((s) => s.name === 'hedge').res.headers['x-request-id']);
     assert.ok(hedge.upstream_ms >= 450, `the hedge waited ${hedge.upstream_ms} ms for backends`);
@@ -381,7 +381,7 @@ describe('GET /metrics after a scripted mix of requests', () => {
   });
 });
 
-describe('no text or secret in the log or the metrics unless asked for', () => {
+describe('request lines and metrics: no text or secret unless asked for, streams cut short, log.file', () => {
   const MARKER = 'zebra-marker-41c7';
   const PROMPT = `tell me a fact about the ${MARKER} please`;
   const CLIENT_KEY = 'tg-prom-0b9d3f6a1c2e4d58';
@@ -415,6 +415,35 @@ describe('no text or secret in the log or the metrics unless asked for', () => {
       }
     }
     assert.ok(!/"messages"|"answer"/.test(log), 'text fields in the log without log.include_text');
+    await assertCleanStop(gw);
+  });
+
+  it('a stream broken by the backend or left by its client is accounted with what was streamed, estimated', async () => {
+    const gw = await startGateway(makeConfig({ device: device.url, cloud: cloud.url }));
+    await device.setMode({ error_event_after: 2, once: true });
+    const broken = await sse(gw.base, chatBody(SIMPLE, { stream: true }));
+    assert.ok(broken.raw.includes('"error"'), broken.raw);
+    await device.setMode({ chunks: 10, chunk_delay_ms: 100, once: true });
+    const left = await sse(gw.base, chatBody(SIMPLE, { stream: true }), {
+      onData: (raw, req) => { if (streamedContent(parseEvents(raw)).length > 0) req.abort(); },
+    });
+    assert.ok(left.aborted);
+    await waitFor(() => requestLines(gw.stderrText()).size === 2, { what: 'both log lines' });
+    const lines = requestLines(gw.stderrText());
+    const b = lines.get(broken.headers['x-request-id']);
+    assert.equal(b.status, 200);
+    assert.match(b.error, /failed mid-stream/);
+    assert.equal(b.usage_estimated, true);
+    assert.equal(b.prompt_tokens, estimate(SIMPLE) + 4);
+    assert.equal(b.completion_tokens, estimate(streamedContent(broken.events)));
+    const l = lines.get(left.headers['x-request-id']);
+    assert.equal(l.client_gone, true);
+    assert.equal(l.usage_estimated, true);
+    assert.ok(l.completion_tokens >= estimate(streamedContent(left.events)) && l.completion_tokens > 0, JSON.stringify(l));
+    const samples = parseMetrics(await scrape(gw));
+    assert.equal(value(samples, 'tiergate_requests_total', { tier: 'device', backend: 'local', reason: 'complexity', status: '200' }), 2);
+    assert.equal(value(samples, 'tiergate_tokens_total', { tier: 'device', backend: 'local', direction: 'input', source: 'estimated' }),
+      2 * (estimate(SIMPLE) + 4));
     await assertCleanStop(gw);
   });
 
