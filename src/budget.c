@@ -376,11 +376,13 @@ int budget_decode(budget *b, const char *data, size_t len, char *err, size_t err
 
     const char *why = "the state is not {\"day\",\"total\",\"keys\"} as written by tiergate";
     cJSON *o = cJSON_ParseWithLength(body, have);
-    const cJSON *day = cJSON_GetObjectItemCaseSensitive(o, "day"), *total = cJSON_GetObjectItemCaseSensitive(o, "total");
+    const cJSON *day = cJSON_GetObjectItemCaseSensitive(o, "day");
+    const cJSON *total = cJSON_GetObjectItemCaseSensitive(o, "total");
     const cJSON *keys = cJSON_GetObjectItemCaseSensitive(o, "keys"), *k;
     int64_t dayno;
-    if (!cJSON_IsObject(o) || cJSON_GetArraySize(o) != 3 || !cJSON_IsString(day) || !parse_day(day->valuestring, &dayno) ||
-        !amount_ok(total) || !cJSON_IsObject(keys) || cJSON_GetArraySize(keys) > BUDGET_MAX_KEYS)
+    if (!cJSON_IsObject(o) || cJSON_GetArraySize(o) != 3 || !cJSON_IsString(day) ||
+        !parse_day(day->valuestring, &dayno) || !amount_ok(total) || !cJSON_IsObject(keys) ||
+        cJSON_GetArraySize(keys) > BUDGET_MAX_KEYS)
         goto done;
     cJSON_ArrayForEach(k, keys) {
         size_t n = strlen(k->string);

@@ -379,7 +379,8 @@ int64_t budgetstore_seconds_left(const budgetstore *s) { return budget_seconds_l
 static void log_reached(const budgetstore *s, const char *client, double before, double after, int64_t now) {
     double cap = budget_cap(s->b, client);
     if (cap < 0 || before >= cap || after < cap) return;
-    cJSON *o = log_begin("warn", client ? "budget: a client key reached its daily cap" : "budget: the daily cap is reached");
+    cJSON *o = log_begin("warn", client ? "budget: a client key reached its daily cap"
+                                        : "budget: the daily cap is reached");
     if (!o) return;
     char day[16];
     budget_day_label(s->b, now, day, sizeof day);

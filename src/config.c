@@ -6,8 +6,8 @@
  * and every message names the field as a path, the way the user wrote it.
  *
  * Each section is read by one function with the same shape: check the object's
- * keys against its table, then read each field with a typed reader that
- * applies the default when the key is absent.  The first error wins; the
+ * keys against its table, then read each field with a typed reader
+ * (configread.h) that applies the default when the key is absent.  The first error wins; the
  * half-built config is freed by the caller's single cleanup path. */
 #include "config.h"
 
@@ -23,6 +23,7 @@
 
 #include "auth.h"
 #include "budget.h"
+#include "configread.h"
 
 #define CONFIG_MAX_BACKENDS 16
 #define CONFIG_MAX_FILE (1u << 20)
@@ -53,142 +54,15 @@ const char *privacy_mode_name(privacy_mode m) {
     return privacy_names[m];
 }
 
-typedef struct reader {
-    char *err;
-    size_t errlen;
-    const char *(*getenv_fn)(const char *);
-} reader;
-
-/* Messages quote the file's own keys and values; a control character in one
- * must not break the message (or a log line) in two.  Returns -1. */
-static int plain(reader *r) {
-    for (char *c = r->err; *c; c++)
-        if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
-    return -1;
-}
-
-__attribute__((format(printf, 3, 4)))
-static int fail(reader *r, const char *path, const char *fmt, ...) {
-    int n = snprintf(r->err, r->errlen, "%s: ", path);
-    if (n < 0 || (size_t)n >= r->errlen) return -1;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(r->err + n, r->errlen - (size_t)n, fmt, ap);
-    va_end(ap);
-    return plain(r);
-}
-
-static int check_keys(reader *r, const cJSON *obj, const char *path, const char *const *allowed) {
-    if (!cJSON_IsObject(obj)) return fail(r, path, "must be an object");
-    const cJSON *it;
-    cJSON_ArrayForEach(it, obj) {
-        bool known = false;
-        for (const char *const *a = allowed; *a && !known; a++) known = strcmp(*a, it->string) == 0;
-        if (!known) {
-            char p[256];
-            snprintf(p, sizeof p, "%s%s%s", path, *path ? "." : "", it->string);
-            return fail(r, p, "unknown key");
-        }
-        for (const cJSON *dup = it->next; dup; dup = dup->next)
-            if (strcmp(dup->string, it->string) == 0) {
-                char p[256];
-                snprintf(p, sizeof p, "%s%s%s", path, *path ? "." : "", it->string);
-                return fail(r, p, "duplicate key");
-            }
-    }
-    return 0;
-}
-
-static void field_path(char *out, size_t n, const char *path, const char *key) {
-    snprintf(out, n, "%s%s%s", path, *path ? "." : "", key);
-}
-
-static int read_int(reader *r, const cJSON *obj, const char *path, const char *key, long min,
-                    long max, long def, int *out) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!v) {
-        *out = (int)def;
-        return 0;
-    }
-    char p[256];
-    field_path(p, sizeof p, path, key);
-    double d = v->valuedouble;
-    if (!cJSON_IsNumber(v) || d != floor(d) || d < (double)min || d > (double)max)
-        return fail(r, p, "must be an integer from %ld to %ld", min, max);
-    *out = (int)d;
-    return 0;
-}
-
-static int read_size(reader *r, const cJSON *obj, const char *path, const char *key, double min,
-                     double max, size_t def, size_t *out) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!v) {
-        *out = def;
-        return 0;
-    }
-    char p[256];
-    field_path(p, sizeof p, path, key);
-    double d = v->valuedouble;
-    if (!cJSON_IsNumber(v) || d != floor(d) || d < min || d > max)
-        return fail(r, p, "must be an integer from %.0f to %.0f", min, max);
-    *out = (size_t)d;
-    return 0;
-}
-
-static int read_double(reader *r, const cJSON *obj, const char *path, const char *key, double min,
-                       double max, double def, double *out) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!v) {
-        *out = def;
-        return 0;
-    }
-    char p[256];
-    field_path(p, sizeof p, path, key);
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= min && v->valuedouble <= max))
-        return fail(r, p, "must be a number from %g to %g", min, max);
-    *out = v->valuedouble;
-    return 0;
-}
-
-static int read_bool(reader *r, const cJSON *obj, const char *path, const char *key, bool def, bool *out) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!v) {
-        *out = def;
-        return 0;
-    }
-    char p[256];
-    field_path(p, sizeof p, path, key);
-    if (!cJSON_IsBool(v)) return fail(r, p, "must be true or false");
-    *out = cJSON_IsTrue(v);
-    return 0;
-}
-
-/* Reads a string; required when def is NULL.  *out is malloc'd. */
-static int read_string(reader *r, const cJSON *obj, const char *path, const char *key,
-                       const char *def, char **out) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    char p[256];
-    field_path(p, sizeof p, path, key);
-    if (!v) {
-        if (!def) return fail(r, p, "is required");
-        *out = strdup(def);
-    } else {
-        if (!cJSON_IsString(v) || !v->valuestring[0]) return fail(r, p, "must be a non-empty string");
-        *out = strdup(v->valuestring);
-    }
-    if (!*out) return fail(r, p, "out of memory");
-    return 0;
-}
-
-static int parse_listen(reader *r, const cJSON *root, config *c) {
+static int parse_listen(configread *r, const cJSON *root, config *c) {
     char *listen = NULL;
-    if (read_string(r, root, "", "listen", "127.0.0.1:8088", &listen) < 0) return -1;
+    if (configread_string(r, root, "", "listen", "127.0.0.1:8088", &listen) < 0) return -1;
     char *colon = strrchr(listen, ':');
     char *end = NULL;
     long port = colon ? strtol(colon + 1, &end, 10) : -1;
     if (!colon || colon == listen || !end || *end || end == colon + 1 || port < 0 || port > 65535) {
         free(listen);
-        return fail(r, "listen", "must be \"host:port\" with a port from 0 to 65535");
+        return configread_fail(r, "listen", "must be \"host:port\" with a port from 0 to 65535");
     }
     *colon = '\0';
     char *host = listen;
@@ -199,7 +73,7 @@ static int parse_listen(reader *r, const cJSON *root, config *c) {
     }
     c->listen_host = strdup(host);
     free(listen);
-    if (!c->listen_host) return fail(r, "listen", "out of memory");
+    if (!c->listen_host) return configread_fail(r, "listen", "out of memory");
     c->listen_port = (int)port;
     return 0;
 }
@@ -215,96 +89,97 @@ static bool valid_name(const char *s) {
 /* Verification stays on unless turned off by name; main warns at every
  * start when it is.  Options on a plain-http backend would be silently
  * meaningless, so they are refused. */
-static int parse_tls(reader *r, const cJSON *obj, const char *path, config_backend *b) {
+static int parse_tls(configread *r, const cJSON *obj, const char *path, config_backend *b) {
     static const char *const keys[] = {"ca_file", "insecure_skip_verify", NULL};
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(obj, "tls");
     if (!t) return 0;
     char p[128];
-    field_path(p, sizeof p, path, "tls");
-    if (check_keys(r, t, p, keys) < 0) return -1;
-    if (strncmp(b->url, "https://", 8) != 0) return fail(r, p, "applies only to an https:// url");
+    configread_path(p, sizeof p, path, "tls");
+    if (configread_keys(r, t, p, keys) < 0) return -1;
+    if (strncmp(b->url, "https://", 8) != 0) return configread_fail(r, p, "applies only to an https:// url");
     if (cJSON_GetObjectItemCaseSensitive(t, "ca_file")) {
-        if (read_string(r, t, p, "ca_file", NULL, &b->ca_file) < 0) return -1;
+        if (configread_string(r, t, p, "ca_file", NULL, &b->ca_file) < 0) return -1;
         if (access(b->ca_file, R_OK) != 0) {
             char fp[160];
-            field_path(fp, sizeof fp, p, "ca_file");
-            return fail(r, fp, "%s: %s", b->ca_file, strerror(errno));
+            configread_path(fp, sizeof fp, p, "ca_file");
+            return configread_fail(r, fp, "%s: %s", b->ca_file, strerror(errno));
         }
     }
-    return read_bool(r, t, p, "insecure_skip_verify", false, &b->tls_insecure);
+    return configread_bool(r, t, p, "insecure_skip_verify", false, &b->tls_insecure);
 }
 
 /* Prices per million tokens; the largest real ones are some tens. */
-static int parse_price(reader *r, const cJSON *obj, const char *path, config_backend *b) {
+static int parse_price(configread *r, const cJSON *obj, const char *path, config_backend *b) {
     static const char *const keys[] = {"input_per_mtok", "output_per_mtok", NULL};
     const cJSON *pr = cJSON_GetObjectItemCaseSensitive(obj, "price");
     if (!pr) return 0;
     char p[128];
-    field_path(p, sizeof p, path, "price");
-    if (check_keys(r, pr, p, keys) < 0 ||
-        read_double(r, pr, p, "input_per_mtok", 0, 1e5, 0, &b->price.input_per_mtok) < 0)
+    configread_path(p, sizeof p, path, "price");
+    if (configread_keys(r, pr, p, keys) < 0 ||
+        configread_double(r, pr, p, "input_per_mtok", 0, 1e5, 0, &b->price.input_per_mtok) < 0)
         return -1;
-    return read_double(r, pr, p, "output_per_mtok", 0, 1e5, 0, &b->price.output_per_mtok);
+    return configread_double(r, pr, p, "output_per_mtok", 0, 1e5, 0, &b->price.output_per_mtok);
 }
 
-static int parse_backend(reader *r, const cJSON *obj, size_t i, config *c) {
+static int parse_backend(configread *r, const cJSON *obj, size_t i, config *c) {
     static const char *const keys[] = {"name", "tier", "url", "model", "api_key_env", "dialect",
                                        "health_path", "timeouts", "context_tokens", "tls", "price", NULL};
     static const char *const tkeys[] = {"connect_ms", "first_byte_ms", "idle_ms", "total_ms", NULL};
     config_backend *b = &c->backends[i];
     char path[64], p[128];
     snprintf(path, sizeof path, "backends[%zu]", i);
-    if (check_keys(r, obj, path, keys) < 0) return -1;
-    if (read_string(r, obj, path, "name", NULL, &b->name) < 0) return -1;
+    if (configread_keys(r, obj, path, keys) < 0) return -1;
+    if (configread_string(r, obj, path, "name", NULL, &b->name) < 0) return -1;
     snprintf(p, sizeof p, "%s.name", path);
     tier_t ignored;
     if (!valid_name(b->name) || strcmp(b->name, "auto") == 0 || tier_parse(b->name, &ignored) == 0)
-        return fail(r, p, "must use only letters, digits, '-', '_' and '.', and not be \"auto\" or a tier name");
+        return configread_fail(r, p,
+                               "must use only letters, digits, '-', '_' and '.', and not be \"auto\" or a tier name");
     for (size_t j = 0; j < i; j++)
-        if (strcmp(c->backends[j].name, b->name) == 0) return fail(r, p, "\"%s\" is used twice", b->name);
+        if (strcmp(c->backends[j].name, b->name) == 0) return configread_fail(r, p, "\"%s\" is used twice", b->name);
 
     char *s = NULL;
-    if (read_string(r, obj, path, "tier", NULL, &s) < 0) return -1;
+    if (configread_string(r, obj, path, "tier", NULL, &s) < 0) return -1;
     int bad = tier_parse(s, &b->tier);
     free(s);
     snprintf(p, sizeof p, "%s.tier", path);
-    if (bad) return fail(r, p, "must be \"device\", \"edge\" or \"cloud\"");
+    if (bad) return configread_fail(r, p, "must be \"device\", \"edge\" or \"cloud\"");
 
-    if (read_string(r, obj, path, "url", NULL, &b->url) < 0) return -1;
+    if (configread_string(r, obj, path, "url", NULL, &b->url) < 0) return -1;
     snprintf(p, sizeof p, "%s.url", path);
     if (strncmp(b->url, "http://", 7) != 0 && strncmp(b->url, "https://", 8) != 0)
-        return fail(r, p, "must start with http:// or https://");
+        return configread_fail(r, p, "must start with http:// or https://");
     for (size_t ul = strlen(b->url); ul && b->url[ul - 1] == '/'; ul--) b->url[ul - 1] = '\0';
 
-    if (read_string(r, obj, path, "model", NULL, &b->model) < 0) return -1;
+    if (configread_string(r, obj, path, "model", NULL, &b->model) < 0) return -1;
     if (cJSON_GetObjectItemCaseSensitive(obj, "api_key_env")) {
-        if (read_string(r, obj, path, "api_key_env", NULL, &b->api_key_env) < 0) return -1;
+        if (configread_string(r, obj, path, "api_key_env", NULL, &b->api_key_env) < 0) return -1;
         const char *key = r->getenv_fn(b->api_key_env);
         snprintf(p, sizeof p, "%s.api_key_env", path);
-        if (!key || !*key) return fail(r, p, "environment variable %s is not set", b->api_key_env);
-        if (!(b->api_key = strdup(key))) return fail(r, p, "out of memory");
+        if (!key || !*key) return configread_fail(r, p, "environment variable %s is not set", b->api_key_env);
+        if (!(b->api_key = strdup(key))) return configread_fail(r, p, "out of memory");
     }
-    if (read_string(r, obj, path, "dialect", "compat", &s) < 0) return -1;
+    if (configread_string(r, obj, path, "dialect", "compat", &s) < 0) return -1;
     snprintf(p, sizeof p, "%s.dialect", path);
     bad = strcmp(s, "compat") == 0 ? (b->dialect = DIALECT_COMPAT, 0)
           : strcmp(s, "openai") == 0 ? (b->dialect = DIALECT_OPENAI, 0) : 1;
     free(s);
-    if (bad) return fail(r, p, "must be \"compat\" or \"openai\"");
-    if (read_string(r, obj, path, "health_path", "/models", &b->health_path) < 0) return -1;
+    if (bad) return configread_fail(r, p, "must be \"compat\" or \"openai\"");
+    if (configread_string(r, obj, path, "health_path", "/models", &b->health_path) < 0) return -1;
     snprintf(p, sizeof p, "%s.health_path", path);
-    if (b->health_path[0] != '/') return fail(r, p, "must start with '/'");
+    if (b->health_path[0] != '/') return configread_fail(r, p, "must start with '/'");
 
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(obj, "timeouts");
     cJSON empty = {.type = cJSON_Object};
     if (!t) t = &empty;
     snprintf(p, sizeof p, "%s.timeouts", path);
-    if (check_keys(r, t, p, tkeys) < 0 ||
-        read_int(r, t, p, "connect_ms", 1, 600000, 2000, &b->connect_ms) < 0 ||
-        read_int(r, t, p, "first_byte_ms", 1, 3600000, 15000, &b->first_byte_ms) < 0 ||
-        read_int(r, t, p, "idle_ms", 1, 3600000, 30000, &b->idle_ms) < 0 ||
-        read_int(r, t, p, "total_ms", 1, 86400000, 300000, &b->total_ms) < 0)
+    if (configread_keys(r, t, p, tkeys) < 0 ||
+        configread_int(r, t, p, "connect_ms", 1, 600000, 2000, &b->connect_ms) < 0 ||
+        configread_int(r, t, p, "first_byte_ms", 1, 3600000, 15000, &b->first_byte_ms) < 0 ||
+        configread_int(r, t, p, "idle_ms", 1, 3600000, 30000, &b->idle_ms) < 0 ||
+        configread_int(r, t, p, "total_ms", 1, 86400000, 300000, &b->total_ms) < 0)
         return -1;
-    if (read_int(r, obj, path, "context_tokens", 0, 100000000, 0, &b->context_tokens) < 0 ||
+    if (configread_int(r, obj, path, "context_tokens", 0, 100000000, 0, &b->context_tokens) < 0 ||
         parse_price(r, obj, path, b) < 0)
         return -1;
     return parse_tls(r, obj, path, b);
@@ -320,36 +195,37 @@ static bool valid_pattern_name(const char *s) {
 
 /* Fills c->patterns[i]; on success it counts in c->npatterns and is
  * config_free's, on failure nothing of it is left allocated. */
-static int parse_pattern(reader *r, const cJSON *obj, size_t i, config *c) {
+static int parse_pattern(configread *r, const cJSON *obj, size_t i, config *c) {
     static const char *const keys[] = {"name", "regex", NULL};
     char path[64], p[80];
     snprintf(path, sizeof path, "privacy.patterns[%zu]", i);
     pii_pattern *pat = &c->patterns[i];
     char *regex = NULL;
-    if (check_keys(r, obj, path, keys) < 0 || read_string(r, obj, path, "name", NULL, &pat->name) < 0) goto err;
-    field_path(p, sizeof p, path, "name");
+    if (configread_keys(r, obj, path, keys) < 0 || configread_string(r, obj, path, "name", NULL, &pat->name) < 0)
+        goto err;
+    configread_path(p, sizeof p, path, "name");
     if (!valid_pattern_name(pat->name)) {
-        fail(r, p, "must be A-Z, 0-9 and '_', start with a letter, at most %d bytes", PII_MAX_NAME);
+        configread_fail(r, p, "must be A-Z, 0-9 and '_', start with a letter, at most %d bytes", PII_MAX_NAME);
         goto err;
     }
     for (int k = 0; k < PII_BUILTIN_KINDS; k++)
         if (strcmp(pat->name, pii_kind_name((pii_kind)k)) == 0) {
-            fail(r, p, "is a built-in kind");
+            configread_fail(r, p, "is a built-in kind");
             goto err;
         }
     for (size_t k = 0; k < i; k++)
         if (strcmp(pat->name, c->patterns[k].name) == 0) {
-            fail(r, p, "duplicate name");
+            configread_fail(r, p, "duplicate name");
             goto err;
         }
-    if (read_string(r, obj, path, "regex", NULL, &regex) < 0) goto err;
-    field_path(p, sizeof p, path, "regex");
+    if (configread_string(r, obj, path, "regex", NULL, &regex) < 0) goto err;
+    configread_path(p, sizeof p, path, "regex");
     /* glibc's regcomp copies the tree once per stacked quantifier ("a++++"),
      * which exhausts memory long before the regex is refused (fuzz_config). */
     for (const char *q = regex; *q && q[1]; q++)
         if (strchr("*+?}", *q) && strchr("*+?{", q[1]) && (q == regex || q[-1] != '\\')) {
             free(regex);
-            fail(r, p, "must not stack quantifiers (\"a**\", \"a+{2}\")");
+            configread_fail(r, p, "must not stack quantifiers (\"a**\", \"a+{2}\")");
             goto err;
         }
     int rc = regcomp(&pat->re, regex, REG_EXTENDED);
@@ -357,7 +233,7 @@ static int parse_pattern(reader *r, const cJSON *obj, size_t i, config *c) {
     if (rc != 0) {
         char msg[128];
         regerror(rc, &pat->re, msg, sizeof msg);
-        fail(r, p, "not a POSIX extended regular expression: %s", msg);
+        configread_fail(r, p, "not a POSIX extended regular expression: %s", msg);
         goto err;
     }
     c->npatterns = i + 1;
@@ -368,79 +244,81 @@ err:
     return -1;
 }
 
-static int parse_privacy(reader *r, const cJSON *root, config *c) {
+static int parse_privacy(configread *r, const cJSON *root, config *c) {
     static const char *const keys[] = {"mode", "patterns", NULL};
     static const cJSON empty = {.type = cJSON_Object};
     const cJSON *pv = cJSON_GetObjectItemCaseSensitive(root, "privacy");
     if (!pv) pv = &empty;
-    if (check_keys(r, pv, "privacy", keys) < 0) return -1;
+    if (configread_keys(r, pv, "privacy", keys) < 0) return -1;
     c->privacy = PRIVACY_REDACT;
     const cJSON *mode = cJSON_GetObjectItemCaseSensitive(pv, "mode");
     if (mode) {
         size_t m = 0;
         while (m < 3 && !(cJSON_IsString(mode) && strcmp(mode->valuestring, privacy_names[m]) == 0)) m++;
-        if (m == 3) return fail(r, "privacy.mode", "must be \"off\", \"local\" or \"redact\"");
+        if (m == 3) return configread_fail(r, "privacy.mode", "must be \"off\", \"local\" or \"redact\"");
         c->privacy = (privacy_mode)m;
     }
     const cJSON *ps = cJSON_GetObjectItemCaseSensitive(pv, "patterns");
     if (!ps) return 0;
     if (!cJSON_IsArray(ps) || cJSON_GetArraySize(ps) > PII_MAX_PATTERNS)
-        return fail(r, "privacy.patterns", "must be an array of at most %d patterns", PII_MAX_PATTERNS);
+        return configread_fail(r, "privacy.patterns", "must be an array of at most %d patterns", PII_MAX_PATTERNS);
     size_t n = (size_t)cJSON_GetArraySize(ps);
     if (n == 0) return 0;
     c->patterns = calloc(n, sizeof *c->patterns);
-    if (!c->patterns) return fail(r, "privacy.patterns", "out of memory");
+    if (!c->patterns) return configread_fail(r, "privacy.patterns", "out of memory");
     for (size_t i = 0; i < n; i++)
         if (parse_pattern(r, cJSON_GetArrayItem(ps, (int)i), i, c) < 0) return -1;
     return 0;
 }
 
 /* Names where the client keys are; auth_load_keys reads them. */
-static int parse_auth(reader *r, const cJSON *root, config *c) {
+static int parse_auth(configread *r, const cJSON *root, config *c) {
     static const char *const keys[] = {"keys_env", "keys_file", NULL};
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(root, "auth");
     if (!a) return 0;
-    if (check_keys(r, a, "auth", keys) < 0) return -1;
+    if (configread_keys(r, a, "auth", keys) < 0) return -1;
     bool env = cJSON_GetObjectItemCaseSensitive(a, "keys_env"), file = cJSON_GetObjectItemCaseSensitive(a, "keys_file");
-    if (env == file) return fail(r, "auth", "needs exactly one of keys_env and keys_file");
-    if ((env && read_string(r, a, "auth", "keys_env", NULL, &c->auth_keys_env) < 0) ||
-        (file && read_string(r, a, "auth", "keys_file", NULL, &c->auth_keys_file) < 0))
+    if (env == file) return configread_fail(r, "auth", "needs exactly one of keys_env and keys_file");
+    if ((env && configread_string(r, a, "auth", "keys_env", NULL, &c->auth_keys_env) < 0) ||
+        (file && configread_string(r, a, "auth", "keys_file", NULL, &c->auth_keys_file) < 0))
         return -1;
-    return auth_load_keys(c, r->getenv_fn, r->err, r->errlen) < 0 ? plain(r) : 0;
+    return auth_load_keys(c, r->getenv_fn, r->err, r->errlen) < 0 ? configread_plain(r) : 0;
 }
 
 /* An optional cap: BUDGET_NO_CAP when absent. */
-static int read_cap(reader *r, const cJSON *obj, const char *key, double *out) {
-    return read_double(r, obj, "budget", key, 0, 1e12, BUDGET_NO_CAP, out);
+static int read_cap(configread *r, const cJSON *obj, const char *key, double *out) {
+    return configread_double(r, obj, "budget", key, 0, 1e12, BUDGET_NO_CAP, out);
 }
 
 /* Caps for named keys; each name must be a client key, so that a typo does
  * not leave a key without its cap. */
-static int parse_budget_keys(reader *r, const cJSON *ks, config *c) {
-    if (!cJSON_IsObject(ks)) return fail(r, "budget.keys", "must be an object of key names and daily caps");
-    if (!c->nclient_keys) return fail(r, "budget.keys", "needs client keys (auth.keys_env or auth.keys_file)");
+static int parse_budget_keys(configread *r, const cJSON *ks, config *c) {
+    if (!cJSON_IsObject(ks)) return configread_fail(r, "budget.keys", "must be an object of key names and daily caps");
+    if (!c->nclient_keys)
+        return configread_fail(r, "budget.keys", "needs client keys (auth.keys_env or auth.keys_file)");
     size_t n = (size_t)cJSON_GetArraySize(ks);
-    if (n && !(c->budget.keys = calloc(n, sizeof *c->budget.keys))) return fail(r, "budget.keys", "out of memory");
+    if (n && !(c->budget.keys = calloc(n, sizeof *c->budget.keys)))
+        return configread_fail(r, "budget.keys", "out of memory");
     const cJSON *k;
     cJSON_ArrayForEach(k, ks) {
         char p[128];
         snprintf(p, sizeof p, "budget.keys.%.64s", k->string);
         bool known = false;
         for (size_t i = 0; i < c->nclient_keys && !known; i++) known = strcmp(c->client_keys[i].name, k->string) == 0;
-        if (!known) return fail(r, p, "no client key has this name");
+        if (!known) return configread_fail(r, p, "no client key has this name");
         for (const cJSON *dup = k->next; dup; dup = dup->next)
-            if (strcmp(dup->string, k->string) == 0) return fail(r, p, "duplicate key");
+            if (strcmp(dup->string, k->string) == 0) return configread_fail(r, p, "duplicate key");
         if (!cJSON_IsNumber(k) || !(k->valuedouble >= 0 && k->valuedouble <= 1e12))
-            return fail(r, p, "must be a number from 0 to 1e+12");
+            return configread_fail(r, p, "must be a number from 0 to 1e+12");
         config_budget_key *bk = &c->budget.keys[c->budget.nkeys];
-        if (!(bk->name = strdup(k->string))) return fail(r, p, "out of memory");
+        if (!(bk->name = strdup(k->string))) return configread_fail(r, p, "out of memory");
         bk->daily = k->valuedouble;
         c->budget.nkeys++;
     }
     return 0;
 }
 
-static int parse_budget(reader *r, const cJSON *root, config *c) {
+static int parse_budget(configread *r, const cJSON *root, config *c) {
     static const char *const keys[] = {"daily", "per_key_daily", "keys", "when_exhausted", "utc_offset_minutes",
                                        "state_file", NULL};
     const cJSON *bg = cJSON_GetObjectItemCaseSensitive(root, "budget");
@@ -448,40 +326,43 @@ static int parse_budget(reader *r, const cJSON *root, config *c) {
     if (!bg) return 0;
     b->enabled = true;
     char *when = NULL;
-    if (check_keys(r, bg, "budget", keys) < 0 || read_cap(r, bg, "daily", &b->daily) < 0 ||
+    if (configread_keys(r, bg, "budget", keys) < 0 || read_cap(r, bg, "daily", &b->daily) < 0 ||
         read_cap(r, bg, "per_key_daily", &b->per_key_daily) < 0 ||
-        read_int(r, bg, "budget", "utc_offset_minutes", -720, 840, 0, &b->utc_offset_min) < 0 ||
-        read_string(r, bg, "budget", "state_file", NULL, &b->state_file) < 0 ||
-        read_string(r, bg, "budget", "when_exhausted", "downgrade", &when) < 0)
+        configread_int(r, bg, "budget", "utc_offset_minutes", -720, 840, 0, &b->utc_offset_min) < 0 ||
+        configread_string(r, bg, "budget", "state_file", NULL, &b->state_file) < 0 ||
+        configread_string(r, bg, "budget", "when_exhausted", "downgrade", &when) < 0)
         return -1;
     bool downgrade = strcmp(when, "downgrade") == 0;
     b->reject = strcmp(when, "reject") == 0;
     free(when);
-    if (!downgrade && !b->reject) return fail(r, "budget.when_exhausted", "must be \"downgrade\" or \"reject\"");
+    if (!downgrade && !b->reject)
+        return configread_fail(r, "budget.when_exhausted", "must be \"downgrade\" or \"reject\"");
     if (b->per_key_daily >= 0 && !c->nclient_keys)
-        return fail(r, "budget.per_key_daily", "needs client keys (auth.keys_env or auth.keys_file)");
+        return configread_fail(r, "budget.per_key_daily", "needs client keys (auth.keys_env or auth.keys_file)");
     const cJSON *ks = cJSON_GetObjectItemCaseSensitive(bg, "keys");
     if (ks && parse_budget_keys(r, ks, c) < 0) return -1;
     if (b->daily < 0 && b->per_key_daily < 0 && !ks)
-        return fail(r, "budget", "needs a cap: daily, per_key_daily or keys");
+        return configread_fail(r, "budget", "needs a cap: daily, per_key_daily or keys");
     bool priced = false;
     for (size_t i = 0; i < c->nbackends; i++) priced |= config_backend_priced(&c->backends[i]);
-    if (!priced) return fail(r, "budget", "no backend has a price (backends[].price), so nothing would count");
+    if (!priced)
+        return configread_fail(r, "budget", "no backend has a price (backends[].price), so nothing would count");
     return 0;
 }
 
 /* Where request lines go, and the debug option that puts text in them. */
-static int parse_log(reader *r, const cJSON *root, config *c) {
+static int parse_log(configread *r, const cJSON *root, config *c) {
     static const char *const keys[] = {"file", "include_text", NULL};
     const cJSON *lg = cJSON_GetObjectItemCaseSensitive(root, "log");
     if (!lg) return 0;
-    if (check_keys(r, lg, "log", keys) < 0 ||
-        (cJSON_GetObjectItemCaseSensitive(lg, "file") && read_string(r, lg, "log", "file", NULL, &c->log_file) < 0))
+    if (configread_keys(r, lg, "log", keys) < 0 ||
+        (cJSON_GetObjectItemCaseSensitive(lg, "file") &&
+         configread_string(r, lg, "log", "file", NULL, &c->log_file) < 0))
         return -1;
-    return read_bool(r, lg, "log", "include_text", false, &c->log_include_text);
+    return configread_bool(r, lg, "log", "include_text", false, &c->log_include_text);
 }
 
-static int parse_sections(reader *r, const cJSON *root, config *c) {
+static int parse_sections(configread *r, const cJSON *root, config *c) {
     static const char *const keys[] = {"listen", "backends", "routing", "health", "circuit", "limits",
                                        "privacy", "auth", "log", "budget", NULL};
     static const char *const rkeys[] = {"threshold", "cloud_threshold", "classifier_model", "fallback", "deadline_ms",
@@ -494,15 +375,15 @@ static int parse_sections(reader *r, const cJSON *root, config *c) {
                                         "max_header_bytes", "max_connections_per_ip", "request_timeout_s",
                                         "max_json_depth", "max_messages", "max_message_chars",
                                         "max_inflight_per_key", "drain_timeout_s", NULL};
-    if (check_keys(r, root, "", keys) < 0) return -1;
+    if (configread_keys(r, root, "", keys) < 0) return -1;
     if (parse_listen(r, root, c) < 0) return -1;
 
     const cJSON *bs = cJSON_GetObjectItemCaseSensitive(root, "backends");
     if (!cJSON_IsArray(bs) || cJSON_GetArraySize(bs) < 1 || cJSON_GetArraySize(bs) > CONFIG_MAX_BACKENDS)
-        return fail(r, "backends", "must be an array of 1 to %d backends", CONFIG_MAX_BACKENDS);
+        return configread_fail(r, "backends", "must be an array of 1 to %d backends", CONFIG_MAX_BACKENDS);
     c->nbackends = (size_t)cJSON_GetArraySize(bs);
     c->backends = calloc(c->nbackends, sizeof *c->backends);
-    if (!c->backends) return fail(r, "backends", "out of memory");
+    if (!c->backends) return configread_fail(r, "backends", "out of memory");
     size_t i = 0;
     const cJSON *b;
     cJSON_ArrayForEach(b, bs) if (parse_backend(r, b, i++, c) < 0) return -1;
@@ -510,52 +391,52 @@ static int parse_sections(reader *r, const cJSON *root, config *c) {
     cJSON empty = {.type = cJSON_Object};
     const cJSON *rt = cJSON_GetObjectItemCaseSensitive(root, "routing");
     if (!rt) rt = &empty;
-    if (check_keys(r, rt, "routing", rkeys) < 0 ||
-        read_double(r, rt, "routing", "threshold", 0, 1, DEFAULT_THRESHOLD, &c->threshold) < 0 ||
-        read_double(r, rt, "routing", "cloud_threshold", c->threshold, 1,
-                    c->threshold > 0.75 ? c->threshold : 0.75, &c->cloud_threshold) < 0 ||
-        read_string(r, rt, "routing", "classifier_model", DEFAULT_MODEL, &c->classifier_model) < 0 ||
-        read_bool(r, rt, "routing", "fallback", true, &c->fallback) < 0 ||
-        read_int(r, rt, "routing", "deadline_ms", 1, 86400000, 120000, &c->deadline_ms) < 0 ||
-        read_int(r, rt, "routing", "max_first_byte_ms", 0, 3600000, 2000, &c->max_first_byte_ms) < 0 ||
-        read_int(r, rt, "routing", "hedge_after_ms", 0, 3600000, 0, &c->hedge_after_ms) < 0 ||
-        read_int(r, rt, "routing", "retries", 0, 5, 1, &c->retries) < 0 ||
-        read_int(r, rt, "routing", "retry_backoff_ms", 1, 60000, 200, &c->retry_backoff_ms) < 0 ||
-        read_int(r, rt, "routing", "max_retry_after_ms", 0, 3600000, 5000, &c->max_retry_after_ms) < 0)
+    if (configread_keys(r, rt, "routing", rkeys) < 0 ||
+        configread_double(r, rt, "routing", "threshold", 0, 1, DEFAULT_THRESHOLD, &c->threshold) < 0 ||
+        configread_double(r, rt, "routing", "cloud_threshold", c->threshold, 1,
+                          c->threshold > 0.75 ? c->threshold : 0.75, &c->cloud_threshold) < 0 ||
+        configread_string(r, rt, "routing", "classifier_model", DEFAULT_MODEL, &c->classifier_model) < 0 ||
+        configread_bool(r, rt, "routing", "fallback", true, &c->fallback) < 0 ||
+        configread_int(r, rt, "routing", "deadline_ms", 1, 86400000, 120000, &c->deadline_ms) < 0 ||
+        configread_int(r, rt, "routing", "max_first_byte_ms", 0, 3600000, 2000, &c->max_first_byte_ms) < 0 ||
+        configread_int(r, rt, "routing", "hedge_after_ms", 0, 3600000, 0, &c->hedge_after_ms) < 0 ||
+        configread_int(r, rt, "routing", "retries", 0, 5, 1, &c->retries) < 0 ||
+        configread_int(r, rt, "routing", "retry_backoff_ms", 1, 60000, 200, &c->retry_backoff_ms) < 0 ||
+        configread_int(r, rt, "routing", "max_retry_after_ms", 0, 3600000, 5000, &c->max_retry_after_ms) < 0)
         return -1;
 
     const cJSON *cb = cJSON_GetObjectItemCaseSensitive(root, "circuit");
     if (!cb) cb = &empty;
     circuit_params *cp = &c->circuit;
-    if (check_keys(r, cb, "circuit", ckeys) < 0 ||
-        read_int(r, cb, "circuit", "failures_to_open", 1, 1000, 3, &cp->failures_to_open) < 0 ||
-        read_double(r, cb, "circuit", "error_rate", 0.01, 1, 0.5, &cp->error_rate) < 0 ||
-        read_int(r, cb, "circuit", "min_requests", 1, 1000000, 10, &cp->min_requests) < 0 ||
-        read_int(r, cb, "circuit", "window_ms", 100, 86400000, 30000, &cp->window_ms) < 0 ||
-        read_int(r, cb, "circuit", "cooldown_ms", 1, 3600000, 5000, &cp->cooldown_ms) < 0)
+    if (configread_keys(r, cb, "circuit", ckeys) < 0 ||
+        configread_int(r, cb, "circuit", "failures_to_open", 1, 1000, 3, &cp->failures_to_open) < 0 ||
+        configread_double(r, cb, "circuit", "error_rate", 0.01, 1, 0.5, &cp->error_rate) < 0 ||
+        configread_int(r, cb, "circuit", "min_requests", 1, 1000000, 10, &cp->min_requests) < 0 ||
+        configread_int(r, cb, "circuit", "window_ms", 100, 86400000, 30000, &cp->window_ms) < 0 ||
+        configread_int(r, cb, "circuit", "cooldown_ms", 1, 3600000, 5000, &cp->cooldown_ms) < 0)
         return -1;
 
     const cJSON *h = cJSON_GetObjectItemCaseSensitive(root, "health");
     if (!h) h = &empty;
-    if (check_keys(r, h, "health", hkeys) < 0 ||
-        read_int(r, h, "health", "probe_interval_ms", 100, 3600000, 5000, &c->probe_interval_ms) < 0)
+    if (configread_keys(r, h, "health", hkeys) < 0 ||
+        configread_int(r, h, "health", "probe_interval_ms", 100, 3600000, 5000, &c->probe_interval_ms) < 0)
         return -1;
 
     const cJSON *l = cJSON_GetObjectItemCaseSensitive(root, "limits");
     if (!l) l = &empty;
     int maxconn, perip;
-    if (check_keys(r, l, "limits", lkeys) < 0 ||
-        read_size(r, l, "limits", "max_body_bytes", 1024, 1073741824.0, 1048576, &c->max_body_bytes) < 0 ||
-        read_int(r, l, "limits", "max_connections", 1, 1000000, 1024, &maxconn) < 0 ||
-        read_int(r, l, "limits", "client_timeout_s", 1, 3600, 30, &c->client_timeout_s) < 0 ||
-        read_size(r, l, "limits", "max_header_bytes", 4096, 1048576, 32768, &c->max_header_bytes) < 0 ||
-        read_int(r, l, "limits", "max_connections_per_ip", 0, 1000000, 256, &perip) < 0 ||
-        read_int(r, l, "limits", "request_timeout_s", 1, 3600, 60, &c->request_timeout_s) < 0 ||
-        read_int(r, l, "limits", "max_json_depth", 4, 512, 64, &c->max_json_depth) < 0 ||
-        read_int(r, l, "limits", "max_messages", 1, 1000000, 1024, &c->max_messages) < 0 ||
-        read_size(r, l, "limits", "max_message_chars", 1, 1073741824.0, 524288, &c->max_message_chars) < 0 ||
-        read_int(r, l, "limits", "max_inflight_per_key", 1, 1000000, 64, &c->max_inflight_per_key) < 0 ||
-        read_int(r, l, "limits", "drain_timeout_s", 0, 3600, 30, &c->drain_timeout_s) < 0)
+    if (configread_keys(r, l, "limits", lkeys) < 0 ||
+        configread_size(r, l, "limits", "max_body_bytes", 1024, 1073741824.0, 1048576, &c->max_body_bytes) < 0 ||
+        configread_int(r, l, "limits", "max_connections", 1, 1000000, 1024, &maxconn) < 0 ||
+        configread_int(r, l, "limits", "client_timeout_s", 1, 3600, 30, &c->client_timeout_s) < 0 ||
+        configread_size(r, l, "limits", "max_header_bytes", 4096, 1048576, 32768, &c->max_header_bytes) < 0 ||
+        configread_int(r, l, "limits", "max_connections_per_ip", 0, 1000000, 256, &perip) < 0 ||
+        configread_int(r, l, "limits", "request_timeout_s", 1, 3600, 60, &c->request_timeout_s) < 0 ||
+        configread_int(r, l, "limits", "max_json_depth", 4, 512, 64, &c->max_json_depth) < 0 ||
+        configread_int(r, l, "limits", "max_messages", 1, 1000000, 1024, &c->max_messages) < 0 ||
+        configread_size(r, l, "limits", "max_message_chars", 1, 1073741824.0, 524288, &c->max_message_chars) < 0 ||
+        configread_int(r, l, "limits", "max_inflight_per_key", 1, 1000000, 64, &c->max_inflight_per_key) < 0 ||
+        configread_int(r, l, "limits", "drain_timeout_s", 0, 3600, 30, &c->drain_timeout_s) < 0)
         return -1;
     c->max_connections = (unsigned)maxconn;
     c->max_connections_per_ip = (unsigned)perip;
@@ -567,21 +448,21 @@ static const char *default_getenv(const char *name) { return getenv(name); }
 
 config *config_parse(const char *text, size_t len, char *err, size_t errlen,
                      const char *(*getenv_fn)(const char *name)) {
-    reader r = {err, errlen, getenv_fn ? getenv_fn : default_getenv};
+    configread r = {err, errlen, getenv_fn ? getenv_fn : default_getenv};
     config *c = calloc(1, sizeof *c);
     cJSON *root = cJSON_ParseWithLength(text, len);
     if (!c) {
-        fail(&r, "config", "out of memory");
+        configread_fail(&r, "config", "out of memory");
         goto err;
     }
     if (!root) {
         const char *at = cJSON_GetErrorPtr();
         long off = at && at >= text && at <= text + len ? (long)(at - text) : -1;
-        fail(&r, "config", "not valid JSON (near byte %ld)", off);
+        configread_fail(&r, "config", "not valid JSON (near byte %ld)", off);
         goto err;
     }
     if (!cJSON_IsObject(root)) {
-        fail(&r, "config", "must be a JSON object");
+        configread_fail(&r, "config", "must be a JSON object");
         goto err;
     }
     if (parse_sections(&r, root, c) < 0) goto err;
