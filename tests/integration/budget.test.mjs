@@ -229,7 +229,7 @@ describe('budget', () => {
     }
   });
 
-  it('keeps the spend over a SIGTERM and a SIGKILL restart', async () => {
+  it('keeps the spend over a SIGTERM and a SIGKILL restart', async (t) => {
     const dir = stateDir();
     const file = path.join(dir, 'budget.state');
     let gw = await start(config({ daily: 1 }, { dir }));
@@ -265,6 +265,7 @@ describe('budget', () => {
       await waitFor(() => fileTotal(file) === more, { timeoutMs: 3000, what: 'the state file to hold the new spend' });
       const waited = Date.now() - charged;
       assert.ok(waited <= scaled(1600), `saved ${waited} ms after the charge`);
+      t.diagnostic(`the state file held the charge ${waited} ms after it`);
     } finally {
       const k = await gw.stop({ signal: 'SIGKILL' });
       assert.equal(k.signal, 'SIGKILL');
@@ -296,6 +297,41 @@ describe('budget', () => {
       assert.equal(b.spent, spent);
       assert.equal(b.daily, 1000);
       assert.equal((await chat(gw.base, chatBody(COMPLEX))).headers['x-tiergate-tier'], 'cloud');
+    } finally {
+      await assertCleanStop(gw);
+    }
+  });
+
+  it('turns on and off with a reload; a state file a reload cannot write refuses the reload', async () => {
+    const dir = stateDir();
+    const cfg = config({ daily: 1 }, { dir });
+    const off = { ...cfg };
+    delete off.budget;
+    const gw = await start(off);
+    const hup = async (c, expect) => {
+      fs.writeFileSync(gw.configPath, JSON.stringify(c));
+      const before = gw.stderrText().length;
+      gw.proc.kill('SIGHUP');
+      return waitFor(() => gw.stderrText().slice(before).split('\n').find((l) => l.includes(`"msg":"${expect}`)),
+        { what: expect });
+    };
+    try {
+      assert.equal((await request(gw.base, { path: '/readyz' })).json.budget, undefined);
+      const failed = await hup({ ...cfg, budget: { ...cfg.budget, state_file: path.join(dir, 'no', 'b.state') } },
+        'reload failed');
+      assert.match(failed, /budget\.state_file: the directory of/);
+      assert.equal((await request(gw.base, { path: '/readyz' })).json.budget, undefined, 'nothing changed');
+
+      await hup(cfg, 'configuration reloaded');
+      assert.equal((await readyBudget(gw)).state, 'fresh');
+      await chat(gw.base, chatBody(COMPLEX));
+      const { spent } = await spentAbove(gw, 1);
+      assert.equal((await chat(gw.base, chatBody(COMPLEX))).headers['x-tiergate-reason'], 'budget');
+
+      await hup(off, 'configuration reloaded');
+      assert.equal((await request(gw.base, { path: '/readyz' })).json.budget, undefined);
+      assert.equal(fileTotal(cfg.budget.state_file), spent, 'turned off: saved and closed');
+      assert.equal((await chat(gw.base, chatBody(COMPLEX))).headers['x-tiergate-tier'], 'cloud', 'no cap without a budget');
     } finally {
       await assertCleanStop(gw);
     }
