@@ -85,11 +85,14 @@ static void civil_from_days(int64_t z, int64_t *y, int *m, int *d) {
     *y = yoe + era * 400 + (*m <= 2);
 }
 
+/* Only a nonsense clock gives a year that does not fit; its label is cut
+ * short, and parse_day refuses anything but YYYY-MM-DD anyway. */
 static void format_day(int64_t day, char *out, size_t cap) {
     int64_t y;
     int m, d;
     civil_from_days(day, &y, &m, &d);
-    snprintf(out, cap, "%04" PRId64 "-%02d-%02d", y, m, d);
+    int n = snprintf(out, cap, "%04" PRId64 "-%02d-%02d", y, m, d);
+    if (n < 0 || (size_t)n >= cap) out[cap - 1] = '\0';
 }
 
 /* "YYYY-MM-DD" of a real date to its day number; false otherwise. */
