@@ -11,24 +11,45 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# iproute2 and nftables: the fault suite's network namespace and impairments;
-# prometheus: its promtool checks the /metrics text (tests/integration/metrics.test.mjs)
-APT_PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev curl \
-libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev iproute2 nftables openssl prometheus"
+# What the gateway needs to build and run (./dev.sh demo) ...
+BUILD_PACKAGES="build-essential cmake pkg-config curl libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev"
+# ... and what the suite needs besides: clang and its sanitizer runtime; iproute2 and
+# nftables for the fault suite's network namespace and impairments; openssl for the TLS
+# tests' certificates.
+TEST_PACKAGES="clang libclang-rt-14-dev iproute2 nftables openssl"
+# Installed without the packages they recommend: the suite wants prometheus's promtool
+# (it checks the /metrics text), not a Prometheus server and node exporter as services.
+TEST_PACKAGES_SLIM="prometheus"
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-install_deps() {
-    local missing=""
-    for p in $APT_PACKAGES; do
+missing_of() {
+    local p missing=""
+    for p in "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
     done
-    command -v node >/dev/null && command -v npm >/dev/null || missing="$missing nodejs npm"
-    if [ -n "$missing" ]; then
-        echo "dev.sh: installing:$missing" >&2
+    echo "$missing"
+}
+
+apt_install() {  # apt_install [apt-get options] PACKAGE...
+    echo "dev.sh: installing: $*" >&2
+    if [ -z "${apt_updated:-}" ]; then
         as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
-        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing
+        apt_updated=1
     fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@"
+}
+
+install_deps() {  # install_deps build|test
+    local missing slim=""
+    missing=$(missing_of $BUILD_PACKAGES)
+    if [ "$1" = test ]; then
+        missing="$missing$(missing_of $TEST_PACKAGES)"
+        slim=$(missing_of $TEST_PACKAGES_SLIM)
+        command -v node >/dev/null && command -v npm >/dev/null || missing="$missing nodejs npm"
+    fi
+    if [ -n "$missing" ]; then apt_install $missing; fi
+    if [ -n "$slim" ]; then apt_install --no-install-recommends $slim; fi
 }
 
 install_node_deps() {
@@ -44,7 +65,7 @@ build() {  # build DIR [cmake args...]
 }
 
 demo() {
-    install_deps
+    install_deps build
     build build
     local pids=()
     trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
@@ -73,7 +94,7 @@ TXT
 }
 
 run_suite() {
-    install_deps
+    install_deps test
     install_node_deps
     echo "== build (gcc) and test =="
     CC=gcc build build
@@ -89,6 +110,6 @@ run_suite() {
 case "${1:-}" in
     demo) demo ;;
     test) run_suite ;;
-    build) install_deps; build build ;;
+    build) install_deps build; build build ;;
     *) echo "usage: $0 demo|test|build" >&2; exit 2 ;;
 esac

@@ -48,36 +48,35 @@ void configread_path(char *out, size_t n, const char *path, const char *key) {
     snprintf(out, n, "%s%s%s", path, *path ? "." : "", key);
 }
 
-int configread_int(configread *r, const cJSON *obj, const char *path, const char *key, long min, long max,
-                   long def, int *out) {
+/* A whole number from min to max at obj[key]: 1 with *out set, 0 when
+ * absent, -1 after naming the field. */
+static int read_whole(configread *r, const cJSON *obj, const char *path, const char *key, double min,
+                      double max, double *out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!v) {
-        *out = (int)def;
-        return 0;
-    }
-    char p[256];
-    configread_path(p, sizeof p, path, key);
-    double d = v->valuedouble;
-    if (!cJSON_IsNumber(v) || d != floor(d) || d < (double)min || d > (double)max)
-        return configread_fail(r, p, "must be an integer from %ld to %ld", min, max);
-    *out = (int)d;
-    return 0;
-}
-
-int configread_size(configread *r, const cJSON *obj, const char *path, const char *key, double min,
-                    double max, size_t def, size_t *out) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!v) {
-        *out = def;
-        return 0;
-    }
+    if (!v) return 0;
     char p[256];
     configread_path(p, sizeof p, path, key);
     double d = v->valuedouble;
     if (!cJSON_IsNumber(v) || d != floor(d) || d < min || d > max)
         return configread_fail(r, p, "must be an integer from %.0f to %.0f", min, max);
+    *out = d;
+    return 1;
+}
+
+int configread_int(configread *r, const cJSON *obj, const char *path, const char *key, long min, long max,
+                   long def, int *out) {
+    double d = (double)def;
+    int rc = read_whole(r, obj, path, key, (double)min, (double)max, &d);
+    *out = (int)d;
+    return rc < 0 ? -1 : 0;
+}
+
+int configread_size(configread *r, const cJSON *obj, const char *path, const char *key, double min,
+                    double max, size_t def, size_t *out) {
+    double d = (double)def;
+    int rc = read_whole(r, obj, path, key, min, max, &d);
     *out = (size_t)d;
-    return 0;
+    return rc < 0 ? -1 : 0;
 }
 
 int configread_double(configread *r, const cJSON *obj, const char *path, const char *key, double min,
