@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jsonout.h"
+
 cJSON *log_begin(const char *level, const char *msg) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
@@ -30,13 +32,12 @@ cJSON *log_begin(const char *level, const char *msg) {
 
 void log_end(cJSON *obj) {
     if (!obj) return;
-    char *s = cJSON_PrintUnformatted(obj);
+    size_t len;
+    char *s = jsonout_print(obj, NULL, "\n", &len);
     cJSON_Delete(obj);
     if (!s) return;
-    size_t len = strlen(s);
-    s[len] = '\n';   /* overwrites the NUL; the length is known */
     const char *p = s;
-    size_t left = len + 1;
+    size_t left = len;
     while (left) {
         ssize_t w = write(STDERR_FILENO, p, left);
         if (w <= 0) break;
