@@ -15,9 +15,10 @@
  * connection when the buffer is empty; writing resumes it.
  *
  * MHD does not watch a suspended socket, so it cannot see a client leave while
- * we wait for the backend.  We watch that socket ourselves for EPOLLRDHUP
- * while it is suspended, which is how a client that hangs up cancels its
- * upstream transfer at once instead of when the backend next sends a byte. */
+ * we wait for the backend.  connguard watches each socket for EPOLLRDHUP and
+ * tells us while the request is suspended, which is how a client that hangs
+ * up cancels its upstream transfer at once instead of when the backend next
+ * sends a byte. */
 #include "server.h"
 
 #include <arpa/inet.h>
@@ -62,8 +63,7 @@ struct server_exchange {
     cJSON *logfields;
     void (*on_close)(void *ud, bool client_gone);
     void *on_close_ud;
-    evloop_io hup_watch;
-    bool watching;
+    bool watching;                      /* connguard reports a hang-up */
     server_exchange *prev, *next;
 };
 
@@ -104,12 +104,11 @@ static void call_on_close(server_exchange *ex, bool client_gone) {
 
 static void unwatch(server_exchange *ex) {
     if (!ex->watching) return;
-    evloop_io_del(ex->s->loop, &ex->hup_watch);
+    connguard_off_hangup(ex->conn);
     ex->watching = false;
 }
 
-static void on_client_hup(void *ud, uint32_t events) {
-    (void)events;
+static void on_client_hup(void *ud) {
     server_exchange *ex = ud;
     unwatch(ex);
     ex->aborted = true;
@@ -125,11 +124,7 @@ static void suspend(server_exchange *ex) {
     assert(!ex->suspended);
     MHD_suspend_connection(ex->conn);
     ex->suspended = true;
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(ex->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (ci && !ex->watching &&
-        evloop_io_add(ex->s->loop, &ex->hup_watch, ci->connect_fd, EPOLLRDHUP, on_client_hup, ex) == 0)
-        ex->watching = true;
+    if (!ex->watching) ex->watching = connguard_on_hangup(ex->conn, on_client_hup, ex);
 }
 
 static void resume(server_exchange *ex) {
@@ -431,11 +426,19 @@ const char *server_ex_body(const server_exchange *ex, size_t *len) {
     return buf_data(&ex->body, len);
 }
 
+/* snprintf(dst, cap, "%s", src) without the format machinery: this runs
+ * twice per request. */
+static void copy_cut(char *dst, size_t cap, const char *src) {
+    size_t n = strnlen(src, cap - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 void server_ex_set_route(server_exchange *ex, const char *tier, const char *backend,
                          const char *reason, double score) {
-    snprintf(ex->tier, sizeof ex->tier, "%s", tier);
-    snprintf(ex->backend, sizeof ex->backend, "%s", backend);
-    snprintf(ex->reason, sizeof ex->reason, "%s", reason);
+    copy_cut(ex->tier, sizeof ex->tier, tier);
+    copy_cut(ex->backend, sizeof ex->backend, backend);
+    copy_cut(ex->reason, sizeof ex->reason, reason);
     ex->score = score;
 }
 

@@ -14,7 +14,14 @@
  *
  * Easy handles are pooled and reset between transfers; connections live in
  * the multi handle's cache, so keep-alive to a backend survives across
- * requests.  Calls into libcurl from its own callbacks are forbidden
+ * requests.  libcurl asks to stop watching a connection's socket whenever
+ * its transfer ends and to watch it again when the next one starts: two
+ * epoll_ctl calls per request on a kept-alive connection.  The sockets that
+ * libcurl opens through open_socket are ours to close (close_socket), so
+ * they stay registered while idle ("parked"): reuse costs no system call,
+ * and a parked socket that reports an event (its server closed it) is
+ * unregistered then.  Other descriptors (the resolver's) are registered and
+ * unregistered as libcurl says.  Calls into libcurl from its own callbacks are forbidden
  * (CURLM_RECURSIVE_API_CALL), which is why on_headers/on_data abort by return
  * value and why a cancel that arrives while curl is calling us is deferred to
  * the write callback. */
@@ -27,7 +34,9 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "evloop.h"
 
@@ -55,6 +64,10 @@ typedef struct upstream_socket {
     evloop_io io;
     upstream *u;
     curl_socket_t fd;
+    uint32_t events;                  /* as registered */
+    bool registered;
+    bool wanted;                      /* libcurl watches it; false: parked */
+    bool owned;                       /* opened by open_socket, in u->socks */
 } upstream_socket;
 
 struct upstream {
@@ -66,6 +79,8 @@ struct upstream {
     size_t npool;
     int in_curl;                      /* depth of calls into libcurl */
     size_t pending_cancels;           /* cancelled inside libcurl, not yet released */
+    upstream_socket **socks;          /* the owned sockets, by descriptor */
+    size_t nsocks;
 };
 
 bool upstream_result_is_timeout(upstream_result r) {
@@ -198,6 +213,13 @@ static void socket_action(upstream *u, curl_socket_t fd, int flags) {
 
 static void on_socket_ready(void *ud, uint32_t events) {
     upstream_socket *s = ud;
+    if (!s->wanted) {
+        /* A parked connection's server closed it (or talked out of turn):
+         * libcurl's check before reuse will find out; until then, quiet. */
+        evloop_io_del(s->u->loop, &s->io);
+        s->registered = false;
+        return;
+    }
     int flags = 0;
     if (events & EPOLLIN) flags |= CURL_CSELECT_IN;
     if (events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
@@ -205,32 +227,80 @@ static void on_socket_ready(void *ud, uint32_t events) {
     socket_action(s->u, s->fd, flags);
 }
 
+static upstream_socket *owned_socket(const upstream *u, curl_socket_t fd) {
+    return fd >= 0 && (size_t)fd < u->nsocks ? u->socks[fd] : NULL;
+}
+
+static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a) {
+    (void)purpose;
+    upstream *u = clientp;
+    upstream_socket *s = calloc(1, sizeof *s);
+    int fd = s ? socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol) : -1;
+    if (fd >= 0 && (size_t)fd >= u->nsocks) {
+        size_t n = u->nsocks ? u->nsocks : 64;
+        while (n <= (size_t)fd) n *= 2;
+        upstream_socket **t = realloc(u->socks, n * sizeof *t);
+        if (t) {
+            memset(t + u->nsocks, 0, (n - u->nsocks) * sizeof *t);
+            u->socks = t;
+            u->nsocks = n;
+        }
+    }
+    if (fd < 0 || (size_t)fd >= u->nsocks) {
+        if (fd >= 0) close(fd);
+        free(s);
+        return CURL_SOCKET_BAD;
+    }
+    assert(!u->socks[fd]);
+    s->u = u;
+    s->fd = fd;
+    s->owned = true;
+    u->socks[fd] = s;
+    return fd;
+}
+
+static int close_socket(void *clientp, curl_socket_t fd) {
+    upstream *u = clientp;
+    upstream_socket *s = owned_socket(u, fd);
+    if (s) {
+        if (s->registered) evloop_io_del(u->loop, &s->io);
+        u->socks[fd] = NULL;
+        free(s);
+    }
+    return close(fd);
+}
+
 static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
     (void)easy;
     upstream *u = userp;
-    upstream_socket *s = socketp;
+    upstream_socket *s = socketp ? socketp : owned_socket(u, fd);
     if (what == CURL_POLL_REMOVE) {
-        if (s) {
-            evloop_io_del(u->loop, &s->io);
-            curl_multi_assign(u->multi, fd, NULL);
-            free(s);
-        }
+        if (!s) return 0;
+        curl_multi_assign(u->multi, fd, NULL);
+        s->wanted = false;
+        if (s->owned) return 0;
+        if (s->registered) evloop_io_del(u->loop, &s->io);
+        free(s);
         return 0;
     }
     uint32_t events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
     if (!s) {
-        s = calloc(1, sizeof *s);
-        if (!s) return -1;
+        if (!(s = calloc(1, sizeof *s))) return -1;
         s->u = u;
         s->fd = fd;
+    }
+    if (!s->registered) {
         if (evloop_io_add(u->loop, &s->io, fd, events, on_socket_ready, s) < 0) {
-            free(s);
+            if (!s->owned) free(s);
             return -1;
         }
-        curl_multi_assign(u->multi, fd, s);
-    } else if (evloop_io_mod(u->loop, &s->io, events) < 0) {
+        s->registered = true;
+    } else if (s->events != events && evloop_io_mod(u->loop, &s->io, events) < 0) {
         return -1;
     }
+    s->events = events;
+    s->wanted = true;
+    curl_multi_assign(u->multi, fd, s);
     return 0;
 }
 
@@ -383,8 +453,10 @@ void upstream_free(upstream *u) {
         xfer_release(u->active);
     }
     for (size_t i = 0; i < u->npool; i++) curl_easy_cleanup(u->pool[i]);
-    curl_multi_cleanup(u->multi);
+    curl_multi_cleanup(u->multi);   /* closes the cached connections: close_socket */
     evloop_timer_stop(u->loop, &u->curl_timer);
+    for (size_t i = 0; i < u->nsocks; i++) assert(!u->socks[i]);
+    free(u->socks);
     free(u);
 }
 
@@ -443,6 +515,10 @@ upstream_xfer *upstream_start(upstream *u, const upstream_request *req,
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, req->insecure ? 0L : 2L);
     if (req->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, req->ca_file);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, u);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, u);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
