@@ -50,6 +50,14 @@ typedef struct config_backend {
     bool tls_insecure;   /* tls.insecure_skip_verify: no certificate or host check */
 } config_backend;
 
+/* routing.model_aliases: a client's model name and what it stands for. */
+typedef struct config_alias {
+    char *name;
+    char *target;        /* "auto", a tier or a backend name */
+} config_alias;
+
+#define CONFIG_MAX_ALIASES 64
+
 /* A client key: its name appears in logs, the key itself nowhere. */
 typedef struct config_client_key {
     char *name;
@@ -72,6 +80,8 @@ typedef struct config {
     int retries;             /* extra attempts on the same backend after a retryable failure */
     int retry_backoff_ms;    /* base of the jittered exponential back-off */
     int max_retry_after_ms;  /* longest Retry-After honoured; longer ones fail over */
+    config_alias *aliases;   /* routing.model_aliases; owned */
+    size_t naliases;
     circuit_params circuit;
     int probe_interval_ms;   /* active health probe period per backend */
     size_t max_body_bytes;
@@ -107,6 +117,8 @@ void config_print(const config *c, FILE *out);
 
 /* Index of the backend named name, or -1. */
 int config_backend_index(const config *c, const char *name);
+/* What model stands for: an alias's target, or model itself. */
+const char *config_alias_target(const config *c, const char *model);
 /* True when at least one backend serves tier t. */
 bool config_has_tier(const config *c, tier_t t);
 
