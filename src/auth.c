@@ -249,6 +249,15 @@ int auth_admit(auth *a, const char *authorization, int *key, api_error *err) {
     return 0;
 }
 
+int auth_carry(auth *a, const char *name) {
+    for (size_t i = 0; i < a->n; i++) {
+        if (strcmp(a->cfg->client_keys[i].name, name) != 0) continue;
+        a->inflight[i]++;
+        return (int)i;
+    }
+    return -1;
+}
+
 void auth_release(auth *a, int key) {
     assert(key >= 0 && (size_t)key < a->n && a->inflight[key] > 0);
     a->inflight[key]--;

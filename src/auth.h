@@ -47,5 +47,9 @@ int auth_admit(auth *a, const char *authorization, int *key, api_error *err);
  * is at its limit. */
 bool auth_acquire(auth *a, int key);
 void auth_release(auth *a, int key);
+/* A request admitted under the keys before a reload: counts it in flight
+ * under the key of the same name here, over the limit if need be (it is
+ * already running), and returns that key; -1 when the name is gone. */
+int auth_carry(auth *a, const char *name);
 
 #endif

@@ -42,6 +42,7 @@ typedef struct backend_state {
     size_t index;
     circuit circuit;
     bool seen_outcome;
+    bool inherited;              /* knows what the previous runtime knew: no need to probe at once */
     uint64_t hold_until_ms;
     ewma connect, first_byte;
     evloop_timer probe_timer;
@@ -74,14 +75,38 @@ backends *backends_new(const config *cfg) {
     return b;
 }
 
-void backends_free(backends *b) {
-    if (!b) return;
+void backends_stop_probes(backends *b) {
     for (size_t i = 0; i < b->n; i++) {
         if (b->loop) evloop_timer_stop(b->loop, &b->st[i].probe_timer);
         upstream_cancel(b->st[i].probe);
+        b->st[i].probe = NULL;
     }
+}
+
+void backends_free(backends *b) {
+    if (!b) return;
+    backends_stop_probes(b);
     free(b->st);
     free(b);
+}
+
+/* Same name and URL: the same server as far as anyone can tell.  A trial out
+ * on the old registry is the old one's to settle, so the copy has none. */
+void backends_inherit(backends *b, const backends *prev) {
+    for (size_t i = 0; i < b->n; i++) {
+        const config_backend *cb = &b->cfg->backends[i];
+        int j = config_backend_index(prev->cfg, cb->name);
+        if (j < 0 || strcmp(prev->cfg->backends[j].url, cb->url) != 0) continue;
+        const backend_state *old = &prev->st[j];
+        backend_state *s = &b->st[i];
+        s->circuit = old->circuit;
+        s->circuit.trial_in_flight = false;
+        s->seen_outcome = old->seen_outcome;
+        s->hold_until_ms = old->hold_until_ms;
+        s->connect = old->connect;
+        s->first_byte = old->first_byte;
+        s->inherited = true;
+    }
 }
 
 /* Before the loop exists (tests, --check) time stands still at 0. */
@@ -247,7 +272,8 @@ int backends_start_probes(backends *b, evloop *loop, upstream *up) {
     b->up = up;
     for (size_t i = 0; i < b->n; i++) {
         evloop_timer_init(&b->st[i].probe_timer, probe_now, &b->st[i]);
-        evloop_timer_start(loop, &b->st[i].probe_timer, 0);
+        evloop_timer_start(loop, &b->st[i].probe_timer,
+                           b->st[i].inherited ? (uint64_t)b->cfg->probe_interval_ms : 0);
     }
     return 0;
 }

@@ -26,8 +26,14 @@ struct upstream_report;
 /* Creates the registry for cfg (borrowed; must outlive the registry). */
 backends *backends_new(const config *cfg);
 void backends_free(backends *b);
-/* Starts periodic probes on loop through up; the first runs at once. */
+/* Starts periodic probes on loop through up; the first runs at once, except
+ * for a backend that inherited its state, which waits one interval. */
 int backends_start_probes(backends *b, struct evloop *loop, struct upstream *up);
+/* Stops them, a probe in flight included (a reload retired the registry). */
+void backends_stop_probes(backends *b);
+/* Starts each backend that prev also has, by the same name and URL, from
+ * prev's circuit, hold-off and estimates (a reload). */
+void backends_inherit(backends *b, const backends *prev);
 
 /* UNKNOWN before the first outcome, DOWN while the circuit is open. */
 backend_health backends_health(const backends *b, size_t i);

@@ -35,14 +35,12 @@
 #include "router.h"
 
 struct chat {
-    const config *cfg;
-    const classifier *model;
-    backends *health;
-    dispatch *d;
+    runtime *rt;                 /* the one new requests take; a reference */
 };
 
 typedef struct chat_call {
-    chat *c;
+    runtime *rt;                 /* the one this request started with; a reference */
+    const config *cfg;           /* rt's, for short */
     server_exchange *ex;
     chatreq req;
     privacy_call *priv;
@@ -54,17 +52,24 @@ typedef struct chat_call {
     bool stream_started, role_sent;
 } chat_call;
 
-chat *chat_new(const config *cfg, const classifier *model, backends *health, dispatch *d) {
+chat *chat_new(runtime *rt) {
     chat *c = calloc(1, sizeof *c);
     if (!c) return NULL;
-    c->cfg = cfg;
-    c->model = model;
-    c->health = health;
-    c->d = d;
+    c->rt = runtime_ref(rt);
     return c;
 }
 
-void chat_free(chat *c) { free(c); }
+void chat_set_runtime(chat *c, runtime *rt) {
+    runtime *old = c->rt;
+    c->rt = runtime_ref(rt);
+    runtime_unref(old);
+}
+
+void chat_free(chat *c) {
+    if (!c) return;
+    runtime_unref(c->rt);
+    free(c);
+}
 
 /* ---- shared front half: parse, score, decide ---- */
 
@@ -89,37 +94,39 @@ static int header_ms(server_exchange *ex, const char *name, int min, int max, in
 /* The score, and when why is not NULL its explanation: /v1/route wants it,
  * the chat endpoint only needs the score, which costs less.  Both read the
  * text with personal data masked (privacy.h).  -1 when out of memory. */
-static int score_request(chat *c, const chatreq *req, const privacy_call *priv, classifier_explanation *why,
-                         double *score) {
+static int score_request(const classifier *model, const chatreq *req, const privacy_call *priv,
+                         classifier_explanation *why, double *score) {
     const feature_message *msgs = privacy_scoring_msgs(priv, req);
     if (!why) {
-        *score = classifier_score(c->model, msgs, req->nmessages);
+        *score = classifier_score(model, msgs, req->nmessages);
         return 0;
     }
-    if (classifier_explain(c->model, msgs, req->nmessages, why) < 0) return -1;
+    if (classifier_explain(model, msgs, req->nmessages, why) < 0) return -1;
     *score = why->score;
     return 0;
 }
 
 /* Parses, checks, scans, scores and routes; on success req and *priv are
  * the caller's to free. */
-static int decide(chat *c, server_exchange *ex, chatreq *req, privacy_call **priv, classifier_explanation *why,
-                  router_decision *dec, int *deadline_ms) {
+static int decide(const runtime *rt, server_exchange *ex, chatreq *req, privacy_call **priv,
+                  classifier_explanation *why, router_decision *dec, int *deadline_ms) {
+    const config *cfg = runtime_config(rt);
+    backends *health = runtime_backends(rt);
     size_t len;
     const char *body = server_ex_body(ex, &len);
     api_error err;
-    if (limits_check_body(c->cfg, body, len, &err) < 0 || chatreq_parse(body, len, req, &err) < 0) {
+    if (limits_check_body(cfg, body, len, &err) < 0 || chatreq_parse(body, len, req, &err) < 0) {
         server_ex_reply_error(ex, &err);
         return -1;
     }
-    if (limits_check_request(c->cfg, req, &err) < 0) {
+    if (limits_check_request(cfg, req, &err) < 0) {
         server_ex_reply_error(ex, &err);
         chatreq_free(req);
         return -1;
     }
     double score;
-    *priv = privacy_call_new(c->cfg, req);
-    if (!*priv || score_request(c, req, *priv, why, &score) < 0) {
+    *priv = privacy_call_new(cfg, req);
+    if (!*priv || score_request(runtime_classifier(rt), req, *priv, why, &score) < 0) {
         api_error_set(&err, 500, "server_error", NULL, NULL, "out of memory");
         server_ex_reply_error(ex, &err);
         chatreq_free(req);
@@ -128,11 +135,11 @@ static int decide(chat *c, server_exchange *ex, chatreq *req, privacy_call **pri
     }
     if (privacy_found(*priv)) {
         char kinds[256];
-        privacy_kinds_str(c->cfg, privacy_found(*priv), kinds, sizeof kinds);
+        privacy_kinds_str(cfg, privacy_found(*priv), kinds, sizeof kinds);
         server_ex_log_str(ex, "pii", kinds);
     }
     router_backend view[ROUTER_MAX_CANDIDATES];
-    backends_router_view(c->health, view);
+    backends_router_view(health, view);
     router_input in = {
         .model = req->model,
         .force_tier = server_ex_header(ex, "X-Tiergate-Tier"),
@@ -140,16 +147,16 @@ static int decide(chat *c, server_exchange *ex, chatreq *req, privacy_call **pri
         .device_only = privacy_device_only(*priv),
     };
     /* A client may shorten the operator's deadline, never extend it. */
-    if (header_ms(ex, "X-Tiergate-Max-First-Byte-Ms", 0, 3600000, c->cfg->max_first_byte_ms,
+    if (header_ms(ex, "X-Tiergate-Max-First-Byte-Ms", 0, 3600000, cfg->max_first_byte_ms,
                   &in.max_first_byte_ms, &err) < 0 ||
-        header_ms(ex, "X-Tiergate-Deadline-Ms", 1, c->cfg->deadline_ms, c->cfg->deadline_ms, deadline_ms,
+        header_ms(ex, "X-Tiergate-Deadline-Ms", 1, cfg->deadline_ms, cfg->deadline_ms, deadline_ms,
                   &err) < 0 ||
-        router_decide(c->cfg, view, &in, dec, &err) < 0) {
+        router_decide(cfg, view, &in, dec, &err) < 0) {
         server_ex_set_route(ex, "none", "none", "none", score);
         if (err.status == 503) {
             char after[24];
             snprintf(after, sizeof after, "%llu",
-                     (unsigned long long)(backends_next_usable_ms(c->health) + 999) / 1000);
+                     (unsigned long long)(backends_next_usable_ms(health) + 999) / 1000);
             server_ex_add_header(ex, "Retry-After", after);
         }
         server_ex_reply_error(ex, &err);
@@ -163,14 +170,16 @@ static int decide(chat *c, server_exchange *ex, chatreq *req, privacy_call **pri
 /* ---- /v1/route ---- */
 
 void chat_handle_route(server_exchange *ex, void *ctx) {
-    chat *c = ctx;
+    const runtime *rt = ((chat *)ctx)->rt;
+    const config *cfg = runtime_config(rt);
+    backends *health = runtime_backends(rt);
     chatreq req;
     privacy_call *priv;
     classifier_explanation why;
     router_decision dec;
     int deadline_ms;
-    if (decide(c, ex, &req, &priv, &why, &dec, &deadline_ms) < 0) return;
-    const config_backend *first = &c->cfg->backends[dec.candidates[0]];
+    if (decide(rt, ex, &req, &priv, &why, &dec, &deadline_ms) < 0) return;
+    const config_backend *first = &cfg->backends[dec.candidates[0]];
     server_ex_set_route(ex, tier_name(dec.tier), first->name, dec.reason, dec.score);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "tier", tier_name(dec.tier));
@@ -178,8 +187,8 @@ void chat_handle_route(server_exchange *ex, void *ctx) {
     cJSON_AddStringToObject(o, "model", first->model);
     cJSON_AddStringToObject(o, "reason", dec.reason);
     cJSON_AddNumberToObject(o, "score", dec.score);
-    cJSON_AddNumberToObject(o, "threshold", c->cfg->threshold);
-    cJSON_AddNumberToObject(o, "cloud_threshold", c->cfg->cloud_threshold);
+    cJSON_AddNumberToObject(o, "threshold", cfg->threshold);
+    cJSON_AddNumberToObject(o, "cloud_threshold", cfg->cloud_threshold);
     cJSON_AddNumberToObject(o, "bias", why.bias);
     cJSON *f = cJSON_AddArrayToObject(o, "features");
     for (size_t i = 0; i < why.n; i++) {
@@ -189,18 +198,18 @@ void chat_handle_route(server_exchange *ex, void *ctx) {
         cJSON_AddItemToArray(f, e);
     }
     cJSON *pv = cJSON_AddObjectToObject(o, "privacy");
-    cJSON_AddStringToObject(pv, "mode", privacy_mode_name(c->cfg->privacy));
-    cJSON_AddItemToObject(pv, "found", privacy_kinds_json(c->cfg, privacy_found(priv)));
+    cJSON_AddStringToObject(pv, "mode", privacy_mode_name(cfg->privacy));
+    cJSON_AddItemToObject(pv, "found", privacy_kinds_json(cfg, privacy_found(priv)));
     cJSON *cand = cJSON_AddArrayToObject(o, "candidates");
     for (size_t i = 0; i < dec.ncandidates; i++) {
-        const config_backend *b = &c->cfg->backends[dec.candidates[i]];
+        const config_backend *b = &cfg->backends[dec.candidates[i]];
         cJSON *e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "backend", b->name);
         cJSON_AddStringToObject(e, "tier", tier_name(b->tier));
         size_t bi = (size_t)dec.candidates[i];
-        cJSON_AddStringToObject(e, "health", backends_health_name(backends_health(c->health, bi)));
-        cJSON_AddStringToObject(e, "circuit", circuit_state_name(backends_circuit(c->health, bi)));
-        cJSON_AddNumberToObject(e, "est_first_byte_ms", backends_est_first_byte_ms(c->health, bi));
+        cJSON_AddStringToObject(e, "health", backends_health_name(backends_health(health, bi)));
+        cJSON_AddStringToObject(e, "circuit", circuit_state_name(backends_circuit(health, bi)));
+        cJSON_AddNumberToObject(e, "est_first_byte_ms", backends_est_first_byte_ms(health, bi));
         cJSON_AddItemToArray(cand, e);
     }
     chatreq_free(&req);
@@ -213,7 +222,7 @@ void chat_handle_route(server_exchange *ex, void *ctx) {
 /* ---- /v1/chat/completions: the sink of the dispatch job ---- */
 
 static void set_answering_route(chat_call *call, int backend, const char *reason) {
-    const config_backend *b = &call->c->cfg->backends[backend];
+    const config_backend *b = &call->cfg->backends[backend];
     server_ex_set_route(call->ex, tier_name(b->tier), b->name, reason, call->dec.score);
 }
 
@@ -229,7 +238,7 @@ static void stamp(chat_call *call, cJSON *o, const char *object, int backend) {
     set_field(o, "object", cJSON_CreateString(object));
     if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(o, "created")))
         set_field(o, "created", cJSON_CreateNumber(call->created));
-    set_field(o, "model", cJSON_CreateString(call->c->cfg->backends[backend].model));
+    set_field(o, "model", cJSON_CreateString(call->cfg->backends[backend].model));
 }
 
 static void log_outcome(chat_call *call) {
@@ -240,7 +249,7 @@ static void log_outcome(chat_call *call) {
 static void on_response(void *ud, int backend, const char *reason, cJSON *body) {
     chat_call *call = ud;
     set_answering_route(call, backend, reason);
-    privacy_restore_response(call->priv, &call->c->cfg->backends[backend], body);
+    privacy_restore_response(call->priv, &call->cfg->backends[backend], body);
     stamp(call, body, "chat.completion", backend);
     size_t n;
     char *s = jsonout_print(body, NULL, NULL, &n);
@@ -284,7 +293,7 @@ static void on_chunk(void *ud, int backend, const char *reason, cJSON *chunk) {
         call->role_sent = true;
     }
     call->backend = backend;
-    privacy_restore_chunk(call->priv, &call->c->cfg->backends[backend], chunk);
+    privacy_restore_chunk(call->priv, &call->cfg->backends[backend], chunk);
     stamp(call, chunk, "chat.completion.chunk", backend);
     write_event(call, chunk);
 }
@@ -319,7 +328,7 @@ static void on_error(void *ud, const api_error *e, bool committed, int backend) 
         /* The client must learn that a larger tier could have answered. */
         api_error pe;
         char kinds[128];
-        privacy_kinds_str(call->c->cfg, privacy_found(call->priv), kinds, sizeof kinds);
+        privacy_kinds_str(call->cfg, privacy_found(call->priv), kinds, sizeof kinds);
         api_error_set(&pe, 503, "server_error", "backend_unavailable", NULL,
                       "The request contains personal data (%s) and privacy.mode is \"local\", so only the "
                       "device tier may answer it, and it could not: %.400s", kinds, e->message);
@@ -328,7 +337,7 @@ static void on_error(void *ud, const api_error *e, bool committed, int backend) 
         return;
     }
     if (backend >= 0) {
-        const config_backend *b = &call->c->cfg->backends[backend];
+        const config_backend *b = &call->cfg->backends[backend];
         server_ex_set_route(call->ex, tier_name(b->tier), b->name,
                             e->status >= 500 ? "failed" : call->dec.reason, call->dec.score);
     } else {
@@ -345,6 +354,7 @@ static void call_close(void *ud, bool client_gone) {
     dispatch_job_free(call->job);
     chatreq_free(&call->req);
     privacy_call_free(call->priv);
+    runtime_unref(call->rt);
     free(call);
 }
 
@@ -358,18 +368,19 @@ void chat_handle_completions(server_exchange *ex, void *ctx) {
         return;
     }
     int deadline_ms;
-    if (decide(c, ex, &call->req, &call->priv, NULL, &call->dec, &deadline_ms) < 0) {
+    if (decide(c->rt, ex, &call->req, &call->priv, NULL, &call->dec, &deadline_ms) < 0) {
         free(call);
         return;
     }
-    call->c = c;
+    call->rt = runtime_ref(c->rt);
+    call->cfg = runtime_config(call->rt);
     call->ex = ex;
     call->created = (double)time(NULL);
     snprintf(call->id, sizeof call->id, "chatcmpl-%s", server_ex_request_id(ex) + 4);
-    server_ex_set_route(ex, tier_name(call->dec.tier), c->cfg->backends[call->dec.candidates[0]].name,
+    server_ex_set_route(ex, tier_name(call->dec.tier), call->cfg->backends[call->dec.candidates[0]].name,
                         call->dec.reason, call->dec.score);
     server_ex_on_close(ex, call_close, call);
-    call->job = dispatch_start(c->d, &call->req, &call->dec, deadline_ms, &chat_sink, call);
+    call->job = dispatch_start(runtime_dispatch(call->rt), &call->req, &call->dec, deadline_ms, &chat_sink, call);
     if (!call->job) {
         api_error e;
         api_error_set(&e, 500, "server_error", NULL, NULL, "out of memory");

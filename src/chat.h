@@ -9,16 +9,16 @@
 #ifndef TIERGATE_CHAT_H
 #define TIERGATE_CHAT_H
 
-#include "backends.h"
-#include "classifier.h"
-#include "config.h"
-#include "dispatch.h"
+#include "runtime.h"
 #include "server.h"
 
 typedef struct chat chat;
 
-/* model is borrowed: its owner keeps it alive while the chat uses it. */
-chat *chat_new(const config *cfg, const classifier *model, backends *health, dispatch *d);
+/* New requests use rt (the chat holds a reference); each request keeps the
+ * runtime it started with until it ends. */
+chat *chat_new(runtime *rt);
+/* A reload: requests from now on use rt. */
+void chat_set_runtime(chat *c, runtime *rt);
 void chat_free(chat *c);
 
 /* server_endpoint handlers; ctx is the chat. */

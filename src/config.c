@@ -435,7 +435,7 @@ static int parse_sections(reader *r, const cJSON *root, config *c) {
     static const char *const lkeys[] = {"max_body_bytes", "max_connections", "client_timeout_s",
                                         "max_header_bytes", "max_connections_per_ip", "request_timeout_s",
                                         "max_json_depth", "max_messages", "max_message_chars",
-                                        "max_inflight_per_key", NULL};
+                                        "max_inflight_per_key", "drain_timeout_s", NULL};
     if (check_keys(r, root, "", keys) < 0) return -1;
     if (parse_listen(r, root, c) < 0) return -1;
 
@@ -497,7 +497,8 @@ static int parse_sections(reader *r, const cJSON *root, config *c) {
         read_int(r, l, "limits", "max_json_depth", 4, 512, 64, &c->max_json_depth) < 0 ||
         read_int(r, l, "limits", "max_messages", 1, 1000000, 1024, &c->max_messages) < 0 ||
         read_size(r, l, "limits", "max_message_chars", 1, 1073741824.0, 524288, &c->max_message_chars) < 0 ||
-        read_int(r, l, "limits", "max_inflight_per_key", 1, 1000000, 64, &c->max_inflight_per_key) < 0)
+        read_int(r, l, "limits", "max_inflight_per_key", 1, 1000000, 64, &c->max_inflight_per_key) < 0 ||
+        read_int(r, l, "limits", "drain_timeout_s", 0, 3600, 30, &c->drain_timeout_s) < 0)
         return -1;
     c->max_connections = (unsigned)maxconn;
     c->max_connections_per_ip = (unsigned)perip;

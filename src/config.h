@@ -94,6 +94,7 @@ typedef struct config {
     int max_messages;
     size_t max_message_chars;          /* code points over all message texts */
     int max_inflight_per_key;          /* requests in flight per client key */
+    int drain_timeout_s;     /* SIGTERM: how long requests in flight may take to finish */
     char *auth_keys_env;     /* auth.keys_env or auth.keys_file (one of them, or neither) */
     char *auth_keys_file;
     config_client_key *client_keys;    /* owned; none = authentication off */
@@ -114,6 +115,10 @@ config *config_load(const char *path, char *err, size_t errlen);
 void config_free(config *c);
 /* Writes the effective configuration as JSON; API keys appear as "***". */
 void config_print(const config *c, FILE *out);
+/* Names the settings that differ between old and new but only take effect
+ * at a restart (the listening address, the connection limits), comma
+ * separated, into out; returns how many. */
+int config_restart_fields(const config *old, const config *new_cfg, char *out, size_t outlen);
 
 /* Index of the backend named name, or -1. */
 int config_backend_index(const config *c, const char *name);

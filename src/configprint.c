@@ -1,4 +1,5 @@
-/* config_print: the effective configuration as JSON, for --check.
+/* config_print: the effective configuration as JSON, for --check; and
+ * config_restart_fields: what a reload cannot apply.
  *
  * Kept apart from parsing so that config.c stays about reading.  What is
  * printed is what the gateway will use, defaults filled in, so an operator
@@ -78,6 +79,7 @@ void config_print(const config *c, FILE *out) {
     cJSON_AddNumberToObject(l, "max_messages", c->max_messages);
     cJSON_AddNumberToObject(l, "max_message_chars", (double)c->max_message_chars);
     cJSON_AddNumberToObject(l, "max_inflight_per_key", c->max_inflight_per_key);
+    cJSON_AddNumberToObject(l, "drain_timeout_s", c->drain_timeout_s);
     cJSON *au = cJSON_AddObjectToObject(root, "auth");
     if (c->auth_keys_env) cJSON_AddStringToObject(au, "keys_env", c->auth_keys_env);
     if (c->auth_keys_file) cJSON_AddStringToObject(au, "keys_file", c->auth_keys_file);
@@ -99,4 +101,29 @@ void config_print(const config *c, FILE *out) {
         fprintf(out, "%s\n", s);
         free(s);
     }
+}
+
+/* These are options of the listening daemon, fixed when it starts; applying
+ * them would mean closing the socket that clients are connected to. */
+int config_restart_fields(const config *old, const config *new_cfg, char *out, size_t outlen) {
+    const struct {
+        const char *name;
+        bool differs;
+    } f[] = {
+        {"listen", strcmp(old->listen_host, new_cfg->listen_host) != 0 || old->listen_port != new_cfg->listen_port},
+        {"limits.max_connections", old->max_connections != new_cfg->max_connections},
+        {"limits.max_connections_per_ip", old->max_connections_per_ip != new_cfg->max_connections_per_ip},
+        {"limits.client_timeout_s", old->client_timeout_s != new_cfg->client_timeout_s},
+        {"limits.max_header_bytes", old->max_header_bytes != new_cfg->max_header_bytes},
+        {"limits.request_timeout_s", old->request_timeout_s != new_cfg->request_timeout_s},
+    };
+    int n = 0;
+    size_t len = 0;
+    if (outlen) out[0] = '\0';
+    for (size_t i = 0; i < sizeof f / sizeof *f; i++) {
+        if (!f[i].differs) continue;
+        if (len < outlen) len += (size_t)snprintf(out + len, outlen - len, "%s%s", n ? ", " : "", f[i].name);
+        n++;
+    }
+    return n;
 }

@@ -1,11 +1,19 @@
-/* main: command line, wiring, signals, orderly stop.
+/* main: command line, wiring, signals, reload and drain.
  *
- * main builds the modules in dependency order (loop, upstream, health,
- * dispatch, handlers, server), runs the loop, and takes them down in reverse:
- * the server first, so that every open exchange releases its dispatch job
- * (and with it its upstream transfer) while upstream still exists.
- * Signals arrive through a signalfd in the loop, so a handler never runs in
- * the middle of the gateway's own code. */
+ * main builds the modules in dependency order (loop, upstream, the runtime
+ * of the configuration, handlers, server), runs the loop, and takes them down
+ * in reverse: the server first, so that every open exchange releases its
+ * dispatch job (and with it its upstream transfer) while upstream still
+ * exists.  Signals arrive through a signalfd in the loop, so a handler never
+ * runs in the middle of the gateway's own code.
+ *
+ * SIGHUP reloads: the file and its classifier model are read and checked as
+ * at start, a new runtime is built beside the old (runtime.h), and only then
+ * do new requests switch to it; requests in flight finish on the old one.
+ * SIGTERM (or SIGINT) drains: the listening socket closes, requests in flight
+ * may finish within limits.drain_timeout_s, then what is left is cut with an
+ * error its client can read, and the process exits 0.  A second signal stops
+ * at once. */
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <signal.h>
@@ -16,13 +24,10 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "backends.h"
 #include "chat.h"
-#include "classifier.h"
-#include "config.h"
-#include "dispatch.h"
 #include "evloop.h"
 #include "log.h"
+#include "runtime.h"
 #include "server.h"
 #include "status.h"
 #include "upstream.h"
@@ -39,31 +44,36 @@ static const char usage[] =
     "  --check             validate the configuration and the classifier model, print the\n"
     "                      configuration with secrets masked, exit\n"
     "  --version           print the version and exit\n"
-    "  --help              print this help and exit\n";
+    "  --help              print this help and exit\n"
+    "\n"
+    "Signals: SIGHUP reloads the configuration and the classifier model (kept as they are\n"
+    "if the new ones are invalid); SIGTERM drains requests in flight and exits 0.\n";
 
 typedef struct gateway {
-    config *cfg;
-    classifier *model;       /* owned here, borrowed by chat, so a reload can swap it */
+    const char *config_path;
+    const char *listen;      /* --listen, applied again at every reload */
     evloop *loop;
     upstream *up;
-    backends *health;
-    dispatch *disp;
+    runtime *rt;             /* the configuration in force; main's reference */
     chat *chat;
     status *status;
     server *srv;
     evloop_io signals;
     int sigfd;
+    evloop_timer drain_timer;
+    bool draining, cut;
 } gateway;
+
+static void reload(gateway *g);
+static void drain(gateway *g);
 
 static void on_signal(void *ud, uint32_t events) {
     (void)events;
     gateway *g = ud;
     struct signalfd_siginfo si;
     while (read(g->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
-        if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM) {
-            log_msg("info", "stopping");
-            evloop_stop(g->loop);
-        }
+        if (si.ssi_signo == SIGHUP) reload(g);
+        else drain(g);
     }
 }
 
@@ -72,6 +82,7 @@ static int watch_signals(gateway *g) {
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) return -1;
     signal(SIGPIPE, SIG_IGN);
     g->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -120,25 +131,129 @@ static void warn_security(const config *c) {
     }
 }
 
+/* Reads the configuration and the classifier model it names; both or
+ * neither.  Used at start and at every reload, so a reload checks exactly
+ * what a start checks. */
+static int load(const char *path, const char *listen, config **cfg, classifier **model, char *err,
+                size_t errlen) {
+    *model = NULL;
+    if (!(*cfg = config_load(path, err, errlen))) return -1;
+    if ((listen && apply_listen(*cfg, listen, err, errlen) < 0) ||
+        !(*model = classifier_load((*cfg)->classifier_model, err, errlen))) {
+        config_free(*cfg);
+        *cfg = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* SIGHUP.  Everything is built before anything is switched, so a failure
+ * at any step leaves the running configuration exactly as it was. */
+static void reload(gateway *g) {
+    char err[512] = "out of memory";
+    config *cfg;
+    classifier *model;
+    cJSON *o;
+    if (g->draining) return;
+    if (load(g->config_path, g->listen, &cfg, &model, err, sizeof err) < 0) goto err;
+    char restart[256];
+    int nrestart = config_restart_fields(runtime_config(g->rt), cfg, restart, sizeof restart);
+    runtime *rt = runtime_new(cfg, model, g->loop, g->up, g->rt);
+    if (!rt) goto err;
+    if (server_reconfigure(g->srv, runtime_config(rt)) < 0) {
+        runtime_unref(rt);
+        goto err;
+    }
+    chat_set_runtime(g->chat, rt);
+    status_set_runtime(g->status, rt);
+    runtime_retire(g->rt);
+    runtime_unref(g->rt);
+    g->rt = rt;
+    if ((o = log_begin("info", "configuration reloaded"))) {
+        cJSON_AddStringToObject(o, "config", g->config_path);
+        cJSON_AddNumberToObject(o, "backends", (double)runtime_config(rt)->nbackends);
+        log_end(o);
+    }
+    warn_security(runtime_config(rt));
+    if (nrestart && (o = log_begin("warn", "these settings changed but take effect only at a restart"))) {
+        cJSON_AddStringToObject(o, "settings", restart);
+        log_end(o);
+    }
+    return;
+err:
+    if ((o = log_begin("error", "reload failed; the configuration in force stays"))) {
+        cJSON_AddStringToObject(o, "error", err);
+        log_end(o);
+    }
+}
+
+static void on_drained(void *ud) {
+    gateway *g = ud;
+    log_msg("info", "drained: no request left");
+    evloop_stop(g->loop);
+}
+
+/* The deadline first cuts what is left, each with an error its client can
+ * read, and then gives the sockets a second to take those last bytes. */
+static void on_drain_deadline(void *ud) {
+    gateway *g = ud;
+    if (g->cut) {
+        evloop_stop(g->loop);
+        return;
+    }
+    g->cut = true;
+    cJSON *o = log_begin("warn", "drain deadline passed; cutting the requests left");
+    if (o) {
+        cJSON_AddNumberToObject(o, "cut", (double)server_cut_all(g->srv));
+        log_end(o);
+    }
+    evloop_timer_start(g->loop, &g->drain_timer, 1000);
+}
+
+/* SIGTERM or SIGINT: stop taking work, let what is in flight finish within
+ * limits.drain_timeout_s, exit 0.  A second signal stops at once. */
+static void drain(gateway *g) {
+    if (g->draining) {
+        log_msg("info", "second stop signal: stopping now");
+        evloop_stop(g->loop);
+        return;
+    }
+    g->draining = true;
+    cJSON *o = log_begin("info", "draining: no new connections; requests in flight may finish");
+    if (o) {
+        cJSON_AddNumberToObject(o, "drain_timeout_s", runtime_config(g->rt)->drain_timeout_s);
+        log_end(o);
+    }
+    status_set_draining(g->status);
+    evloop_timer_init(&g->drain_timer, on_drain_deadline, g);
+    evloop_timer_start(g->loop, &g->drain_timer, (uint64_t)runtime_config(g->rt)->drain_timeout_s * 1000);
+    server_drain(g->srv, on_drained, g);
+}
+
+/* Reverse order of building: the server first, so every exchange releases
+ * its request (its runtime reference, its upstream transfer) while the rest
+ * still exists. */
 static void gateway_free(gateway *g) {
     server_free(g->srv);
     chat_free(g->chat);
     status_free(g->status);
-    dispatch_free(g->disp);
-    backends_free(g->health);
+    runtime_unref(g->rt);
     upstream_free(g->up);
-    if (g->sigfd > 0) close(g->sigfd);
+    if (g->sigfd >= 0) close(g->sigfd);
     evloop_free(g->loop);
-    classifier_free(g->model);
-    config_free(g->cfg);
 }
 
-static int gateway_run(gateway *g) {
+/* Takes ownership of cfg and model. */
+static int gateway_run(gateway *g, config *cfg, classifier *model) {
     char err[512] = "out of memory";
-    if (!(g->loop = evloop_new()) || watch_signals(g) < 0 || !(g->up = upstream_new(g->loop)) ||
-        !(g->health = backends_new(g->cfg)) || backends_start_probes(g->health, g->loop, g->up) < 0 ||
-        !(g->disp = dispatch_new(g->cfg, g->health, g->loop, g->up)) ||
-        !(g->chat = chat_new(g->cfg, g->model, g->health, g->disp)) || !(g->status = status_new(g->cfg, g->health))) {
+    if (!(g->loop = evloop_new()) || watch_signals(g) < 0 || !(g->up = upstream_new(g->loop))) {
+        classifier_free(model);
+        config_free(cfg);
+        fprintf(stderr, "tiergate: %s\n", err);
+        return 1;
+    }
+    if (!(g->rt = runtime_new(cfg, model, g->loop, g->up, NULL)) || !(g->chat = chat_new(g->rt)) ||
+        !(g->status = status_new(g->rt))) {
         fprintf(stderr, "tiergate: %s\n", err);
         return 1;
     }
@@ -150,19 +265,21 @@ static int gateway_run(gateway *g) {
         {"GET", "/healthz", status_handle_healthz, g->status, true},
         {"GET", "/readyz", status_handle_readyz, g->status, true},
     };
-    g->srv = server_new(g->loop, g->cfg, table, sizeof table / sizeof *table, err, sizeof err);
+    const config *c = runtime_config(g->rt);
+    g->srv = server_new(g->loop, c, table, sizeof table / sizeof *table, err, sizeof err);
     if (!g->srv) {
         fprintf(stderr, "tiergate: %s\n", err);
         return 1;
     }
     char listen[300];
-    bool v6 = strchr(g->cfg->listen_host, ':') != NULL;
-    snprintf(listen, sizeof listen, v6 ? "[%s]:%d" : "%s:%d", g->cfg->listen_host, server_port(g->srv));
+    bool v6 = strchr(c->listen_host, ':') != NULL;
+    snprintf(listen, sizeof listen, v6 ? "[%s]:%d" : "%s:%d", c->listen_host, server_port(g->srv));
     cJSON *o = log_begin("info", "listening");
     if (o) {
         cJSON_AddStringToObject(o, "listen", listen);
         cJSON_AddStringToObject(o, "version", TIERGATE_VERSION);
-        cJSON_AddNumberToObject(o, "backends", (double)g->cfg->nbackends);
+        cJSON_AddNumberToObject(o, "backends", (double)c->nbackends);
+        cJSON_AddNumberToObject(o, "pid", (double)getpid());
     }
     log_end(o);
     int rc = evloop_run(g->loop) < 0 ? 1 : 0;
@@ -173,11 +290,11 @@ static int gateway_run(gateway *g) {
 }
 
 int main(int argc, char **argv) {
-    const char *config_path = DEFAULT_CONFIG, *listen = NULL;
+    gateway g = {.config_path = DEFAULT_CONFIG, .sigfd = -1};
     bool check = false;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) config_path = argv[++i];
-        else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) listen = argv[++i];
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) g.config_path = argv[++i];
+        else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) g.listen = argv[++i];
         else if (strcmp(argv[i], "--check") == 0) check = true;
         else if (strcmp(argv[i], "--version") == 0) {
             printf("tiergate %s\n", TIERGATE_VERSION);
@@ -190,35 +307,27 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    gateway g = {.sigfd = -1};
     char err[512];
-    g.cfg = config_load(config_path, err, sizeof err);
-    if (g.cfg && listen && apply_listen(g.cfg, listen, err, sizeof err) < 0) {
-        config_free(g.cfg);
-        g.cfg = NULL;
-    }
-    if (g.cfg && !(g.model = classifier_load(g.cfg->classifier_model, err, sizeof err))) {
-        config_free(g.cfg);
-        g.cfg = NULL;
-    }
-    if (!g.cfg) {
+    config *cfg;
+    classifier *model;
+    if (load(g.config_path, g.listen, &cfg, &model, err, sizeof err) < 0) {
         fprintf(stderr, "tiergate: %s\n", err);
         return 1;
     }
-    warn_security(g.cfg);
+    warn_security(cfg);
     if (check) {
-        config_print(g.cfg, stdout);
-        classifier_free(g.model);
-        config_free(g.cfg);
+        config_print(cfg, stdout);
+        classifier_free(model);
+        config_free(cfg);
         return 0;
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "tiergate: cannot initialise libcurl\n");
-        classifier_free(g.model);
-        config_free(g.cfg);
+        classifier_free(model);
+        config_free(cfg);
         return 1;
     }
-    int rc = gateway_run(&g);
+    int rc = gateway_run(&g, cfg, model);
     gateway_free(&g);
     curl_global_cleanup();
     return rc;

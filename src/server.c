@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "buf.h"
@@ -51,6 +52,7 @@ struct server_exchange {
     unsigned long long started_us;
     buf body;
     bool too_large, handled, suspended, aborted, queued, streaming, stream_ended;
+    bool cut;                           /* ended by the drain deadline; the handler's later writes are dropped */
     struct MHD_Response *pending;
     int status;
     buf out;                            /* stream bytes not yet given to MHD */
@@ -81,6 +83,9 @@ struct server {
     int port;
     server_exchange *exchanges;
     uint64_t id_seed[2];
+    bool draining;
+    void (*on_drained)(void *ud);
+    void *on_drained_ud;
 };
 
 /* ---- helpers ---- */
@@ -145,6 +150,8 @@ static void add_common_headers(server_exchange *ex, struct MHD_Response *r) {
     MHD_add_response_header(r, "X-Tiergate-Score", score);
     for (size_t i = 0; i < ex->nextra; i++)
         MHD_add_response_header(r, ex->extra[i].name, ex->extra[i].value);
+    /* A draining gateway must not keep a connection that would bring more work. */
+    if (ex->s->draining) MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 }
 
 /* Stores r to be queued by the access handler, waking the connection. */
@@ -227,6 +234,7 @@ static void ex_free(server_exchange *ex) {
     buf_free(&ex->body);
     free(ex->path);
     free(ex);
+    if (s->draining && !s->exchanges && s->on_drained) s->on_drained(s->on_drained_ud);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -272,6 +280,17 @@ static const server_endpoint *route(server_exchange *ex) {
     return NULL;
 }
 
+/* A request that came on a kept-alive connection after SIGTERM gets a 503;
+ * health checks are still answered, so /readyz can say "draining". */
+static bool refuse_if_draining(server_exchange *ex) {
+    if (!ex->s->draining || ex->ep->open) return false;
+    api_error e;
+    api_error_set(&e, 503, "server_error", "shutting_down", NULL,
+                  "The gateway is shutting down; send the request again, to another instance or later");
+    server_ex_reply_error(ex, &e);
+    return true;
+}
+
 /* Checks the client's key and counts the request against it; false after
  * replying 401 or 429.  Runs on the headers, before any body is read. */
 static bool admit(server_exchange *ex) {
@@ -310,7 +329,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
          * byte of the body is read; MHD closes the connection after. */
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         ex->too_large = cl && strtoull(cl, NULL, 10) > s->cfg->max_body_bytes;
-        if (!(ex->ep = route(ex)) || !admit(ex) || ex->too_large) {
+        if (!(ex->ep = route(ex)) || refuse_if_draining(ex) || !admit(ex) || ex->too_large) {
             ex->handled = true;
             if (!ex->pending) dispatch(ex);
             return queue_pending(ex);
@@ -363,7 +382,7 @@ int server_ex_stream_begin(server_exchange *ex) {
 }
 
 int server_ex_stream_write(server_exchange *ex, const char *data, size_t len) {
-    if (ex->aborted) return -1;
+    if (ex->aborted || ex->cut) return -1;
     assert(ex->streaming && !ex->stream_ended);
     if (!buf_append(&ex->out, data, len, 0)) return -1;
     if (ex->queued) resume(ex);
@@ -378,7 +397,7 @@ void server_ex_stream_end(server_exchange *ex) {
 /* ---- replies ---- */
 
 void server_ex_reply(server_exchange *ex, int status, const char *content_type, char *body, size_t len) {
-    if (ex->aborted) {
+    if (ex->aborted || ex->cut) {
         free(body);
         return;
     }
@@ -577,6 +596,55 @@ err:
 }
 
 int server_port(const server *s) { return s->port; }
+
+int server_reconfigure(server *s, const config *cfg) {
+    auth *a = auth_new(cfg);
+    if (!a) return -1;
+    for (server_exchange *ex = s->exchanges; ex; ex = ex->next) {
+        if (ex->key < 0) continue;
+        auth_release(s->auth, ex->key);
+        ex->key = auth_carry(a, ex->client);
+    }
+    auth_free(s->auth);
+    s->auth = a;
+    s->cfg = cfg;
+    return 0;
+}
+
+void server_drain(server *s, void (*on_drained)(void *ud), void *ud) {
+    s->draining = true;
+    s->on_drained = on_drained;
+    s->on_drained_ud = ud;
+    /* In external-loop mode nothing else uses the listening socket. */
+    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+    if (fd != MHD_INVALID_SOCKET) close(fd);
+    run_soon(s);
+    if (!s->exchanges) on_drained(ud);
+}
+
+size_t server_cut_all(server *s) {
+    size_t n = 0;
+    api_error e;
+    api_error_set(&e, 503, "server_error", "shutting_down", NULL,
+                  "The gateway shut down before this request finished (drain deadline passed)");
+    for (server_exchange *ex = s->exchanges; ex; ex = ex->next) {
+        if (ex->cut || ex->aborted || !ex->handled) continue;
+        if (ex->streaming) {
+            if (ex->stream_ended) continue;
+            size_t len;
+            char *ev = api_error_sse(&e, &len);
+            if (ev) server_ex_stream_write(ex, ev, len);
+            free(ev);
+            server_ex_stream_end(ex);
+        } else {
+            if (ex->pending || ex->queued) continue;
+            server_ex_reply_error(ex, &e);
+        }
+        ex->cut = true;
+        n++;
+    }
+    return n;
+}
 
 void server_free(server *s) {
     if (!s) return;

@@ -43,6 +43,20 @@ server *server_new(struct evloop *loop, const config *cfg, const server_endpoint
 /* Closes the listening socket and every connection. */
 void server_free(server *s);
 int server_port(const server *s);
+/* A reload: requests from now on are checked against cfg (keys, body limit);
+ * requests in flight keep their place under their key's name.  The listening
+ * address and the connection limits stay as they were started (see
+ * config_restart_fields).  -1 when out of memory (nothing changed). */
+int server_reconfigure(server *s, const config *cfg);
+/* SIGTERM: closes the listening socket, answers new requests on open
+ * connections with 503 (health checks excepted) and closes each connection
+ * after its response; on_drained(ud) runs when no request is left, at once
+ * if none is. */
+void server_drain(server *s, void (*on_drained)(void *ud), void *ud);
+/* The drain deadline: every request still waiting for its answer gets a 503,
+ * every open stream an error event and its end; what the handlers write
+ * after that is dropped.  Returns how many were cut. */
+size_t server_cut_all(server *s);
 
 /* ---- the request ---- */
 const char *server_ex_path(const server_exchange *ex);

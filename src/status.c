@@ -11,19 +11,21 @@
 #include <time.h>
 
 struct status {
-    const config *cfg;
-    const backends *health;
+    const runtime *rt;
     double started;
+    bool draining;
 };
 
-status *status_new(const config *cfg, const backends *health) {
+status *status_new(const runtime *rt) {
     status *s = calloc(1, sizeof *s);
     if (!s) return NULL;
-    s->cfg = cfg;
-    s->health = health;
+    s->rt = rt;
     s->started = (double)time(NULL);
     return s;
 }
+
+void status_set_runtime(status *s, const runtime *rt) { s->rt = rt; }
+void status_set_draining(status *s) { s->draining = true; }
 
 void status_free(status *s) { free(s); }
 
@@ -46,22 +48,26 @@ void status_handle_healthz(server_exchange *ex, void *ctx) {
     reply_json(ex, 200, o);
 }
 
+/* A draining gateway says so first: a load balancer must stop sending it
+ * work even though its backends are fine. */
 void status_handle_readyz(server_exchange *ex, void *ctx) {
     status *s = ctx;
-    bool ready = backends_any_up(s->health);
+    const config *cfg = runtime_config(s->rt);
+    const backends *health = runtime_backends(s->rt);
+    bool ready = !s->draining && backends_any_up(health);
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "status", ready ? "ready" : "unavailable");
+    cJSON_AddStringToObject(o, "status", s->draining ? "draining" : ready ? "ready" : "unavailable");
     cJSON *arr = cJSON_AddArrayToObject(o, "backends");
-    for (size_t i = 0; i < s->cfg->nbackends; i++) {
-        const config_backend *b = &s->cfg->backends[i];
+    for (size_t i = 0; i < cfg->nbackends; i++) {
+        const config_backend *b = &cfg->backends[i];
         cJSON *e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "name", b->name);
         cJSON_AddStringToObject(e, "tier", tier_name(b->tier));
-        cJSON_AddStringToObject(e, "state", backends_health_name(backends_health(s->health, i)));
-        cJSON_AddStringToObject(e, "circuit", circuit_state_name(backends_circuit(s->health, i)));
-        cJSON_AddNumberToObject(e, "est_connect_ms", backends_est_connect_ms(s->health, i));
-        cJSON_AddNumberToObject(e, "est_first_byte_ms", backends_est_first_byte_ms(s->health, i));
-        const char *why = backends_last_error(s->health, i);
+        cJSON_AddStringToObject(e, "state", backends_health_name(backends_health(health, i)));
+        cJSON_AddStringToObject(e, "circuit", circuit_state_name(backends_circuit(health, i)));
+        cJSON_AddNumberToObject(e, "est_connect_ms", backends_est_connect_ms(health, i));
+        cJSON_AddNumberToObject(e, "est_first_byte_ms", backends_est_first_byte_ms(health, i));
+        const char *why = backends_last_error(health, i);
         if (*why) cJSON_AddStringToObject(e, "reason", why);
         cJSON_AddItemToArray(arr, e);
     }
@@ -80,11 +86,12 @@ static cJSON *model_object(const status *s, const char *id, const char *owner) {
 /* Calls fn for every model id a client may use, in list order. */
 static void each_model(const status *s, void (*fn)(const status *, const char *, const char *, void *),
                        void *ud) {
+    const config *cfg = runtime_config(s->rt);
     fn(s, "auto", "tiergate", ud);
     for (int t = 0; t < TIER_COUNT; t++)
-        if (config_has_tier(s->cfg, (tier_t)t)) fn(s, tier_name((tier_t)t), "tiergate", ud);
-    for (size_t i = 0; i < s->cfg->nbackends; i++)
-        fn(s, s->cfg->backends[i].name, tier_name(s->cfg->backends[i].tier), ud);
+        if (config_has_tier(cfg, (tier_t)t)) fn(s, tier_name((tier_t)t), "tiergate", ud);
+    for (size_t i = 0; i < cfg->nbackends; i++)
+        fn(s, cfg->backends[i].name, tier_name(cfg->backends[i].tier), ud);
 }
 
 static void add_to_list(const status *s, const char *id, const char *owner, void *ud) {

@@ -1,17 +1,20 @@
 /* status: the endpoints that describe the gateway rather than answer chats:
- * GET /healthz (the process is alive), GET /readyz (some backend can serve;
- * each backend's health), GET /v1/models and GET /v1/models/{id} (what a
+ * GET /healthz (the process is alive), GET /readyz (some backend can serve and the
+ * gateway is not draining; each backend's health), GET /v1/models and GET /v1/models/{id} (what a
  * client may put in "model": "auto", the configured tiers, the backends). */
 #ifndef TIERGATE_STATUS_H
 #define TIERGATE_STATUS_H
 
-#include "backends.h"
-#include "config.h"
+#include "runtime.h"
 #include "server.h"
 
 typedef struct status status;
 
-status *status_new(const config *cfg, const backends *health);
+/* rt is borrowed: main keeps the runtime it sets here alive. */
+status *status_new(const runtime *rt);
+void status_set_runtime(status *s, const runtime *rt);
+/* From now on /readyz answers 503 "draining" (SIGTERM). */
+void status_set_draining(status *s);
 void status_free(status *s);
 
 void status_handle_healthz(server_exchange *ex, void *ctx);

@@ -125,7 +125,33 @@ static void test_config_errors(void) {
                         "\"tls\":{\"verify\":false}}]}", "backends[0].tls.verify: unknown key");
 }
 
+/* A reload's new table counts the requests already admitted by name, over
+ * the limit if need be, and forgets those whose key is gone. */
+static void test_carry(void) {
+    char err[256] = "";
+    config *c = parse_with_keys("a:" KEY_A ",b:" KEY_B, err);
+    CHECK(c != NULL);
+    if (!c) return;
+    c->max_inflight_per_key = 1;
+    auth *a = auth_new(c);
+    CHECK(a != NULL);
+    if (!a) goto out;
+    CHECK_INT(auth_carry(a, "b"), 1);
+    CHECK_INT(auth_carry(a, "b"), 1);
+    CHECK(!auth_acquire(a, 1));
+    CHECK_INT(auth_carry(a, "gone"), -1);
+    auth_release(a, 1);
+    CHECK(!auth_acquire(a, 1));
+    auth_release(a, 1);
+    CHECK(auth_acquire(a, 1));
+    auth_release(a, 1);
+    auth_free(a);
+out:
+    config_free(c);
+}
+
 int main(void) {
+    test_carry();
     test_load();
     test_match();
     test_off();

@@ -300,8 +300,34 @@ static void test_aliases(void) {
                  "routing.model_aliases.a: an alias must be a new name");
 }
 
+/* What a reload cannot apply is named, and nothing else is. */
+static void test_restart_fields(void) {
+    char err[256] = "", out[256];
+    config *a = parse("{\"backends\":[" MIN_BACKEND "]}", err);
+    config *b = parse("{\"listen\":\"127.0.0.1:9000\",\"backends\":[" MIN_BACKEND "],"
+                      "\"routing\":{\"threshold\":0.9},"
+                      "\"limits\":{\"max_connections\":5,\"request_timeout_s\":7,\"max_body_bytes\":4096,"
+                      "\"drain_timeout_s\":3}}", err);
+    CHECK(a && b);
+    if (!a || !b) goto out;
+    CHECK_INT(b->drain_timeout_s, 3);
+    CHECK_INT(a->drain_timeout_s, 30);
+    CHECK_INT(config_restart_fields(a, a, out, sizeof out), 0);
+    CHECK_STR(out, "");
+    CHECK_INT(config_restart_fields(a, b, out, sizeof out), 3);
+    CHECK_STR(out, "listen, limits.max_connections, limits.request_timeout_s");
+    CHECK_INT(config_restart_fields(a, b, out, 10), 3);
+    CHECK_INT((int)strlen(out), 9);
+out:
+    config_free(a);
+    config_free(b);
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"limits\":{\"drain_timeout_s\":-1}}",
+                 "limits.drain_timeout_s: must be");
+}
+
 int main(void) {
     test_aliases();
+    test_restart_fields();
     test_privacy();
     test_defaults();
     test_full();
