@@ -231,6 +231,17 @@ static upstream_socket *owned_socket(const upstream *u, curl_socket_t fd) {
     return fd >= 0 && (size_t)fd < u->nsocks ? u->socks[fd] : NULL;
 }
 
+/* Drops the state of an owned socket.  libcurl closes some through
+ * close_socket and some (at its own clean-up) without telling: a descriptor
+ * number that comes back from open_socket, or is left at the end, was
+ * closed, and the kernel took it out of the epoll set then; the delete here
+ * only keeps the loop from calling a freed watch. */
+static void forget_socket(upstream *u, upstream_socket *s) {
+    if (s->registered) evloop_io_del(u->loop, &s->io);
+    u->socks[s->fd] = NULL;
+    free(s);
+}
+
 static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a) {
     (void)purpose;
     upstream *u = clientp;
@@ -251,7 +262,7 @@ static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct cur
         free(s);
         return CURL_SOCKET_BAD;
     }
-    assert(!u->socks[fd]);
+    if (u->socks[fd]) forget_socket(u, u->socks[fd]);
     s->u = u;
     s->fd = fd;
     s->owned = true;
@@ -262,11 +273,7 @@ static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct cur
 static int close_socket(void *clientp, curl_socket_t fd) {
     upstream *u = clientp;
     upstream_socket *s = owned_socket(u, fd);
-    if (s) {
-        if (s->registered) evloop_io_del(u->loop, &s->io);
-        u->socks[fd] = NULL;
-        free(s);
-    }
+    if (s) forget_socket(u, s);
     return close(fd);
 }
 
@@ -453,9 +460,10 @@ void upstream_free(upstream *u) {
         xfer_release(u->active);
     }
     for (size_t i = 0; i < u->npool; i++) curl_easy_cleanup(u->pool[i]);
-    curl_multi_cleanup(u->multi);   /* closes the cached connections: close_socket */
+    curl_multi_cleanup(u->multi);
     evloop_timer_stop(u->loop, &u->curl_timer);
-    for (size_t i = 0; i < u->nsocks; i++) assert(!u->socks[i]);
+    for (size_t i = 0; i < u->nsocks; i++)
+        if (u->socks[i]) forget_socket(u, u->socks[i]);
     free(u->socks);
     free(u);
 }
