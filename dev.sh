@@ -11,9 +11,10 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# iproute2 and nftables: the fault suite's network namespace and impairments
+# iproute2 and nftables: the fault suite's network namespace and impairments;
+# prometheus: its promtool checks the /metrics text (tests/integration/metrics.test.mjs)
 APT_PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev curl \
-libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev iproute2 nftables openssl"
+libmicrohttpd-dev libcurl4-openssl-dev libcjson-dev iproute2 nftables openssl prometheus"
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 

@@ -18,24 +18,37 @@
  * router keeps it on the device tier, and an uncommitted failure becomes a
  * 503 that says privacy kept it there; in redact mode larger tiers get the
  * masked body and their answers are restored here, just before they are
- * printed.  Logs name the kinds found, never a value. */
+ * printed.  Logs name the kinds found, never a value.
+ *
+ * Accounting.  Every request that reaches the handler is accounted once, when
+ * its exchange closes, whatever ended it: its log fields and its metrics
+ * (metrics.h).  Tokens are metered as the answer passes (usage.h), before the
+ * usage chunk is dropped, so a stream is counted as exactly as a plain
+ * answer; a stream the client or the backend broke off is counted with what
+ * reached the client, estimated.  The answer's text is kept only when
+ * log.include_text asks for it. */
 #include "chat.h"
 
+#include <assert.h>
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "classifier.h"
+#include "evloop.h"
 #include "jsonout.h"
 #include "limits.h"
 #include "privacy.h"
 #include "request.h"
 #include "router.h"
+#include "usage.h"
 
 struct chat {
     runtime *rt;                 /* the one new requests take; a reference */
+    metrics *m;
 };
 
 typedef struct chat_call {
@@ -48,14 +61,20 @@ typedef struct chat_call {
     dispatch_job *job;
     char id[48];
     double created;
-    int backend;                 /* the one streaming, once a chunk came */
-    bool stream_started, role_sent;
+    int backend;                 /* the one answering, once its answer or a chunk came; -1 */
+    bool stream_started, role_sent, decided;
+    metrics *m;
+    int route_backend;           /* X-Tiergate-Backend, or -1 for "none" */
+    const char *route_reason;    /* X-Tiergate-Reason (static) */
+    usage_meter meter;
+    buf text;                    /* the answer's text, with log.include_text only */
 } chat_call;
 
-chat *chat_new(runtime *rt) {
+chat *chat_new(runtime *rt, metrics *m) {
     chat *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->rt = runtime_ref(rt);
+    c->m = m;
     return c;
 }
 
@@ -221,9 +240,24 @@ void chat_handle_route(server_exchange *ex, void *ctx) {
 
 /* ---- /v1/chat/completions: the sink of the dispatch job ---- */
 
-static void set_answering_route(chat_call *call, int backend, const char *reason) {
-    const config_backend *b = &call->cfg->backends[backend];
-    server_ex_set_route(call->ex, tier_name(b->tier), b->name, reason, call->dec.score);
+/* The X-Tiergate-* headers, remembered for the accounting; backend -1 is "none". */
+static void set_route(chat_call *call, int backend, const char *reason) {
+    const config_backend *b = backend >= 0 ? &call->cfg->backends[backend] : NULL;
+    server_ex_set_route(call->ex, b ? tier_name(b->tier) : "none", b ? b->name : "none", reason, call->dec.score);
+    call->route_backend = backend;
+    call->route_reason = reason;
+}
+
+/* With log.include_text: the text of each choice, as the client gets it. */
+static void keep_text(chat_call *call, const cJSON *answer) {
+    if (!call->cfg->log_include_text) return;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(answer, "choices")) {
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(c, "message");
+        if (!m) m = cJSON_GetObjectItemCaseSensitive(c, "delta");
+        const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "content"));
+        if (t) buf_append(&call->text, t, strlen(t), 0);
+    }
 }
 
 /* Sets o[key] in place when present, so the backend's field order survives. */
@@ -241,20 +275,17 @@ static void stamp(chat_call *call, cJSON *o, const char *object, int backend) {
     set_field(o, "model", cJSON_CreateString(call->cfg->backends[backend].model));
 }
 
-static void log_outcome(chat_call *call) {
-    server_ex_log_int(call->ex, "attempts", dispatch_job_attempts(call->job));
-    server_ex_log_int(call->ex, "ttfb_ms", (long long)(dispatch_job_ttfb_us(call->job) / 1000));
-}
-
 static void on_response(void *ud, int backend, const char *reason, cJSON *body) {
     chat_call *call = ud;
-    set_answering_route(call, backend, reason);
+    set_route(call, backend, reason);
+    call->backend = backend;
+    usage_meter_add(&call->meter, body);
     privacy_restore_response(call->priv, &call->cfg->backends[backend], body);
+    keep_text(call, body);
     stamp(call, body, "chat.completion", backend);
     size_t n;
     char *s = jsonout_print(body, NULL, NULL, &n);
     cJSON_Delete(body);
-    log_outcome(call);
     if (!s) {
         api_error e;
         api_error_set(&e, 500, "server_error", NULL, NULL, "out of memory");
@@ -276,12 +307,13 @@ static void on_chunk(void *ud, int backend, const char *reason, cJSON *chunk) {
     chat_call *call = ud;
     const cJSON *choices = cJSON_GetObjectItemCaseSensitive(chunk, "choices");
     bool usage_only = cJSON_GetArraySize(choices) == 0;
+    usage_meter_add(&call->meter, chunk);
     if (!call->req.include_usage) {
         if (usage_only) return;
         cJSON_DeleteItemFromObjectCaseSensitive(chunk, "usage");
     }
     if (!call->stream_started) {
-        set_answering_route(call, backend, reason);
+        set_route(call, backend, reason);
         if (server_ex_stream_begin(call->ex) < 0) return;
         call->stream_started = true;
     }
@@ -294,6 +326,7 @@ static void on_chunk(void *ud, int backend, const char *reason, cJSON *chunk) {
     }
     call->backend = backend;
     privacy_restore_chunk(call->priv, &call->cfg->backends[backend], chunk);
+    keep_text(call, chunk);
     stamp(call, chunk, "chat.completion.chunk", backend);
     write_event(call, chunk);
 }
@@ -303,18 +336,17 @@ static void on_stream_end(void *ud) {
     static const char done[] = "data: [DONE]\n\n";
     cJSON *rest = privacy_flush_chunk(call->priv);
     if (rest) {
+        keep_text(call, rest);
         stamp(call, rest, "chat.completion.chunk", call->backend);
         write_event(call, rest);
         cJSON_Delete(rest);
     }
-    log_outcome(call);
     server_ex_stream_write(call->ex, done, sizeof done - 1);
     server_ex_stream_end(call->ex);
 }
 
 static void on_error(void *ud, const api_error *e, bool committed, int backend) {
     chat_call *call = ud;
-    if (call->job) log_outcome(call);
     server_ex_log_str(call->ex, "error", e->message);
     if (committed) {
         size_t n;
@@ -332,28 +364,100 @@ static void on_error(void *ud, const api_error *e, bool committed, int backend) 
         api_error_set(&pe, 503, "server_error", "backend_unavailable", NULL,
                       "The request contains personal data (%s) and privacy.mode is \"local\", so only the "
                       "device tier may answer it, and it could not: %.400s", kinds, e->message);
-        server_ex_set_route(call->ex, "none", "none", "privacy", call->dec.score);
+        set_route(call, -1, "privacy");
         server_ex_reply_error(call->ex, &pe);
         return;
     }
-    if (backend >= 0) {
-        const config_backend *b = &call->cfg->backends[backend];
-        server_ex_set_route(call->ex, tier_name(b->tier), b->name,
-                            e->status >= 500 ? "failed" : call->dec.reason, call->dec.score);
-    } else {
-        server_ex_set_route(call->ex, "none", "none", "failed", call->dec.score);
-    }
+    set_route(call, backend, backend < 0 || e->status >= 500 ? "failed" : call->dec.reason);
     server_ex_reply_error(call->ex, e);
 }
 
-static const dispatch_sink chat_sink = {on_response, on_chunk, on_stream_end, on_error};
+static void on_attempt(void *ud, int backend, dispatch_attempt_kind kind) {
+    chat_call *call = ud;
+    const config_backend *b = &call->cfg->backends[backend];
+    metrics_attempt(call->m, metrics_backend(call->m, b->name, b->tier), kind);
+}
+
+static const dispatch_sink chat_sink = {on_response, on_chunk, on_stream_end, on_error, on_attempt};
+
+/* ---- accounting, when the exchange closes ---- */
+
+/* Numbers are printed here, not by cJSON, whose shortest-round-trip
+ * printing of a double costs several times as much (a printf and a scanf). */
+static void log_number(server_exchange *ex, const char *key, const char *fmt, double v) {
+    char text[32];
+    snprintf(text, sizeof text, fmt, v);
+    server_ex_log_json(ex, key, cJSON_CreateRaw(text));
+}
+
+static void log_ms(server_exchange *ex, const char *key, unsigned long long us) {
+    log_number(ex, key, "%.3f", (double)us / 1000.0);
+}
+
+/* What the answer took and cost; savings at the first cloud backend's
+ * price when a smaller tier answered. */
+static void account_answer(chat_call *call, metrics_request *r) {
+    const config_backend *b = &call->cfg->backends[call->backend];
+    r->answered = true;
+    r->tokens = usage_meter_result(&call->meter, call->req.msgs, call->req.nmessages);
+    r->cost = usage_cost(&b->price, &r->tokens);
+    for (size_t i = 0; i < call->cfg->nbackends && b->tier != TIER_CLOUD; i++)
+        if (call->cfg->backends[i].tier == TIER_CLOUD) {
+            r->savings = usage_cost(&call->cfg->backends[i].price, &r->tokens);
+            break;
+        }
+    server_ex_log_int(call->ex, "prompt_tokens", r->tokens.input_tokens);
+    server_ex_log_int(call->ex, "completion_tokens", r->tokens.output_tokens);
+    server_ex_log_json(call->ex, "usage_estimated",
+                       cJSON_CreateBool(r->tokens.input_estimated || r->tokens.output_estimated));
+    log_number(call->ex, "cost", "%.10g", r->cost);
+}
+
+/* The gateway's added time is its time from the handler's start to the
+ * response handed over (or to now, when none was), less the time the job
+ * waited for backends before its first byte (dispatch_job_wait_us). */
+static void account(chat_call *call) {
+    server_exchange *ex = call->ex;
+    server_ex_times t = server_ex_timing(ex);
+    unsigned long long now = evloop_clock_us(), wait = call->job ? dispatch_job_wait_us(call->job) : 0;
+    unsigned long long own = (t.replied_us ? t.replied_us : now) - t.handled_us;
+    metrics_request r = {
+        .slot = METRICS_NO_BACKEND,
+        .reason = call->route_reason,
+        .status = server_ex_status(ex),
+        .latency_us = now - t.arrived_us,
+        .ttfb_us = t.replied_us ? t.replied_us - t.arrived_us : 0,
+        .added_us = own > wait ? own - wait : 0,
+    };
+    if (call->route_backend >= 0) {
+        const config_backend *b = &call->cfg->backends[call->route_backend];
+        r.slot = metrics_backend(call->m, b->name, b->tier);
+    }
+    assert(call->backend < 0 || call->backend == call->route_backend);
+    if (call->backend >= 0) account_answer(call, &r);
+    if (call->job) server_ex_log_int(ex, "attempts", dispatch_job_attempts(call->job));
+    if (r.ttfb_us) log_ms(ex, "ttfb_ms", r.ttfb_us);
+    log_ms(ex, "upstream_ms", wait);
+    log_ms(ex, "added_ms", r.added_us);
+    if (call->cfg->log_include_text && call->decided) {
+        size_t n;
+        server_ex_log_json(ex, "messages",
+                           cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(call->req.root, "messages"), true));
+        if (call->backend >= 0) server_ex_log_str(ex, "answer", buf_data(&call->text, &n));
+    }
+    metrics_request_done(call->m, &r);
+}
 
 static void call_close(void *ud, bool client_gone) {
     (void)client_gone;
     chat_call *call = ud;
+    account(call);
     dispatch_job_free(call->job);
-    chatreq_free(&call->req);
-    privacy_call_free(call->priv);
+    if (call->decided) {
+        chatreq_free(&call->req);
+        privacy_call_free(call->priv);
+    }
+    buf_free(&call->text);
     runtime_unref(call->rt);
     free(call);
 }
@@ -367,19 +471,20 @@ void chat_handle_completions(server_exchange *ex, void *ctx) {
         server_ex_reply_error(ex, &e);
         return;
     }
-    int deadline_ms;
-    if (decide(c->rt, ex, &call->req, &call->priv, NULL, &call->dec, &deadline_ms) < 0) {
-        free(call);
-        return;
-    }
     call->rt = runtime_ref(c->rt);
     call->cfg = runtime_config(call->rt);
     call->ex = ex;
+    call->m = c->m;
+    call->backend = call->route_backend = -1;
+    call->route_reason = "none";
+    usage_meter_init(&call->meter);
+    server_ex_on_close(ex, call_close, call);
+    int deadline_ms;
+    if (decide(call->rt, ex, &call->req, &call->priv, NULL, &call->dec, &deadline_ms) < 0) return;
+    call->decided = true;
     call->created = (double)time(NULL);
     snprintf(call->id, sizeof call->id, "chatcmpl-%s", server_ex_request_id(ex) + 4);
-    server_ex_set_route(ex, tier_name(call->dec.tier), call->cfg->backends[call->dec.candidates[0]].name,
-                        call->dec.reason, call->dec.score);
-    server_ex_on_close(ex, call_close, call);
+    set_route(call, call->dec.candidates[0], call->dec.reason);
     call->job = dispatch_start(runtime_dispatch(call->rt), &call->req, &call->dec, deadline_ms, &chat_sink, call);
     if (!call->job) {
         api_error e;

@@ -5,18 +5,22 @@
  * (dispatch), and write what comes back as the OpenAI client expects it: one
  * JSON object, or an SSE stream with a gateway id and the answering model's
  * name on every chunk, usage only when asked for, and [DONE] only when the
- * answer is complete.  chat knows nothing of libcurl or of sockets. */
+ * answer is complete.  It also accounts for each request: tokens, cost and
+ * times in its log line and in the metrics.  chat knows nothing of libcurl
+ * or of sockets. */
 #ifndef TIERGATE_CHAT_H
 #define TIERGATE_CHAT_H
 
+#include "metrics.h"
 #include "runtime.h"
 #include "server.h"
 
 typedef struct chat chat;
 
 /* New requests use rt (the chat holds a reference); each request keeps the
- * runtime it started with until it ends. */
-chat *chat_new(runtime *rt);
+ * runtime it started with until it ends.  Requests are counted in m
+ * (borrowed; it outlives the chat). */
+chat *chat_new(runtime *rt, metrics *m);
 /* A reload: requests from now on use rt. */
 void chat_set_runtime(chat *c, runtime *rt);
 void chat_free(chat *c);

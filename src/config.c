@@ -233,9 +233,22 @@ static int parse_tls(reader *r, const cJSON *obj, const char *path, config_backe
     return read_bool(r, t, p, "insecure_skip_verify", false, &b->tls_insecure);
 }
 
+/* Prices per million tokens; the largest real ones are some tens. */
+static int parse_price(reader *r, const cJSON *obj, const char *path, config_backend *b) {
+    static const char *const keys[] = {"input_per_mtok", "output_per_mtok", NULL};
+    const cJSON *pr = cJSON_GetObjectItemCaseSensitive(obj, "price");
+    if (!pr) return 0;
+    char p[128];
+    field_path(p, sizeof p, path, "price");
+    if (check_keys(r, pr, p, keys) < 0 ||
+        read_double(r, pr, p, "input_per_mtok", 0, 1e5, 0, &b->price.input_per_mtok) < 0)
+        return -1;
+    return read_double(r, pr, p, "output_per_mtok", 0, 1e5, 0, &b->price.output_per_mtok);
+}
+
 static int parse_backend(reader *r, const cJSON *obj, size_t i, config *c) {
     static const char *const keys[] = {"name", "tier", "url", "model", "api_key_env", "dialect",
-                                       "health_path", "timeouts", "context_tokens", "tls", NULL};
+                                       "health_path", "timeouts", "context_tokens", "tls", "price", NULL};
     static const char *const tkeys[] = {"connect_ms", "first_byte_ms", "idle_ms", "total_ms", NULL};
     config_backend *b = &c->backends[i];
     char path[64], p[128];
@@ -290,7 +303,9 @@ static int parse_backend(reader *r, const cJSON *obj, size_t i, config *c) {
         read_int(r, t, p, "idle_ms", 1, 3600000, 30000, &b->idle_ms) < 0 ||
         read_int(r, t, p, "total_ms", 1, 86400000, 300000, &b->total_ms) < 0)
         return -1;
-    if (read_int(r, obj, path, "context_tokens", 0, 100000000, 0, &b->context_tokens) < 0) return -1;
+    if (read_int(r, obj, path, "context_tokens", 0, 100000000, 0, &b->context_tokens) < 0 ||
+        parse_price(r, obj, path, b) < 0)
+        return -1;
     return parse_tls(r, obj, path, b);
 }
 
@@ -423,9 +438,20 @@ static int parse_aliases(reader *r, const cJSON *a, config *c) {
     return 0;
 }
 
+/* Where request lines go, and the debug option that puts text in them. */
+static int parse_log(reader *r, const cJSON *root, config *c) {
+    static const char *const keys[] = {"file", "include_text", NULL};
+    const cJSON *lg = cJSON_GetObjectItemCaseSensitive(root, "log");
+    if (!lg) return 0;
+    if (check_keys(r, lg, "log", keys) < 0 ||
+        (cJSON_GetObjectItemCaseSensitive(lg, "file") && read_string(r, lg, "log", "file", NULL, &c->log_file) < 0))
+        return -1;
+    return read_bool(r, lg, "log", "include_text", false, &c->log_include_text);
+}
+
 static int parse_sections(reader *r, const cJSON *root, config *c) {
     static const char *const keys[] = {"listen", "backends", "routing", "health", "circuit", "limits",
-                                       "privacy", "auth", NULL};
+                                       "privacy", "auth", "log", NULL};
     static const char *const rkeys[] = {"threshold", "cloud_threshold", "classifier_model", "fallback", "deadline_ms",
                                         "max_first_byte_ms", "hedge_after_ms", "retries",
                                         "retry_backoff_ms", "max_retry_after_ms", "model_aliases", NULL};
@@ -502,7 +528,7 @@ static int parse_sections(reader *r, const cJSON *root, config *c) {
         return -1;
     c->max_connections = (unsigned)maxconn;
     c->max_connections_per_ip = (unsigned)perip;
-    if (parse_auth(r, root, c) < 0) return -1;
+    if (parse_auth(r, root, c) < 0 || parse_log(r, root, c) < 0) return -1;
     return parse_privacy(r, root, c);
 }
 
@@ -608,6 +634,7 @@ void config_free(config *c) {
     free(c->aliases);
     free(c->listen_host);
     free(c->classifier_model);
+    free(c->log_file);
     free(c);
 }
 

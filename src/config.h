@@ -35,6 +35,13 @@ typedef enum { PRIVACY_OFF = 0, PRIVACY_LOCAL = 1, PRIVACY_REDACT = 2 } privacy_
 
 const char *privacy_mode_name(privacy_mode m);
 
+/* What a backend charges, per million tokens, in the operator's currency
+ * (usage.h); 0 is free, as a device is. */
+typedef struct config_price {
+    double input_per_mtok;
+    double output_per_mtok;
+} config_price;
+
 typedef struct config_backend {
     char *name;
     tier_t tier;
@@ -48,6 +55,7 @@ typedef struct config_backend {
     int context_tokens;  /* context window, for context-length fallback; 0 = unknown */
     char *ca_file;       /* tls.ca_file: CA bundle for https, NULL = the system's */
     bool tls_insecure;   /* tls.insecure_skip_verify: no certificate or host check */
+    config_price price;  /* price: default 0, free */
 } config_backend;
 
 /* routing.model_aliases: a client's model name and what it stands for. */
@@ -99,6 +107,8 @@ typedef struct config {
     char *auth_keys_file;
     config_client_key *client_keys;    /* owned; none = authentication off */
     size_t nclient_keys;
+    char *log_file;          /* log.file: request lines go here; NULL = stderr */
+    bool log_include_text;   /* log.include_text: prompt and answer text in request lines (debug) */
     privacy_mode privacy;    /* default PRIVACY_REDACT */
     pii_pattern *patterns;   /* operator patterns, compiled; owned */
     size_t npatterns;

@@ -41,6 +41,9 @@ void config_print(const config *c, FILE *out) {
         cJSON_AddNumberToObject(t, "idle_ms", b->idle_ms);
         cJSON_AddNumberToObject(t, "total_ms", b->total_ms);
         if (b->context_tokens) cJSON_AddNumberToObject(o, "context_tokens", b->context_tokens);
+        cJSON *pr = cJSON_AddObjectToObject(o, "price");
+        cJSON_AddNumberToObject(pr, "input_per_mtok", b->price.input_per_mtok);
+        cJSON_AddNumberToObject(pr, "output_per_mtok", b->price.output_per_mtok);
         if (b->ca_file || b->tls_insecure) {
             cJSON *tls = cJSON_AddObjectToObject(o, "tls");
             if (b->ca_file) cJSON_AddStringToObject(tls, "ca_file", b->ca_file);
@@ -86,6 +89,9 @@ void config_print(const config *c, FILE *out) {
     cJSON *names = cJSON_AddArrayToObject(au, "keys");
     for (size_t i = 0; names && i < c->nclient_keys; i++)
         cJSON_AddItemToArray(names, cJSON_CreateString(c->client_keys[i].name));
+    cJSON *lg = cJSON_AddObjectToObject(root, "log");
+    if (c->log_file) cJSON_AddStringToObject(lg, "file", c->log_file);
+    cJSON_AddBoolToObject(lg, "include_text", c->log_include_text);
     cJSON *pv = cJSON_AddObjectToObject(root, "privacy");
     cJSON_AddStringToObject(pv, "mode", privacy_mode_name(c->privacy));
     cJSON *ps = cJSON_AddArrayToObject(pv, "patterns");

@@ -70,7 +70,7 @@ struct dispatch_job {
     int last_backend;
     int attempts;
     char trail[1024];
-    unsigned long long started_us, ttfb_us;
+    unsigned long long wait_us, waiting_since;   /* see track_wait */
     uint64_t deadline_ms;
     int budget_ms;
     evloop_timer hedge_timer;
@@ -90,7 +90,10 @@ dispatch *dispatch_new(const config *cfg, backends *health, evloop *loop, upstre
 void dispatch_free(dispatch *d) { free(d); }
 
 int dispatch_job_attempts(const dispatch_job *j) { return j->attempts; }
-unsigned long long dispatch_job_ttfb_us(const dispatch_job *j) { return j->ttfb_us; }
+
+unsigned long long dispatch_job_wait_us(const dispatch_job *j) {
+    return j->wait_us + (j->waiting_since ? evloop_clock_us() - j->waiting_since : 0);
+}
 
 static const config_backend *backend_cfg(const dispatch_job *j, int i) { return &j->d->cfg->backends[i]; }
 
@@ -118,6 +121,21 @@ static void trail_add(dispatch_job *j, int backend, const char *why) {
 
 static bool slot_busy(const slot *s) { return s->a || s->waiting; }
 
+/* Called after every change of a slot's business and at the commit: the job
+ * waits for backends while a slot is busy and nothing has been committed.
+ * Two slots busy at once (a hedge) count once. */
+static void track_wait(dispatch_job *j) {
+    bool waiting = !j->winner && !j->finished && (slot_busy(&j->slots[0]) || slot_busy(&j->slots[1]));
+    if (waiting == (j->waiting_since != 0)) return;
+    unsigned long long now = evloop_clock_us();
+    if (waiting) {
+        j->waiting_since = now;
+    } else {
+        j->wait_us += now - j->waiting_since;
+        j->waiting_since = 0;
+    }
+}
+
 /* Stops whatever the slot runs or waits for, giving back a circuit trial. */
 static void slot_stop(slot *s) {
     dispatch_job *j = s->job;
@@ -136,6 +154,7 @@ static void finish(dispatch_job *j) {
     evloop_timer_stop(j->d->loop, &j->hedge_timer);
     for (int i = 0; i < 2; i++)
         if (&j->slots[i] != j->winner) slot_stop(&j->slots[i]);
+    track_wait(j);
 }
 
 static void fail_all(dispatch_job *j) {
@@ -156,7 +175,7 @@ static const attempt_hooks slot_hooks;
 
 /* Starts an attempt of candidate cand in s; false (with the trail told why)
  * when its circuit says no or it could not start. */
-static bool slot_start(slot *s, size_t cand) {
+static bool slot_start(slot *s, size_t cand, dispatch_attempt_kind kind) {
     dispatch_job *j = s->job;
     dispatch *d = j->d;
     int backend = j->dec.candidates[cand];
@@ -180,6 +199,8 @@ static bool slot_start(slot *s, size_t cand) {
     j->last_backend = backend;
     j->attempts++;
     s->tries++;
+    track_wait(j);
+    j->sink->on_attempt(j->ud, backend, kind);
     return true;
 }
 
@@ -197,7 +218,8 @@ static bool slot_start_next(slot *s, bool hedge) {
             j->kind = ATTEMPT_TIMEOUT;
             return false;
         }
-        if (slot_start(s, j->next++)) return true;
+        dispatch_attempt_kind kind = hedge ? DISPATCH_HEDGE : j->next == 0 ? DISPATCH_FIRST : DISPATCH_FALLBACK;
+        if (slot_start(s, j->next++, kind)) return true;
     }
     return false;
 }
@@ -213,7 +235,8 @@ static void slot_move_on(slot *s) {
 static void on_retry_timer(void *ud) {
     slot *s = ud;
     s->waiting = false;
-    if (time_left_ms(s->job) > 0 && slot_start(s, s->cand)) return;
+    track_wait(s->job);
+    if (time_left_ms(s->job) > 0 && slot_start(s, s->cand, DISPATCH_RETRY)) return;
     slot_move_on(s);
 }
 
@@ -295,6 +318,7 @@ static void slot_judge(slot *s, const attempt_result *r) {
     int delay = retry_delay_ms(j, s, r);
     if (delay >= 0) {
         s->waiting = true;
+        track_wait(j);
         evloop_timer_start(j->d->loop, &s->retry_timer, (uint64_t)delay);
         return;
     }
@@ -306,6 +330,7 @@ static void on_attempt_end(void *ud, attempt *a, const attempt_result *r) {
     slot *s = ud;
     assert(a == s->a);
     s->a = NULL;
+    track_wait(s->job);
     slot_judge(s, r);
     attempt_free(a);
 }
@@ -320,7 +345,7 @@ static void on_attempt_commit(void *ud, attempt *a) {
     dispatch_job *j = s->job;
     (void)a;
     j->winner = s;
-    j->ttfb_us = evloop_clock_us() - j->started_us;
+    track_wait(j);
     backends_report(j->d->health, (size_t)s->backend, s->trial, true, NULL);
     s->trial = false;
     evloop_timer_stop(j->d->loop, &j->hedge_timer);
@@ -365,7 +390,6 @@ dispatch_job *dispatch_start(dispatch *d, const chatreq *req, const router_decis
     j->ud = ud;
     j->last_backend = -1;
     j->budget_ms = deadline_ms;
-    j->started_us = evloop_clock_us();
     j->deadline_ms = evloop_now_ms(d->loop) + (uint64_t)deadline_ms;
     evloop_timer_init(&j->hedge_timer, on_hedge_timer, j);
     for (int i = 0; i < 2; i++) {

@@ -31,6 +31,15 @@ struct upstream;
 typedef struct dispatch dispatch;
 typedef struct dispatch_job dispatch_job;
 
+/* Why an attempt was started. */
+typedef enum {
+    DISPATCH_FIRST,          /* the decision's first candidate */
+    DISPATCH_RETRY,          /* the same backend again, after a failure */
+    DISPATCH_FALLBACK,       /* a later candidate, after a failure or a refusal */
+    DISPATCH_HEDGE,          /* a later candidate, alongside one slow to answer */
+    DISPATCH_ATTEMPT_KINDS
+} dispatch_attempt_kind;
+
 /* Where the job's outcome goes.  Exactly one of on_response, on_stream_end or
  * on_error ends a job; on_chunk comes before on_stream_end or a committed
  * on_error.  backend is the index of the backend answering; reason is why it
@@ -44,6 +53,8 @@ typedef struct dispatch_sink {
     void (*on_stream_end)(void *ud);
     /* backend is the last one tried (-1 if none was). */
     void (*on_error)(void *ud, const api_error *e, bool committed, int backend);
+    /* An attempt on backend has started; for accounting only. */
+    void (*on_attempt)(void *ud, int backend, dispatch_attempt_kind kind);
 } dispatch_sink;
 
 dispatch *dispatch_new(const config *cfg, backends *health, struct evloop *loop,
@@ -58,8 +69,9 @@ dispatch_job *dispatch_start(dispatch *d, const chatreq *req, const router_decis
 void dispatch_job_free(dispatch_job *j);
 /* Attempts made so far, retries and hedges included. */
 int dispatch_job_attempts(const dispatch_job *j);
-/* Microseconds from the start of the job to the first valid chunk or
- * response of the backend that answered, or 0. */
-unsigned long long dispatch_job_ttfb_us(const dispatch_job *j);
+/* Microseconds the job has spent waiting for backends before its first
+ * byte: with an attempt in flight or a retry's back-off pending.  What is
+ * left of a request's time is the gateway's own (docs/operations.md). */
+unsigned long long dispatch_job_wait_us(const dispatch_job *j);
 
 #endif

@@ -1,18 +1,41 @@
-/* log: one JSON object per line, to stderr.
+/* log: one JSON object per line; request lines to stderr or a file.
  *
  * Lines are built with cJSON so every value is escaped; the caller adds its
  * fields to an object and hands it over.  Prompt and answer text are never
- * given to the log by any caller, and neither are secrets. */
+ * given to the log by any caller, and neither are secrets, unless the
+ * operator asks for text (log.include_text, a debug option warned about at
+ * every start).
+ *
+ * Two destinations: the request lines (one per request, log_request) go to
+ * log.file when one is configured, like a web server's access log, so they
+ * can be rotated and shipped on their own; everything else (start, stop,
+ * warnings, circuit changes) always goes to stderr.  The destination is
+ * process-wide, as stderr is. */
 #ifndef TIERGATE_LOG_H
 #define TIERGATE_LOG_H
+
+#include <stddef.h>
 
 struct cJSON;
 
 /* Returns a new object with "ts", "level" and "msg" set; NULL on OOM. */
 struct cJSON *log_begin(const char *level, const char *msg);
-/* Writes obj as one line and frees it (NULL is ignored). */
+/* Writes obj as one line to stderr and frees it (NULL is ignored). */
 void log_end(struct cJSON *obj);
 /* A line with only level and message. */
 void log_msg(const char *level, const char *msg);
+
+/* Writes obj as one request line and frees it (NULL is ignored). */
+void log_request(struct cJSON *obj);
+/* Sends request lines to the file at path from now on (appending, created
+ * when missing, mode 0640), or to stderr when path is NULL, and closes the
+ * file used before.  -1 with err filled when the file cannot be opened; the
+ * lines then keep going where they went. */
+int log_open(const char *path, char *err, size_t errlen);
+/* Opens the same file again, after logrotate moved it away (SIGHUP); does
+ * nothing when the lines go to stderr.  -1 with err filled as log_open. */
+int log_reopen(char *err, size_t errlen);
+/* Closes the file; request lines go to stderr again. */
+void log_close(void);
 
 #endif

@@ -13,7 +13,11 @@
  * SIGTERM (or SIGINT) drains: the listening socket closes, requests in flight
  * may finish within limits.drain_timeout_s, then what is left is cut with an
  * error its client can read, and the process exits 0.  A second signal stops
- * at once. */
+ * at once.
+ *
+ * main owns the metrics registry, which outlives every runtime, so counters
+ * run on across reloads; and it points the request log at log.file, at start
+ * and at every reload (which also reopens the file after logrotate moved it). */
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <signal.h>
@@ -27,6 +31,7 @@
 #include "chat.h"
 #include "evloop.h"
 #include "log.h"
+#include "metrics.h"
 #include "runtime.h"
 #include "server.h"
 #include "status.h"
@@ -34,7 +39,7 @@
 
 #define DEFAULT_CONFIG "config/tiergate.json"
 
-static const char usage[] =
+static const char help_text[] =
     "usage: tiergate [--config FILE] [--listen HOST:PORT] [--check] [--version] [--help]\n"
     "\n"
     "Routes OpenAI chat completion requests to an on-device or a cloud model.\n"
@@ -55,6 +60,7 @@ typedef struct gateway {
     evloop *loop;
     upstream *up;
     runtime *rt;             /* the configuration in force; main's reference */
+    metrics *metrics;        /* outlives the runtimes */
     chat *chat;
     status *status;
     server *srv;
@@ -129,6 +135,20 @@ static void warn_security(const config *c) {
         if (o) cJSON_AddStringToObject(o, "backend", c->backends[i].name);
         log_end(o);
     }
+    if (c->log_include_text)
+        log_msg("warn", "log.include_text is ON: request lines carry prompt and answer text, personal data "
+                        "included; a debugging option, not for production");
+}
+
+/* Request lines to log.file (or stderr); a file that cannot be opened is
+ * said, and the lines keep going where they went. */
+static int open_request_log(const config *c) {
+    char err[512];
+    if (log_open(c->log_file, err, sizeof err) == 0) return 0;
+    cJSON *o = log_begin("error", "cannot open the request log");
+    if (o) cJSON_AddStringToObject(o, "error", err);
+    log_end(o);
+    return -1;
 }
 
 /* Reads the configuration and the classifier model it names; both or
@@ -166,6 +186,7 @@ static void reload(gateway *g) {
     }
     chat_set_runtime(g->chat, rt);
     status_set_runtime(g->status, rt);
+    open_request_log(runtime_config(rt));
     runtime_retire(g->rt);
     runtime_unref(g->rt);
     g->rt = rt;
@@ -238,7 +259,9 @@ static void gateway_free(gateway *g) {
     chat_free(g->chat);
     status_free(g->status);
     runtime_unref(g->rt);
+    metrics_free(g->metrics);
     upstream_free(g->up);
+    log_close();
     if (g->sigfd >= 0) close(g->sigfd);
     evloop_free(g->loop);
 }
@@ -246,17 +269,19 @@ static void gateway_free(gateway *g) {
 /* Takes ownership of cfg and model. */
 static int gateway_run(gateway *g, config *cfg, classifier *model) {
     char err[512] = "out of memory";
-    if (!(g->loop = evloop_new()) || watch_signals(g) < 0 || !(g->up = upstream_new(g->loop))) {
+    if (!(g->loop = evloop_new()) || watch_signals(g) < 0 || !(g->up = upstream_new(g->loop)) ||
+        !(g->metrics = metrics_new())) {
         classifier_free(model);
         config_free(cfg);
         fprintf(stderr, "tiergate: %s\n", err);
         return 1;
     }
-    if (!(g->rt = runtime_new(cfg, model, g->loop, g->up, NULL)) || !(g->chat = chat_new(g->rt)) ||
-        !(g->status = status_new(g->rt))) {
+    if (!(g->rt = runtime_new(cfg, model, g->loop, g->up, NULL)) || !(g->chat = chat_new(g->rt, g->metrics)) ||
+        !(g->status = status_new(g->rt, g->metrics))) {
         fprintf(stderr, "tiergate: %s\n", err);
         return 1;
     }
+    if (open_request_log(runtime_config(g->rt)) < 0) return 1;
     const server_endpoint table[] = {
         {"POST", "/v1/chat/completions", chat_handle_completions, g->chat, false},
         {"POST", "/v1/route", chat_handle_route, g->chat, false},
@@ -264,6 +289,7 @@ static int gateway_run(gateway *g, config *cfg, classifier *model) {
         {"GET", "/v1/models/", status_handle_model, g->status, false},
         {"GET", "/healthz", status_handle_healthz, g->status, true},
         {"GET", "/readyz", status_handle_readyz, g->status, true},
+        {"GET", "/metrics", status_handle_metrics, g->status, false},
     };
     const config *c = runtime_config(g->rt);
     g->srv = server_new(g->loop, c, table, sizeof table / sizeof *table, err, sizeof err);
@@ -300,10 +326,10 @@ int main(int argc, char **argv) {
             printf("tiergate %s\n", TIERGATE_VERSION);
             return 0;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(usage, stdout);
+            fputs(help_text, stdout);
             return 0;
         } else {
-            fprintf(stderr, "tiergate: unknown or incomplete option '%s'\n%s", argv[i], usage);
+            fprintf(stderr, "tiergate: unknown or incomplete option '%s'\n%s", argv[i], help_text);
             return 2;
         }
     }

@@ -49,7 +49,7 @@ struct server_exchange {
     char method[16];
     char *path;
     char request_id[32];
-    unsigned long long started_us;
+    unsigned long long started_us, handled_us, replied_us;
     buf body;
     bool too_large, handled, suspended, aborted, queued, streaming, stream_ended;
     bool cut;                           /* ended by the drain deadline; the handler's later writes are dropped */
@@ -157,6 +157,7 @@ static void add_common_headers(server_exchange *ex, struct MHD_Response *r) {
 /* Stores r to be queued by the access handler, waking the connection. */
 static void set_pending(server_exchange *ex, struct MHD_Response *r, int status) {
     assert(!ex->pending && !ex->queued);
+    ex->replied_us = evloop_clock_us();
     ex->pending = r;
     ex->status = status;
     resume(ex);
@@ -215,7 +216,7 @@ static void ex_log(server_exchange *ex, bool client_gone) {
         cJSON *f;
         cJSON_ArrayForEach(f, ex->logfields) cJSON_AddItemReferenceToObject(o, f->string, f);
     }
-    log_end(o);
+    log_request(o);
 }
 
 static void ex_free(server_exchange *ex) {
@@ -312,6 +313,7 @@ static void dispatch(server_exchange *ex) {
         server_ex_reply_error(ex, &e);
         return;
     }
+    ex->handled_us = evloop_clock_us();
     ex->ep->fn(ex, ex->ep->ctx);
 }
 
@@ -436,6 +438,11 @@ void server_ex_add_header(server_exchange *ex, const char *name, const char *val
 
 const char *server_ex_path(const server_exchange *ex) { return ex->path; }
 const char *server_ex_request_id(const server_exchange *ex) { return ex->request_id; }
+int server_ex_status(const server_exchange *ex) { return ex->status; }
+
+server_ex_times server_ex_timing(const server_exchange *ex) {
+    return (server_ex_times){ex->started_us, ex->handled_us, ex->replied_us};
+}
 
 const char *server_ex_header(const server_exchange *ex, const char *name) {
     return MHD_lookup_connection_value(ex->conn, MHD_HEADER_KIND, name);
@@ -474,6 +481,12 @@ void server_ex_log_int(server_exchange *ex, const char *key, long long v) {
 void server_ex_log_str(server_exchange *ex, const char *key, const char *v) {
     cJSON *f = logfields(ex);
     if (f) cJSON_AddStringToObject(f, key, v);
+}
+
+void server_ex_log_json(server_exchange *ex, const char *key, cJSON *v) {
+    cJSON *f = logfields(ex);
+    if (f && v) cJSON_AddItemToObject(f, key, v);
+    else cJSON_Delete(v);
 }
 
 void server_ex_on_close(server_exchange *ex, void (*fn)(void *ud, bool client_gone), void *ud) {

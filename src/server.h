@@ -21,6 +21,7 @@
 #include "apierror.h"
 #include "config.h"
 
+struct cJSON;
 struct evloop;
 
 typedef struct server server;
@@ -65,12 +66,24 @@ const char *server_ex_header(const server_exchange *ex, const char *name);
 const char *server_ex_body(const server_exchange *ex, size_t *len);
 const char *server_ex_request_id(const server_exchange *ex);
 
+/* Moments of the exchange in monotonic microseconds (evloop_clock_us): its
+ * headers arrived, its body was complete and the handler was called, its
+ * response or stream was handed to the connection; 0 for one not come yet. */
+typedef struct server_ex_times {
+    unsigned long long arrived_us, handled_us, replied_us;
+} server_ex_times;
+server_ex_times server_ex_timing(const server_exchange *ex);
+/* The status of the response given, 0 before one was. */
+int server_ex_status(const server_exchange *ex);
+
 /* ---- the decision, sent as X-Tiergate-* on every response ---- */
 void server_ex_set_route(server_exchange *ex, const char *tier, const char *backend,
                          const char *reason, double score);
 /* Extra fields for the exchange's log line (strings copied). */
 void server_ex_log_int(server_exchange *ex, const char *key, long long v);
 void server_ex_log_str(server_exchange *ex, const char *key, const char *v);
+/* Any JSON value; the exchange takes ownership of v (NULL is ignored). */
+void server_ex_log_json(server_exchange *ex, const char *key, struct cJSON *v);
 
 /* ---- replying ---- */
 /* body is malloc'd and owned by the server from now on. */

@@ -5,6 +5,7 @@
  * disagree with what the router accepts. */
 #include "status.h"
 
+#include <assert.h>
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,14 +13,16 @@
 
 struct status {
     const runtime *rt;
+    const metrics *m;
     double started;
     bool draining;
 };
 
-status *status_new(const runtime *rt) {
+status *status_new(const runtime *rt, const metrics *m) {
     status *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     s->rt = rt;
+    s->m = m;
     s->started = (double)time(NULL);
     return s;
 }
@@ -129,4 +132,24 @@ void status_handle_model(server_exchange *ex, void *ctx) {
     api_error_set(&e, 404, "invalid_request_error", "model_not_found", "model",
                   "The model `%.200s` does not exist", l.want);
     server_ex_reply_error(ex, &e);
+}
+
+void status_handle_metrics(server_exchange *ex, void *ctx) {
+    status *s = ctx;
+    const config *cfg = runtime_config(s->rt);
+    const backends *health = runtime_backends(s->rt);
+    metrics_backend_state now[ROUTER_MAX_CANDIDATES];
+    assert(cfg->nbackends <= ROUTER_MAX_CANDIDATES);
+    for (size_t i = 0; i < cfg->nbackends; i++)
+        now[i] = (metrics_backend_state){cfg->backends[i].name, cfg->backends[i].tier, backends_health(health, i),
+                                         backends_circuit(health, i)};
+    size_t len;
+    char *text = metrics_render(s->m, now, cfg->nbackends, &len);
+    if (!text) {
+        api_error e;
+        api_error_set(&e, 500, "server_error", NULL, NULL, "out of memory");
+        server_ex_reply_error(ex, &e);
+        return;
+    }
+    server_ex_reply(ex, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 }

@@ -1,17 +1,21 @@
 /* status: the endpoints that describe the gateway rather than answer chats:
  * GET /healthz (the process is alive), GET /readyz (some backend can serve and the
  * gateway is not draining; each backend's health), GET /v1/models and GET /v1/models/{id} (what a
- * client may put in "model": "auto", the configured tiers, the backends). */
+ * client may put in "model": "auto", the configured tiers, the backends),
+ * GET /metrics (the Prometheus text of metrics.h, with each configured
+ * backend's health and circuit as of now). */
 #ifndef TIERGATE_STATUS_H
 #define TIERGATE_STATUS_H
 
+#include "metrics.h"
 #include "runtime.h"
 #include "server.h"
 
 typedef struct status status;
 
-/* rt is borrowed: main keeps the runtime it sets here alive. */
-status *status_new(const runtime *rt);
+/* rt and m are borrowed: main keeps the runtime it sets here and the
+ * metrics alive. */
+status *status_new(const runtime *rt, const metrics *m);
 void status_set_runtime(status *s, const runtime *rt);
 /* From now on /readyz answers 503 "draining" (SIGTERM). */
 void status_set_draining(status *s);
@@ -21,5 +25,6 @@ void status_handle_healthz(server_exchange *ex, void *ctx);
 void status_handle_readyz(server_exchange *ex, void *ctx);
 void status_handle_models(server_exchange *ex, void *ctx);
 void status_handle_model(server_exchange *ex, void *ctx);
+void status_handle_metrics(server_exchange *ex, void *ctx);
 
 #endif

@@ -61,7 +61,8 @@ struct faults {
     int error_code;              /* an error_codes index; 0: the plain simulated error */
     int delay_headers_ms, delay_first_chunk_ms, chunk_delay_ms, chunks;
     int cut_after, stall_after, malformed_after, error_event_after;   /* < 0: off */
-    bool no_done, no_finish, linger, hang, bad_json, no_space, crlf, keepalive;
+    bool no_done, no_finish, no_usage, linger, hang, bad_json, no_space, crlf, keepalive;
+    bool once;                   /* mode only: cleared after the next chat request */
     char *reply;                 /* mode only */
 };
 
@@ -104,12 +105,14 @@ static const struct fault_key {
     FAULT(error_event_after, F_INT, -1, 1000000),
     FAULT(no_done, F_BOOL, 0, 1),
     FAULT(no_finish, F_BOOL, 0, 1),
+    FAULT(no_usage, F_BOOL, 0, 1),
     FAULT(linger, F_BOOL, 0, 1),
     FAULT(hang, F_BOOL, 0, 1),
     FAULT(bad_json, F_BOOL, 0, 1),
     FAULT(no_space, F_BOOL, 0, 1),
     FAULT(crlf, F_BOOL, 0, 1),
     FAULT(keepalive, F_BOOL, 0, 1),
+    FAULT(once, F_BOOL, 0, 1),
     FAULT(reply, F_REPLY, 0, 0),
 };
 
@@ -223,12 +226,17 @@ static void faults_from_text(struct faults *f, const char *text)
     }
 }
 
-static void faults_load_mode(struct faults *f)
+/* A chat request takes a mode set "once" with it: the next one finds none. */
+static void faults_load_mode(struct faults *f, bool chat)
 {
     const char *bad;
     *f = no_faults;
     pthread_mutex_lock(&state_lock);
     (void)faults_from_json(f, mode, &bad);   /* validated when set */
+    if (chat && f->once) {
+        cJSON_Delete(mode);
+        mode = NULL;
+    }
     pthread_mutex_unlock(&state_lock);
 }
 
@@ -406,7 +414,8 @@ static enum outcome send_completion(struct chat *s)
     cJSON_AddStringToObject(msg, "role", "assistant");
     cJSON_AddStringToObject(msg, "content", s->text);
     cJSON *o = add_choice(chat_object(s, "chat.completion"), "message", msg, "stop");
-    add_usage(s, o);
+    if (!s->f.no_usage)
+        add_usage(s, o);
     if (s->f.cut_after < 0) {
         chat_done(s);
         return respond_json(s->c, s->rq, 200, o, NULL);
@@ -534,7 +543,7 @@ static enum outcome stream_events(struct chat *s, const size_t *edge, size_t n)
     if (!f->no_finish) {
         if ((o = send_delta(s, cJSON_CreateObject(), "stop")) != DONE)
             return o;
-        if (s->include_usage) {
+        if (s->include_usage && !f->no_usage) {
             cJSON *u = chat_object(s, "chat.completion.chunk");
             cJSON_AddArrayToObject(u, "choices");
             add_usage(s, u);
@@ -570,7 +579,7 @@ static enum outcome serve_chat(struct chat *s, const cJSON *req)
     const char *model = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "model"));
     char *said = last_user_text(req);
 
-    faults_load_mode(&s->f);
+    faults_load_mode(&s->f, true);
     faults_from_text(&s->f, said);
     snprintf(s->id, sizeof s->id, "chatcmpl-fake%ld", atomic_fetch_add(&n_ids, 1) + 1);
     s->created = (double)time(NULL);
@@ -623,7 +632,7 @@ enum outcome handle_probe(struct conn *c, struct request *rq)
 {
     struct faults f;
     atomic_fetch_add(&n_probes, 1);
-    faults_load_mode(&f);
+    faults_load_mode(&f, false);
     free(f.reply);
     if (f.health_status >= 400)
         return respond_simulated(c, rq, f.health_status, f.llama_errors);

@@ -50,6 +50,8 @@
  *   error_event_after N   streaming: after N content chunks send an error event
  *                         and end the stream without [DONE]
  *   no_done, no_finish    omit [DONE]; omit the finish and usage chunks and [DONE]
+ *   no_usage              report no token counts: no "usage" in a plain answer,
+ *                         no usage chunk in a stream (as some llama.cpp builds)
  *   linger                streaming: after the finish (and usage) chunk send
  *                         nothing more, neither [DONE] nor the end of the
  *                         chunked body, and keep the connection open until
@@ -59,6 +61,8 @@
  *   no_space, crlf,       "data:" without the space; \r\n line ends;
  *   keepalive             ": keep-alive" before every event
  *   reply "TEXT"          the answer text (mode only)
+ *   once                  the mode applies to the next chat request only, and
+ *                         is then cleared (mode only): a fault that a retry cures
  * A count beyond the number of content chunks strikes after the last one.
  * Booleans take true/false or numbers in the mode, 1/0/true/false in tokens.
  */

@@ -57,6 +57,9 @@ static void test_defaults(void) {
     CHECK_INT(c->circuit.window_ms, 30000);
     CHECK_INT(c->circuit.cooldown_ms, 5000);
     CHECK_INT(c->backends[0].context_tokens, 0);
+    CHECK(c->backends[0].price.input_per_mtok == 0 && c->backends[0].price.output_per_mtok == 0);
+    CHECK(c->log_file == NULL);
+    CHECK(!c->log_include_text);
     CHECK(config_has_tier(c, TIER_DEVICE));
     CHECK(!config_has_tier(c, TIER_CLOUD));
     CHECK_INT(config_backend_index(c, "dev"), 0);
@@ -69,14 +72,16 @@ static void test_full(void) {
     config *c = parse("{\"listen\":\"[::1]:0\",\"backends\":[" MIN_BACKEND ","
                       "{\"name\":\"big\",\"tier\":\"cloud\",\"url\":\"https://x.example/v1\",\"model\":\"big\","
                       "\"api_key_env\":\"CLOUD_KEY\",\"dialect\":\"openai\",\"health_path\":\"/health\","
-                      "\"timeouts\":{\"connect_ms\":10,\"first_byte_ms\":20,\"idle_ms\":30,\"total_ms\":40}}],"
+                      "\"timeouts\":{\"connect_ms\":10,\"first_byte_ms\":20,\"idle_ms\":30,\"total_ms\":40},"
+                      "\"price\":{\"input_per_mtok\":0.27,\"output_per_mtok\":1.1}}],"
                       "\"routing\":{\"threshold\":0.3,\"cloud_threshold\":0.9,\"fallback\":false,\"deadline_ms\":5000,"
                       "\"max_first_byte_ms\":0,\"hedge_after_ms\":300,\"retries\":0,\"retry_backoff_ms\":50,"
                       "\"max_retry_after_ms\":0},"
                       "\"circuit\":{\"failures_to_open\":1,\"error_rate\":1,\"min_requests\":1,\"window_ms\":100,"
                       "\"cooldown_ms\":1},"
                       "\"health\":{\"probe_interval_ms\":250},"
-                      "\"limits\":{\"max_body_bytes\":4096,\"max_connections\":10,\"client_timeout_s\":5}}", err);
+                      "\"limits\":{\"max_body_bytes\":4096,\"max_connections\":10,\"client_timeout_s\":5},"
+                      "\"log\":{\"file\":\"/var/log/tiergate/requests.log\",\"include_text\":true}}", err);
     CHECK(c != NULL);
     if (!c) {
         fprintf(stderr, "  %s\n", err);
@@ -87,6 +92,9 @@ static void test_full(void) {
     CHECK_STR(c->backends[1].api_key, "sk-secret-value-123");
     CHECK(c->backends[1].dialect == DIALECT_OPENAI);
     CHECK_INT(c->backends[1].total_ms, 40);
+    CHECK(c->backends[1].price.input_per_mtok == 0.27 && c->backends[1].price.output_per_mtok == 1.1);
+    CHECK_STR(c->log_file, "/var/log/tiergate/requests.log");
+    CHECK(c->log_include_text);
     CHECK(!c->fallback);
     CHECK_INT(c->probe_interval_ms, 250);
     CHECK_INT(c->max_body_bytes, 4096);
@@ -110,6 +118,8 @@ static void test_full(void) {
     CHECK(strstr(out, "\"***\"") != NULL);
     CHECK(strstr(out, "CLOUD_KEY") != NULL);
     CHECK(strstr(out, "\"[::1]:0\"") != NULL);
+    CHECK(strstr(out, "\"output_per_mtok\":\t1.1") != NULL);
+    CHECK(strstr(out, "\"include_text\":\ttrue") != NULL);
     free(out);
     config_free(c);
 }
@@ -171,6 +181,18 @@ static void test_errors(void) {
                  "circuit.failures_to_open: must be an integer from 1");
     expect_error("{\"backends\":[{\"name\":\"a\",\"tier\":\"device\",\"url\":\"http://a\",\"model\":\"m\",\"context_tokens\":-1}]}",
                  "backends[0].context_tokens: must be an integer from 0");
+    expect_error("{\"backends\":[{\"name\":\"a\",\"tier\":\"cloud\",\"url\":\"http://a\",\"model\":\"m\",\"price\":{\"input_per_mtok\":-1}}]}",
+                 "backends[0].price.input_per_mtok: must be a number from 0 to 100000");
+    expect_error("{\"backends\":[{\"name\":\"a\",\"tier\":\"cloud\",\"url\":\"http://a\",\"model\":\"m\",\"price\":{\"output_per_mtok\":\"1\"}}]}",
+                 "backends[0].price.output_per_mtok: must be a number");
+    expect_error("{\"backends\":[{\"name\":\"a\",\"tier\":\"cloud\",\"url\":\"http://a\",\"model\":\"m\",\"price\":{\"per_mtok\":1}}]}",
+                 "backends[0].price.per_mtok: unknown key");
+    expect_error("{\"backends\":[{\"name\":\"a\",\"tier\":\"cloud\",\"url\":\"http://a\",\"model\":\"m\",\"price\":1}]}",
+                 "backends[0].price: must be an object");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"log\":{\"file\":\"\"}}", "log.file: must be a non-empty string");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"log\":{\"include_text\":1}}", "log.include_text: must be true or false");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"log\":{\"level\":\"debug\"}}", "log.level: unknown key");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"log\":\"stderr\"}", "log: must be an object");
     expect_error("{\"backends\":[" MIN_BACKEND "],\"routing\":{\"classifier_model\":\"\"}}",
                  "routing.classifier_model: must be a non-empty string");
     expect_error("{\"backends\":[" MIN_BACKEND "],\"routing\":{\"classifier_model\":3}}",
