@@ -5,7 +5,7 @@
 # the shipped classifier routes every request ("gpt-4o-mini" is aliased to
 # "auto"), privacy redact mode scans every request, and clients authenticate
 # with a key.  Extra arguments go to peers.sh, e.g. --repeat 3 or --quick.
-# Output: peers.sh's, then tiergate's figures as ratios to nginx's of the
+# Output: peers.sh's, then tiergate's figures relative to nginx's of the
 # same run.  Needs a Release build at build-release/ (or TIERGATE=path).
 set -u -o pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -19,24 +19,25 @@ trap 'rm -f "$OUT"' EXIT
   --gateway-name tiergate --gateway-header 'Authorization: Bearer tg-bench-key-0123456789' "$@" | tee "$OUT"
 rc=${PIPESTATUS[0]}
 echo
-echo "=== tiergate relative to nginx, same run ==="
+echo "=== tiergate relative to nginx (and Portkey), same run ==="
 awk '
   /^=== Non-streaming/ { sec = "ns"; next }
   /^=== Streaming/ { sec = "st"; next }
   /^=== Memory/ { sec = "mem"; next }
-  sec == "ns" && ($1 == "nginx" || $1 == "tiergate" || $1 == "portkey") && $2 ~ /^[0-9]+$/ {
-    rps[$1, $2] = $3; o50[$1, $2] = $7; cpu[$1, $2] = $12 }
-  sec == "st" && ($1 == "nginx" || $1 == "tiergate") && $3 ~ /^[0-9]+$/ { ttfb[$1, $2 "/" $3] = $10; tot[$1, $2 "/" $3] = $11 }
-  sec == "mem" && ($1 == "nginx" || $1 == "tiergate") { idle[$1] = $2; peak[$1] = $3 }
+  sec == "ns" && $2 ~ /^[0-9]+$/ { rps[$1, $2] = $3; o50[$1, $2] = $7; cpu[$1, $2] = $12 }
+  sec == "st" && $3 ~ /^[0-9]+$/ { ttfb[$1, $2 "/" $3] = $9; tot[$1, $2 "/" $3] = $10; keys[$2 "/" $3] = 1 }
+  sec == "mem" && $2 ~ /^[0-9]+$/ { idle[$1] = $2; peak[$1] = $3 }
   function r(a, b) { return (b + 0 > 0) ? sprintf("%.2f", a / b) : "-" }
   END {
-    for (c = 1; c <= 64; c *= (c == 1 ? 16 : 4)) if ((("tiergate", c) in rps))
-      printf "c=%-3d throughput %s x nginx (%s vs %s req/s), %s x Portkey; added p50 %s vs nginx %s us; CPU/request %s vs nginx %s us\n",
+    n = split("1 16 64", cs, " ")
+    for (i = 1; i <= n; i++) { c = cs[i]; if (!(("tiergate", c) in rps)) continue
+      printf "c=%-3d throughput %s x nginx (%s vs %s req/s), %s x Portkey; added p50 %s us (nginx %s); CPU/request %s us (nginx %s)\n",
         c, r(rps["tiergate", c], rps["nginx", c]), rps["tiergate", c], rps["nginx", c], r(rps["tiergate", c], rps["portkey", c]),
-        o50["tiergate", c], o50["nginx", c], cpu["tiergate", c], cpu["nginx", c]
-    for (k in ttfb) { split(k, p, SUBSEP); if (p[1] == "tiergate")
-      printf "stream %s: added ttfb p50 %s vs nginx %s us (%s x), added total %s vs nginx %s us\n", p[2], ttfb[k], ttfb["nginx", p[2]],
-        r(ttfb[k], ttfb["nginx", p[2]]), tot[k], tot["nginx", p[2]] }
-    printf "memory: idle %s KiB (nginx %s), peak under load %s KiB (nginx %s)\n", idle["tiergate"], idle["nginx"], peak["tiergate"], peak["nginx"]
+        o50["tiergate", c], o50["nginx", c], cpu["tiergate", c], cpu["nginx", c] }
+    for (k in keys) if ((("tiergate", k) in ttfb))
+      printf "stream %s: added ttfb p50 %s us (nginx %s, %s x), added total p50 %s us (nginx %s)\n", k, ttfb["tiergate", k],
+        ttfb["nginx", k], r(ttfb["tiergate", k], ttfb["nginx", k]), tot["tiergate", k], tot["nginx", k]
+    printf "memory: idle %s KiB (nginx %s), peak under load %s KiB (nginx %s)\n", idle["tiergate"], idle["nginx"],
+      peak["tiergate"], peak["nginx"]
   }' "$OUT"
 exit "$rc"

@@ -38,6 +38,7 @@
 #define ATTEMPT_MAX_BODY (16u << 20)
 #define ATTEMPT_MAX_EVENT (4u << 20)
 #define ATTEMPT_DONE_GRACE_MS 500
+#define ATTEMPT_SLICE 256
 
 struct attempt {
     evloop *loop;
@@ -53,6 +54,9 @@ struct attempt {
     attempt_fail kind;           /* of a failure found before on_done */
     char why[192];
     evloop_timer grace_timer;
+    bool holding;                /* the first event went out this turn: hold the rest */
+    buf held;                    /* stream bytes after the first event, not parsed yet */
+    evloop_timer drain_timer;
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -136,12 +140,52 @@ static int on_headers(void *ud, long status, const char *ct) {
     return 0;
 }
 
+/* Feeds stream bytes to the parser; false when they broke the stream. */
+static bool feed(attempt *a, const char *data, size_t len) {
+    int rc = sse_feed(a->sse, data, len);
+    if (rc == SSE_ERR_TOO_LARGE) fail_inside(a, "stream event too large");
+    return rc == 0;
+}
+
+static bool hold(attempt *a, const char *data, size_t len) {
+    a->holding = true;
+    if (len && !buf_append(&a->held, data, len, ATTEMPT_MAX_BODY)) {
+        fail_inside(a, "stream backlog too large, or out of memory");
+        return false;
+    }
+    if (!evloop_timer_active(&a->drain_timer)) evloop_timer_start(a->loop, &a->drain_timer, 0);
+    return true;
+}
+
+/* Parses what hold() kept; false when it broke the stream. */
+static bool drain(attempt *a) {
+    size_t n;
+    const char *p = buf_data(&a->held, &n);
+    evloop_timer_stop(a->loop, &a->drain_timer);
+    a->holding = false;
+    bool ok = n == 0 || feed(a, p, n);
+    buf_free(&a->held);
+    return ok;
+}
+
+/* A backend that sends many events at once (a fast model, or a burst after
+ * a stall) hands them to us in one read, which libcurl passes on in one
+ * call or in one call per HTTP chunk.  The first event is what the client
+ * waits for, so once it committed the stream, the rest of the read waits
+ * for the next turn of the loop: the first event reaches the client before
+ * the others are parsed, rewritten and queued. */
 static int on_data(void *ud, const char *data, size_t len) {
     attempt *a = ud;
     if (a->sse) {
-        int rc = sse_feed(a->sse, data, len);
-        if (rc == SSE_ERR_TOO_LARGE) fail_inside(a, "stream event too large");
-        return rc != 0;
+        if (a->holding) return !hold(a, data, len);
+        if (a->committed) return !feed(a, data, len);
+        for (size_t off = 0; off < len;) {
+            size_t n = len - off < ATTEMPT_SLICE ? len - off : ATTEMPT_SLICE;
+            if (!feed(a, data + off, n)) return 1;
+            off += n;
+            if (a->committed) return !hold(a, data + off, len - off);
+        }
+        return 0;
     }
     if (!buf_append(&a->body, data, len, ATTEMPT_MAX_BODY)) {
         set_failure(a, ATTEMPT_BAD, "response larger than %u bytes, or out of memory", ATTEMPT_MAX_BODY);
@@ -224,7 +268,8 @@ static void on_done(void *ud, const upstream_report *up) {
     attempt *a = ud;
     attempt_result r = {.end = ATTEMPT_FAILED, .retry_after_ms = up->retry_after_ms, .up = up};
     a->xfer = NULL;
-    if (up->res == UPSTREAM_OK && a->sse) sse_finish(a->sse);   /* a failure sets why */
+    bool whole = drain(a);
+    if (up->res == UPSTREAM_OK && a->sse && whole) sse_finish(a->sse);   /* a failure sets why */
 
     if (a->committed && a->req->stream) {
         if (!a->broken && (a->done_seen || a->finish_seen)) {
@@ -262,7 +307,20 @@ static void on_grace_over(void *ud) {
     upstream_report up = {.res = UPSTREAM_OK, .status = a->status, .detail = "finished without [DONE]",
                           .connect_ms = -1, .first_byte_ms = -1, .retry_after_ms = -1};
     attempt_result r = {.end = ATTEMPT_ANSWERED, .retry_after_ms = -1, .up = &up};
+    assert(!a->held.len);   /* drained at once, long before the grace is over */
     end_with(a, &r);
+}
+
+/* The held bytes, a turn of the loop after the first event went out.  When
+ * they break the stream, the transfer ends as it would have, had they been
+ * parsed inside libcurl's callback. */
+static void on_drain(void *ud) {
+    attempt *a = ud;
+    if (drain(a)) return;
+    upstream_cancel(a->xfer);
+    upstream_report up = {.res = UPSTREAM_ERR_ABORTED, .status = a->status, .detail = "aborted by the gateway",
+                          .connect_ms = -1, .first_byte_ms = -1, .retry_after_ms = -1};
+    on_done(a, &up);
 }
 
 attempt *attempt_start(evloop *loop, upstream *up, const chatreq *req, const config_backend *b,
@@ -276,6 +334,7 @@ attempt *attempt_start(evloop *loop, upstream *up, const chatreq *req, const con
     a->hooks = hooks;
     a->ud = ud;
     evloop_timer_init(&a->grace_timer, on_grace_over, a);
+    evloop_timer_init(&a->drain_timer, on_drain, a);
 
     size_t blen;
     char *body = chatreq_upstream_body(req, b, &blen);
@@ -307,6 +366,8 @@ err:
 void attempt_free(attempt *a) {
     if (!a) return;
     evloop_timer_stop(a->loop, &a->grace_timer);
+    evloop_timer_stop(a->loop, &a->drain_timer);
+    buf_free(&a->held);
     upstream_cancel(a->xfer);
     sse_free(a->sse);
     buf_free(&a->body);

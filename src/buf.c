@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BUF_MIN 4096
+#define BUF_MIN 512
 
 bool buf_append(buf *b, const void *data, size_t n, size_t max) {
     assert(b->off <= b->len && b->len <= b->cap);

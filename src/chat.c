@@ -48,6 +48,7 @@
 #include "buf.h"
 #include "classifier.h"
 #include "evloop.h"
+#include "jsonout.h"
 #include "limits.h"
 #include "privacy.h"
 #include "request.h"
@@ -312,7 +313,8 @@ static void on_response(void *ud, int backend, const char *reason, cJSON *body) 
     privacy_restore_response(call->priv, &call->cfg->backends[backend], body);
     keep_text(call, body);
     stamp(call, body, "chat.completion", backend);
-    char *s = cJSON_PrintUnformatted(body);
+    size_t n;
+    char *s = jsonout_print(body, NULL, NULL, &n);
     cJSON_Delete(body);
     if (!s) {
         api_error e;
@@ -320,17 +322,14 @@ static void on_response(void *ud, int backend, const char *reason, cJSON *body) 
         server_ex_reply_error(call->ex, &e);
         return;
     }
-    server_ex_reply(call->ex, 200, "application/json", s, strlen(s));
+    server_ex_reply(call->ex, 200, "application/json", s, n);
 }
 
-static void write_event(chat_call *call, const char *json) {
-    size_t n = strlen(json);
-    char *ev = malloc(n + 9);
-    if (!ev) return;
-    memcpy(ev, "data: ", 6);
-    memcpy(ev + 6, json, n);
-    memcpy(ev + 6 + n, "\n\n", 3);
-    server_ex_stream_write(call->ex, ev, n + 8);
+/* One SSE event of the stream: "data: <chunk>" and a blank line. */
+static void write_event(chat_call *call, const cJSON *chunk) {
+    size_t n;
+    char *ev = jsonout_print(chunk, "data: ", "\n\n", &n);
+    if (ev) server_ex_stream_write(call->ex, ev, n);
     free(ev);
 }
 
@@ -359,9 +358,7 @@ static void on_chunk(void *ud, int backend, const char *reason, cJSON *chunk) {
     privacy_restore_chunk(call->priv, &call->cfg->backends[backend], chunk);
     keep_text(call, chunk);
     stamp(call, chunk, "chat.completion.chunk", backend);
-    char *s = cJSON_PrintUnformatted(chunk);
-    if (s) write_event(call, s);
-    free(s);
+    write_event(call, chunk);
 }
 
 static void on_stream_end(void *ud) {
@@ -371,9 +368,7 @@ static void on_stream_end(void *ud) {
     if (rest) {
         keep_text(call, rest);
         stamp(call, rest, "chat.completion.chunk", call->backend);
-        char *s = cJSON_PrintUnformatted(rest);
-        if (s) write_event(call, s);
-        free(s);
+        write_event(call, rest);
         cJSON_Delete(rest);
     }
     server_ex_stream_write(call->ex, done, sizeof done - 1);

@@ -350,6 +350,36 @@ static int parse_budget(configread *r, const cJSON *root, config *c) {
     return 0;
 }
 
+/* routing.model_aliases: what a client's model name (an OpenAI SDK default
+ * such as "gpt-4o-mini") means here: "auto", a configured tier or a backend.
+ * Backends were parsed first, so every target is checked now. */
+static int parse_aliases(configread *r, const cJSON *a, config *c) {
+    char p[160];
+    const cJSON *e;
+    tier_t t;
+    if (!a) return 0;
+    if (!cJSON_IsObject(a) || cJSON_GetArraySize(a) > CONFIG_MAX_ALIASES)
+        return configread_fail(r, "routing.model_aliases", "must be an object of at most %d names", CONFIG_MAX_ALIASES);
+    c->aliases = calloc((size_t)cJSON_GetArraySize(a) + 1, sizeof *c->aliases);
+    if (!c->aliases) return configread_fail(r, "routing.model_aliases", "out of memory");
+    cJSON_ArrayForEach(e, a) {
+        config_alias *al = &c->aliases[c->naliases];
+        configread_path(p, sizeof p, "routing.model_aliases", e->string);
+        if (!e->string[0] || strlen(e->string) > 128 || strcmp(e->string, "auto") == 0 ||
+            tier_parse(e->string, &t) == 0 || config_backend_index(c, e->string) >= 0 ||
+            config_alias_target(c, e->string) != e->string)
+            return configread_fail(r, p, "an alias must be a new name of 1 to 128 bytes, not \"auto\", a tier or a backend");
+        if (!cJSON_IsString(e) || !(strcmp(e->valuestring, "auto") == 0 ||
+                                    (tier_parse(e->valuestring, &t) == 0 && config_has_tier(c, t)) ||
+                                    config_backend_index(c, e->valuestring) >= 0))
+            return configread_fail(r, p, "must be \"auto\", a configured tier or a backend name");
+        if (!(al->name = strdup(e->string)) || !(al->target = strdup(e->valuestring)))
+            return configread_fail(r, p, "out of memory");
+        c->naliases++;
+    }
+    return 0;
+}
+
 /* Where request lines go, and the debug option that puts text in them. */
 static int parse_log(configread *r, const cJSON *root, config *c) {
     static const char *const keys[] = {"file", "include_text", NULL};
@@ -367,7 +397,7 @@ static int parse_sections(configread *r, const cJSON *root, config *c) {
                                        "privacy", "auth", "log", "budget", NULL};
     static const char *const rkeys[] = {"threshold", "cloud_threshold", "classifier_model", "fallback", "deadline_ms",
                                         "max_first_byte_ms", "hedge_after_ms", "retries",
-                                        "retry_backoff_ms", "max_retry_after_ms", NULL};
+                                        "retry_backoff_ms", "max_retry_after_ms", "model_aliases", NULL};
     static const char *const ckeys[] = {"failures_to_open", "error_rate", "min_requests", "window_ms",
                                         "cooldown_ms", NULL};
     static const char *const hkeys[] = {"probe_interval_ms", NULL};
@@ -402,7 +432,8 @@ static int parse_sections(configread *r, const cJSON *root, config *c) {
         configread_int(r, rt, "routing", "hedge_after_ms", 0, 3600000, 0, &c->hedge_after_ms) < 0 ||
         configread_int(r, rt, "routing", "retries", 0, 5, 1, &c->retries) < 0 ||
         configread_int(r, rt, "routing", "retry_backoff_ms", 1, 60000, 200, &c->retry_backoff_ms) < 0 ||
-        configread_int(r, rt, "routing", "max_retry_after_ms", 0, 3600000, 5000, &c->max_retry_after_ms) < 0)
+        configread_int(r, rt, "routing", "max_retry_after_ms", 0, 3600000, 5000, &c->max_retry_after_ms) < 0 ||
+        parse_aliases(r, cJSON_GetObjectItemCaseSensitive(rt, "model_aliases"), c) < 0)
         return -1;
 
     const cJSON *cb = cJSON_GetObjectItemCaseSensitive(root, "circuit");
@@ -543,6 +574,11 @@ void config_free(config *c) {
     for (size_t i = 0; i < c->budget.nkeys; i++) free(c->budget.keys[i].name);
     free(c->budget.keys);
     free(c->budget.state_file);
+    for (size_t i = 0; c->aliases && i < c->naliases + 1; i++) {
+        free(c->aliases[i].name);
+        free(c->aliases[i].target);
+    }
+    free(c->aliases);
     free(c->listen_host);
     free(c->classifier_model);
     free(c->log_file);
@@ -563,4 +599,10 @@ bool config_has_tier(const config *c, tier_t t) {
     for (size_t i = 0; i < c->nbackends; i++)
         if (c->backends[i].tier == t) return true;
     return false;
+}
+
+const char *config_alias_target(const config *c, const char *model) {
+    for (size_t i = 0; i < c->naliases; i++)
+        if (strcmp(c->aliases[i].name, model) == 0) return c->aliases[i].target;
+    return model;
 }

@@ -77,6 +77,14 @@ typedef struct config_budget {
     char *state_file;            /* resolved against the configuration's directory */
 } config_budget;
 
+/* routing.model_aliases: a client's model name and what it stands for. */
+typedef struct config_alias {
+    char *name;
+    char *target;        /* "auto", a tier or a backend name */
+} config_alias;
+
+#define CONFIG_MAX_ALIASES 64
+
 /* A client key: its name appears in logs, the key itself nowhere. */
 typedef struct config_client_key {
     char *name;
@@ -99,6 +107,8 @@ typedef struct config {
     int retries;             /* extra attempts on the same backend after a retryable failure */
     int retry_backoff_ms;    /* base of the jittered exponential back-off */
     int max_retry_after_ms;  /* longest Retry-After honoured; longer ones fail over */
+    config_alias *aliases;   /* routing.model_aliases; owned */
+    size_t naliases;
     circuit_params circuit;
     int probe_interval_ms;   /* active health probe period per backend */
     size_t max_body_bytes;
@@ -144,6 +154,9 @@ int config_restart_fields(const config *old, const config *new_cfg, char *out, s
 int config_backend_index(const config *c, const char *name);
 /* True when backend b has a price: its answers are spend (budget). */
 bool config_backend_priced(const config_backend *b);
+
+/* What model stands for: an alias's target, or model itself. */
+const char *config_alias_target(const config *c, const char *model);
 /* True when at least one backend serves tier t. */
 bool config_has_tier(const config *c, tier_t t);
 

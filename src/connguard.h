@@ -1,4 +1,5 @@
-/* connguard: a deadline for each request to arrive whole.
+/* connguard: a deadline for each request to arrive whole, and a watch for
+ * the client hanging up.
  *
  * libmicrohttpd's connection timeout is an idle timeout: a client that sends
  * one byte every few seconds never trips it and holds its connection, its
@@ -6,11 +7,15 @@
  * limits.request_timeout_s from the moment it opens, or from the end of its
  * previous request, until its current request (headers and body) has fully
  * arrived; a connection that misses the deadline is shut down.  The server
- * installs connguard_notify as MHD's connection notification callback. */
+ * installs connguard_notify as MHD's connection notification callback.
+ *
+ * MHD does not watch a suspended connection, so it cannot see its client
+ * leave; connguard_on_hangup() does, at no cost per request (connguard.c). */
 #ifndef TIERGATE_CONNGUARD_H
 #define TIERGATE_CONNGUARD_H
 
 #include <microhttpd.h>
+#include <stdbool.h>
 
 struct evloop;
 
@@ -26,5 +31,10 @@ void connguard_notify(void *cls, struct MHD_Connection *conn, void **socket_cont
 void connguard_received(struct MHD_Connection *conn);
 /* The request on conn is over: the next one's deadline starts. */
 void connguard_next(struct MHD_Connection *conn);
+/* Calls fn(ud) once, from the loop, when conn's client hangs up or has hung
+ * up already; until connguard_off_hangup().  False when conn has no watch
+ * (no memory for it): its hang-up then goes unnoticed while suspended. */
+bool connguard_on_hangup(struct MHD_Connection *conn, void (*fn)(void *ud), void *ud);
+void connguard_off_hangup(struct MHD_Connection *conn);
 
 #endif

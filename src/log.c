@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jsonout.h"
+
 static int request_fd = STDERR_FILENO;
 static char *request_path;      /* NULL: request lines go to stderr */
 
@@ -40,13 +42,12 @@ cJSON *log_begin(const char *level, const char *msg) {
 
 static void write_line(int fd, cJSON *obj) {
     if (!obj) return;
-    char *s = cJSON_PrintUnformatted(obj);
+    size_t len;
+    char *s = jsonout_print(obj, NULL, "\n", &len);
     cJSON_Delete(obj);
     if (!s) return;
-    size_t len = strlen(s);
-    s[len] = '\n';   /* overwrites the NUL; the length is known */
     const char *p = s;
-    size_t left = len + 1;
+    size_t left = len;
     while (left) {
         ssize_t w = write(fd, p, left);
         if (w <= 0) break;

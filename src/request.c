@@ -52,6 +52,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "jsonout.h"
 #include "utf8.h"
 
 /* ---- bytes ------------------------------------------------------------ */
@@ -613,8 +614,7 @@ char *chatreq_upstream_body(const chatreq *r, const config_backend *b, size_t *l
         if (!put(options, "include_usage", cJSON_CreateTrue())) goto done;
     }
     if (b->dialect == DIALECT_COMPAT && rewrite_for_compat(body)) goto done;
-    text = cJSON_PrintUnformatted(body);
-    if (text && len) *len = strlen(text);
+    text = jsonout_print(body, NULL, NULL, len);
 done:
     cJSON_Delete(body);
     return text;

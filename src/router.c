@@ -261,16 +261,18 @@ int router_decide(const config *cfg, const router_backend *view, const router_in
         return -1;
     }
 
-    /* The model: a tier, a backend, or "auto".  Config validation keeps
-     * backend names apart from tier names and "auto". */
-    if (tier_named(in->model, &tier)) {
+    /* The model: a tier, a backend, or "auto", possibly through an alias.
+     * Config validation keeps backend names, aliases, tier names and "auto"
+     * apart. */
+    const char *model = config_alias_target(cfg, in->model);
+    if (tier_named(model, &tier)) {
         if (!config_has_tier(cfg, tier)) {
             model_not_found(cfg, in->model, err);
             return -1;
         }
-    } else if ((forced_backend = config_backend_index(cfg, in->model)) >= 0) {
+    } else if ((forced_backend = config_backend_index(cfg, model)) >= 0) {
         tier = cfg->backends[forced_backend].tier;
-    } else if (strcmp(in->model, "auto") == 0) {
+    } else if (strcmp(model, "auto") == 0) {
         tier = router_tier_for_score(cfg, in->score);
         forced = false;
     } else {

@@ -15,9 +15,10 @@
  * connection when the buffer is empty; writing resumes it.
  *
  * MHD does not watch a suspended socket, so it cannot see a client leave while
- * we wait for the backend.  We watch that socket ourselves for EPOLLRDHUP
- * while it is suspended, which is how a client that hangs up cancels its
- * upstream transfer at once instead of when the backend next sends a byte. */
+ * we wait for the backend.  connguard watches each socket for EPOLLRDHUP and
+ * tells us while the request is suspended, which is how a client that hangs
+ * up cancels its upstream transfer at once instead of when the backend next
+ * sends a byte. */
 #include "server.h"
 
 #include <arpa/inet.h>
@@ -40,7 +41,7 @@
 #include "log.h"
 
 #define SERVER_MAX_EXTRA_HEADERS 8
-#define SERVER_STREAM_BLOCK 16384
+#define SERVER_STREAM_BLOCK 4096
 
 struct server_exchange {
     server *s;
@@ -65,8 +66,7 @@ struct server_exchange {
     cJSON *logfields;
     void (*on_close)(void *ud, bool client_gone);
     void *on_close_ud;
-    evloop_io hup_watch;
-    bool watching;
+    bool watching;                      /* connguard reports a hang-up */
     server_exchange *prev, *next;
 };
 
@@ -110,12 +110,11 @@ static void call_on_close(server_exchange *ex, bool client_gone) {
 
 static void unwatch(server_exchange *ex) {
     if (!ex->watching) return;
-    evloop_io_del(ex->s->loop, &ex->hup_watch);
+    connguard_off_hangup(ex->conn);
     ex->watching = false;
 }
 
-static void on_client_hup(void *ud, uint32_t events) {
-    (void)events;
+static void on_client_hup(void *ud) {
     server_exchange *ex = ud;
     unwatch(ex);
     ex->aborted = true;
@@ -131,11 +130,7 @@ static void suspend(server_exchange *ex) {
     assert(!ex->suspended);
     MHD_suspend_connection(ex->conn);
     ex->suspended = true;
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(ex->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (ci && !ex->watching &&
-        evloop_io_add(ex->s->loop, &ex->hup_watch, ci->connect_fd, EPOLLRDHUP, on_client_hup, ex) == 0)
-        ex->watching = true;
+    if (!ex->watching) ex->watching = connguard_on_hangup(ex->conn, on_client_hup, ex);
 }
 
 static void resume(server_exchange *ex) {
@@ -461,11 +456,19 @@ const char *server_ex_body(const server_exchange *ex, size_t *len) {
     return buf_data(&ex->body, len);
 }
 
+/* snprintf(dst, cap, "%s", src) without the format machinery: this runs
+ * twice per request. */
+static void copy_cut(char *dst, size_t cap, const char *src) {
+    size_t n = strnlen(src, cap - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 void server_ex_set_route(server_exchange *ex, const char *tier, const char *backend,
                          const char *reason, double score) {
-    snprintf(ex->tier, sizeof ex->tier, "%s", tier);
-    snprintf(ex->backend, sizeof ex->backend, "%s", backend);
-    snprintf(ex->reason, sizeof ex->reason, "%s", reason);
+    copy_cut(ex->tier, sizeof ex->tier, tier);
+    copy_cut(ex->backend, sizeof ex->backend, backend);
+    copy_cut(ex->reason, sizeof ex->reason, reason);
     ex->score = score;
 }
 
@@ -510,14 +513,23 @@ static void on_mhd_timer(void *ud) {
     MHD_run(s->daemon);
 }
 
-/* Before every wait: run MHD if a connection was resumed, and arm its timer. */
+/* Before every wait: run MHD if a connection was resumed, and arm its timer.
+ * MHD often has more to do at once after a run (a stream's first event
+ * after its headers, the end of a request after its answer); that is done
+ * here too, a few times at most, rather than after one more turn of the
+ * loop: the turn is an epoll_wait and a little latency on every answer's
+ * way to the client. */
+#define SERVER_MAX_RUNS_PER_WAIT 4
+
 static void before_wait(void *ud) {
     server *s = ud;
-    if (s->need_run) {
+    MHD_UNSIGNED_LONG_LONG t = 0;
+    bool due = s->need_run;
+    for (int i = 0; due && i < SERVER_MAX_RUNS_PER_WAIT; i++) {
         s->need_run = false;
         MHD_run(s->daemon);
+        due = s->need_run || (MHD_get_timeout(s->daemon, &t) == MHD_YES && t == 0);
     }
-    MHD_UNSIGNED_LONG_LONG t;
     if (MHD_get_timeout(s->daemon, &t) == MHD_YES)
         evloop_timer_start(s->loop, &s->mhd_timer, (uint64_t)t);
     else

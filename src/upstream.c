@@ -14,7 +14,14 @@
  *
  * Easy handles are pooled and reset between transfers; connections live in
  * the multi handle's cache, so keep-alive to a backend survives across
- * requests.  Calls into libcurl from its own callbacks are forbidden
+ * requests.  libcurl asks to stop watching a connection's socket whenever
+ * its transfer ends and to watch it again when the next one starts: two
+ * epoll_ctl calls per request on a kept-alive connection.  The sockets that
+ * libcurl opens through open_socket are ours to close (close_socket), so
+ * they stay registered while idle ("parked"): reuse costs no system call,
+ * and a parked socket that reports an event (its server closed it) is
+ * unregistered then.  Other descriptors (the resolver's) are registered and
+ * unregistered as libcurl says.  Calls into libcurl from its own callbacks are forbidden
  * (CURLM_RECURSIVE_API_CALL), which is why on_headers/on_data abort by return
  * value and why a cancel that arrives while curl is calling us is deferred to
  * the write callback. */
@@ -27,7 +34,9 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "evloop.h"
 
@@ -55,6 +64,10 @@ typedef struct upstream_socket {
     evloop_io io;
     upstream *u;
     curl_socket_t fd;
+    uint32_t events;                  /* as registered */
+    bool registered;
+    bool wanted;                      /* libcurl watches it; false: parked */
+    bool owned;                       /* opened by open_socket, in u->socks */
 } upstream_socket;
 
 struct upstream {
@@ -66,6 +79,9 @@ struct upstream {
     size_t npool;
     int in_curl;                      /* depth of calls into libcurl */
     size_t pending_cancels;           /* cancelled inside libcurl, not yet released */
+    bool run_now;                     /* libcurl's timer is due at once */
+    upstream_socket **socks;          /* the owned sockets, by descriptor */
+    size_t nsocks;
 };
 
 bool upstream_result_is_timeout(upstream_result r) {
@@ -198,6 +214,13 @@ static void socket_action(upstream *u, curl_socket_t fd, int flags) {
 
 static void on_socket_ready(void *ud, uint32_t events) {
     upstream_socket *s = ud;
+    if (!s->wanted) {
+        /* A parked connection's server closed it (or talked out of turn):
+         * libcurl's check before reuse will find out; until then, quiet. */
+        evloop_io_del(s->u->loop, &s->io);
+        s->registered = false;
+        return;
+    }
     int flags = 0;
     if (events & EPOLLIN) flags |= CURL_CSELECT_IN;
     if (events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
@@ -205,32 +228,87 @@ static void on_socket_ready(void *ud, uint32_t events) {
     socket_action(s->u, s->fd, flags);
 }
 
+static upstream_socket *owned_socket(const upstream *u, curl_socket_t fd) {
+    return fd >= 0 && (size_t)fd < u->nsocks ? u->socks[fd] : NULL;
+}
+
+/* Drops the state of an owned socket.  libcurl closes some through
+ * close_socket and some (at its own clean-up) without telling: a descriptor
+ * number that comes back from open_socket, or is left at the end, was
+ * closed, and the kernel took it out of the epoll set then; the delete here
+ * only keeps the loop from calling a freed watch. */
+static void forget_socket(upstream *u, upstream_socket *s) {
+    if (s->registered) evloop_io_del(u->loop, &s->io);
+    u->socks[s->fd] = NULL;
+    free(s);
+}
+
+static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a) {
+    (void)purpose;
+    upstream *u = clientp;
+    upstream_socket *s = calloc(1, sizeof *s);
+    int fd = s ? socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol) : -1;
+    if (fd >= 0 && (size_t)fd >= u->nsocks) {
+        size_t n = u->nsocks ? u->nsocks : 64;
+        while (n <= (size_t)fd) n *= 2;
+        upstream_socket **t = realloc(u->socks, n * sizeof *t);
+        if (t) {
+            memset(t + u->nsocks, 0, (n - u->nsocks) * sizeof *t);
+            u->socks = t;
+            u->nsocks = n;
+        }
+    }
+    if (fd < 0 || (size_t)fd >= u->nsocks) {
+        if (fd >= 0) close(fd);
+        free(s);
+        return CURL_SOCKET_BAD;
+    }
+    if (u->socks[fd]) forget_socket(u, u->socks[fd]);
+    s->u = u;
+    s->fd = fd;
+    s->owned = true;
+    u->socks[fd] = s;
+    return fd;
+}
+
+static int close_socket(void *clientp, curl_socket_t fd) {
+    upstream *u = clientp;
+    upstream_socket *s = owned_socket(u, fd);
+    if (s) forget_socket(u, s);
+    return close(fd);
+}
+
 static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
     (void)easy;
     upstream *u = userp;
-    upstream_socket *s = socketp;
+    upstream_socket *s = socketp ? socketp : owned_socket(u, fd);
     if (what == CURL_POLL_REMOVE) {
-        if (s) {
-            evloop_io_del(u->loop, &s->io);
-            curl_multi_assign(u->multi, fd, NULL);
-            free(s);
-        }
+        if (!s) return 0;
+        curl_multi_assign(u->multi, fd, NULL);
+        s->wanted = false;
+        if (s->owned) return 0;
+        if (s->registered) evloop_io_del(u->loop, &s->io);
+        free(s);
         return 0;
     }
     uint32_t events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
     if (!s) {
-        s = calloc(1, sizeof *s);
-        if (!s) return -1;
+        if (!(s = calloc(1, sizeof *s))) return -1;
         s->u = u;
         s->fd = fd;
+    }
+    if (!s->registered) {
         if (evloop_io_add(u->loop, &s->io, fd, events, on_socket_ready, s) < 0) {
-            free(s);
+            if (!s->owned) free(s);
             return -1;
         }
-        curl_multi_assign(u->multi, fd, s);
-    } else if (evloop_io_mod(u->loop, &s->io, events) < 0) {
+        s->registered = true;
+    } else if (s->events != events && evloop_io_mod(u->loop, &s->io, events) < 0) {
         return -1;
     }
+    s->events = events;
+    s->wanted = true;
+    curl_multi_assign(u->multi, fd, s);
     return 0;
 }
 
@@ -239,9 +317,22 @@ static void on_curl_timer(void *ud) { socket_action(ud, CURL_SOCKET_TIMEOUT, 0);
 static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
     (void)multi;
     upstream *u = userp;
+    u->run_now = timeout_ms == 0;
     if (timeout_ms < 0) evloop_timer_stop(u->loop, &u->curl_timer);
     else evloop_timer_start(u->loop, &u->curl_timer, (uint64_t)timeout_ms);
     return 0;
+}
+
+/* libcurl asks for "at once" when a transfer was added: its request goes
+ * out here, before the loop waits, instead of after one more turn of the
+ * loop (an epoll_wait on the way of every request upstream). */
+static void before_wait(void *ud) {
+    upstream *u = ud;
+    if (!u->run_now) return;
+    assert(!u->in_curl);
+    u->run_now = false;
+    evloop_timer_stop(u->loop, &u->curl_timer);
+    socket_action(u, CURL_SOCKET_TIMEOUT, 0);
 }
 
 /* ---- our own time limits ---- */
@@ -367,6 +458,11 @@ upstream *upstream_new(evloop *loop) {
         return NULL;
     }
     evloop_timer_init(&u->curl_timer, on_curl_timer, u);
+    if (evloop_add_hook(loop, before_wait, u) < 0) {
+        curl_multi_cleanup(u->multi);
+        free(u);
+        return NULL;
+    }
     curl_multi_setopt(u->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
     curl_multi_setopt(u->multi, CURLMOPT_SOCKETDATA, u);
     curl_multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
@@ -385,6 +481,9 @@ void upstream_free(upstream *u) {
     for (size_t i = 0; i < u->npool; i++) curl_easy_cleanup(u->pool[i]);
     curl_multi_cleanup(u->multi);
     evloop_timer_stop(u->loop, &u->curl_timer);
+    for (size_t i = 0; i < u->nsocks; i++)
+        if (u->socks[i]) forget_socket(u, u->socks[i]);
+    free(u->socks);
     free(u);
 }
 
@@ -443,6 +542,10 @@ upstream_xfer *upstream_start(upstream *u, const upstream_request *req,
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, req->insecure ? 0L : 2L);
     if (req->ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, req->ca_file);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, u);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, u);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);

@@ -67,6 +67,8 @@ typedef struct upstream_request {
     int connect_ms, first_byte_ms, idle_ms, total_ms;   /* 0 = no limit */
 } upstream_request;
 
+/* Adds a hook to loop (evloop_add_hook), so loop must not run again after
+ * upstream_free(); NULL when out of memory or hooks. */
 upstream *upstream_new(struct evloop *loop);
 /* Cancels every transfer still running (no callbacks), then frees. */
 void upstream_free(upstream *u);

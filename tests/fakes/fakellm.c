@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #define LOG_KEEP 1000            /* recorded chat requests */
@@ -61,7 +63,7 @@ struct faults {
     int error_code;              /* an error_codes index; 0: the plain simulated error */
     int delay_headers_ms, delay_first_chunk_ms, chunk_delay_ms, chunks;
     int cut_after, stall_after, malformed_after, error_event_after;   /* < 0: off */
-    bool no_done, no_finish, no_usage, linger, hang, bad_json, no_space, crlf, keepalive;
+    bool no_done, no_finish, no_usage, linger, hang, bad_json, no_space, crlf, keepalive, burst;
     bool once;                   /* mode only: cleared after the next chat request */
     char *reply;                 /* mode only */
 };
@@ -112,6 +114,7 @@ static const struct fault_key {
     FAULT(no_space, F_BOOL, 0, 1),
     FAULT(crlf, F_BOOL, 0, 1),
     FAULT(keepalive, F_BOOL, 0, 1),
+    FAULT(burst, F_BOOL, 0, 1),
     FAULT(once, F_BOOL, 0, 1),
     FAULT(reply, F_REPLY, 0, 0),
 };
@@ -558,9 +561,19 @@ static enum outcome stream_events(struct chat *s, const size_t *edge, size_t n)
     return end_stream(s);
 }
 
+/* With the burst fault the kernel holds every write (TCP_CORK) until the
+ * stream ends, or for 200 ms when it does not: the client reads the headers
+ * and many events at once, as from a fast backend. */
+static void cork(struct chat *s, int on)
+{
+    if (s->f.burst)
+        setsockopt(s->c->fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+}
+
 static enum outcome send_stream(struct chat *s)
 {
     struct buf h = {0};
+    cork(s, 1);
     put_head(&h, s->rq, 200, "text/event-stream", -1, "Cache-Control: no-cache\r\n");
     bool ok = send_all(s->c, h.p, h.len);
     free(h.p);
@@ -569,6 +582,7 @@ static enum outcome send_stream(struct chat *s)
     size_t *edges, n = split_text(s->text, s->f.chunks, &edges);
     enum outcome o = stream_events(s, edges, n);
     free(edges);
+    cork(s, 0);
     return o;
 }
 

@@ -60,6 +60,8 @@
  *   bad_json              not streaming: 200 with truncated JSON
  *   no_space, crlf,       "data:" without the space; \r\n line ends;
  *   keepalive             ": keep-alive" before every event
+ *   burst                 streaming: the headers and events reach the client in
+ *                         one read (TCP_CORK until the stream ends, or 200 ms)
  *   reply "TEXT"          the answer text (mode only)
  *   once                  the mode applies to the next chat request only, and
  *                         is then cleared (mode only): a fault that a retry cures

@@ -61,7 +61,10 @@ describe('routing', () => {
   before(async () => {
     device = await startFake({ model: 'qwen-small', label: 'device' });
     cloud = await startFake({ model: 'big-model', label: 'cloud' });
-    gw = await startGateway(makeConfig({ device: device.url, cloud: cloud.url }));
+    gw = await startGateway(makeConfig({
+      device: device.url, cloud: cloud.url,
+      routing: { model_aliases: { 'gpt-4o-mini': 'auto', 'gpt-4o': 'cloud' } },
+    }));
   });
 
   beforeEach(async () => {
@@ -94,6 +97,20 @@ describe('routing', () => {
     assert.equal(res.headers['x-tiergate-tier'], 'cloud');
     assert.equal(res.headers['x-tiergate-reason'], 'complexity');
     assert.equal(streamedContent(res.events), cloud.answer(text));
+    assert.deepEqual(await counts(), { device: 0, cloud: 1 });
+  });
+
+  it('an SDK model name aliased to "auto" is routed by complexity', async () => {
+    let res = await chat(gw.base, chatBody(SIMPLE[1], { model: 'gpt-4o-mini' }));
+    assertAnsweredBy(res, device, SIMPLE[1], { tier: 'device', backend: 'local', reason: 'complexity' });
+    res = await chat(gw.base, chatBody(COMPLEX[0], { model: 'gpt-4o-mini' }));
+    assertAnsweredBy(res, cloud, COMPLEX[0], { tier: 'cloud', backend: 'bigcloud', reason: 'complexity' });
+    assert.deepEqual(await counts(), { device: 1, cloud: 1 });
+  });
+
+  it('an SDK model name aliased to a tier forces that tier', async () => {
+    const res = await chat(gw.base, chatBody(SIMPLE[0], { model: 'gpt-4o' }));
+    assertAnsweredBy(res, cloud, SIMPLE[0], { tier: 'cloud', backend: 'bigcloud', reason: 'forced' });
     assert.deepEqual(await counts(), { device: 0, cloud: 1 });
   });
 

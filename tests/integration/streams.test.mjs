@@ -196,6 +196,27 @@ describe('streams', () => {
     assertFailedStream(res, device.answer(text));
   });
 
+  it('a burst of 50 events in one read arrives whole and in order', async () => {
+    const text = 'Explain the water cycle in a few short sentences for a school project fake:chunks=50 fake:burst=1';
+    const res = await sse(gw.base, chatBody(text, { model: 'device', stream: true }));
+    assert.equal(res.status, 200);
+    assert.equal(streamedContent(res.events), device.answer(text));
+    assert.equal(res.events.at(-1).data, '[DONE]');
+  });
+
+  it('a burst that stays open: the events after the first are parsed a loop turn later', async () => {
+    const text = 'open the sunroof please fake:chunks=10 fake:burst=1 fake:linger=1';
+    const res = await sse(gw.base, chatBody(text, { model: 'device', stream: true }), { timeoutMs: 8000 });
+    assert.equal(res.status, 200);
+    assert.equal(streamedContent(res.events), device.answer(text));
+  });
+
+  it('malformed chunk in a burst, after the first event: error event, no [DONE]', async () => {
+    const text = 'open the sunroof please fake:chunks=10 fake:malformed_after=2 fake:stall_after=5 fake:burst=1';
+    const res = await withGateway((g) => sse(g.base, chatBody(text, { model: 'device', stream: true }), { timeoutMs: 8000 }));
+    assertFailedStream(res, device.answer(text));
+  });
+
   it('upstream error event mid-stream: forwarded as an error event, no [DONE]', async () => {
     const text = 'open the sunroof please fake:chunks=10 fake:error_event_after=2';
     const res = await withGateway((g) => sse(g.base, chatBody(text, { model: 'device', stream: true }), { timeoutMs: 8000 }));

@@ -306,6 +306,32 @@ static void test_privacy(void) {
                  "privacy.patterns[0].regex: is required");
 }
 
+static void test_aliases(void) {
+    char err[256];
+    config *c = parse("{\"backends\":[" MIN_BACKEND "],\"routing\":{\"model_aliases\":"
+                      "{\"gpt-4o-mini\":\"auto\",\"gpt-4o\":\"device\",\"qwen\":\"dev\"}}}", err);
+    CHECK(c != NULL);
+    if (!c) return;
+    CHECK_INT(c->naliases, 3);
+    CHECK_STR(config_alias_target(c, "gpt-4o-mini"), "auto");
+    CHECK_STR(config_alias_target(c, "gpt-4o"), "device");
+    CHECK_STR(config_alias_target(c, "qwen"), "dev");
+    CHECK_STR(config_alias_target(c, "other"), "other");
+    config_free(c);
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"routing\":{\"model_aliases\":[]}}",
+                 "routing.model_aliases: must be an object of at most 64 names");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"routing\":{\"model_aliases\":{\"x\":\"cloud\"}}}",
+                 "routing.model_aliases.x: must be \"auto\", a configured tier or a backend name");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"routing\":{\"model_aliases\":{\"x\":1}}}",
+                 "routing.model_aliases.x: must be \"auto\", a configured tier or a backend name");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"routing\":{\"model_aliases\":{\"dev\":\"auto\"}}}",
+                 "routing.model_aliases.dev: an alias must be a new name");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"routing\":{\"model_aliases\":{\"cloud\":\"auto\"}}}",
+                 "routing.model_aliases.cloud: an alias must be a new name");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"routing\":{\"model_aliases\":{\"a\":\"auto\",\"a\":\"dev\"}}}",
+                 "routing.model_aliases.a: an alias must be a new name");
+}
+
 /* What a reload cannot apply is named, and nothing else is. */
 static void test_restart_fields(void) {
     char err[256] = "", out[256];
@@ -423,6 +449,7 @@ static void test_budget(void) {
 
 int main(void) {
     test_budget();
+    test_aliases();
     test_restart_fields();
     test_privacy();
     test_defaults();

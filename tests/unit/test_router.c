@@ -191,6 +191,23 @@ static void test_forced(void)
     ROUTE(&f, "e1", NULL, 0.0, "edge", "forced", "e1 e2 c1 c2 d1 d2");
 }
 
+/* routing.model_aliases: an SDK's default model name routes like its target. */
+static void test_aliases(void)
+{
+    fixture f;
+    config_alias aliases[] = {{"gpt-4o-mini", "auto"}, {"gpt-4o", "cloud"}, {"local", "d2"}};
+
+    setup(&f, THREE_TIERS);
+    f.cfg.aliases = aliases;
+    f.cfg.naliases = 3;
+    ROUTE(&f, "gpt-4o-mini", NULL, 0.1, "device", "complexity", "d1 d2 e1 e2 c1 c2");
+    ROUTE(&f, "gpt-4o-mini", NULL, 0.9, "cloud", "complexity", "c1 c2 e1 e2 d1 d2");
+    ROUTE(&f, "gpt-4o", NULL, 0.0, "cloud", "forced", "c1 c2 e1 e2 d1 d2");
+    ROUTE(&f, "local", NULL, 1.0, "device", "forced", "d2 d1 e1 e2 c1 c2");
+    ROUTE(&f, "gpt-4o-mini", "edge", 0.0, "edge", "forced", "e1 e2 c1 c2 d1 d2");
+    CHECK_STR(config_alias_target(&f.cfg, "gpt-4.1"), "gpt-4.1");
+}
+
 static void test_no_fallback(void)
 {
     fixture f;
@@ -548,6 +565,7 @@ int main(void)
     test_missing_tiers();
     test_candidate_order();
     test_forced();
+    test_aliases();
     test_no_fallback();
     test_header();
     test_unknown_model();
