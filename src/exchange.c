@@ -1,0 +1,299 @@
+/* exchange: see exchange.h.  A late reply is stored here as "pending" and
+ * the connection resumed, because MHD only takes a response from inside its
+ * access handler, which server.c calls exchange_queue_pending() from.  A
+ * stream's bytes wait in out until MHD's reader asks for them; an empty
+ * buffer suspends the connection and a write resumes it. */
+#include "exchange.h"
+
+#include <assert.h>
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+static uint64_t next_id(server *s) {
+    /* xorshift128+: unique-looking ids without a syscall per request. */
+    uint64_t a = s->id_seed[0], b = s->id_seed[1];
+    s->id_seed[0] = b;
+    a ^= a << 23;
+    s->id_seed[1] = a ^ b ^ (a >> 17) ^ (b >> 26);
+    return s->id_seed[1] + b;
+}
+
+void exchange_close(server_exchange *ex, bool client_gone) {
+    void (*fn)(void *, bool) = ex->on_close;
+    ex->on_close = NULL;
+    if (fn) fn(ex->on_close_ud, client_gone);
+}
+
+static void unwatch(server_exchange *ex) {
+    if (!ex->watching) return;
+    connguard_off_hangup(ex->conn);
+    ex->watching = false;
+}
+
+static void on_client_hup(void *ud) {
+    server_exchange *ex = ud;
+    unwatch(ex);
+    ex->aborted = true;
+    exchange_close(ex, true);
+    if (ex->suspended) {
+        ex->suspended = false;
+        MHD_resume_connection(ex->conn);
+        server_run_soon(ex->s);
+    }
+}
+
+void exchange_suspend(server_exchange *ex) {
+    assert(!ex->suspended);
+    MHD_suspend_connection(ex->conn);
+    ex->suspended = true;
+    if (!ex->watching) ex->watching = connguard_on_hangup(ex->conn, on_client_hup, ex);
+}
+
+void exchange_resume(server_exchange *ex) {
+    if (!ex->suspended) return;
+    unwatch(ex);
+    ex->suspended = false;
+    MHD_resume_connection(ex->conn);
+    server_run_soon(ex->s);
+}
+
+static void add_common_headers(server_exchange *ex, struct MHD_Response *r) {
+    char score[32];
+    snprintf(score, sizeof score, "%.3f", ex->score);
+    MHD_add_response_header(r, "X-Request-Id", ex->request_id);
+    MHD_add_response_header(r, "X-Tiergate-Tier", ex->tier);
+    MHD_add_response_header(r, "X-Tiergate-Backend", ex->backend);
+    MHD_add_response_header(r, "X-Tiergate-Reason", ex->reason);
+    MHD_add_response_header(r, "X-Tiergate-Score", score);
+    for (size_t i = 0; i < ex->nextra; i++)
+        MHD_add_response_header(r, ex->extra[i].name, ex->extra[i].value);
+    /* A draining gateway must not keep a connection that would bring more work. */
+    if (ex->s->draining) MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+}
+
+/* Stores r to be queued by the access handler, waking the connection. */
+static void set_pending(server_exchange *ex, struct MHD_Response *r, int status) {
+    assert(!ex->pending && !ex->queued);
+    ex->replied_us = evloop_clock_us();
+    ex->pending = r;
+    ex->status = status;
+    exchange_resume(ex);
+}
+
+enum MHD_Result exchange_queue_pending(server_exchange *ex) {
+    struct MHD_Response *r = ex->pending;
+    ex->pending = NULL;
+    ex->queued = true;
+    enum MHD_Result ret = MHD_queue_response(ex->conn, (unsigned)ex->status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* ---- exchanges ---- */
+
+server_exchange *exchange_new(server *s, struct MHD_Connection *conn, const char *url, const char *method) {
+    server_exchange *ex = calloc(1, sizeof *ex);
+    if (!ex) return NULL;
+    ex->path = strdup(url);
+    if (!ex->path) {
+        free(ex);
+        return NULL;
+    }
+    ex->s = s;
+    ex->conn = conn;
+    snprintf(ex->method, sizeof ex->method, "%s", method);
+    snprintf(ex->request_id, sizeof ex->request_id, "req_%016llx", (unsigned long long)next_id(s));
+    ex->started_us = evloop_clock_us();
+    ex->key = -1;
+    strcpy(ex->tier, "none");
+    strcpy(ex->backend, "none");
+    strcpy(ex->reason, "none");
+    ex->next = s->exchanges;
+    if (s->exchanges) s->exchanges->prev = ex;
+    s->exchanges = ex;
+    return ex;
+}
+
+void exchange_log(server_exchange *ex, bool client_gone) {
+    cJSON *o = log_begin("info", "request");
+    if (!o) return;
+    cJSON_AddStringToObject(o, "request_id", ex->request_id);
+    cJSON_AddStringToObject(o, "method", ex->method);
+    cJSON_AddStringToObject(o, "path", ex->path);
+    cJSON_AddNumberToObject(o, "status", ex->status);
+    cJSON_AddStringToObject(o, "tier", ex->tier);
+    cJSON_AddStringToObject(o, "backend", ex->backend);
+    cJSON_AddStringToObject(o, "reason", ex->reason);
+    cJSON_AddNumberToObject(o, "score", (double)(long long)(ex->score * 1000.0 + 0.5) / 1000.0);
+    cJSON_AddNumberToObject(o, "latency_ms", (double)(evloop_clock_us() - ex->started_us) / 1000.0);
+    if (ex->client[0]) cJSON_AddStringToObject(o, "client", ex->client);
+    if (client_gone) cJSON_AddTrueToObject(o, "client_gone");
+    if (ex->logfields) {
+        cJSON *f;
+        cJSON_ArrayForEach(f, ex->logfields) cJSON_AddItemReferenceToObject(o, f->string, f);
+    }
+    log_request(o);
+}
+
+void exchange_free(server_exchange *ex) {
+    server *s = ex->s;
+    unwatch(ex);
+    if (ex->key >= 0) auth_release(s->auth, ex->key);
+    if (ex->pending) MHD_destroy_response(ex->pending);
+    for (size_t i = 0; i < ex->nextra; i++) {
+        free(ex->extra[i].name);
+        free(ex->extra[i].value);
+    }
+    cJSON_Delete(ex->logfields);
+    if (ex->prev) ex->prev->next = ex->next; else s->exchanges = ex->next;
+    if (ex->next) ex->next->prev = ex->prev;
+    buf_free(&ex->out);
+    buf_free(&ex->body);
+    free(ex->path);
+    free(ex);
+    if (s->draining && !s->exchanges && s->on_drained) s->on_drained(s->on_drained_ud);
+}
+
+/* ---- streaming ---- */
+
+static ssize_t stream_reader(void *cls, uint64_t pos, char *out, size_t max) {
+    (void)pos;
+    server_exchange *ex = cls;
+    if (ex->aborted) return MHD_CONTENT_READER_END_WITH_ERROR;
+    size_t n = buf_take(&ex->out, out, max);
+    if (n) return (ssize_t)n;
+    if (ex->stream_ended) return MHD_CONTENT_READER_END_OF_STREAM;
+    exchange_suspend(ex);
+    return 0;
+}
+
+int server_ex_stream_begin(server_exchange *ex) {
+    struct MHD_Response *r =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SERVER_STREAM_BLOCK, stream_reader, ex, NULL);
+    if (!r) return -1;
+    add_common_headers(ex, r);
+    MHD_add_response_header(r, "Content-Type", "text/event-stream; charset=utf-8");
+    MHD_add_response_header(r, "Cache-Control", "no-cache");
+    MHD_add_response_header(r, "X-Accel-Buffering", "no");
+    ex->streaming = true;
+    set_pending(ex, r, 200);
+    return 0;
+}
+
+int server_ex_stream_write(server_exchange *ex, const char *data, size_t len) {
+    if (ex->aborted || ex->cut) return -1;
+    assert(ex->streaming && !ex->stream_ended);
+    if (!buf_append(&ex->out, data, len, 0)) return -1;
+    if (ex->queued) exchange_resume(ex);
+    return 0;
+}
+
+void server_ex_stream_end(server_exchange *ex) {
+    ex->stream_ended = true;
+    if (ex->queued) exchange_resume(ex);
+}
+
+/* ---- replies ---- */
+
+void server_ex_reply(server_exchange *ex, int status, const char *content_type, char *body, size_t len) {
+    if (ex->aborted || ex->cut) {
+        free(body);
+        return;
+    }
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(body);
+        return;
+    }
+    add_common_headers(ex, r);
+    MHD_add_response_header(r, "Content-Type", content_type);
+    set_pending(ex, r, status);
+}
+
+void server_ex_reply_error(server_exchange *ex, const api_error *e) {
+    size_t len;
+    char *body = api_error_json(e, &len);
+    if (!body) return;
+    bool after = false;
+    for (size_t i = 0; i < ex->nextra && !after; i++) after = strcasecmp(ex->extra[i].name, "Retry-After") == 0;
+    if ((e->status == 503 || e->status == 429) && !after) server_ex_add_header(ex, "Retry-After", "1");
+    server_ex_reply(ex, e->status, "application/json", body, len);
+}
+
+void server_ex_add_header(server_exchange *ex, const char *name, const char *value) {
+    if (ex->nextra == SERVER_MAX_EXTRA_HEADERS) return;
+    char *n = strdup(name), *v = strdup(value);
+    if (!n || !v) {
+        free(n);
+        free(v);
+        return;
+    }
+    ex->extra[ex->nextra].name = n;
+    ex->extra[ex->nextra].value = v;
+    ex->nextra++;
+}
+
+/* ---- request accessors ---- */
+
+const char *server_ex_path(const server_exchange *ex) { return ex->path; }
+const char *server_ex_request_id(const server_exchange *ex) { return ex->request_id; }
+const char *server_ex_client(const server_exchange *ex) { return ex->client; }
+int server_ex_status(const server_exchange *ex) { return ex->status; }
+
+server_ex_times server_ex_timing(const server_exchange *ex) {
+    return (server_ex_times){ex->started_us, ex->handled_us, ex->replied_us};
+}
+
+const char *server_ex_header(const server_exchange *ex, const char *name) {
+    return MHD_lookup_connection_value(ex->conn, MHD_HEADER_KIND, name);
+}
+
+const char *server_ex_body(const server_exchange *ex, size_t *len) {
+    return buf_data(&ex->body, len);
+}
+
+/* snprintf(dst, cap, "%s", src) without the format machinery: this runs
+ * twice per request. */
+static void copy_cut(char *dst, size_t cap, const char *src) {
+    size_t n = strnlen(src, cap - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+void server_ex_set_route(server_exchange *ex, const char *tier, const char *backend,
+                         const char *reason, double score) {
+    copy_cut(ex->tier, sizeof ex->tier, tier);
+    copy_cut(ex->backend, sizeof ex->backend, backend);
+    copy_cut(ex->reason, sizeof ex->reason, reason);
+    ex->score = score;
+}
+
+static cJSON *logfields(server_exchange *ex) {
+    if (!ex->logfields) ex->logfields = cJSON_CreateObject();
+    return ex->logfields;
+}
+
+void server_ex_log_int(server_exchange *ex, const char *key, long long v) {
+    cJSON *f = logfields(ex);
+    if (f) cJSON_AddNumberToObject(f, key, (double)v);
+}
+
+void server_ex_log_str(server_exchange *ex, const char *key, const char *v) {
+    cJSON *f = logfields(ex);
+    if (f) cJSON_AddStringToObject(f, key, v);
+}
+
+void server_ex_log_json(server_exchange *ex, const char *key, cJSON *v) {
+    cJSON *f = logfields(ex);
+    if (f && v) cJSON_AddItemToObject(f, key, v);
+    else cJSON_Delete(v);
+}
+
+void server_ex_on_close(server_exchange *ex, void (*fn)(void *ud, bool client_gone), void *ud) {
+    ex->on_close = fn;
+    ex->on_close_ud = ud;
+}
