@@ -4,7 +4,7 @@
  * backend: limits_check_body, chatreq_parse, limits_check_request, the
  * privacy scan (privacy_call_new), classifier_score on what the privacy
  * call lets the classifier read, and router_decide; then the body sent to
- * the chosen backend (chatreq_upstream_body).  Two bodies: the yardstick's
+ * the chosen backend (dialect_body).  Two bodies: the yardstick's
  * (../shared/bench/peers.sh: a system line and "Say hello in one short
  * sentence.") and a 2 KB English prompt with a phone number, which redact
  * mode masks.  Each sample is one whole decision timed with CLOCK_MONOTONIC
@@ -22,6 +22,7 @@
 #include "config.h"
 #include "limits.h"
 #include "privacy.h"
+#include "dialect.h"
 #include "request.h"
 #include "router.h"
 
@@ -57,7 +58,7 @@ static const char *decide(const config *cfg, const classifier *model, const back
             tier = tier_name(dec.tier);
             if (with_body) {
                 size_t n;
-                free(chatreq_upstream_body(&req, &cfg->backends[dec.candidates[0]], &n));
+                free(dialect_body(&req, &cfg->backends[dec.candidates[0]], &n));
             }
         }
     }

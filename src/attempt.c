@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "dialect.h"
 #include "evloop.h"
 #include "sse.h"
 
@@ -337,7 +338,7 @@ attempt *attempt_start(evloop *loop, upstream *up, const chatreq *req, const con
     evloop_timer_init(&a->drain_timer, on_drain, a);
 
     size_t blen;
-    char *body = chatreq_upstream_body(req, b, &blen);
+    char *body = dialect_body(req, b, &blen);
     if (!body) goto err;
     char url[1024];
     snprintf(url, sizeof url, "%s/chat/completions", b->url);

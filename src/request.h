@@ -1,11 +1,9 @@
-/* request: the client's chat completion request, parsed, validated and
- * rewritten for a backend.
+/* request: the client's chat completion request, parsed and validated.
  *
  * chatreq_parse() checks everything a backend would otherwise choke on or a
  * hostile client could abuse (UTF-8, JSON syntax, types, roles, required
  * fields, duplicate keys, unknown fields) and reports the first problem as an
- * OpenAI-style 400.  chatreq_upstream_body() writes the body one backend gets:
- * its own model name, the dialect's field names, usage always requested. */
+ * OpenAI-style 400.  The body each backend gets is dialect.h's. */
 #ifndef TIERGATE_REQUEST_H
 #define TIERGATE_REQUEST_H
 
@@ -35,9 +33,5 @@ typedef struct chatreq {
 /* Returns 0 and fills out, or -1 with err filled (out needs no free then). */
 int chatreq_parse(const char *body, size_t len, chatreq *out, api_error *err);
 void chatreq_free(chatreq *r);
-
-/* The JSON body for backend b (malloc'd, NUL-terminated), or NULL on OOM;
- * from r->redacted when set and b is above the device tier. */
-char *chatreq_upstream_body(const chatreq *r, const config_backend *b, size_t *len);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "dialect.h"
 #include "request.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -114,7 +115,7 @@ static int is_dropped_for_compat(const char *key) {
 static void check_upstream(const chatreq *r, dialect_t dialect) {
     config_backend b = {.name = "b", .model = "upstream-model", .dialect = dialect};
     size_t len = 0;
-    char *text = chatreq_upstream_body(r, &b, &len);
+    char *text = dialect_body(r, &b, &len);
     const cJSON *item;
     chatreq again;
     api_error e;

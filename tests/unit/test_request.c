@@ -5,6 +5,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "dialect.h"
 #include "request.h"
 #include "testlib.h"
 
@@ -251,7 +252,7 @@ static void test_nesting(void) {
     CHECK_INT(parse(s, &r, &e), 0);
     if (r.root) {
         config_backend b = {.model = "up", .dialect = DIALECT_COMPAT};
-        char *up = chatreq_upstream_body(&r, &b, NULL);
+        char *up = dialect_body(&r, &b, NULL);
         CHECK(up != NULL);
         free(up);
     }
@@ -424,7 +425,7 @@ static cJSON *upstream(const char *body, dialect_t dialect, chatreq *r) {
         return cJSON_CreateObject();
     }
     before = cJSON_PrintUnformatted(r->root);
-    text = chatreq_upstream_body(r, &b, &len);
+    text = dialect_body(r, &b, &len);
     after = cJSON_PrintUnformatted(r->root);
     CHECK(text != NULL);
     CHECK_INT(len, strlen(text));
