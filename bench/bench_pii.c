@@ -10,23 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "benchlib.h"
 #include "pii.h"
 
 #define PROMPT_BYTES 2048
 #define RUNS 20000
-
-static double now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 /* Repeats filler up to PROMPT_BYTES (whole UTF-8 characters), with insert
  * placed in the middle when given. */
@@ -50,12 +39,12 @@ static void run(const char *label, const char *text, const pii_pattern *pats, si
     size_t n = strlen(text), found = 0;
     for (int i = 0; i < 1000; i++) pii_scan(text, n, pats, npats, &sp);
     for (int i = 0; i < RUNS; i++) {
-        double t0 = now_us();
+        double t0 = bench_now_us();
         if (pii_scan(text, n, pats, npats, &sp) < 0) abort();
-        t[i] = now_us() - t0;
+        t[i] = bench_now_us() - t0;
         found = sp.n;
     }
-    qsort(t, RUNS, sizeof t[0], cmp);
+    qsort(t, RUNS, sizeof t[0], bench_cmp_double);
     printf("%-34s %5zu B %3zu found  p50 %6.2f us  p99 %6.2f us\n", label, n, found, t[RUNS / 2],
            t[RUNS * 99 / 100]);
     pii_spans_free(&sp);

@@ -15,9 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "backends.h"
+#include "benchlib.h"
 #include "classifier.h"
 #include "config.h"
 #include "limits.h"
@@ -27,17 +27,6 @@
 #include "router.h"
 
 #define RUNS 20000
-
-static double now_us(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int cmp(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 /* One decision; the chosen tier, or NULL when the request was refused. */
 static const char *decide(const config *cfg, const classifier *model, const backends *health, const char *body,
@@ -74,11 +63,11 @@ static void run(const config *cfg, const classifier *model, const backends *heal
     const char *tier = NULL;
     for (int i = 0; i < 1000; i++) decide(cfg, model, health, body, len, with_body);
     for (int i = 0; i < RUNS; i++) {
-        double t0 = now_us();
+        double t0 = bench_now_us();
         tier = decide(cfg, model, health, body, len, with_body);
-        t[i] = now_us() - t0;
+        t[i] = bench_now_us() - t0;
     }
-    qsort(t, RUNS, sizeof t[0], cmp);
+    qsort(t, RUNS, sizeof t[0], bench_cmp_double);
     printf("%-44s %5zu B -> %-6s p50 %6.2f us  p99 %6.2f us\n", label, len, tier ? tier : "REFUSED", t[RUNS / 2],
            t[RUNS * 99 / 100]);
 }

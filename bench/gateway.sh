@@ -18,4 +18,5 @@ sed -e "s#@UPSTREAM_URL@#${UPSTREAM_URL%/}#g" -e "s#@PORT@#$PORT#g" \
     "$HERE/tiergate-bench.json.in" >"$CFG"
 export TIERGATE_BENCH_KEYS="bench:tg-bench-key-0123456789"
 export TIERGATE_BENCH_CLOUD_KEY="sk-bench-upstream"
-exec "$BIN" --config "$CFG"
+# TIERGATE_WRAPPER: a command to run tiergate under (profile.sh: valgrind)
+exec ${TIERGATE_WRAPPER:-} "$BIN" --config "$CFG"
