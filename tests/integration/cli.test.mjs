@@ -130,6 +130,23 @@ describe('command line', () => {
     }
   });
 
+  it('the fleet example is valid once its state and log directories exist', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tiergate-fleet-'));
+    const text = fs.readFileSync(path.join(path.dirname(MODEL_PATH), 'fleet-example.json'), 'utf8')
+      .replaceAll('/var/lib/tiergate', dir).replaceAll('/var/log/tiergate', dir);
+    const cfg = JSON.parse(text);
+    cfg.routing.classifier_model = MODEL_PATH;
+    const r = await runGateway(['--check', '--config', '{config}'], {
+      config: cfg, env: { DEEPSEEK_API_KEY: 'sk-test', TIERGATE_CLIENT_KEYS: 'kiosk-1:sk-kiosk-0000000000000001' },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const printed = JSON.parse(r.stdout);
+    assert.equal(printed.budget.daily, 2);
+    assert.deepEqual(printed.auth.keys, ['kiosk-1']);
+    assert.equal(printed.backends[1].price.output_per_mtok, 0.42);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   describe('a missing or corrupt classifier model stops the gateway at start, naming the file', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tiergate-test-model-'));
     const good = fs.readFileSync(MODEL_PATH);
