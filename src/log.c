@@ -85,18 +85,6 @@ int log_open(const char *path, char *err, size_t errlen) {
     return 0;
 }
 
-int log_reopen(char *err, size_t errlen) {
-    if (!request_path) return 0;
-    char *path = strdup(request_path);
-    if (!path) {
-        snprintf(err, errlen, "log.file: out of memory");
-        return -1;
-    }
-    int rc = log_open(path, err, errlen);
-    free(path);
-    return rc;
-}
-
 void log_close(void) {
     char err[8];
     log_open(NULL, err, sizeof err);

@@ -29,12 +29,10 @@ void log_msg(const char *level, const char *msg);
 void log_request(struct cJSON *obj);
 /* Sends request lines to the file at path from now on (appending, created
  * when missing, mode 0640), or to stderr when path is NULL, and closes the
- * file used before.  -1 with err filled when the file cannot be opened; the
- * lines then keep going where they went. */
+ * file used before; opening the same path again is how a reload follows
+ * logrotate.  -1 with err filled when the file cannot be opened; the lines
+ * then keep going where they went. */
 int log_open(const char *path, char *err, size_t errlen);
-/* Opens the same file again, after logrotate moved it away (SIGHUP); does
- * nothing when the lines go to stderr.  -1 with err filled as log_open. */
-int log_reopen(char *err, size_t errlen);
 /* Closes the file; request lines go to stderr again. */
 void log_close(void);
 

@@ -213,7 +213,11 @@ static void reload(gateway *g) {
         runtime_unref(rt);
         goto err;
     }
-    if (server_reconfigure(g->srv, runtime_config(rt)) < 0) {
+    /* The request log is the last step that can fail for a reason of the
+     * file's; log_open keeps the old file when it cannot open the new one.
+     * Only running out of memory can stop the switch after it. */
+    if (log_open(runtime_config(rt)->log_file, err, sizeof err) < 0 ||
+        server_reconfigure(g->srv, runtime_config(rt)) < 0) {
         if (store != g->budget) budgetstore_free(store);
         runtime_unref(rt);
         goto err;
@@ -224,7 +228,6 @@ static void reload(gateway *g) {
     chat_set_runtime(g->chat, rt);
     status_set_runtime(g->status, rt);
     use_budget(g, store);
-    open_request_log(runtime_config(rt));
     runtime_retire(g->rt);
     runtime_unref(g->rt);
     g->rt = rt;

@@ -143,9 +143,16 @@ describe('reload (SIGHUP)', () => {
       const l3 = await hup(gw, 'reload failed');
       assert.ok(l3.includes(path.basename(badModel)), `the error names the model file: ${l3}`);
 
+      // a request log that cannot be opened refuses the whole reload, not just the log
+      rewrite(gw, makeConfig({ device: dev.url, routing: { threshold: 0.7 }, extra: { log: { file: '/nonexistent/dir/requests.log' } } }));
+      const l4 = await hup(gw, 'reload failed');
+      assert.match(l4, /log\.file: \/nonexistent\/dir\/requests\.log/);
+
       const r = await chat(gw.base, chatBody(SIMPLE));
       assert.equal(r.status, 200, r.text);
       assert.equal(r.json.choices[0].message.content, dev.answer(SIMPLE));
+      assert.equal((await request(gw.base, { path: '/v1/route', method: 'POST', body: chatBody(COMPLEX) })).json.threshold, 0.5,
+        'the threshold of the refused reload was not applied');
 
       // and a good file after bad ones is taken
       rewrite(gw, makeConfig({ device: dev.url, routing: { classifier_model: MODEL_PATH } }));

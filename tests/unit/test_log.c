@@ -35,7 +35,7 @@ int main(void) {
     snprintf(path, sizeof path, "%s/requests.log", dir);
     snprintf(moved, sizeof moved, "%s/requests.log.1", dir);
 
-    CHECK_INT(log_reopen(err, sizeof err), 0);          /* on stderr: nothing to reopen */
+    CHECK_INT(log_open(NULL, err, sizeof err), 0);      /* stderr: nothing to open */
     CHECK_INT(log_open(path, err, sizeof err), 0);
     struct stat st;
     CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0640);
@@ -45,9 +45,9 @@ int main(void) {
     CHECK(strstr(slurp(path), "not a request line") == NULL);
     CHECK(strstr(slurp(path), "\"msg\":\"request\"") != NULL);
 
-    /* logrotate moves the file; the reopen starts a new one there. */
+    /* logrotate moves the file; opening the path again (a reload) starts a new one there. */
     CHECK(rename(path, moved) == 0);
-    CHECK_INT(log_reopen(err, sizeof err), 0);
+    CHECK_INT(log_open(path, err, sizeof err), 0);
     request_line("req_two");
     CHECK(strstr(slurp(path), "req_two") != NULL);
     CHECK(strstr(slurp(path), "req_one") == NULL);
