@@ -412,18 +412,6 @@ static const dispatch_sink chat_sink = {on_response, on_chunk, on_stream_end, on
 
 /* ---- accounting, when the exchange closes ---- */
 
-/* Numbers are printed here, not by cJSON, whose shortest-round-trip
- * printing of a double costs several times as much (a printf and a scanf). */
-static void log_number(server_exchange *ex, const char *key, const char *fmt, double v) {
-    char text[32];
-    snprintf(text, sizeof text, fmt, v);
-    server_ex_log_json(ex, key, cJSON_CreateRaw(text));
-}
-
-static void log_ms(server_exchange *ex, const char *key, unsigned long long us) {
-    log_number(ex, key, "%.3f", (double)us / 1000.0);
-}
-
 /* What the answer took and cost; savings at the first cloud backend's
  * price when a smaller tier answered. */
 static void account_answer(chat_call *call, metrics_request *r) {
@@ -438,9 +426,11 @@ static void account_answer(chat_call *call, metrics_request *r) {
         }
     server_ex_log_int(call->ex, "prompt_tokens", r->tokens.input_tokens);
     server_ex_log_int(call->ex, "completion_tokens", r->tokens.output_tokens);
-    server_ex_log_json(call->ex, "usage_estimated",
-                       cJSON_CreateBool(r->tokens.input_estimated || r->tokens.output_estimated));
-    log_number(call->ex, "cost", "%.10g", r->cost);
+    server_ex_log_raw(call->ex, "usage_estimated",
+                      r->tokens.input_estimated || r->tokens.output_estimated ? "true" : "false");
+    char cost[32];
+    snprintf(cost, sizeof cost, "%.10g", r->cost);   /* finer than any price */
+    server_ex_log_raw(call->ex, "cost", cost);
     if (call->c->budget) budgetstore_charge(call->c->budget, server_ex_client(call->ex), r->cost);
 }
 
@@ -467,13 +457,12 @@ static void account(chat_call *call) {
     assert(call->backend < 0 || call->backend == call->route_backend);
     if (call->backend >= 0) account_answer(call, &r);
     if (call->job) server_ex_log_int(ex, "attempts", dispatch_job_attempts(call->job));
-    if (r.ttfb_us) log_ms(ex, "ttfb_ms", r.ttfb_us);
-    log_ms(ex, "upstream_ms", wait);
-    log_ms(ex, "added_ms", r.added_us);
+    if (r.ttfb_us) server_ex_log_ms(ex, "ttfb_ms", r.ttfb_us);
+    server_ex_log_ms(ex, "upstream_ms", wait);
+    server_ex_log_ms(ex, "added_ms", r.added_us);
     if (call->cfg->log_include_text && call->decided) {
         size_t n;
-        server_ex_log_json(ex, "messages",
-                           cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(call->req.root, "messages"), true));
+        server_ex_log_json(ex, "messages", cJSON_GetObjectItemCaseSensitive(call->req.root, "messages"));
         if (call->backend >= 0) server_ex_log_str(ex, "answer", buf_data(&call->text, &n));
     }
     metrics_request_done(call->m, &r);

@@ -119,24 +119,36 @@ server_exchange *exchange_new(server *s, struct MHD_Connection *conn, const char
 }
 
 void exchange_log(server_exchange *ex, bool client_gone) {
-    cJSON *o = log_begin("info", "request");
-    if (!o) return;
-    cJSON_AddStringToObject(o, "request_id", ex->request_id);
-    cJSON_AddStringToObject(o, "method", ex->method);
-    cJSON_AddStringToObject(o, "path", ex->path);
-    cJSON_AddNumberToObject(o, "status", ex->status);
-    cJSON_AddStringToObject(o, "tier", ex->tier);
-    cJSON_AddStringToObject(o, "backend", ex->backend);
-    cJSON_AddStringToObject(o, "reason", ex->reason);
-    cJSON_AddNumberToObject(o, "score", (double)(long long)(ex->score * 1000.0 + 0.5) / 1000.0);
-    cJSON_AddNumberToObject(o, "latency_ms", (double)(evloop_clock_us() - ex->started_us) / 1000.0);
-    if (ex->client[0]) cJSON_AddStringToObject(o, "client", ex->client);
-    if (client_gone) cJSON_AddTrueToObject(o, "client_gone");
-    if (ex->logfields) {
-        cJSON *f;
-        cJSON_ArrayForEach(f, ex->logfields) cJSON_AddItemReferenceToObject(o, f->string, f);
+    jsonout_text *t = log_request_begin();
+    jsonout_key(t, "request_id");
+    jsonout_string(t, ex->request_id);
+    jsonout_key(t, "method");
+    jsonout_string(t, ex->method);
+    jsonout_key(t, "path");
+    jsonout_string(t, ex->path);
+    jsonout_key(t, "status");
+    jsonout_int(t, ex->status);
+    jsonout_key(t, "tier");
+    jsonout_string(t, ex->tier);
+    jsonout_key(t, "backend");
+    jsonout_string(t, ex->backend);
+    jsonout_key(t, "reason");
+    jsonout_string(t, ex->reason);
+    jsonout_key(t, "score");
+    jsonout_milli(t, (long long)(ex->score * 1000.0 + 0.5));
+    jsonout_key(t, "latency_ms");
+    jsonout_milli(t, (long long)(evloop_clock_us() - ex->started_us));
+    if (ex->client[0]) {
+        jsonout_key(t, "client");
+        jsonout_string(t, ex->client);
     }
-    log_request(o);
+    if (client_gone) {
+        jsonout_key(t, "client_gone");
+        jsonout_put(t, "true", 4);
+    }
+    if (ex->logfields.failed) t->failed = true;
+    jsonout_put(t, ex->logfields.p, ex->logfields.n);
+    log_request_end();
 }
 
 void exchange_free(server_exchange *ex) {
@@ -148,7 +160,7 @@ void exchange_free(server_exchange *ex) {
         free(ex->extra[i].name);
         free(ex->extra[i].value);
     }
-    cJSON_Delete(ex->logfields);
+    jsonout_text_free(&ex->logfields);
     if (ex->prev) ex->prev->next = ex->next; else s->exchanges = ex->next;
     if (ex->next) ex->next->prev = ex->prev;
     buf_free(&ex->out);
@@ -272,25 +284,30 @@ void server_ex_set_route(server_exchange *ex, const char *tier, const char *back
     ex->score = score;
 }
 
-static cJSON *logfields(server_exchange *ex) {
-    if (!ex->logfields) ex->logfields = cJSON_CreateObject();
-    return ex->logfields;
-}
-
 void server_ex_log_int(server_exchange *ex, const char *key, long long v) {
-    cJSON *f = logfields(ex);
-    if (f) cJSON_AddNumberToObject(f, key, (double)v);
+    jsonout_key(&ex->logfields, key);
+    jsonout_int(&ex->logfields, v);
 }
 
 void server_ex_log_str(server_exchange *ex, const char *key, const char *v) {
-    cJSON *f = logfields(ex);
-    if (f) cJSON_AddStringToObject(f, key, v);
+    jsonout_key(&ex->logfields, key);
+    jsonout_string(&ex->logfields, v);
 }
 
-void server_ex_log_json(server_exchange *ex, const char *key, cJSON *v) {
-    cJSON *f = logfields(ex);
-    if (f && v) cJSON_AddItemToObject(f, key, v);
-    else cJSON_Delete(v);
+void server_ex_log_ms(server_exchange *ex, const char *key, unsigned long long us) {
+    jsonout_key(&ex->logfields, key);
+    jsonout_milli(&ex->logfields, (long long)us);
+}
+
+void server_ex_log_raw(server_exchange *ex, const char *key, const char *json) {
+    jsonout_key(&ex->logfields, key);
+    jsonout_put(&ex->logfields, json, strlen(json));
+}
+
+void server_ex_log_json(server_exchange *ex, const char *key, const cJSON *v) {
+    jsonout_key(&ex->logfields, key);
+    if (v) jsonout_value(&ex->logfields, v);
+    else jsonout_put(&ex->logfields, "null", 4);
 }
 
 void server_ex_on_close(server_exchange *ex, void (*fn)(void *ud, bool client_gone), void *ud) {

@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "connguard.h"
 #include "evloop.h"
+#include "jsonout.h"
 #include "server.h"
 
 struct cJSON;
@@ -43,7 +44,7 @@ struct server_exchange {
     double score;
     struct { char *name, *value; } extra[SERVER_MAX_EXTRA_HEADERS];
     size_t nextra;
-    struct cJSON *logfields;
+    jsonout_text logfields;             /* ,"key":value... for the log line */
     void (*on_close)(void *ud, bool client_gone);
     void *on_close_ud;
     bool watching;                      /* connguard reports a hang-up */
@@ -79,7 +80,7 @@ server_exchange *exchange_new(server *s, struct MHD_Connection *conn, const char
 void exchange_free(server_exchange *ex);
 /* Runs the handler's on_close once (later calls do nothing). */
 void exchange_close(server_exchange *ex, bool client_gone);
-/* The request's log line (log_request). */
+/* The request's log line (log_request_begin). */
 void exchange_log(server_exchange *ex, bool client_gone);
 /* MHD stops serving the connection until exchange_resume; meanwhile
  * connguard reports a client that hangs up. */

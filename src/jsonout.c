@@ -13,17 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct out {
-    char *p;
-    size_t n, cap;
-    bool failed;           /* out of memory, or not a JSON value */
-} out;
+typedef jsonout_text out;
 
 /* Room for need more bytes (and a NUL); false when out of memory. */
 static bool reserve(out *o, size_t need) {
     if (o->failed) return false;
     if (o->n + need < o->cap) return true;
-    size_t cap = o->cap;
+    size_t cap = o->cap ? o->cap : 256;
     while (o->n + need >= cap) cap *= 2;
     char *p = realloc(o->p, cap);
     if (!p) {
@@ -86,6 +82,14 @@ static void put_string(out *o, const char *s) {
     put_char(o, '"');
 }
 
+static void put_integer(out *o, long long v) {
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    char b[24], *e = b + sizeof b, *p = e;
+    do *--p = (char)('0' + u % 10); while (u /= 10);
+    if (v < 0) *--p = '-';
+    put(o, p, (size_t)(e - p));
+}
+
 /* Integral doubles below 2^53 are exact as integers; everything else takes
  * the shortest of 15 or 17 significant digits that reads back equal. */
 static void put_number(out *o, double d) {
@@ -100,12 +104,7 @@ static void put_number(out *o, double d) {
         return;
     }
     if (d == trunc(d) && fabs(d) < 9007199254740992.0) {
-        long long v = (long long)d;
-        unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
-        char *e = b + sizeof b, *p = e;
-        do *--p = (char)('0' + u % 10); while (u /= 10);
-        if (v < 0) *--p = '-';
-        put(o, p, (size_t)(e - p));
+        put_integer(o, (long long)d);
         return;
     }
     n = (size_t)snprintf(b, sizeof b, "%1.15g", d);
@@ -150,9 +149,8 @@ static void put_value(out *o, const cJSON *item) {
 
 char *jsonout_print(const cJSON *item, const char *prefix, const char *suffix, size_t *len) {
     assert(item);
-    out o = {.cap = 512};
-    o.p = malloc(o.cap);
-    if (!o.p) return NULL;
+    out o = {0};
+    if (!reserve(&o, 511)) return NULL;
     if (prefix) put(&o, prefix, strlen(prefix));
     put_value(&o, item);
     if (suffix) put(&o, suffix, strlen(suffix));
@@ -160,7 +158,39 @@ char *jsonout_print(const cJSON *item, const char *prefix, const char *suffix, s
         free(o.p);
         return NULL;
     }
-    o.p[o.n] = '\0';
+    o.p[o.n] = '\0';             /* reserve keeps a byte for it */
     if (len) *len = o.n;
     return o.p;
+}
+
+void jsonout_put(jsonout_text *t, const char *s, size_t n) { put(t, s, n); }
+
+void jsonout_string(jsonout_text *t, const char *s) { put_string(t, s); }
+
+void jsonout_key(jsonout_text *t, const char *key) {
+    put_char(t, ',');
+    put_string(t, key);
+    put_char(t, ':');
+}
+
+void jsonout_int(jsonout_text *t, long long v) { put_integer(t, v); }
+
+void jsonout_milli(jsonout_text *t, long long v) {
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    char b[32], *e = b + sizeof b, *p = e;
+    for (int i = 0; i < 3; i++, u /= 10) *--p = (char)('0' + u % 10);
+    *--p = '.';
+    do *--p = (char)('0' + u % 10); while (u /= 10);
+    if (v < 0) *--p = '-';
+    put(t, p, (size_t)(e - p));
+}
+
+void jsonout_value(jsonout_text *t, const cJSON *item) {
+    assert(item);
+    put_value(t, item);
+}
+
+void jsonout_text_free(jsonout_text *t) {
+    free(t->p);
+    *t = (jsonout_text){0};
 }

@@ -292,6 +292,11 @@ static void drain(gateway *g) {
     server_drain(g->srv, on_drained, g);
 }
 
+static void flush_request_log(void *ud) {
+    (void)ud;
+    log_flush();
+}
+
 /* Reverse order of building: the server first, so every exchange releases
  * its request (its runtime reference, its upstream transfer) while the rest
  * still exists. */
@@ -345,6 +350,11 @@ static int gateway_run(gateway *g, config *cfg, classifier *model) {
     g->srv = server_new(g->loop, c, table, sizeof table / sizeof *table, err, sizeof err);
     if (!g->srv) {
         fprintf(stderr, "tiergate: %s\n", err);
+        return 1;
+    }
+    /* After the server's hook, which runs MHD: the lines of this pass are in. */
+    if (evloop_add_hook(g->loop, flush_request_log, NULL) < 0) {
+        fprintf(stderr, "tiergate: too many loop hooks\n");
         return 1;
     }
     char listen[300];

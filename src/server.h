@@ -81,11 +81,16 @@ int server_ex_status(const server_exchange *ex);
 /* ---- the decision, sent as X-Tiergate-* on every response ---- */
 void server_ex_set_route(server_exchange *ex, const char *tier, const char *backend,
                          const char *reason, double score);
-/* Extra fields for the exchange's log line (strings copied). */
+/* Extra fields for the exchange's log line, rendered at once (nothing the
+ * arguments point to is kept). */
 void server_ex_log_int(server_exchange *ex, const char *key, long long v);
 void server_ex_log_str(server_exchange *ex, const char *key, const char *v);
-/* Any JSON value; the exchange takes ownership of v (NULL is ignored). */
-void server_ex_log_json(server_exchange *ex, const char *key, struct cJSON *v);
+/* us microseconds, as milliseconds with three decimals. */
+void server_ex_log_ms(server_exchange *ex, const char *key, unsigned long long us);
+/* json is JSON text the caller vouches for ("true", a formatted number). */
+void server_ex_log_raw(server_exchange *ex, const char *key, const char *json);
+/* v's JSON text (NULL: null). */
+void server_ex_log_json(server_exchange *ex, const char *key, const struct cJSON *v);
 
 /* ---- replying ---- */
 /* body is malloc'd and owned by the server from now on. */

@@ -1,6 +1,8 @@
 /* jsonout: the same text as cJSON_PrintUnformatted, framed, and every
- * number reading back to the double it came from. */
+ * number reading back to the double it came from; an object written field
+ * by field that cJSON reads back as written. */
 #include <cjson/cJSON.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +115,81 @@ static void test_unprintable(void) {
     cJSON_Delete(r);
 }
 
+/* t's text as a string (the text is not NUL-terminated). */
+static char *text_of(const jsonout_text *t) {
+    char *s = malloc(t->n + 1);
+    if (t->n) memcpy(s, t->p, t->n);
+    s[t->n] = '\0';
+    return s;
+}
+
+static void check_milli(long long v, const char *want) {
+    jsonout_text t = {0};
+    jsonout_milli(&t, v);
+    char *s = text_of(&t);
+    CHECK_STR(s, want);
+    free(s);
+    jsonout_text_free(&t);
+}
+
+static void test_fields(void) {
+    check_milli(0, "0.000");
+    check_milli(1, "0.001");
+    check_milli(999, "0.999");
+    check_milli(1000, "1.000");
+    check_milli(12345, "12.345");
+    check_milli(-1, "-0.001");
+    check_milli(-12345, "-12.345");
+    check_milli((long long)INT64_MAX, "9223372036854775.807");
+    check_milli((long long)INT64_MIN, "-9223372036854775.808");
+
+    jsonout_text t = {0};                 /* zeroed: empty and ready */
+    CHECK_INT(t.n, 0);
+    jsonout_put(&t, "{\"a\":1", 6);
+    jsonout_key(&t, "s\"q");
+    jsonout_string(&t, "line\nbreak \x01 打开");
+    jsonout_key(&t, "none");
+    jsonout_string(&t, NULL);
+    jsonout_key(&t, "min");
+    jsonout_int(&t, (long long)INT64_MIN);
+    jsonout_key(&t, "ms");
+    jsonout_milli(&t, 2500);
+    cJSON *arr = cJSON_Parse("[1,\"x\",{\"y\":null}]");
+    jsonout_key(&t, "tree");
+    jsonout_value(&t, arr);
+    jsonout_put(&t, "}", 1);
+    CHECK(!t.failed);
+    char *s = text_of(&t);
+    CHECK_STR(s, "{\"a\":1,\"s\\\"q\":\"line\\nbreak \\u0001 打开\",\"none\":\"\",\"min\":-9223372036854775808,"
+                 "\"ms\":2.500,\"tree\":[1,\"x\",{\"y\":null}]}");
+    cJSON *back = cJSON_Parse(s);
+    CHECK(back != NULL);
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(back, "s\"q")), "line\nbreak \x01 打开");
+    CHECK(cJSON_GetObjectItemCaseSensitive(back, "ms")->valuedouble == 2.5);
+    cJSON_Delete(back);
+    free(s);
+
+    /* A value that is not JSON fails the text, and later appends do nothing. */
+    cJSON *raw = cJSON_CreateRaw("1");
+    free(raw->valuestring);
+    raw->valuestring = NULL;
+    size_t before = t.n;
+    jsonout_value(&t, raw);
+    CHECK(t.failed);
+    jsonout_put(&t, "more", 4);
+    CHECK_INT(t.n, before);
+    cJSON_Delete(raw);
+    cJSON_Delete(arr);
+    jsonout_text_free(&t);
+    CHECK(t.p == NULL && t.n == 0 && t.cap == 0 && !t.failed);
+
+    /* Growth past the first allocation keeps every byte. */
+    for (int i = 0; i < 1000; i++) jsonout_int(&t, i % 10);
+    CHECK_INT(t.n, 1000);
+    CHECK(t.p[0] == '0' && t.p[999] == '9' && t.cap > 1000);
+    jsonout_text_free(&t);
+}
+
 int main(void) {
     test_matches_cjson();
     test_numbers_round_trip();
@@ -120,5 +197,6 @@ int main(void) {
     test_framing();
     test_large();
     test_unprintable();
+    test_fields();
     TEST_MAIN_END();
 }
