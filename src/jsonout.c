@@ -1,4 +1,5 @@
-/* jsonout: compact JSON text from a cJSON tree (see jsonout.h for why).
+/* jsonout: compact JSON text from a cJSON tree, or field by field (see
+ * jsonout.h for why).
  *
  * One growable buffer, doubled when full; a failed allocation sets a flag
  * that every later append checks, so the printer runs to the end without
