@@ -118,30 +118,33 @@ server_exchange *exchange_new(server *s, struct MHD_Connection *conn, const char
     return ex;
 }
 
+static void field_str(jsonout_text *t, const char *key, const char *v) {
+    jsonout_key(t, key);
+    jsonout_string(t, v);
+}
+
+static void field_int(jsonout_text *t, const char *key, long long v) {
+    jsonout_key(t, key);
+    jsonout_int(t, v);
+}
+
+static void field_milli(jsonout_text *t, const char *key, long long v) {
+    jsonout_key(t, key);
+    jsonout_milli(t, v);
+}
+
 void exchange_log(server_exchange *ex, bool client_gone) {
     jsonout_text *t = log_request_begin();
-    jsonout_key(t, "request_id");
-    jsonout_string(t, ex->request_id);
-    jsonout_key(t, "method");
-    jsonout_string(t, ex->method);
-    jsonout_key(t, "path");
-    jsonout_string(t, ex->path);
-    jsonout_key(t, "status");
-    jsonout_int(t, ex->status);
-    jsonout_key(t, "tier");
-    jsonout_string(t, ex->tier);
-    jsonout_key(t, "backend");
-    jsonout_string(t, ex->backend);
-    jsonout_key(t, "reason");
-    jsonout_string(t, ex->reason);
-    jsonout_key(t, "score");
-    jsonout_milli(t, (long long)(ex->score * 1000.0 + 0.5));
-    jsonout_key(t, "latency_ms");
-    jsonout_milli(t, (long long)(evloop_clock_us() - ex->started_us));
-    if (ex->client[0]) {
-        jsonout_key(t, "client");
-        jsonout_string(t, ex->client);
-    }
+    field_str(t, "request_id", ex->request_id);
+    field_str(t, "method", ex->method);
+    field_str(t, "path", ex->path);
+    field_int(t, "status", ex->status);
+    field_str(t, "tier", ex->tier);
+    field_str(t, "backend", ex->backend);
+    field_str(t, "reason", ex->reason);
+    field_milli(t, "score", (long long)(ex->score * 1000.0 + 0.5));
+    field_milli(t, "latency_ms", (long long)(evloop_clock_us() - ex->started_us));
+    if (ex->client[0]) field_str(t, "client", ex->client);
     if (client_gone) {
         jsonout_key(t, "client_gone");
         jsonout_put(t, "true", 4);
@@ -284,19 +287,12 @@ void server_ex_set_route(server_exchange *ex, const char *tier, const char *back
     ex->score = score;
 }
 
-void server_ex_log_int(server_exchange *ex, const char *key, long long v) {
-    jsonout_key(&ex->logfields, key);
-    jsonout_int(&ex->logfields, v);
-}
+void server_ex_log_int(server_exchange *ex, const char *key, long long v) { field_int(&ex->logfields, key, v); }
 
-void server_ex_log_str(server_exchange *ex, const char *key, const char *v) {
-    jsonout_key(&ex->logfields, key);
-    jsonout_string(&ex->logfields, v);
-}
+void server_ex_log_str(server_exchange *ex, const char *key, const char *v) { field_str(&ex->logfields, key, v); }
 
 void server_ex_log_ms(server_exchange *ex, const char *key, unsigned long long us) {
-    jsonout_key(&ex->logfields, key);
-    jsonout_milli(&ex->logfields, (long long)us);
+    field_milli(&ex->logfields, key, (long long)us);
 }
 
 void server_ex_log_raw(server_exchange *ex, const char *key, const char *json) {
