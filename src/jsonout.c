@@ -178,12 +178,10 @@ void jsonout_int(jsonout_text *t, long long v) { put_integer(t, v); }
 
 void jsonout_milli(jsonout_text *t, long long v) {
     unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
-    char b[32], *e = b + sizeof b, *p = e;
-    for (int i = 0; i < 3; i++, u /= 10) *--p = (char)('0' + u % 10);
-    *--p = '.';
-    do *--p = (char)('0' + u % 10); while (u /= 10);
-    if (v < 0) *--p = '-';
-    put(t, p, (size_t)(e - p));
+    const char frac[4] = {'.', (char)('0' + u / 100 % 10), (char)('0' + u / 10 % 10), (char)('0' + u % 10)};
+    if (v < 0) put_char(t, '-');
+    put_integer(t, (long long)(u / 1000));
+    put(t, frac, sizeof frac);
 }
 
 void jsonout_value(jsonout_text *t, const cJSON *item) {

@@ -1,9 +1,9 @@
 /* jsonout: compact JSON text, fast: from a cJSON tree, or written field by
  * field without one.
  *
- * Every request prints three or four trees (the body sent upstream, the
- * answer or each stream chunk, the log line), and cJSON_PrintUnformatted
- * was the largest single cost of a request in the profile (bench/README.md):
+ * Every request prints two trees or more (the body sent upstream, the
+ * answer or each stream chunk), and cJSON_PrintUnformatted was the largest
+ * single cost of a request in the profile (bench/README.md):
  * it formats every number with sprintf("%1.15g") and reads it back with
  * sscanf to check the round trip, and grows its buffer from 256 bytes.
  * This printer writes integral numbers (the common case: token counts,

@@ -4,8 +4,9 @@
  * stream (a supervisor collecting stderr), and with O_APPEND a file shared
  * with another writer.  Request lines wait in one buffer and go out
  * together (log_flush); other lines are written at once, after the request
- * lines waiting when both go to stderr, so the stream keeps their order.  Timestamps are wall-clock UTC with milliseconds,
- * which is what log shippers parse without configuration.
+ * lines waiting when both go to stderr, so the stream keeps their order.
+ * Timestamps are wall-clock UTC with milliseconds, which is what log
+ * shippers parse without configuration.
  *
  * Reopening opens the path anew before closing the old descriptor, so no
  * line is lost or goes to the moved file once the reopen returned; when the
