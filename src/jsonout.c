@@ -32,8 +32,9 @@ static bool reserve(out *o, size_t need) {
     return true;
 }
 
+/* n may be 0 with s NULL: an empty jsonout_text appended to another. */
 static void put(out *o, const char *s, size_t n) {
-    if (!reserve(o, n)) return;
+    if (!n || !reserve(o, n)) return;
     memcpy(o->p + o->n, s, n);
     o->n += n;
 }

@@ -108,6 +108,7 @@ void log_request_end(void) {
  * own. */
 void log_flush(void) {
     assert(!in_line);
+    if (!pending.n) return;                         /* and pending.p may be NULL */
     const char *p = pending.p, *end = p + pending.n;
     while (p < end) {
         size_t left = (size_t)(end - p), n = left;

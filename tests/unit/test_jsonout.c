@@ -145,6 +145,9 @@ static void test_fields(void) {
 
     jsonout_text t = {0};                 /* zeroed: empty and ready */
     CHECK_INT(t.n, 0);
+    jsonout_text empty = {0};
+    jsonout_put(&t, empty.p, empty.n);    /* nothing, from nowhere (UBSan checks the memcpy) */
+    CHECK(t.n == 0 && t.p == NULL && !t.failed);
     jsonout_put(&t, "{\"a\":1", 6);
     jsonout_key(&t, "s\"q");
     jsonout_string(&t, "line\nbreak \x01 打开");
