@@ -250,7 +250,6 @@ server *server_new(evloop *loop, const config *cfg, const server_endpoint *table
         flags, (uint16_t)cfg->listen_port, NULL, NULL, on_access, s,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
         MHD_OPTION_SOCK_ADDR, sa,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
         MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->client_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header_bytes,

@@ -192,6 +192,23 @@ describe('command line', () => {
     await assertCleanStop(gw);
   });
 
+  it('a second gateway on a port in use is refused, and a restart on it right after a stop binds', async () => {
+    // SO_REUSEPORT would let the second process share the port and take half
+    // the connections, silently: a gateway started twice by mistake.
+    const gw = await startGateway(config());
+    const addr = `127.0.0.1:${gw.port}`;
+    const r = await runGateway(['--config', '{config}', '--listen', addr],
+      { config: config(), env: { TEST_CLOUD_KEY: CLOUD_KEY } });
+    assert.notEqual(r.code, 0, `the second gateway started on ${addr}:\n${r.stderr}`);
+    assert.ok(r.stderr.includes(`cannot listen on ${addr}`), r.stderr);
+    assert.equal((await request(gw.base, { path: '/healthz' })).status, 200);
+    await assertCleanStop(gw);
+    const again = await startGateway(config(), {}, { args: ['--listen', addr] });
+    assert.equal(again.port, gw.port);
+    assert.equal((await request(again.base, { path: '/healthz' })).status, 200);
+    await assertCleanStop(again);
+  });
+
   it('--listen overrides the config file', async () => {
     const gw = await startGateway({ ...config(), listen: '127.0.0.1:1' }, {}, { args: ['--listen', '127.0.0.1:0'] });
     assert.notEqual(gw.port, 1, '--listen was ignored');
