@@ -68,6 +68,8 @@ struct server {
     bool draining;
     void (*on_drained)(void *ud);
     void *on_drained_ud;
+    void (*on_refused)(void *ud, int status);
+    void *on_refused_ud;
 };
 
 /* MHD is run again before the loop next waits. */

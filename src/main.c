@@ -292,6 +292,8 @@ static void drain(gateway *g) {
     server_drain(g->srv, on_drained, g);
 }
 
+static void count_refused(void *ud, int status) { metrics_refused(ud, status); }
+
 static void flush_request_log(void *ud) {
     (void)ud;
     log_flush();
@@ -352,6 +354,7 @@ static int gateway_run(gateway *g, config *cfg, classifier *model) {
         fprintf(stderr, "tiergate: %s\n", err);
         return 1;
     }
+    server_on_refused(g->srv, count_refused, g->metrics);
     /* After the server's hook, which runs MHD: the lines of this pass are in. */
     if (evloop_add_hook(g->loop, flush_request_log, NULL) < 0) {
         fprintf(stderr, "tiergate: too many loop hooks\n");

@@ -33,7 +33,7 @@ static const char *const reasons[] = {"complexity", "forced", "fallback", "offli
 #define NREASONS (sizeof reasons / sizeof *reasons)
 #define REASON_NONE (NREASONS - 1)
 
-static const int statuses[] = {200, 400, 401, 403, 404, 408, 413, 422, 429, 499, 500, 502, 503, 504};
+static const int statuses[] = {200, 400, 401, 403, 404, 405, 408, 413, 422, 429, 499, 500, 502, 503, 504};
 #define NSTATUSES (sizeof statuses / sizeof *statuses + 1)   /* the last is "other" */
 #define STATUS_CLIENT_GONE 499
 
@@ -61,6 +61,7 @@ typedef struct slot {
 struct metrics {
     slot slots[METRICS_MAX_BACKENDS];
     histogram latency[NTIERS], ttfb[NTIERS], added[NTIERS];
+    uint64_t refused[NSTATUSES];
 };
 
 static const char *tier_label(int t) { return t == TIER_COUNT ? "none" : tier_name((tier_t)t); }
@@ -114,6 +115,8 @@ static size_t status_index(int status) {
         if (statuses[i] == status) return i;
     return NSTATUSES - 1;
 }
+
+void metrics_refused(metrics *m, int status) { m->refused[status_index(status)]++; }
 
 static void observe(histogram *h, const uint64_t *bounds, size_t nbounds, uint64_t us) {
     size_t i = 0;
@@ -212,6 +215,19 @@ static void render_requests(out *o, const metrics *m) {
             }
 }
 
+static void render_refused(out *o, const metrics *m) {
+    head(o, "tiergate_refused_total", "counter",
+         "Requests the gateway answered itself before any handler ran, by the HTTP status sent: 401 no "
+         "or unknown client key, 404 and 405 unknown path or method, 413 body over the limit, 429 the "
+         "key's requests in flight at their limit, 503 draining.");
+    for (size_t st = 0; st < NSTATUSES; st++) {
+        if (!m->refused[st]) continue;
+        if (st < NSTATUSES - 1) put(o, "tiergate_refused_total{status=\"%d\"} %llu\n", statuses[st],
+                                    (unsigned long long)m->refused[st]);
+        else put(o, "tiergate_refused_total{status=\"other\"} %llu\n", (unsigned long long)m->refused[st]);
+    }
+}
+
 static void render_histogram(out *o, const char *name, const char *help, const histogram *h,
                              const uint64_t *bounds, size_t nbounds) {
     head(o, name, "histogram", help);
@@ -298,6 +314,7 @@ static void render_gauges(out *o, const metrics_backend_state *now, size_t n) {
 char *metrics_render(const metrics *m, const metrics_backend_state *now, size_t n, size_t *len) {
     out o = {{0}, false};
     render_requests(&o, m);
+    render_refused(&o, m);
     render_histogram(&o, "tiergate_request_duration_seconds",
                      "Time from a chat completion request's arrival to its end, by the tier that answered.",
                      m->latency, latency_bounds, NBOUNDS(latency_bounds));

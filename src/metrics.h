@@ -69,6 +69,9 @@ int metrics_backend(metrics *m, const char *name, tier_t tier);
 
 void metrics_attempt(metrics *m, int slot, dispatch_attempt_kind kind);
 void metrics_request_done(metrics *m, const metrics_request *r);
+/* A request the server answered itself, before any handler (a missing key,
+ * an unknown path, a body over the limit, ...), by the status it sent. */
+void metrics_refused(metrics *m, int status);
 
 /* The Prometheus text exposition (format 0.0.4) of everything counted, with
  * the gauges of the n backends in now; malloc'd, NUL-terminated, its length

@@ -44,12 +44,15 @@
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
-    (void)cls;
+    server *s = cls;
     server_exchange *ex = *con_cls;
     connguard_next(conn);
     if (!ex) return;
     *con_cls = NULL;
     bool gone = ex->aborted || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK;
+    /* No handler ran (dispatch sets handled_us just before it calls one),
+     * yet a status was given: the server refused the request. */
+    if (!ex->handled_us && ex->status && s->on_refused) s->on_refused(s->on_refused_ud, ex->status);
     exchange_close(ex, gone);
     exchange_log(ex, gone);
     exchange_free(ex);
@@ -284,6 +287,11 @@ err:
 }
 
 int server_port(const server *s) { return s->port; }
+
+void server_on_refused(server *s, void (*fn)(void *ud, int status), void *ud) {
+    s->on_refused = fn;
+    s->on_refused_ud = ud;
+}
 
 int server_reconfigure(server *s, const config *cfg) {
     auth *a = auth_new(cfg);

@@ -43,6 +43,10 @@ server *server_new(struct evloop *loop, const config *cfg, const server_endpoint
                    size_t nendpoints, char *err, size_t errlen);
 /* Closes the listening socket and every connection. */
 void server_free(server *s);
+/* fn(ud, status) runs once for each request the server answers itself,
+ * before any handler: 401 and 429 (auth), 404 and 405 (routing), 413 (body
+ * size), 503 (draining).  main counts them in the metrics. */
+void server_on_refused(server *s, void (*fn)(void *ud, int status), void *ud);
 int server_port(const server *s);
 /* A reload: requests from now on are checked against cfg (keys, body limit);
  * requests in flight keep their place under their key's name.  The listening

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   startFake, startGateway, makeConfig, chat, request, sse, chatBody, streamedContent, waitFor, waitProbes,
-  assertCleanStop, parseSse as parseEvents, CLOUD_KEY,
+  assertCleanStop, parseSse as parseEvents, sleep, CLOUD_KEY,
 } from './harness.mjs';
 
 const SIMPLE = 'open the sunroof please';
@@ -415,6 +415,41 @@ describe('request lines and metrics: no text or secret unless asked for, streams
       }
     }
     assert.ok(!/"messages"|"answer"/.test(log), 'text fields in the log without log.include_text');
+    await assertCleanStop(gw);
+  });
+
+  it('counts the requests the gateway refuses itself by status, apart from the chat requests', async () => {
+    const cfg = makeConfig({
+      device: device.url, cloud: cloud.url,
+      limits: { max_body_bytes: 2048, max_inflight_per_key: 1 },
+      extra: { auth: { keys_env: 'TEST_CLIENT_KEYS' } },
+    });
+    const gw = await startGateway(cfg, { TEST_CLIENT_KEYS: `prometheus:${CLIENT_KEY},app:${APP_KEY}` });
+    const auth = { Authorization: `Bearer ${APP_KEY}` };
+    const statuses = [];
+    statuses.push((await chat(gw.base, chatBody(PROMPT))).status);                                   // no key
+    statuses.push((await chat(gw.base, chatBody(PROMPT), { headers: { Authorization: 'Bearer nope' } })).status);
+    statuses.push((await request(gw.base, { path: '/v1/nothing', headers: auth })).status);
+    statuses.push((await request(gw.base, { method: 'DELETE', path: '/v1/chat/completions', headers: auth })).status);
+    statuses.push((await chat(gw.base, chatBody('x'.repeat(4096)), { headers: auth })).status);
+    await device.setMode({ delay_headers_ms: 1500 });
+    try {
+      const slow = chat(gw.base, chatBody(PROMPT), { headers: auth });
+      await sleep(300);
+      statuses.push((await chat(gw.base, chatBody(PROMPT), { headers: auth })).status);            // second in flight
+      assert.equal((await slow).status, 200);
+    } finally {
+      await device.setMode({});
+    }
+    assert.deepEqual(statuses, [401, 401, 404, 405, 413, 429]);
+    const text = await scrape(gw, { Authorization: `Bearer ${CLIENT_KEY}` });
+    const samples = parseMetrics(text);
+    assert.equal(value(samples, 'tiergate_refused_total', { status: '401' }), 2, text);
+    for (const st of ['404', '405', '413', '429']) assert.equal(value(samples, 'tiergate_refused_total', { status: st }), 1, `${st}\n${text}`);
+    const chats = [...samples].filter(([k]) => k.startsWith('tiergate_requests_total{')).reduce((a, [, v]) => a + v, 0);
+    assert.equal(chats, 1, `only the one chat request a handler took is in tiergate_requests_total:\n${text}`);
+    const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    assert.equal(r.status, 0, `promtool: ${r.error || ''}${r.stdout}${r.stderr}`);
     await assertCleanStop(gw);
   });
 

@@ -156,8 +156,31 @@ static void test_long_name(void) {
     metrics_free(m);
 }
 
+/* Refusals by status, "other" for one outside the table, none rendered
+ * while none happened. */
+static void test_refused(void) {
+    metrics *m = metrics_new();
+    char *text = render(m, NULL, 0);
+    CHECK(strstr(text, "tiergate_refused_total{") == NULL);
+    free(text);
+    metrics_refused(m, 401);
+    metrics_refused(m, 401);
+    metrics_refused(m, 413);
+    metrics_refused(m, 418);
+    text = render(m, NULL, 0);
+    CHECK(has_line(text, "# TYPE tiergate_refused_total counter"));
+    CHECK(has_line(text, "tiergate_refused_total{status=\"401\"} 2"));
+    CHECK(has_line(text, "tiergate_refused_total{status=\"413\"} 1"));
+    CHECK(has_line(text, "tiergate_refused_total{status=\"other\"} 1"));
+    CHECK(strstr(text, "tiergate_refused_total{status=\"404\"}") == NULL);
+    CHECK(strstr(text, "tiergate_requests_total{") == NULL);     /* refusals are not chat requests */
+    free(text);
+    metrics_free(m);
+}
+
 int main(void) {
     test_slots();
+    test_refused();
     test_requests_and_histograms();
     test_escaping_and_gauges();
     test_long_name();
