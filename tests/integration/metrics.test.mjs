@@ -1,6 +1,7 @@
 // Observability (issue 6): GET /metrics after a scripted mix of requests, every
 // counter checked to its exact value; the scrape passes `promtool check
-// metrics`; each request's log line carries its tier, backend, reason, score,
+// metrics`; requests refused before any handler are counted by status, apart
+// from the chat requests; each request's log line carries its tier, backend, reason, score,
 // status, times, tokens and cost; token counts come from the backend's usage,
 // streamed or not, and are estimated (and marked so) where a backend reports
 // none or a stream is cut short; no prompt, answer or secret reaches the log or the metrics unless
