@@ -94,12 +94,27 @@ out:
     return rc;
 }
 
+typedef struct evaluate_options {
+    const char *model;
+    bool loso, categories;
+    double threshold;
+} evaluate_options;
+
+static bool evaluate_option(void *ctx, int argc, char **argv, int *i)
+{
+    evaluate_options *o = ctx;
+    if (strcmp(argv[*i], "--model") == 0 && *i + 1 < argc) o->model = argv[++*i];
+    else if (strcmp(argv[*i], "--loso") == 0) o->loso = true;
+    else if (strcmp(argv[*i], "--categories") == 0) o->categories = true;
+    else if (strcmp(argv[*i], "--threshold") == 0 && *i + 1 < argc) o->threshold = atof(argv[++*i]);
+    else return false;
+    return true;
+}
+
 int main(int argc, char **argv)
 {
     learn_params p = LEARN_DEFAULTS;
-    const char *model = NULL;
-    bool with_loso = false, categories = false;
-    double threshold = 0.5;
+    evaluate_options o = {NULL, false, false, 0.5};
     featurizer *fx = featurizer_new();
     dataset d = {0};
     classifier *m = NULL;
@@ -109,31 +124,14 @@ int main(int argc, char **argv)
     int rc = 1, nfiles = 0;
 
     if (!fx) return 1;
-    for (int i = 1; i < argc; i++) {
-        int used = learn_option(argc, argv, &i, &p);
-        if (used < 0) goto out;
-        if (used) continue;
-        if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) model = argv[++i];
-        else if (strcmp(argv[i], "--loso") == 0) with_loso = true;
-        else if (strcmp(argv[i], "--categories") == 0) categories = true;
-        else if (strcmp(argv[i], "--threshold") == 0 && i + 1 < argc) threshold = atof(argv[++i]);
-        else if (argv[i][0] == '-') {
-            fprintf(stderr, usage, LEARN_DEFAULT_SEED, p.epochs, p.rate, p.l2);
-            rc = strcmp(argv[i], "--help") == 0 ? 0 : 2;
-            goto out;
-        } else if (dataset_load(&d, argv[i], fx, err, sizeof err) < 0) {
-            fprintf(stderr, "tiergate-evaluate: %s\n", err);
-            goto out;
-        } else {
-            nfiles++;
-        }
-    }
-    if (!model || nfiles == 0) {
+    learn_args_result r = learn_args(argc, argv, "tiergate-evaluate", &p, fx, &d, &nfiles, evaluate_option, &o);
+    if (r == LEARN_ARGS_ERROR) goto out;
+    if (r != LEARN_ARGS_OK || !o.model || nfiles == 0) {
         fprintf(stderr, usage, LEARN_DEFAULT_SEED, p.epochs, p.rate, p.l2);
-        rc = 2;
+        rc = r == LEARN_ARGS_HELP ? 0 : 2;
         goto out;
     }
-    if (!(m = classifier_load(model, err, sizeof err))) {
+    if (!(m = classifier_load(o.model, err, sizeof err))) {
         fprintf(stderr, "tiergate-evaluate: %s\n", err);
         goto out;
     }
@@ -145,16 +143,16 @@ int main(int argc, char **argv)
         if (is_own(e)) own[nown++] = score_of(m, e);
         else pub[npub++] = score_of(m, e);
     }
-    report("Public rows the model was not trained on", pub, npub, threshold, true);
+    report("Public rows the model was not trained on", pub, npub, o.threshold, true);
     printf("\n### Threshold sweep, public rows the model was not trained on\n\n");
     learn_print_sweep(stdout, pub, npub);
-    if (categories) {
-        printf("\n### Public rows the model was not trained on, by category (threshold %.2f)\n\n", threshold);
+    if (o.categories) {
+        printf("\n### Public rows the model was not trained on, by category (threshold %.2f)\n\n", o.threshold);
         learn_print_header(stdout);
-        learn_print_categories(stdout, pub, npub, threshold);
+        learn_print_categories(stdout, pub, npub, o.threshold);
     }
-    if (nown) report("The project's own examples, held-out part", own, nown, threshold, false);
-    if (with_loso && loso(&d, &p, threshold) < 0) goto out;
+    if (nown) report("The project's own examples, held-out part", own, nown, o.threshold, false);
+    if (o.loso && loso(&d, &p, o.threshold) < 0) goto out;
     rc = 0;
 out:
     classifier_free(m);

@@ -256,7 +256,10 @@ void learn_print_categories(FILE *out, const scored *s, size_t n, double thresho
     free(sub);
 }
 
-int learn_option(int argc, char **argv, int *i, learn_params *p)
+/* Consumes argv[*i] (and its value) when it is a training option.  1 when
+ * consumed, 0 when not a training option, -1 (said on stderr) when its
+ * value is bad. */
+static int training_option(int argc, char **argv, int *i, learn_params *p, const char *tool)
 {
     const char *opt = argv[*i];
     char *end;
@@ -266,12 +269,12 @@ int learn_option(int argc, char **argv, int *i, learn_params *p)
         strcmp(opt, "--l2") != 0)
         return 0;
     if (*i + 1 >= argc) {
-        fprintf(stderr, "%s needs a value\n", opt);
+        fprintf(stderr, "%s: %s needs a value\n", tool, opt);
         return -1;
     }
     v = strtod(argv[++*i], &end);
     if (*end || !(v >= 0) || (strcmp(opt, "--rate") == 0 && v == 0) || v > 1e12) {
-        fprintf(stderr, "%s: bad value '%s'\n", opt, argv[*i]);
+        fprintf(stderr, "%s: %s: bad value '%s'\n", tool, opt, argv[*i]);
         return -1;
     }
     if (strcmp(opt, "--seed") == 0) p->seed = (uint64_t)v;
@@ -279,4 +282,24 @@ int learn_option(int argc, char **argv, int *i, learn_params *p)
     else if (strcmp(opt, "--rate") == 0) p->rate = v;
     else p->l2 = v;
     return 1;
+}
+
+learn_args_result learn_args(int argc, char **argv, const char *tool, learn_params *p, const featurizer *fx,
+                             dataset *d, int *nfiles, learn_own_option_fn own, void *ctx)
+{
+    char err[512];
+
+    for (int i = 1; i < argc; i++) {
+        int used = training_option(argc, argv, &i, p, tool);
+        if (used < 0) return LEARN_ARGS_ERROR;
+        if (used || own(ctx, argc, argv, &i)) continue;
+        if (strcmp(argv[i], "--help") == 0) return LEARN_ARGS_HELP;
+        if (argv[i][0] == '-') return LEARN_ARGS_USAGE;
+        if (dataset_load(d, argv[i], fx, err, sizeof err) < 0) {
+            fprintf(stderr, "%s: %s\n", tool, err);
+            return LEARN_ARGS_ERROR;
+        }
+        ++*nfiles;
+    }
+    return LEARN_ARGS_OK;
 }

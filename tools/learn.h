@@ -64,10 +64,23 @@ void learn_print_groups(FILE *out, const scored *s, size_t n, double threshold, 
 /* One row per "source category", in order of first appearance. */
 void learn_print_categories(FILE *out, const scored *s, size_t n, double threshold);
 
-/* Consumes argv[*i] (and its value) when it is a training option (--seed,
- * --epochs, --rate, --l2).  Returns 1 when consumed, 0 when not a training
- * option, -1 (with a message on stderr) when its value is bad. */
-int learn_option(int argc, char **argv, int *i, learn_params *p);
+/* A tool's own options: consumes argv[*i] (and its value, moving *i) and
+ * returns true, or returns false when argv[*i] is not one of them. */
+typedef bool (*learn_own_option_fn)(void *ctx, int argc, char **argv, int *i);
+
+typedef enum learn_args_result {
+    LEARN_ARGS_OK,       /* read; files loaded into the dataset */
+    LEARN_ARGS_HELP,     /* --help: print the usage, exit 0 */
+    LEARN_ARGS_USAGE,    /* an unknown option: print the usage, exit 2 */
+    LEARN_ARGS_ERROR     /* a bad value or a file that did not load: said on stderr, exit 1 */
+} learn_args_result;
+
+/* The tools' command line: the training options (--seed, --epochs, --rate,
+ * --l2) into p, the tool's own through own(ctx, ...), and every other
+ * argument a JSONL file loaded into d (featurized by fx), counted in
+ * *nfiles.  Messages on stderr start with tool. */
+learn_args_result learn_args(int argc, char **argv, const char *tool, learn_params *p, const featurizer *fx,
+                             dataset *d, int *nfiles, learn_own_option_fn own, void *ctx);
 #define LEARN_OPTIONS_HELP \
     "  --seed N     shuffling seed (default %u)\n" \
     "  --epochs N   passes over the data (default %u)\n" \

@@ -63,13 +63,28 @@ out:
     return rc;
 }
 
+typedef struct train_options {
+    const char *out;
+    bool all;
+    unsigned cv;
+    double threshold;
+} train_options;
+
+static bool train_option(void *ctx, int argc, char **argv, int *i)
+{
+    train_options *o = ctx;
+    if (strcmp(argv[*i], "--out") == 0 && *i + 1 < argc) o->out = argv[++*i];
+    else if (strcmp(argv[*i], "--all") == 0) o->all = true;
+    else if (strcmp(argv[*i], "--cv") == 0 && *i + 1 < argc) o->cv = (unsigned)atoi(argv[++*i]);
+    else if (strcmp(argv[*i], "--threshold") == 0 && *i + 1 < argc) o->threshold = atof(argv[++*i]);
+    else return false;
+    return true;
+}
+
 int main(int argc, char **argv)
 {
     learn_params p = LEARN_DEFAULTS;
-    const char *out = NULL;
-    bool all = false;
-    unsigned cv = 0;
-    double threshold = 0.5;
+    train_options o = {NULL, false, 0, 0.5};
     featurizer *fx = featurizer_new();
     dataset d = {0};
     const example **rows = NULL;
@@ -79,35 +94,18 @@ int main(int argc, char **argv)
     int rc = 1, nfiles = 0;
 
     if (!fx) return 1;
-    for (int i = 1; i < argc; i++) {
-        int used = learn_option(argc, argv, &i, &p);
-        if (used < 0) goto out;
-        if (used) continue;
-        if (strcmp(argv[i], "--out") == 0 && i + 1 < argc) out = argv[++i];
-        else if (strcmp(argv[i], "--all") == 0) all = true;
-        else if (strcmp(argv[i], "--cv") == 0 && i + 1 < argc) cv = (unsigned)atoi(argv[++i]);
-        else if (strcmp(argv[i], "--threshold") == 0 && i + 1 < argc) threshold = atof(argv[++i]);
-        else if (argv[i][0] == '-') {
-            fprintf(stderr, usage, LEARN_DEFAULT_SEED, p.epochs, p.rate, p.l2);
-            rc = strcmp(argv[i], "--help") == 0 ? 0 : 2;
-            goto out;
-        } else if (dataset_load(&d, argv[i], fx, err, sizeof err) < 0) {
-            fprintf(stderr, "tiergate-train: %s\n", err);
-            goto out;
-        } else {
-            nfiles++;
-        }
-    }
-    if (nfiles == 0 || (!out && cv < 2) || cv == 1) {
+    learn_args_result r = learn_args(argc, argv, "tiergate-train", &p, fx, &d, &nfiles, train_option, &o);
+    if (r == LEARN_ARGS_ERROR) goto out;
+    if (r != LEARN_ARGS_OK || nfiles == 0 || (!o.out && o.cv < 2) || o.cv == 1) {
         fprintf(stderr, usage, LEARN_DEFAULT_SEED, p.epochs, p.rate, p.l2);
-        rc = 2;
+        rc = r == LEARN_ARGS_HELP ? 0 : 2;
         goto out;
     }
     if (!(rows = malloc((d.n ? d.n : 1) * sizeof *rows))) goto out;
     for (size_t i = 0; i < d.n; i++) {
         const example *e = &d.rows[i];
         if (!e->trainable) research++;
-        else if (e->held_out && !all) held++;
+        else if (e->held_out && !o.all) held++;
         else rows[n++] = e;
     }
     printf("rows: %zu read, %zu trained on, %zu held out, %zu evaluation-only by licence\n", d.n, n, held,
@@ -118,14 +116,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "tiergate-train: no row may be trained on\n");
         goto out;
     }
-    if (cv >= 2 && cross_validate(rows, n, cv, &p, threshold) < 0) goto out;
-    if (out) {
+    if (o.cv >= 2 && cross_validate(rows, n, o.cv, &p, o.threshold) < 0) goto out;
+    if (o.out) {
         if (!(m = learn_train(rows, n, &p))) goto out;
-        if (classifier_save(m, out, err, sizeof err) < 0) {
+        if (classifier_save(m, o.out, err, sizeof err) < 0) {
             fprintf(stderr, "tiergate-train: %s\n", err);
             goto out;
         }
-        printf("wrote %s\n", out);
+        printf("wrote %s\n", o.out);
     }
     rc = 0;
 out:

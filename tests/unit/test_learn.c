@@ -1,7 +1,8 @@
 /* test_learn: the classifier tools' library (tools/dataset.c, tools/learn.c):
  * which rows may be trained on, the fixed held-out split, JSONL loading and
- * its errors, the figures, and a trainer that gives the same model file for
- * the same rows and seed. */
+ * its errors, the figures, a trainer that gives the same model file for the
+ * same rows and seed, and the tools' command line with each of its
+ * outcomes. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,6 +196,70 @@ static void test_figures(void)
     CHECK(isnan(e.auc));
 }
 
+/* A tool's own options, as tiergate-train's look: one with a value, one
+ * without. */
+typedef struct own_options {
+    const char *out;
+    bool all;
+} own_options;
+
+static bool own_option(void *ctx, int argc, char **argv, int *i)
+{
+    own_options *o = ctx;
+    if (strcmp(argv[*i], "--out") == 0 && *i + 1 < argc) o->out = argv[++*i];
+    else if (strcmp(argv[*i], "--all") == 0) o->all = true;
+    else return false;
+    return true;
+}
+
+/* learn_args over a command line given as one string (split at spaces). */
+static learn_args_result run_args(const featurizer *fx, const char *line, learn_params *p, own_options *o,
+                                  dataset *d, int *nfiles)
+{
+    static char buf[512];
+    char *argv[16] = {"tool"};
+    int argc = 1;
+
+    snprintf(buf, sizeof buf, "%s", line);
+    for (char *t = strtok(buf, " "); t && argc < 15; t = strtok(NULL, " ")) argv[argc++] = t;
+    argv[argc] = NULL;
+    *p = (learn_params)LEARN_DEFAULTS;
+    *o = (own_options){NULL, false};
+    *nfiles = 0;
+    return learn_args(argc, argv, "tool", p, fx, d, nfiles, own_option, o);
+}
+
+static void test_args(const featurizer *fx)
+{
+    char line[400];
+    const char *toy_path = write_file("toy.jsonl", toy);
+    learn_params p;
+    own_options o;
+    int nfiles;
+    dataset d = {0};
+
+    snprintf(line, sizeof line, "--epochs 3 --out m.model %s --all --seed 9 --rate 0.5 --l2 0 %s", toy_path, toy_path);
+    CHECK_INT(run_args(fx, line, &p, &o, &d, &nfiles), LEARN_ARGS_OK);
+    CHECK_INT(nfiles, 2);
+    CHECK_INT(d.n, 16);
+    CHECK(p.epochs == 3 && p.seed == 9 && p.rate == 0.5 && p.l2 == 0);
+    CHECK(o.out && strcmp(o.out, "m.model") == 0 && o.all);
+    dataset_free(&d);
+
+    CHECK_INT(run_args(fx, "", &p, &o, &d, &nfiles), LEARN_ARGS_OK);          /* the tool asks for files */
+    CHECK_INT(nfiles, 0);
+    CHECK_INT(run_args(fx, "--help", &p, &o, &d, &nfiles), LEARN_ARGS_HELP);
+    CHECK_INT(run_args(fx, "--bogus", &p, &o, &d, &nfiles), LEARN_ARGS_USAGE);
+    CHECK_INT(run_args(fx, "--out", &p, &o, &d, &nfiles), LEARN_ARGS_USAGE);  /* its value is missing */
+    CHECK_INT(run_args(fx, "--epochs", &p, &o, &d, &nfiles), LEARN_ARGS_ERROR);
+    CHECK_INT(run_args(fx, "--rate 0", &p, &o, &d, &nfiles), LEARN_ARGS_ERROR);
+    CHECK_INT(run_args(fx, "--l2 -1", &p, &o, &d, &nfiles), LEARN_ARGS_ERROR);
+    CHECK_INT(run_args(fx, "--seed 12x", &p, &o, &d, &nfiles), LEARN_ARGS_ERROR);
+    snprintf(line, sizeof line, "%s", tmp_path("none.jsonl"));
+    CHECK_INT(run_args(fx, line, &p, &o, &d, &nfiles), LEARN_ARGS_ERROR);
+    dataset_free(&d);
+}
+
 int main(void)
 {
     featurizer *fx = featurizer_new();
@@ -205,6 +270,7 @@ int main(void)
     test_load(fx);
     test_training(fx);
     test_figures();
+    test_args(fx);
     remove(tmp_path("toy.jsonl"));
     remove(tmp_path("bad.jsonl"));
     rmdir(dir);
