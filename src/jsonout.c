@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
+
 typedef jsonout_text out;
 
 /* Room for need more bytes (and a NUL); false when out of memory. */
@@ -44,23 +46,50 @@ static void put_char(out *o, char c) {
     o->p[o->n++] = c;
 }
 
-/* 1 for the bytes that end a run of plain string bytes: the NUL, the
- * control characters, the quote and the backslash. */
+/* Bytes that end a run of plain string bytes: 1 for those escaped (the
+ * control characters, the quote and the backslash; the NUL ends the
+ * string), 2 for the first byte of a multi-byte character, which stays in
+ * the run when it is well-formed. */
+#define HIGH16 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2
 static const unsigned char stops[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
     ['"'] = 1, ['\\'] = 1,
+    [0x80] = HIGH16, HIGH16, HIGH16, HIGH16, HIGH16, HIGH16, HIGH16, HIGH16,
 };
+#undef HIGH16
 
+/* Malformed UTF-8 (a byte from a client's URL, a backend's broken
+ * answer) comes out as U+FFFD, one per byte, so that every text this
+ * module writes is valid UTF-8 JSON: a log pipeline or a client decoding
+ * strictly would otherwise reject the whole line or answer. */
 static void put_string(out *o, const char *s) {
     static const char hex[] = "0123456789abcdef";
     put_char(o, '"');
     if (s) {
         for (;;) {
             const char *run = s;
-            while (!stops[(unsigned char)*s]) s++;
+            for (;;) {
+                unsigned char stop = stops[(unsigned char)*s];
+                if (!stop) {
+                    s++;
+                } else if (stop == 2) {
+                    /* The NUL is not a continuation byte, so this reads no
+                     * further than the string's end. */
+                    int len = utf8_char((const unsigned char *)s, 4);
+                    if (len <= 0) break;
+                    s += len;
+                } else {
+                    break;
+                }
+            }
             put(o, run, (size_t)(s - run));
             unsigned char c = (unsigned char)*s;
             if (!c) break;
+            if (c >= 0x80) {
+                put(o, "\xEF\xBF\xBD", 3);
+                s++;
+                continue;
+            }
             char esc[6] = {'\\', 0, 0, 0, 0, 0};
             size_t n = 2;
             switch (c) {

@@ -16,7 +16,9 @@
  * that integral numbers of 2^31 and above print in full ("4294967296", not
  * "4.294967296e+09"; both read back to the same double), and that every
  * number reads back exactly (cJSON's check allows an error of one unit in
- * the last place, and prints DBL_MAX as a number that reads back infinite).
+ * the last place, and prints DBL_MAX as a number that reads back infinite),
+ * and that malformed UTF-8 in a string comes out as U+FFFD, a byte at a
+ * time: everything jsonout writes is valid UTF-8.
  *
  * The request log line is written field by field into a jsonout_text, with
  * no tree at all: building it as cJSON objects cost about a tenth of a

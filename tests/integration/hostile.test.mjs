@@ -4,7 +4,10 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import {
   startFake, startGateway, makeConfig, chat, request, chatBody, sleep, waitFor,
   assertErrorResponse, assertCleanStop,
@@ -192,6 +195,24 @@ describe('hostile requests', () => {
       assert.equal((await chat(gw.base, chatBody('after'), { headers: rude })).status, 200, 'the key was not released');
     } finally {
       await device.setMode({});
+    }
+  });
+
+  it('a URL with malformed UTF-8 gets a 404 and a request line that is valid UTF-8 JSON', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tiergate-utf8-'));
+    const file = path.join(dir, 'requests.log');
+    const g = await startGateway(makeConfig({ device: device.url, extra: { log: { file } } }));
+    try {
+      // %FF and %FE decode to bytes that are not UTF-8; %22 and %0A to a quote and a newline.
+      const res = await request(g.base, { path: '/v1/%FF%FE%22x%0A' });
+      assertErrorResponse(res, 404, 'malformed path');
+      await waitFor(() => fs.existsSync(file) && fs.readFileSync(file).includes('"status":404'), { what: 'the request line' });
+      const text = new TextDecoder('utf-8', { fatal: true }).decode(fs.readFileSync(file));  // throws on malformed UTF-8
+      const line = text.split('\n').find((l) => l.includes('"status":404'));
+      assert.equal(JSON.parse(line).path, '/v1/\uFFFD\uFFFD"x\n');
+      await assertCleanStop(g);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -9,6 +9,7 @@
 
 #include "jsonout.h"
 #include "testlib.h"
+#include "utf8.h"
 
 /* jsonout's text of the JSON text src, which must equal cJSON's. */
 static void same_as_cjson(const char *src) {
@@ -193,6 +194,34 @@ static void test_fields(void) {
     jsonout_text_free(&t);
 }
 
+static void check_string(const char *in, const char *want) {
+    jsonout_text t = {0};
+    jsonout_string(&t, in);
+    char *s = text_of(&t);
+    CHECK_STR(s, want);
+    CHECK_INT(utf8_invalid_offset(s, strlen(s)), strlen(s));
+    free(s);
+    jsonout_text_free(&t);
+}
+
+/* Well-formed UTF-8 passes as it is; each byte of a malformed sequence
+ * becomes U+FFFD (EF BF BD), so the text is valid UTF-8 whatever came in. */
+static void test_malformed_utf8(void) {
+    check_string("打开 é 😀", "\"打开 é 😀\"");
+    check_string("/v1/\xFF\xFE", "\"/v1/\xEF\xBF\xBD\xEF\xBF\xBD\"");
+    check_string("a\xC0\xAF" "b", "\"a\xEF\xBF\xBD\xEF\xBF\xBD" "b\"");           /* overlong "/" */
+    check_string("\xED\xA0\x80", "\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"");  /* a surrogate */
+    check_string("\xF4\x90\x80\x80!", "\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD!\"");  /* > U+10FFFF */
+    check_string("end \xE6\x89", "\"end \xEF\xBF\xBD\xEF\xBF\xBD\"");         /* cut off by the end */
+    check_string("\x80\"\n", "\"\xEF\xBF\xBD\\\"\\n\"");                    /* then escapes as usual */
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "path", "/v1/\xFF");
+    char *text = jsonout_print(o, NULL, NULL, NULL);
+    CHECK_STR(text, "{\"path\":\"/v1/\xEF\xBF\xBD\"}");
+    free(text);
+    cJSON_Delete(o);
+}
+
 int main(void) {
     test_matches_cjson();
     test_numbers_round_trip();
@@ -201,5 +230,6 @@ int main(void) {
     test_large();
     test_unprintable();
     test_fields();
+    test_malformed_utf8();
     TEST_MAIN_END();
 }
