@@ -341,7 +341,7 @@ static int parse_budget(configread *r, const cJSON *root, config *c) {
         return configread_fail(r, "budget.per_key_daily", "needs client keys (auth.keys_env or auth.keys_file)");
     const cJSON *ks = cJSON_GetObjectItemCaseSensitive(bg, "keys");
     if (ks && parse_budget_keys(r, ks, c) < 0) return -1;
-    if (b->daily < 0 && b->per_key_daily < 0 && !ks)
+    if (b->daily < 0 && b->per_key_daily < 0 && !b->nkeys)
         return configread_fail(r, "budget", "needs a cap: daily, per_key_daily or keys");
     bool priced = false;
     for (size_t i = 0; i < c->nbackends; i++) priced |= config_backend_priced(&c->backends[i]);

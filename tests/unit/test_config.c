@@ -420,6 +420,7 @@ static void test_budget(void) {
         {"5", "budget: must be an object"},
         {"{\"daily\":1}", "budget.state_file: is required"},
         {"{\"state_file\":\"b\"}", "budget: needs a cap: daily, per_key_daily or keys"},
+        {"{\"keys\":{},\"state_file\":\"b\"}", "budget: needs a cap: daily, per_key_daily or keys"},
         {"{\"daily\":-1,\"state_file\":\"b\"}", "budget.daily: must be a number from 0"},
         {"{\"daily\":\"5\",\"state_file\":\"b\"}", "budget.daily: must be a number"},
         {"{\"per_key_daily\":-1,\"state_file\":\"b\"}", "budget.per_key_daily: must be a number from 0"},
