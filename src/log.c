@@ -29,7 +29,6 @@
 #define LOG_PENDING_MAX (64 * 1024)
 
 static int request_fd = STDERR_FILENO;
-static char *request_path;      /* NULL: request lines go to stderr */
 static jsonout_text pending;    /* request lines not yet written */
 static size_t line_start;       /* where the line being written begins */
 static bool in_line;
@@ -127,24 +126,13 @@ void log_flush(void) {
 
 int log_open(const char *path, char *err, size_t errlen) {
     int fd = STDERR_FILENO;
-    char *copy = NULL;
-    if (path) {
-        if (!(copy = strdup(path))) {
-            snprintf(err, errlen, "log.file: out of memory");
-            return -1;
-        }
-        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-        if (fd < 0) {
-            snprintf(err, errlen, "log.file: %s: %s", path, strerror(errno));
-            free(copy);
-            return -1;
-        }
+    if (path && (fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) < 0) {
+        snprintf(err, errlen, "log.file: %s: %s", path, strerror(errno));
+        return -1;
     }
     log_flush();                /* the lines so far belong to the old file */
     if (request_fd != STDERR_FILENO) close(request_fd);
-    free(request_path);
     request_fd = fd;
-    request_path = copy;
     return 0;
 }
 
