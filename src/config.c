@@ -540,7 +540,8 @@ config *config_load(const char *path, char *err, size_t errlen) {
     else c = config_parse(buf, n, err, errlen, NULL);
     free(buf);
     if (c && (resolve_path(&c->classifier_model, path, err, errlen) < 0 ||
-              resolve_path(&c->budget.state_file, path, err, errlen) < 0)) {
+              resolve_path(&c->budget.state_file, path, err, errlen) < 0 ||
+              resolve_path(&c->log_file, path, err, errlen) < 0)) {
         config_free(c);
         c = NULL;
     }

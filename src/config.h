@@ -126,7 +126,8 @@ typedef struct config {
     char *auth_keys_file;
     config_client_key *client_keys;    /* owned; none = authentication off */
     size_t nclient_keys;
-    char *log_file;          /* log.file: request lines go here; NULL = stderr */
+    char *log_file;          /* log.file: request lines go here; NULL = stderr; relative
+                                to the configuration file's directory, as the other paths */
     bool log_include_text;   /* log.include_text: prompt and answer text in request lines (debug) */
     privacy_mode privacy;    /* default PRIVACY_REDACT */
     pii_pattern *patterns;   /* operator patterns, compiled; owned */

@@ -241,11 +241,14 @@ static void test_model_path(void) {
     /* The budget's state file likewise. */
     c = config_load(write_file(dir, "d.json", "{\"backends\":[" MIN_BACKEND ",{\"name\":\"big\",\"tier\":\"cloud\","
                                               "\"url\":\"http://c\",\"model\":\"m\",\"price\":{\"input_per_mtok\":1}}],"
-                                              "\"budget\":{\"daily\":1,\"state_file\":\"state/budget\"}}"),
+                                              "\"budget\":{\"daily\":1,\"state_file\":\"state/budget\"},"
+                                              "\"log\":{\"file\":\"logs/requests.log\"}}"),
                     err, sizeof err);
     snprintf(want, sizeof want, "%s/state/budget", dir);
     CHECK(c != NULL);
     if (c) CHECK_STR(c->budget.state_file, want);
+    snprintf(want, sizeof want, "%s/logs/requests.log", dir);     /* and the request log */
+    if (c) CHECK_STR(c->log_file, want);
     config_free(c);
     for (const char *n = "abcd"; *n; n++) {
         char path[600];
