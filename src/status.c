@@ -101,6 +101,7 @@ static void each_model(const status *s, void (*fn)(const status *, const char *,
         if (config_has_tier(cfg, (tier_t)t)) fn(s, tier_name((tier_t)t), "tiergate", ud);
     for (size_t i = 0; i < cfg->nbackends; i++)
         fn(s, cfg->backends[i].name, tier_name(cfg->backends[i].tier), ud);
+    for (size_t i = 0; i < cfg->naliases; i++) fn(s, cfg->aliases[i].name, "tiergate", ud);
 }
 
 static void add_to_list(const status *s, const char *id, const char *owner, void *ud) {

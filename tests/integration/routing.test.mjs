@@ -108,6 +108,18 @@ describe('routing', () => {
     assert.deepEqual(await counts(), { device: 1, cloud: 1 });
   });
 
+  it('the aliases are models too: listed by /v1/models and found by /v1/models/{id}', async () => {
+    const list = await request(gw.base, { path: '/v1/models' });
+    assert.equal(list.status, 200, list.text);
+    const ids = list.json.data.map((m) => m.id);
+    for (const alias of ['gpt-4o-mini', 'gpt-4o']) {
+      assert.ok(ids.includes(alias), `${alias} not in ${ids}`);
+      const one = await request(gw.base, { path: `/v1/models/${alias}` });
+      assert.equal(one.status, 200, one.text);
+      assert.equal(one.json.id, alias);
+    }
+  });
+
   it('an SDK model name aliased to a tier forces that tier', async () => {
     const res = await chat(gw.base, chatBody(SIMPLE[0], { model: 'gpt-4o' }));
     assertAnsweredBy(res, cloud, SIMPLE[0], { tier: 'cloud', backend: 'bigcloud', reason: 'forced' });
