@@ -184,6 +184,8 @@ budget *budget_new(const budget_limits *l) {
     budget *b = calloc(1, sizeof *b);
     if (!b) return NULL;
     b->day = NO_DAY;
+    assert(l->utc_offset_min >= -720 && l->utc_offset_min <= 840);
+    b->offset_min = l->utc_offset_min;
     if (budget_set_limits(b, l) < 0) {
         budget_free(b);
         return NULL;
@@ -198,11 +200,9 @@ void budget_free(budget *b) {
 }
 
 int budget_set_limits(budget *b, const budget_limits *l) {
-    assert(l->utc_offset_min >= -720 && l->utc_offset_min <= 840);
     if (reserve(b, l->nkeys) < 0) return -1;
     b->daily = l->daily;
     b->per_key_daily = l->per_key_daily;
-    b->offset_min = l->utc_offset_min;
     for (size_t i = 0; i < b->nslots; i++) b->slots[i].cap = BUDGET_NO_CAP;
     for (size_t i = 0; i < l->nkeys; i++) {
         assert(l->keys[i].name[0] && strlen(l->keys[i].name) <= AUTH_MAX_NAME && l->keys[i].cap >= 0);

@@ -69,8 +69,10 @@ typedef struct budget budget;
 /* Copies what it keeps of l.  NULL on out of memory. */
 budget *budget_new(const budget_limits *l);
 void budget_free(budget *b);
-/* New caps (a reloaded configuration); the day's spend is kept.  Returns -1
- * on out of memory, with the old caps still in force. */
+/* New caps (a reloaded configuration); the day's spend is kept.  The UTC
+ * offset stays the one budget_new got: moved in mid-day it would start a new
+ * day at once (and hand the budget out again) or stretch this one to 36
+ * hours.  Returns -1 on out of memory, with the old caps still in force. */
 int budget_set_limits(budget *b, const budget_limits *l);
 
 /* Whether client (a key name, or "" without client keys) may spend at now. */

@@ -144,6 +144,8 @@ int config_restart_fields(const config *old, const config *new_cfg, char *out, s
         {"limits.request_timeout_s", old->request_timeout_s != new_cfg->request_timeout_s},
         {"budget.state_file", old->budget.enabled && new_cfg->budget.enabled &&
                                   strcmp(old->budget.state_file, new_cfg->budget.state_file) != 0},
+        {"budget.utc_offset_minutes", old->budget.enabled && new_cfg->budget.enabled &&
+                                          old->budget.utc_offset_min != new_cfg->budget.utc_offset_min},
     };
     int n = 0;
     size_t len = 0;

@@ -148,6 +148,13 @@ static void test_limits_change(void) {
     CHECK_INT(budget_set_limits(b, &l), 0);
     CHECK_INT(budget_check(b, "kiosk-7", T0), BUDGET_OK);
     CHECK_INT(budget_check(b, "ops", T0), BUDGET_KEY_SPENT);
+    /* A new UTC offset is not taken: +14 h would start tomorrow now and hand
+     * the day's budget out again. */
+    int64_t end = budget_seconds_left(b, T0);
+    l.utc_offset_min = 840;
+    CHECK_INT(budget_set_limits(b, &l), 0);
+    CHECK(budget_seconds_left(b, T0) == end);
+    CHECK_INT(budget_check(b, "ops", T0), BUDGET_KEY_SPENT);
     budget_free(b);
 }
 
