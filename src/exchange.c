@@ -34,17 +34,7 @@ static void unwatch(server_exchange *ex) {
     ex->watching = false;
 }
 
-static void on_client_hup(void *ud) {
-    server_exchange *ex = ud;
-    unwatch(ex);
-    ex->aborted = true;
-    exchange_close(ex, true);
-    if (ex->suspended) {
-        ex->suspended = false;
-        MHD_resume_connection(ex->conn);
-        server_run_soon(ex->s);
-    }
-}
+static void on_client_hup(void *ud) { exchange_abort(ud); }
 
 void exchange_suspend(server_exchange *ex) {
     assert(!ex->suspended);
@@ -59,6 +49,12 @@ void exchange_resume(server_exchange *ex) {
     ex->suspended = false;
     MHD_resume_connection(ex->conn);
     server_run_soon(ex->s);
+}
+
+void exchange_abort(server_exchange *ex) {
+    ex->aborted = true;
+    exchange_close(ex, true);
+    exchange_resume(ex);
 }
 
 static void add_common_headers(server_exchange *ex, struct MHD_Response *r) {
@@ -187,6 +183,7 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *out, size_t max) {
 }
 
 int server_ex_stream_begin(server_exchange *ex) {
+    if (ex->aborted || ex->cut) return -1;
     struct MHD_Response *r =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SERVER_STREAM_BLOCK, stream_reader, ex, NULL);
     if (!r) return -1;

@@ -88,6 +88,10 @@ void exchange_log(server_exchange *ex, bool client_gone);
  * connguard reports a client that hangs up. */
 void exchange_suspend(server_exchange *ex);
 void exchange_resume(server_exchange *ex);
+/* The exchange ends without its answer (the client hung up, or the server
+ * stops): on_close runs with client_gone, the handler's later writes are
+ * dropped, and a suspended connection is woken so that MHD ends it. */
+void exchange_abort(server_exchange *ex);
 /* Hands the stored response to MHD (only from the access handler). */
 enum MHD_Result exchange_queue_pending(server_exchange *ex);
 

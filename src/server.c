@@ -337,6 +337,10 @@ size_t server_cut_all(server *s) {
             server_ex_reply_error(ex, &e);
         }
         ex->cut = true;
+        /* Its handler stops now (the job and its transfer cancelled, the
+         * request accounted with the 503): nothing may arrive in the second
+         * the sockets get, to open a stream or be charged. */
+        exchange_close(ex, false);
         n++;
     }
     return n;
@@ -344,12 +348,9 @@ size_t server_cut_all(server *s) {
 
 void server_free(server *s) {
     if (!s) return;
+    s->on_drained = NULL;        /* tearing down is not "drained": nothing is logged or stopped */
     /* MHD refuses to stop with suspended connections: end and wake them all. */
-    for (server_exchange *ex = s->exchanges; ex; ex = ex->next) {
-        ex->aborted = true;
-        exchange_close(ex, true);
-        exchange_resume(ex);
-    }
+    for (server_exchange *ex = s->exchanges; ex; ex = ex->next) exchange_abort(ex);
     MHD_run(s->daemon);
     evloop_io_del(s->loop, &s->mhd_io);
     evloop_timer_stop(s->loop, &s->mhd_timer);

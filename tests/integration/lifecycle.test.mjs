@@ -296,6 +296,26 @@ describe('drain (SIGTERM)', () => {
     assert.match(gw.stderrText(), /"msg":"drain deadline passed[^"]*","cut":2/);
   });
 
+  it('a request cut at the deadline is logged as the 503 its client got, its backend answering in the last second', async () => {
+    const dev = await fake('dev');
+    const gw = await startGateway(makeConfig({
+      device: dev.url, limits: { drain_timeout_s: 1 },
+      deviceTimeouts: { first_byte_ms: 20000, idle_ms: 20000, total_ms: 60000 },
+    }));
+    // The backend answers 1.5 s after the request: after the cut (1 s), before the exit (2 s).
+    const waiting = sse(gw.base, chatBody(`${SIMPLE} fake:delay_headers_ms=1500`, { stream: true }));
+    await waitFor(async () => (await dev.requests()).length === 1, { what: 'the request at the backend' });
+    const exited = exitOf(gw);
+    gw.proc.kill('SIGTERM');
+    const w = await waiting;
+    assert.equal(w.status, 503, w.raw);
+    const ex = await exited;
+    assert.equal(ex.code, 0, gw.stderrText().slice(-2000));
+    const line = gw.stderrText().split('\n').find((l) => l.includes('"msg":"request"') && l.includes('/v1/chat'));
+    assert.ok(line, gw.stderrText());
+    assert.equal(JSON.parse(line).status, 503, `the request line: ${line}`);
+  });
+
   it('stops at once on a second signal', async () => {
     const dev = await fake('dev');
     const gw = await startGateway(makeConfig({ device: dev.url }));
