@@ -379,11 +379,7 @@ static void on_error(void *ud, const api_error *e, bool committed, int backend) 
     chat_call *call = ud;
     server_ex_log_str(call->ex, "error", e->message);
     if (committed) {
-        size_t n;
-        char *ev = api_error_sse(e, &n);
-        if (ev) server_ex_stream_write(call->ex, ev, n);
-        free(ev);
-        server_ex_stream_end(call->ex);
+        server_ex_stream_fail(call->ex, e);
         return;
     }
     if (privacy_device_only(call->priv) && e->status >= 500) {

@@ -209,6 +209,14 @@ void server_ex_stream_end(server_exchange *ex) {
     if (ex->queued) exchange_resume(ex);
 }
 
+void server_ex_stream_fail(server_exchange *ex, const api_error *e) {
+    size_t n;
+    char *ev = api_error_sse(e, &n);
+    if (ev) server_ex_stream_write(ex, ev, n);
+    free(ev);
+    server_ex_stream_end(ex);
+}
+
 /* ---- replies ---- */
 
 void server_ex_reply(server_exchange *ex, int status, const char *content_type, char *body, size_t len) {

@@ -327,11 +327,7 @@ size_t server_cut_all(server *s) {
         if (ex->cut || ex->aborted || !ex->handled) continue;
         if (ex->streaming) {
             if (ex->stream_ended) continue;
-            size_t len;
-            char *ev = api_error_sse(&e, &len);
-            if (ev) server_ex_stream_write(ex, ev, len);
-            free(ev);
-            server_ex_stream_end(ex);
+            server_ex_stream_fail(ex, &e);
         } else {
             if (ex->pending || ex->queued) continue;
             server_ex_reply_error(ex, &e);

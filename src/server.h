@@ -109,6 +109,9 @@ int server_ex_stream_begin(server_exchange *ex);
 /* Queues bytes for the client; returns -1 if the client is gone. */
 int server_ex_stream_write(server_exchange *ex, const char *data, size_t len);
 void server_ex_stream_end(server_exchange *ex);
+/* Ends a stream that cannot finish: e as an error event the SDKs raise,
+ * then the end (no [DONE], so no client takes the answer for whole). */
+void server_ex_stream_fail(server_exchange *ex, const api_error *e);
 
 /* fn(ud, client_gone) runs once when the exchange is over. */
 void server_ex_on_close(server_exchange *ex, void (*fn)(void *ud, bool client_gone), void *ud);
