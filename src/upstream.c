@@ -79,7 +79,6 @@ struct upstream {
     size_t npool;
     int in_curl;                      /* depth of calls into libcurl */
     size_t pending_cancels;           /* cancelled inside libcurl, not yet released */
-    bool run_now;                     /* libcurl's timer is due at once */
     upstream_socket **socks;          /* the owned sockets, by descriptor */
     size_t nsocks;
 };
@@ -317,22 +316,9 @@ static void on_curl_timer(void *ud) { socket_action(ud, CURL_SOCKET_TIMEOUT, 0);
 static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
     (void)multi;
     upstream *u = userp;
-    u->run_now = timeout_ms == 0;
     if (timeout_ms < 0) evloop_timer_stop(u->loop, &u->curl_timer);
     else evloop_timer_start(u->loop, &u->curl_timer, (uint64_t)timeout_ms);
     return 0;
-}
-
-/* libcurl asks for "at once" when a transfer was added: its request goes
- * out here, before the loop waits, instead of after one more turn of the
- * loop (an epoll_wait on the way of every request upstream). */
-static void before_wait(void *ud) {
-    upstream *u = ud;
-    if (!u->run_now) return;
-    assert(!u->in_curl);
-    u->run_now = false;
-    evloop_timer_stop(u->loop, &u->curl_timer);
-    socket_action(u, CURL_SOCKET_TIMEOUT, 0);
 }
 
 /* ---- our own time limits ---- */
@@ -458,11 +444,6 @@ upstream *upstream_new(evloop *loop) {
         return NULL;
     }
     evloop_timer_init(&u->curl_timer, on_curl_timer, u);
-    if (evloop_add_hook(loop, before_wait, u) < 0) {
-        curl_multi_cleanup(u->multi);
-        free(u);
-        return NULL;
-    }
     curl_multi_setopt(u->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
     curl_multi_setopt(u->multi, CURLMOPT_SOCKETDATA, u);
     curl_multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
