@@ -330,7 +330,13 @@ int budgetstore_reconfigure(budgetstore *s, const config_budget *cfg) {
     budget_key_cap *keys;
     int rc = limits_of(cfg, &l, &keys) < 0 ? -1 : budget_set_limits(s->b, &l);
     free(keys);
-    if (rc == 0 && s->from == ORIGIN_CORRUPT) load(s);
+    /* On the blocked day a reload reads the file again (an operator may have
+     * repaired it); after it, the block is over and the damaged file only
+     * waits to be moved aside, so reading it again would block a new day. */
+    if (rc == 0 && s->from == ORIGIN_CORRUPT) {
+        if (budget_blocked(s->b, s->clock())) load(s);
+        else end_block(s);
+    }
     return rc;
 }
 

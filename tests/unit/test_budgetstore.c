@@ -311,6 +311,10 @@ static void test_block_ends_with_the_day(void) {
     fake_now += 1;
     CHECK_INT(budgetstore_verdict(s, ""), BUDGET_OK);
     CHECK_INT(budgetstore_seconds_left(s), 86400);
+    /* A reload on the new day, before anything was spent, does not read the
+     * damaged file again and block this day too. */
+    CHECK_INT(budgetstore_reconfigure(s, &c), 0);
+    CHECK_INT(budgetstore_verdict(s, ""), BUDGET_OK);
     budgetstore_charge(s, "", 2.0);
     run_for(l, 1200);
     status_of(s, state, sizeof state, &spent, NULL, 0);
