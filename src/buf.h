@@ -2,7 +2,10 @@
  *
  * The one way the gateway collects bytes whose total is not known in
  * advance: a client's request body, a backend's plain answer, a stream's
- * bytes waiting for a slow client.  Appends keep a NUL after the data, so a
+ * bytes waiting for a slow client.  (JSON text being written has its own
+ * growable text, jsonout_text, whose appends check nothing until the end:
+ * the printer's inner loop cannot afford a function call and a cap per
+ * byte run.)  Appends keep a NUL after the data, so a
  * body can go to a parser as a string; reads consume from the front.  A
  * zeroed buf is empty and ready. */
 #ifndef TIERGATE_BUF_H
