@@ -137,13 +137,75 @@ enum outcome respond_error(struct conn *c, struct request *rq, int status, const
                            bool llama);
 enum outcome respond_simulated(struct conn *c, struct request *rq, int status, bool llama);
 
+/* ---- the faults (fakellm_faults.c) -------------------------------------- */
+
+/* The continuation dialects; their names are dialect_names[]. */
+enum dialect { DIALECT_PREFILL, DIALECT_PREFIX, DIALECT_PARTIAL, DIALECT_CFM, DIALECT_NONE };
+/* The continuation fault. */
+enum cont_fault { CONT_FAULT_NONE, CONT_FAULT_REJECT, CONT_FAULT_RESTART, CONT_FAULT_TRIM };
+
+struct faults {
+    int status, health_status;   /* < 400: no fault */
+    bool llama_errors;           /* error_style "llama" */
+    int error_code;              /* an error code index; 0: the plain simulated error */
+    int delay_headers_ms, delay_first_chunk_ms, chunk_delay_ms, chunks, chunk_bytes;
+    int cut_after, stall_after, malformed_after, error_event_after, cut_at_byte;   /* < 0: off */
+    bool no_done, no_finish, no_usage, linger, hang, bad_json, no_space, crlf, keepalive, burst;
+    bool once;                   /* mode only: cleared after the next chat request */
+    int dialect;                 /* enum dialect: the one continuation dialect spoken */
+    int continuation;            /* enum cont_fault */
+    char *reply;                 /* mode only; the caller frees it */
+};
+
+extern const struct faults no_faults;
+extern const char *const dialect_names[];   /* NULL-terminated */
+extern int opt_dialect;                     /* --continuation; the default of "dialect" */
+
+/* The mode's faults (over no_faults and opt_dialect).  A chat request takes
+ * a mode set "once" with it: the next one finds none. */
+void faults_load_mode(struct faults *f, bool chat);
+/* Applies the "fake:KEY=VALUE" tokens of a text; bad ones are ignored. */
+void faults_from_text(struct faults *f, const char *text);
+/* Replaces the fault mode with a JSON object.  NULL, or an error in err. */
+const char *set_mode(const char *text, char *err, size_t errlen);
+/* The error answer of the status fault (f->status >= 400). */
+enum outcome respond_fault_status(struct conn *c, struct request *rq, const struct faults *f);
+
+/* ---- continuation (fakellm_cont.c) --------------------------------------- */
+
+/* What a chat request asks of the continuation machinery, and what the fake
+ * made of it. */
+struct cont {
+    bool asked;                  /* it ends with an assistant message or sets a marker */
+    enum dialect shape;          /* the dialect its shape speaks */
+    char *prefix;                /* the trailing assistant text, or NULL; owned */
+    const char *refusal;         /* the fake refuses the request (400) for this reason */
+    const char *outcome;         /* "continued", "unmatched", "restarted", "trimmed",
+                                    "fresh", "refused", "rejected" */
+    size_t from;                 /* where in the full answer the sent text starts */
+};
+
+/* Reads the request's shape and decides whether the dialect f->dialect
+ * accepts it.  rq gives the path (the "prefix" dialect wants /beta/). */
+void cont_classify(struct cont *ct, const cJSON *req, const struct request *rq, const struct faults *f);
+/* For an accepted request: where the answer to send starts in the full
+ * answer, after the continuation fault.  Sets ct->from and ct->outcome. */
+size_t cont_start(struct cont *ct, const char *full, const struct faults *f);
+/* The 400 of a refused or rejected continuation, in the dialect's error shape. */
+enum outcome cont_respond_refusal(struct conn *c, struct request *rq, const struct cont *ct, int dialect);
+/* The "continuation" field of a request record: null when not asked. */
+cJSON *cont_record(const struct cont *ct);
+void cont_free(struct cont *ct);
+
 /* ---- the behaviour (fakellm.c) ------------------------------------------- */
+
+/* The text of a message: its string content, or its text parts joined with
+ * "\n" ("" for none).  The caller frees it. */
+char *message_text(const cJSON *msg);
 
 enum outcome handle_chat(struct conn *c, struct request *rq);
 enum outcome handle_probe(struct conn *c, struct request *rq);
 enum outcome handle_requests(struct conn *c, struct request *rq, bool clear);
 enum outcome handle_stats(struct conn *c, struct request *rq);
-/* Replaces the fault mode with a JSON object.  NULL, or an error in err. */
-const char *set_mode(const char *text, char *err, size_t errlen);
 
 #endif
