@@ -10,7 +10,7 @@
  * encoding with one HTTP chunk per event (wire-formats.md sections 1.4-1.6,
  * 2.2, 2.4).
  *
- * Two layers, one file each:
+ * Four files:
  *  - fakellm_http.c, the wire: one detached thread per connection (at most
  *    MAX_CONNS live), blocking sockets.  A connection reads one request at a
  *    time through a fixed 64 KiB buffer (which also bounds the header block),
@@ -28,7 +28,22 @@
  *    in progress ("active", dropped just before a response's last write) and
  *    those the client abandoned ("client_closed").  Chat requests are
  *    recorded (the last LOG_KEEP) for GET /_fake/requests, so tests can check
- *    exactly what the gateway forwarded.
+ *    exactly what the gateway forwarded; each record's "continuation" is
+ *    null, or {"dialect" (the shape the request spoke), "prefix" (the
+ *    trailing assistant text), "outcome", "from" (where the sent text starts
+ *    in the full answer), "error" (when refused)}.
+ *  - fakellm_faults.c, the fault vocabulary below: mode, tokens, coded errors.
+ *  - fakellm_cont.c, continuation: a request ending with an assistant message
+ *    (with its dialect's marker) is answered with the rest of the full answer
+ *    that message begins, streaming or not; the full answer is the same
+ *    asked fresh or continued.  Outcomes: "continued"; "unmatched" (the
+ *    prefix is not the start of the answer: answered from the start);
+ *    "restarted", "trimmed", "rejected" (the faults); "fresh" (dialect none:
+ *    a trailing assistant message is history); "refused" (a 400 in the
+ *    dialect's error shape for any other shape: a missing or foreign marker,
+ *    "prefix" outside /beta/, continue_final_message without
+ *    add_generation_prompt false, two trailing assistant messages, tool
+ *    calls or enable_thinking with prefill).  fakellm_cont.c says why.
  *
  * Faults:
  *   status N              answer HTTP N (400-599) with an error body, streaming
@@ -41,6 +56,22 @@
  *   delay_first_chunk_ms  streaming: wait between the headers and the first event
  *   chunk_delay_ms N      streaming: wait between events
  *   chunks N              content chunks (default 5)
+ *   chunk_bytes N         streaming: content chunks of N bytes instead, each
+ *                         carried on to the next UTF-8 character start (a JSON
+ *                         string holds whole characters); pieces beside
+ *                         multi-byte characters and inside placeholders
+ *   cut_at_byte N         streaming: reset the connection once N bytes of SSE
+ *                         text are sent; the last HTTP chunk is announced whole
+ *                         and sent only up to the cut, which may fall inside an
+ *                         event, a JSON string or a UTF-8 character
+ *   dialect D             the continuation dialect spoken: prefill, prefix,
+ *                         partial, continue_final_message or none (default:
+ *                         --continuation, itself "prefill")
+ *   continuation X        reject: a continuation gets the dialect's 400;
+ *                         restart: the prefix is ignored, the answer starts
+ *                         over; trim: trailing whitespace of the prefix is
+ *                         dropped first (a template that trims), so the rest
+ *                         repeats it; none: no fault
  *   cut_after N           streaming: reset the connection after N content
  *                         chunks (0: after the headers); otherwise after the
  *                         headers and half the body
