@@ -17,7 +17,7 @@
  *    hands it to the endpoint it names, and loops while the connection is
  *    keep-alive.  SIGTERM and SIGINT _exit(0) at once: nothing needs
  *    flushing and the connection threads need no joining.
- *  - fakellm.c, the behaviour: the answers and the faults.  The answer is
+ *  - fakellm.c, the behaviour: the answers and what the faults do.  The answer is
  *    deterministic, "[<label> simulated] You said: <last user text>", so a
  *    test can tell which tier answered and what it was sent.  The fault mode
  *    (POST /_fake/mode or --mode) applies to every chat request until
@@ -43,7 +43,12 @@
  *    dialect's error shape for any other shape: a missing or foreign marker,
  *    "prefix" outside /beta/, continue_final_message without
  *    add_generation_prompt false, two trailing assistant messages, tool
- *    calls or enable_thinking with prefill).  fakellm_cont.c says why.
+ *    calls or enable_thinking with prefill).  The 400's shape is the
+ *    provider's: llama.cpp's (prefill), DeepSeek's (prefix), DashScope's with
+ *    "request_id" (partial), vLLM's (continue_final_message), OpenAI's (none).
+ *    A status fault comes before any refusal.  The tokens are read from the
+ *    last user message, which a continuation has before its assistant one.
+ *    fakellm_cont.c says why it refuses what it refuses.
  *
  * Faults:
  *   status N              answer HTTP N (400-599) with an error body, streaming
