@@ -72,15 +72,15 @@ static void run(const classifier *m, const char *name, const feature_message *ms
     size_t bytes = 0;
 
     for (size_t i = 0; i < n; i++) bytes += msgs[i].len;
-    for (int i = 0; i < WARMUP; i++) sink += classifier_score(m, msgs, n);
+    for (int i = 0; i < WARMUP; i++) sink += classifier_score(m, msgs, n, 0);
     for (int i = 0; i < RUNS; i++) {
         double start = now_ns();
-        sink += classifier_score(m, msgs, n);
+        sink += classifier_score(m, msgs, n, 0);
         t[i] = now_ns() - start;
     }
     qsort(t, RUNS, sizeof *t, by_value);
     printf("| %s | %zu | %.2f | %.2f | %.2f | %.2f | %.3f |\n", name, bytes, t[RUNS / 2] / 1e3,
-           t[RUNS * 99 / 100] / 1e3, t[RUNS * 999 / 1000] / 1e3, t[RUNS - 1] / 1e3, classifier_score(m, msgs, n));
+           t[RUNS * 99 / 100] / 1e3, t[RUNS * 999 / 1000] / 1e3, t[RUNS - 1] / 1e3, classifier_score(m, msgs, n, 0));
     (void)sink;
 }
 

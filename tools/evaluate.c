@@ -34,7 +34,7 @@ static const char usage[] =
 
 static scored score_of(const classifier *m, const example *e)
 {
-    scored s = {classifier_score(m, e->msgs, e->nmsgs), e->label, "", e->source, e->category};
+    scored s = {classifier_score(m, e->msgs, e->nmsgs, e->ntools), e->label, "", e->source, e->category};
 
     memcpy(s.lang, e->lang, 3);
     return s;

@@ -83,12 +83,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     a.msgs = b.msgs = msgs;
     a.nmsgs = b.nmsgs = n;
-    featurize(fx, msgs, n, true, check, &a);
-    featurize(fx, msgs, n, false, check, &b);
+    featurize(fx, msgs, n, 0, true, check, &a);
+    featurize(fx, msgs, n, 0, false, check, &b);
     REQUIRE(a.n == b.n && a.sum == b.sum);
-    score = classifier_score(model, msgs, n);
+    score = classifier_score(model, msgs, n, 0);
     REQUIRE(score >= 0 && score <= 1);
-    REQUIRE(classifier_explain(model, msgs, n, &e) == 0);
+    REQUIRE(classifier_explain(model, msgs, n, 0, &e) == 0);
     REQUIRE(e.score == score && e.n <= CLASSIFIER_TOP);
     return 0;
 }

@@ -181,7 +181,7 @@ static double score_turns(const classifier *m, const char *const *texts, size_t 
         memcpy(copy, texts[i], len);
         msgs[i] = (feature_message){i % 2 == 0, copy, len};   /* user, assistant, user, ... */
     }
-    s = classifier_score(m, msgs, n);
+    s = classifier_score(m, msgs, n, 0);
     for (size_t i = 0; i < n; i++) free((char *)msgs[i].text);
     return s;
 }
@@ -211,8 +211,8 @@ static void test_scoring(void)
     CHECK(m != NULL);
     if (!m) return;
     CHECK(fabs(score_of(m, "") - 1 / (1 + exp(1.0))) < 1e-12);
-    CHECK_INT(classifier_explain(m, &msg, 1, &e), 0);
-    CHECK(e.score == classifier_score(m, &msg, 1));
+    CHECK_INT(classifier_explain(m, &msg, 1, 0, &e), 0);
+    CHECK(e.score == classifier_score(m, &msg, 1, 0));
     CHECK(e.bias == -1.0);
     CHECK_INT(e.n, 2);
     CHECK_STR(e.top[0].name, "verb:prove");
@@ -299,8 +299,8 @@ static void test_explanation(void)
 
     CHECK(m != NULL);
     if (!m) return;
-    CHECK_INT(classifier_explain(m, &msg, 1, &e), 0);
-    CHECK(e.score == classifier_score(m, &msg, 1));
+    CHECK_INT(classifier_explain(m, &msg, 1, 0, &e), 0);
+    CHECK(e.score == classifier_score(m, &msg, 1, 0));
     CHECK(e.n == CLASSIFIER_TOP);
     for (size_t i = 0; i < e.n; i++) {
         CHECK(e.top[i].name[0] != '\0' && isfinite(e.top[i].contribution));
@@ -326,13 +326,13 @@ static void test_hostile(void)
         feature_message msg = {true, copy, cut};
         double s;
         memcpy(copy, t, cut);
-        s = classifier_score(m, &msg, 1);
+        s = classifier_score(m, &msg, 1, 0);
         CHECK(s >= 0 && s <= 1);
-        CHECK_INT(classifier_explain(m, &msg, 1, &e), 0);
+        CHECK_INT(classifier_explain(m, &msg, 1, 0, &e), 0);
         CHECK(e.score == s);
         free(copy);
     }
-    CHECK(classifier_score(m, NULL, 0) >= 0);
+    CHECK(classifier_score(m, NULL, 0, 0) >= 0);
     classifier_free(m);
 }
 
