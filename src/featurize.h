@@ -6,7 +6,8 @@
  * which has no spaces; single symbols) and named structural features (length
  * in characters and estimated tokens, turns, code, maths notation, numbers
  * and operators, question words, instruction verbs, list and constraint
- * markers).  It is the one definition of the features: the gateway scores
+ * markers; whether the request is a follow-up, its number of tools, and
+ * markers of steps, conditions, comparison and calculation).  It is the one definition of the features: the gateway scores
  * with it and tools/ trains and evaluates with it, so a model sees at serving
  * time exactly what it saw in training.  Extraction is pure and allocates
  * nothing; a featurizer only holds the lexicons' lookup table. */
