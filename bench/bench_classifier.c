@@ -1,4 +1,5 @@
-/* bench_classifier: how long classifier_score() takes on a 2 KB prompt.
+/* bench_classifier: how long classifier_score() takes on a 2 KB prompt,
+ * and on a 10-message, 8 KB conversation with tools.
  *
  * Each prompt is scored RUNS times after a warm-up, every call timed on its
  * own with CLOCK_MONOTONIC, and the percentiles of those times printed.  The
@@ -20,6 +21,9 @@
 #include "classifier.h"
 
 #define PROMPT_BYTES 2048
+#define CONVERSATION_BYTES 8192
+#define CONVERSATION_MESSAGES 10
+#define CONVERSATION_TOOLS 10
 #define WARMUP 2000
 #define RUNS 200000
 
@@ -34,21 +38,28 @@ static const char chinese[] =
     "账单、支付和退款。请你详细分析逐步替换和整体重写两种方案的优缺点，评估各自的风险，并设计前三个"
     "里程碑，包括数据模型的变化、回滚策略，以及每一步需要的测试。";
 
-/* Fills buf with copies of text up to PROMPT_BYTES, cut on a UTF-8
- * character boundary; returns the length. */
-static size_t make_prompt(char *buf, const char *text)
+/* Length of buf[0, len) cut back to a UTF-8 character boundary. */
+static size_t boundary(const char *buf, size_t len)
 {
-    size_t n = strlen(text), len = 0;
-
-    while (len + n <= PROMPT_BYTES) {
-        memcpy(buf + len, text, n);
-        len += n;
-    }
-    memcpy(buf + len, text, PROMPT_BYTES - len);
-    len = PROMPT_BYTES;
     while (len > 0 && ((unsigned char)buf[len] & 0xC0) == 0x80) len--;
     return len;
 }
+
+/* Fills buf with copies of text up to bytes, cut on a UTF-8 character
+ * boundary; returns the length. */
+static size_t make_text(char *buf, const char *text, size_t bytes)
+{
+    size_t n = strlen(text), len = 0;
+
+    while (len + n <= bytes) {
+        memcpy(buf + len, text, n);
+        len += n;
+    }
+    memcpy(buf + len, text, bytes - len);
+    return boundary(buf, bytes);
+}
+
+static size_t make_prompt(char *buf, const char *text) { return make_text(buf, text, PROMPT_BYTES); }
 
 static double now_ns(void)
 {
@@ -66,28 +77,31 @@ static int by_value(const void *a, const void *b)
 }
 
 /* Times RUNS calls and prints one table row. */
-static void run(const classifier *m, const char *name, const feature_message *msgs, size_t n, double *t)
+static void run(const classifier *m, const char *name, const feature_message *msgs, size_t n, size_t ntools,
+                double *t)
 {
     volatile double sink = 0;
     size_t bytes = 0;
 
     for (size_t i = 0; i < n; i++) bytes += msgs[i].len;
-    for (int i = 0; i < WARMUP; i++) sink += classifier_score(m, msgs, n);
+    for (int i = 0; i < WARMUP; i++) sink += classifier_score(m, msgs, n, ntools);
     for (int i = 0; i < RUNS; i++) {
         double start = now_ns();
-        sink += classifier_score(m, msgs, n);
+        sink += classifier_score(m, msgs, n, ntools);
         t[i] = now_ns() - start;
     }
     qsort(t, RUNS, sizeof *t, by_value);
     printf("| %s | %zu | %.2f | %.2f | %.2f | %.2f | %.3f |\n", name, bytes, t[RUNS / 2] / 1e3,
-           t[RUNS * 99 / 100] / 1e3, t[RUNS * 999 / 1000] / 1e3, t[RUNS - 1] / 1e3, classifier_score(m, msgs, n));
+           t[RUNS * 99 / 100] / 1e3, t[RUNS * 999 / 1000] / 1e3, t[RUNS - 1] / 1e3, classifier_score(m, msgs, n, ntools));
     (void)sink;
 }
 
 int main(int argc, char **argv)
 {
     const char *path = argc > 1 ? argv[1] : "config/classifier.model";
-    static char en[PROMPT_BYTES + 1], zh[PROMPT_BYTES + 1];
+    static char en[PROMPT_BYTES + 1], zh[PROMPT_BYTES + 1], mixed[CONVERSATION_BYTES + 1];
+    feature_message turns[CONVERSATION_MESSAGES];
+    size_t at = 0;
     double *t = malloc(RUNS * sizeof *t);
     char err[512];
     classifier *m = classifier_load(path, err, sizeof err);
@@ -102,13 +116,23 @@ int main(int argc, char **argv)
     feature_message one_zh = {true, zh, make_prompt(zh, chinese)};
     feature_message conv[] = {one_zh, {false, en, 300}, {true, "继续，再详细一点", strlen("继续，再详细一点")}};
 
+    /* A system prompt, then user and assistant turns in turn, Chinese and
+     * English text, about 820 bytes each, the last a user turn. */
+    for (size_t k = 0; k < CONVERSATION_MESSAGES; k++) {
+        size_t want = (k + 1) * CONVERSATION_BYTES / CONVERSATION_MESSAGES - at;
+        size_t len = make_text(mixed + at, k % 2 ? english : chinese, want);
+        turns[k] = (feature_message){k % 2 == 1, mixed + at, len};   /* system, user, assistant, ..., user */
+        at += len;
+    }
+
     double load[3] = {0, 0, 0};
     if (getloadavg(load, 3) == 3) printf("load average before: %.2f %.2f %.2f\n\n", load[0], load[1], load[2]);
     printf("| prompt | bytes | p50 (us) | p99 (us) | p99.9 (us) | max (us) | score |\n");
     printf("|---|---:|---:|---:|---:|---:|---:|\n");
-    run(m, "English, one turn", &one_en, 1, t);
-    run(m, "Chinese, one turn", &one_zh, 1, t);
-    run(m, "Chinese, 2 KB turn + answer + follow-up", conv, 3, t);
+    run(m, "English, one turn", &one_en, 1, 0, t);
+    run(m, "Chinese, one turn", &one_zh, 1, 0, t);
+    run(m, "Chinese, 2 KB turn + answer + follow-up", conv, 3, 0, t);
+    run(m, "10 messages, 8 KB, zh and en, 10 tools", turns, CONVERSATION_MESSAGES, CONVERSATION_TOOLS, t);
     classifier_free(m);
     free(t);
     return 0;

@@ -36,7 +36,8 @@ typedef struct scan_lexicon {
 typedef struct scan_counts {
     size_t chars;                 /* characters read */
     size_t wide;                  /* of them, CJK characters and CJK punctuation */
-    unsigned count[NF_VERB];      /* by enum named_feature: lines, code marks, ... */
+    unsigned count[NF_END];       /* by enum named_feature: lines, code marks, ... (not
+                                     the verbs) */
     uint32_t verbs;               /* bit k: instruction verb k seen */
 } scan_counts;
 
