@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memcpy(s, data, size);
     s[size] = '\0';
     pii_spans sp = {0};
-    REQUIRE(pii_scan(s, size, &pat, 1, &sp) == 0);
+    REQUIRE(pii_scan(s, size, PII_ALL_KINDS, &pat, 1, &sp) == 0);
     size_t end = 0;
     for (size_t i = 0; i < sp.n; i++) {
         REQUIRE(sp.v[i].len > 0 && sp.v[i].off >= end && sp.v[i].off + sp.v[i].len <= size);

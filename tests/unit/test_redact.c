@@ -12,7 +12,7 @@
 
 static char *redact(redactor *r, const char *s) {
     pii_spans sp = {0};
-    CHECK(pii_scan(s, strlen(s), NULL, 0, &sp) == 0);
+    CHECK(pii_scan(s, strlen(s), PII_ALL_KINDS, NULL, 0, &sp) == 0);
     char *t = redact_text(r, s, strlen(s), &sp, NULL);
     pii_spans_free(&sp);
     return t;
