@@ -332,6 +332,9 @@ static bool token(const pii_text *t, size_t i, pii_kindset kinds, pii_ctx *ctx, 
         *h = (pii_hit){i, len, k};
         return true;
     }
+    int v;
+    /* A lower-case word no detector starts at: the common case in English. */
+    if (pt_lower(c) && !pt_word(t, i, &len, &v)) return false;
     return c != '-' && (piinum_ascii(t, i, kinds, ctx, h) || piiword_ascii(t, i, kinds, ctx, h));
 }
 

@@ -140,17 +140,12 @@ static size_t written_phone(const pii_text *t, size_t i) {
 
 /* ---- spoken numbers ---- */
 
-static const char *const en_words[] = {"zero", "one", "two", "three", "four", "five", "six",
-                                       "seven", "eight", "nine", "oh", "double", "triple", NULL};
-
 /* The digit word at p: 0-9, 10 for "double", 11 for "triple", -1 if none;
  * its length in *w. */
 static int en_digit(const pii_text *t, size_t p, size_t *w) {
-    if (!(*w = pt_word_any(t, p, en_words))) return -1;
-    for (int k = 0; en_words[k]; k++)
-        if (strlen(en_words[k]) == *w && (t->s[p] | 32) == en_words[k][0] && (t->s[p + 1] | 32) == en_words[k][1])
-            return k == 10 ? 0 : k == 11 ? 10 : k == 12 ? 11 : k;
-    return -1;
+    int v;
+    unsigned c = pt_word(t, p, w, &v);
+    return c & PTW_DIGIT ? v : c & PTW_REPEAT ? 8 + v : -1;
 }
 
 static bool whole_number(const char *d, size_t n) {
@@ -272,14 +267,14 @@ static bool hemisphere(unsigned char c) { return c == 'N' || c == 'S' || c == 'E
 
 /* A marker before a value: 北纬, N, lat, … (its length), and its axis. */
 static size_t marker(const pii_text *t, size_t p, int *axis) {
-    static const char *const lat[] = {"lat", "latitude", NULL}, *const lon[] = {"lon", "long", "lng", "longitude", NULL};
     size_t w;
+    int v;
     if (pt_is(t, p, "北纬") || pt_is(t, p, "南纬")) return *axis = 1, 6;
     if (pt_is(t, p, "东经") || pt_is(t, p, "西经")) return *axis = 2, 6;
     unsigned char c = pt_at(t, p);
     if (hemisphere(c) && !pt_alpha(pt_at(t, p + 1)) && pt_starts_token(t, p)) return *axis = c == 'N' || c == 'S' ? 1 : 2, 1;
-    if ((w = pt_word_any(t, p, lat))) return *axis = 1, w;
-    if ((w = pt_word_any(t, p, lon))) return *axis = 2, w;
+    unsigned cls = pt_word(t, p, &w, &v);
+    if (cls & (PTW_LAT | PTW_LON)) return *axis = cls & PTW_LAT ? 1 : 2, w;
     return 0;
 }
 
@@ -319,7 +314,10 @@ static size_t gps_pair(const pii_text *t, size_t i) {
 
 /* ---- passports ---- */
 
-static const char *const passport_words[] = {"passport", "passports", NULL};
+static bool passport_word(const pii_text *t, size_t p, size_t *w) {
+    int v;
+    return (pt_word(t, p, w, &v) & PTW_PASSPORT) != 0;
+}
 
 /* 7-9 capital letters and digits, at least five digits; all digits only
  * with 8 or 9. */
@@ -334,8 +332,9 @@ static size_t passport_shape(const pii_text *t, size_t i) {
 }
 
 static bool passport_follows(const pii_text *t, size_t e) {
+    size_t w;
     for (size_t p = e; p < t->n && p < e + PASSPORT_BEFORE; p++)
-        if (pt_is(t, p, "护照") || ((t->s[p] | 32) == 'p' && !pt_alpha(t->s[p - 1]) && pt_word_any(t, p, passport_words)))
+        if (pt_is(t, p, "护照") || ((t->s[p] | 32) == 'p' && !pt_alpha(t->s[p - 1]) && passport_word(t, p, &w)))
             return true;
     return false;
 }
@@ -352,7 +351,7 @@ bool piinum_ascii(const pii_text *t, size_t i, pii_kindset kinds, pii_ctx *ctx, 
         if (pt_alpha(c) && (len = spoken_en(t, i))) return found(h, i, len, PII_PHONE);
     }
     if (ON(kinds, PII_PASSPORT)) {
-        if ((c | 32) == 'p' && (len = pt_word_any(t, i, passport_words))) {
+        if ((c | 32) == 'p' && passport_word(t, i, &len)) {
             ctx->passport_until = i + len + PASSPORT_AFTER;
             return false;
         }

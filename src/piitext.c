@@ -82,6 +82,41 @@ static const char estates[] = "区园苑寓村厦";
 static const char compass[] = "北南东西";
 static const char keywords[] = "护";
 
+typedef struct word_class {
+    const char *word;
+    unsigned char cls;
+    signed char value;
+} word_class;
+
+static const word_class words[] = {
+    {"zero", PTW_DIGIT, 0},      {"oh", PTW_DIGIT, 0},       {"one", PTW_DIGIT, 1},     {"two", PTW_DIGIT, 2},
+    {"three", PTW_DIGIT, 3},     {"four", PTW_DIGIT, 4},     {"five", PTW_DIGIT, 5},    {"six", PTW_DIGIT, 6},
+    {"seven", PTW_DIGIT, 7},     {"eight", PTW_DIGIT, 8},    {"nine", PTW_DIGIT, 9},    {"double", PTW_REPEAT, 2},
+    {"triple", PTW_REPEAT, 3},   {"call", PTW_CONTACT, 0},   {"called", PTW_CONTACT, 0}, {"text", PTW_CONTACT, 0},
+    {"message", PTW_CONTACT, 0}, {"email", PTW_CONTACT, 0},  {"phone", PTW_CONTACT, 0}, {"ring", PTW_CONTACT, 0},
+    {"dial", PTW_CONTACT, 0},    {"contact", PTW_CONTACT, 0}, {"tell", PTW_CONTACT, 0}, {"remind", PTW_CONTACT, 0},
+    {"ask", PTW_CONTACT, 0},     {"invite", PTW_CONTACT, 0}, {"notify", PTW_CONTACT, 0}, {"ping", PTW_CONTACT, 0},
+    {"facetime", PTW_CONTACT, 0}, {"send", PTW_CONTACT, 0},  {"write", PTW_CONTACT, 0}, {"reply", PTW_CONTACT, 0},
+    {"named", PTW_CONTACT, 0},   {"passport", PTW_PASSPORT, 0}, {"passports", PTW_PASSPORT, 0},
+    {"lat", PTW_LAT, 0},         {"latitude", PTW_LAT, 0},   {"lon", PTW_LON, 0},       {"long", PTW_LON, 0},
+    {"lng", PTW_LON, 0},         {"longitude", PTW_LON, 0},  {"i", PTW_INTRO, 0},       {"this", PTW_INTRO, 0},
+    {"name", PTW_INTRO, 0},      {"my", PTW_INTRO, 0},       {"e", PTW_INTRO, 0},
+};
+
+/* Open addressing over the words above; a slot holds an index + 1. */
+#define WORD_SLOTS 256
+#define WORD_MAX 9
+static unsigned char word_slots[WORD_SLOTS];
+/* Bit n of lengths[c - 'a']: some word above starts with c and has n
+ * letters; most words of a text are turned away by this alone. */
+static uint16_t lengths[26];
+
+static unsigned word_hash(const unsigned char *w, size_t n) {
+    unsigned h = 2166136261u;
+    for (size_t k = 0; k < n; k++) h = (h ^ (w[k] | 32u)) * 16777619u;
+    return h % WORD_SLOTS;
+}
+
 static unsigned char classes[PT_CJK_LAST - PT_CJK_FIRST + 1];
 static once_flag classes_once = ONCE_FLAG_INIT;
 
@@ -103,6 +138,12 @@ static void build_classes(void) {
     mark(estates, PT_ESTATE);
     mark(compass, PT_COMPASS);
     mark(keywords, PT_KEYWORD);
+    for (size_t k = 0; k < sizeof words / sizeof words[0]; k++) {
+        unsigned h = word_hash((const unsigned char *)words[k].word, strlen(words[k].word));
+        while (word_slots[h]) h = (h + 1) % WORD_SLOTS;
+        word_slots[h] = (unsigned char)(k + 1);
+        lengths[words[k].word[0] - 'a'] |= (uint16_t)(1u << strlen(words[k].word));
+    }
 }
 
 const unsigned char *pt_classes(void) {
@@ -130,6 +171,25 @@ int pt_numeral(uint32_t cp) {
     }
 }
 
+unsigned pt_word(const pii_text *t, size_t i, size_t *len, int *value) {
+    size_t w = 0;
+    while (pt_alpha(pt_at(t, i + w))) w++;
+    *len = w;
+    if (w == 0 || w > WORD_MAX) return 0;
+    call_once(&classes_once, build_classes);
+    if (!(lengths[(t->s[i] | 32) - 'a'] >> w & 1)) return 0;
+    for (unsigned h = word_hash(t->s + i, w); word_slots[h]; h = (h + 1) % WORD_SLOTS) {
+        const word_class *c = &words[word_slots[h] - 1];
+        size_t j = 0;
+        while (j < w && c->word[j] == (t->s[i + j] | 32)) j++;
+        if (j == w && c->word[w] == '\0') {
+            *value = c->value;
+            return c->cls;
+        }
+    }
+    return 0;
+}
+
 /* ---- matching ---- */
 
 bool pt_is(const pii_text *t, size_t i, const char *lit) {
@@ -138,8 +198,9 @@ bool pt_is(const pii_text *t, size_t i, const char *lit) {
 }
 
 size_t pt_is_any(const pii_text *t, size_t i, const char *const *list) {
+    unsigned char c = pt_at(t, i);
     for (; *list; list++)
-        if (pt_is(t, i, *list)) return strlen(*list);
+        if ((unsigned char)**list == c && pt_is(t, i, *list)) return strlen(*list);
     return 0;
 }
 
@@ -155,7 +216,9 @@ size_t pt_word_any(const pii_text *t, size_t i, const char *const *list) {
     size_t w = 0;
     while (pt_alpha(pt_at(t, i + w))) w++;
     if (w == 0) return 0;
+    unsigned char c = t->s[i] | 32;
     for (; *list; list++) {
+        if ((unsigned char)**list != c) continue;
         size_t k = strlen(*list), j = 0;
         if (k != w) continue;
         while (j < k && (t->s[i + j] | 32) == (unsigned char)(*list)[j]) j++;

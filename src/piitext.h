@@ -92,6 +92,20 @@ const unsigned char *pt_classes(void);
 /* The digit a spoken numeral stands for (〇 and 零 are 0, 幺 1, 两 2), or -1. */
 int pt_numeral(uint32_t cp);
 
+/* Classes of the ASCII words detectors start at, compared without case. */
+enum {
+    PTW_DIGIT = 1,       /* zero … nine, oh: *value is the digit */
+    PTW_REPEAT = 2,      /* double, triple: *value is 2 or 3 */
+    PTW_CONTACT = 4,     /* call, text, tell, …: a name may follow */
+    PTW_PASSPORT = 8,    /* passport, passports */
+    PTW_LAT = 16,        /* lat, latitude */
+    PTW_LON = 32,        /* lon, long, lng, longitude */
+    PTW_INTRO = 64       /* i, this, name, my, e (e-mail): a name may follow */
+};
+/* The classes of the word of ASCII letters at i (0 for any other word), its
+ * length in *len, and its value in *value.  One hash lookup. */
+unsigned pt_word(const pii_text *t, size_t i, size_t *len, int *value);
+
 /* True when the text at i starts with lit (UTF-8, exact bytes). */
 bool pt_is(const pii_text *t, size_t i, const char *lit);
 /* The length of the first entry of list (NULL-terminated) the text at i

@@ -337,9 +337,6 @@ static size_t en_address(const pii_text *t, size_t i) {
 
 /* ---- English names ---- */
 
-static const char *const contact_verbs[] = {"call", "called", "text", "message", "email", "phone", "ring", "dial",
-                                            "contact", "tell", "remind", "ask", "invite", "notify", "ping",
-                                            "facetime", "send", "write", "reply", "named", NULL};
 static const char *const relations[] = {"wife", "husband", "son", "daughter", "mom", "mum", "dad", "mother",
                                         "father", "brother", "sister", "friend", "boss", "colleague", "partner",
                                         "boyfriend", "girlfriend", "kid", "child", "uncle", "aunt", "cousin",
@@ -358,7 +355,7 @@ static const char *const not_people[] = {
 
 static bool person_word(const pii_text *t, size_t p, size_t w) {
     for (const char *const *n = not_people; *n; n++)
-        if (strlen(*n) == w && memcmp(t->s + p, *n, w) == 0) return false;
+        if (**n == (char)t->s[p] && strlen(*n) == w && memcmp(t->s + p, *n, w) == 0) return false;
     return !street_word(t, p);
 }
 
@@ -389,30 +386,40 @@ static size_t before_person(const pii_text *t, size_t p) {
     return q;
 }
 
+/* Capitalised words at p followed by "'s number", "'s address" …. */
+static bool owned_follows(const pii_text *t, size_t p) {
+    static const char *const marks[] = {"'s ", "\xE2\x80\x99s ", NULL};
+    size_t w, m;
+    for (int k = 0; k < 3 && (w = cap_word(t, p, false)); k++) {
+        p += w;
+        if ((m = pt_is_any(t, p, marks))) return pt_word_any(t, p + m, owned) > 0;
+        if (pt_at(t, p) != ' ') return false;
+        p++;
+    }
+    return false;
+}
+
 /* The name a word at i introduces: its start in *s, its end (or 0). */
 static size_t en_name(const pii_text *t, size_t i, const pii_ctx *ctx, size_t *s) {
-    size_t w, p = 0;
+    size_t w, p = 0, b;
+    int v;
+    unsigned cls = pt_word(t, i, &w, &v);
     unsigned char c = t->s[i] | 32;
-    if ((w = pt_word_any(t, i, contact_verbs))) {
+    if (cls & PTW_CONTACT) {
         p = before_person(t, i + w);
-    } else if (pt_is(t, i, "e-mail ")) {
-        p = before_person(t, i + 6);
-    } else if (c == 'i' && (pt_is(t, i, "I'm ") || pt_is(t, i, "I am ") || pt_is(t, i, "I\xE2\x80\x99m "))) {
-        p = pt_skip_spaces(t, i + (t->s[i + 1] == ' ' ? 5 : t->s[i + 1] == '\'' ? 4 : 6));
-    } else if (c == 't' && pt_is(t, i + 1, "his is ")) {
-        p = i + 8;
-    } else if (c == 'n' && pt_is(t, i + 1, "ame is ")) {
-        p = i + 8;
-    } else if (c == 'm' && (t->s[i + 1] | 32) == 'y' && pt_at(t, i + 2) == ' ' && (w = pt_word_any(t, i + 3, relations))) {
-        p = pt_skip_spaces(t, i + 3 + w);
+    } else if (cls & PTW_INTRO) {
+        if (c == 'e' && pt_is(t, i + 1, "-mail ")) p = before_person(t, i + 6);
+        else if (c == 'i' && (pt_is(t, i, "I'm ") || pt_is(t, i, "I\xE2\x80\x99m "))) p = i + (t->s[i + 1] == '\'' ? 4 : 6);
+        else if (c == 'i' && pt_is(t, i, "I am ")) p = i + 5;
+        else if ((c == 't' || c == 'n') && pt_is(t, i + w, " is ")) p = i + w + 4;
+        else if (c == 'm' && pt_at(t, i + 2) == ' ' && (b = pt_word_any(t, i + 3, relations))) p = i + 3 + b;
+        if (p) p = pt_skip_spaces(t, p);
     } else if (pt_upper(t->s[i])) {
-        size_t b = i >= 5 && pt_is(t, i - 5, " and ") ? i - 5 : i >= 2 && pt_is(t, i - 2, ", ") ? i - 2 : i;
+        b = i >= 5 && pt_is(t, i - 5, " and ") ? i - 5 : i >= 2 && pt_is(t, i - 2, ", ") ? i - 2 : i;
         bool chained = b < i && ctx->any_name && ctx->name_end == b;
+        if (!chained && !owned_follows(t, i)) return 0;
         size_t e = en_person(t, i);
-        if (e == i) return 0;
-        size_t q = pt_is(t, e, "'s ") ? e + 3 : pt_is(t, e, "\xE2\x80\x99s ") ? e + 5 : 0;
-        if (chained || (q && pt_word_any(t, q, owned))) return *s = i, e;
-        return 0;
+        return e > i ? (*s = i, e) : 0;
     }
     if (!p) return 0;
     size_t e = en_person(t, p);

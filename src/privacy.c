@@ -48,11 +48,16 @@ int privacy_read_detectors(configread *r, const cJSON *pv, pii_kindset *kinds) {
     *kinds = PII_ALL_KINDS;
     if (!d) return 0;
     if (!cJSON_IsObject(d)) return configread_fail(r, "privacy.detectors", "must be an object of kind names to true or false");
+    pii_kindset seen = 0;
     cJSON_ArrayForEach(x, d) {
         int k = pii_kind_by_name(x->string);
         char path[80];
         configread_path(path, sizeof path, "privacy.detectors", x->string);
-        if (k < 0) return configread_fail(r, path, "is not a built-in kind (PHONE, CN_ID, BANK_CARD, EMAIL, PLATE, VIN, GPS, IPV4, ADDRESS, PASSPORT, NAME)");
+        if (k < 0)
+            return configread_fail(r, path, "is not a built-in kind (PHONE, CN_ID, BANK_CARD, EMAIL, PLATE, VIN, GPS, "
+                                            "IPV4, ADDRESS, PASSPORT, NAME)");
+        if (seen >> k & 1) return configread_fail(r, path, "duplicate kind");
+        seen |= (pii_kindset)1 << k;
         if (!cJSON_IsBool(x)) return configread_fail(r, path, "must be true or false");
         if (cJSON_IsTrue(x)) *kinds |= (pii_kindset)1 << k;
         else *kinds &= ~((pii_kindset)1 << k);

@@ -370,6 +370,22 @@ static void test_mixed(void) {
     }
     CHECK(pii_scan("no personal data here", 21, PII_ALL_KINDS, NULL, 0, &sp) == 0);
     CHECK_INT(sp.n, 0);
+    /* privacy.detectors: a kind switched off is not looked for, the others are. */
+    const char *t = "给张伟打电话，他的手机是13812345678，住在建国路88号";
+    CHECK(pii_scan(t, strlen(t), PII_ALL_KINDS, NULL, 0, &sp) == 0);
+    CHECK_INT(sp.n, 3);
+    CHECK(pii_scan(t, strlen(t), PII_ALL_KINDS & ~(1u << PII_NAME), NULL, 0, &sp) == 0);
+    CHECK_INT(sp.n, 2);
+    if (sp.n == 2) {
+        CHECK_INT(sp.v[0].kind, PII_PHONE);
+        CHECK_INT(sp.v[1].kind, PII_ADDRESS);
+    }
+    CHECK(pii_scan(t, strlen(t), 1u << PII_NAME, NULL, 0, &sp) == 0);
+    CHECK_INT(sp.n, 1);
+    CHECK(pii_scan(t, strlen(t), 0, NULL, 0, &sp) == 0);
+    CHECK_INT(sp.n, 0);
+    CHECK_INT(pii_kind_by_name("PASSPORT"), PII_PASSPORT);
+    CHECK_INT(pii_kind_by_name("CUSTOM"), -1);
     pii_spans_free(&sp);
     regfree(&pat.re);
 }
