@@ -269,12 +269,20 @@ static bool hemisphere(unsigned char c) { return c == 'N' || c == 'S' || c == 'E
 static size_t marker(const pii_text *t, size_t p, int *axis) {
     size_t w;
     int v;
-    if (pt_is(t, p, "北纬") || pt_is(t, p, "南纬")) return *axis = 1, 6;
-    if (pt_is(t, p, "东经") || pt_is(t, p, "西经")) return *axis = 2, 6;
     unsigned char c = pt_at(t, p);
-    if (hemisphere(c) && !pt_alpha(pt_at(t, p + 1)) && pt_starts_token(t, p)) return *axis = c == 'N' || c == 'S' ? 1 : 2, 1;
-    unsigned cls = pt_word(t, p, &w, &v);
-    if (cls & (PTW_LAT | PTW_LON)) return *axis = cls & PTW_LAT ? 1 : 2, w;
+    unsigned cls;
+    if (pt_is(t, p, "北纬") || pt_is(t, p, "南纬") || pt_is(t, p, "东经") || pt_is(t, p, "西经")) {
+        *axis = pt_is(t, p + 3, "纬") ? 1 : 2;
+        return 6;
+    }
+    if (hemisphere(c) && !pt_alpha(pt_at(t, p + 1)) && pt_starts_token(t, p)) {
+        *axis = c == 'N' || c == 'S' ? 1 : 2;
+        return 1;
+    }
+    if ((cls = pt_word(t, p, &w, &v)) & (PTW_LAT | PTW_LON)) {
+        *axis = cls & PTW_LAT ? 1 : 2;
+        return w;
+    }
     return 0;
 }
 

@@ -40,7 +40,7 @@
 #define ON(kinds, k) ((kinds) >> (k) & 1u)
 #define ADDRESS_BACK 24      /* characters an address may extend back over */
 
-static bool found(pii_hit *h, size_t off, size_t end, pii_kind k) {
+static bool found_until(pii_hit *h, size_t off, size_t end, pii_kind k) {
     *h = (pii_hit){off, end - off, k};
     return true;
 }
@@ -62,14 +62,15 @@ static const char place_stops[] = "到去在住是往至从于回的了送寄把
 
 /* A house number: 1-5 digits or 1-6 Chinese numerals; its end, or p. */
 static size_t house_number(const pii_text *t, size_t p) {
-    size_t d = pt_digit_run(t, p), q = p, k = 0, len;
+    size_t d = pt_digit_run(t, p), q = p, len;
     if (d >= 1 && d <= 5) return p + d;
-    for (uint32_t cp = pt_char(t, q, &len); k < 6; cp = pt_char(t, q, &len), k++) {
+    for (int k = 0; k < 6; k++) {
+        uint32_t cp = pt_char(t, q, &len);
         bool tens = cp == 0x5341 || cp == 0x767E;     /* 十 百 */
-        if (!tens && (pt_numeral(cp) < 0 || cp == 0x5E7A)) break;
+        if (!tens && (pt_numeral(cp) < 0 || cp == 0x5E7A)) break;  /* 幺 is phone speech */
         q += len;
     }
-    return k ? q : p;
+    return q;
 }
 
 /* 号 that ends a house number: not 号线 (metro), 号称, 号码, 号召. */
@@ -429,12 +430,12 @@ static size_t en_name(const pii_text *t, size_t i, const pii_ctx *ctx, size_t *s
 /* ---- entry points ---- */
 
 bool piiword_ascii(const pii_text *t, size_t i, pii_kindset kinds, pii_ctx *ctx, pii_hit *h) {
-    size_t len, s;
-    if (pt_digit(t->s[i])) return ON(kinds, PII_ADDRESS) && (len = en_address(t, i)) && found(h, i, i + len, PII_ADDRESS);
-    if (ON(kinds, PII_NAME) && pt_alpha(t->s[i]) && (len = en_name(t, i, ctx, &s))) {
+    size_t len, start, end;
+    if (pt_digit(t->s[i])) return ON(kinds, PII_ADDRESS) && (len = en_address(t, i)) && found_until(h, i, i + len, PII_ADDRESS);
+    if (ON(kinds, PII_NAME) && pt_alpha(t->s[i]) && (end = en_name(t, i, ctx, &start))) {
         ctx->any_name = true;
-        ctx->name_end = len;
-        return found(h, s, len, PII_NAME);
+        ctx->name_end = end;
+        return found_until(h, start, end, PII_NAME);
     }
     return false;
 }
@@ -443,13 +444,13 @@ bool piiword_cjk(const pii_text *t, size_t i, uint32_t cp, unsigned cls, pii_kin
                  pii_hit *h) {
     size_t e, floor = ctx->any_name ? ctx->name_end : 0;
     if (ON(kinds, PII_ADDRESS)) {
-        if ((cls & PT_ROAD) && (e = road_address_end(t, i, cp))) return found(h, address_start(t, i, floor), e, PII_ADDRESS);
-        if ((cls & PT_ESTATE) && (e = estate_address_end(t, i, cp))) return found(h, address_start(t, i, floor), e, PII_ADDRESS);
+        if ((cls & PT_ROAD) && (e = road_address_end(t, i, cp))) return found_until(h, address_start(t, i, floor), e, PII_ADDRESS);
+        if ((cls & PT_ESTATE) && (e = estate_address_end(t, i, cp))) return found_until(h, address_start(t, i, floor), e, PII_ADDRESS);
     }
     if (ON(kinds, PII_NAME) && (cls & (PT_SURNAME | PT_SURNAME2)) && (e = zh_name(t, i, cls, ctx))) {
         ctx->any_name = true;
         ctx->name_end = e;
-        return found(h, i, e, PII_NAME);
+        return found_until(h, i, e, PII_NAME);
     }
     return false;
 }
