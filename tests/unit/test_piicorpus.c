@@ -8,8 +8,10 @@
  * reports any span at all in it.  The goals are asserted per kind, over
  * both languages: recall at least 0.98 and at most 2 % false positives;
  * names, the noisy detector, are held to the floors docs/privacy.md states
- * for them.  The table printed is the one docs/privacy.md quotes.  Without
- * the corpus file the test fails. */
+ * for them.  A second, smaller set written after the detectors
+ * (tests/data/pii-heldout.txt) is measured and printed, not held to the
+ * goals.  The tables printed are the ones docs/privacy.md quotes.  Without
+ * either file the test fails. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +32,7 @@ typedef struct tally {
     int pos, found, exact, near, fp;
 } tally;
 
-static tally tallies[PII_BUILTIN_KINDS][2];    /* [kind][0 zh, 1 en] */
+typedef tally tallies[PII_BUILTIN_KINDS][2];   /* [kind][0 zh, 1 en] */
 
 typedef struct value {
     size_t off, len;
@@ -74,7 +76,7 @@ static void show(const char *what, const char *text, const pii_spans *sp) {
     fprintf(stderr, " ]\n");
 }
 
-static void run_line(char *line, int lineno) {
+static void run_line(char *line, int lineno, tallies ts) {
     char sign, lang[4], kind[16];
     int used = 0;
     if (sscanf(line, "%c %3s %15s %n", &sign, lang, kind, &used) != 3 || used == 0) {
@@ -91,7 +93,7 @@ static void run_line(char *line, int lineno) {
     CHECK(nv <= MAX_VALUES && (sign == '+') == (nv > 0));
     pii_spans sp = {0};
     CHECK(pii_scan(text, n, PII_ALL_KINDS, NULL, 0, &sp) == 0);
-    tally *t = &tallies[k][l];
+    tally *t = &ts[k][l];
     if (sign == '-') {
         t->near++;
         if (sp.n) {
@@ -114,24 +116,27 @@ static void run_line(char *line, int lineno) {
     pii_spans_free(&sp);
 }
 
-static void report(void) {
+/* Prints the table; with goals, asserts them. */
+static void report(const char *title, tallies ts, bool goals) {
+    printf("%s\n", title);
     printf("%-9s %4s %5s %5s %5s %7s %5s %4s %7s\n", "kind", "lang", "pos", "found", "exact", "recall", "near", "fp",
            "fp rate");
     for (int k = 0; k < PII_BUILTIN_KINDS; k++) {
         tally sum = {0};
         for (int l = 0; l < 2; l++) {
-            tally *t = &tallies[k][l];
+            const tally *t = &ts[k][l];
             sum.pos += t->pos, sum.found += t->found, sum.exact += t->exact, sum.near += t->near, sum.fp += t->fp;
         }
         if (!sum.pos && !sum.near) continue;
         for (int l = 0; l <= 2; l++) {
-            tally *t = l < 2 ? &tallies[k][l] : &sum;
+            const tally *t = l < 2 ? &ts[k][l] : &sum;
             printf("%-9s %4s %5d %5d %5d %7.4f %5d %4d %6.2f%%\n", pii_kind_name((pii_kind)k),
                    l == 0 ? "zh" : l == 1 ? "en" : "all", t->pos, t->found, t->exact,
                    t->pos ? (double)t->found / t->pos : 0, t->near, t->fp, t->near ? 100.0 * t->fp / t->near : 0);
         }
+        if (!goals) continue;
         double recall = (double)sum.found / sum.pos, fp = (double)sum.fp / sum.near;
-        CHECK(tallies[k][0].pos >= 40 && tallies[k][0].near >= 40 && tallies[k][1].pos >= 40 && tallies[k][1].near >= 40);
+        CHECK(ts[k][0].pos >= 40 && ts[k][0].near >= 40 && ts[k][1].pos >= 40 && ts[k][1].near >= 40);
         if (k == PII_NAME) {
             CHECK(recall >= NAME_MIN_RECALL);
             CHECK(fp <= NAME_MAX_FP);
@@ -142,13 +147,13 @@ static void report(void) {
     }
 }
 
-int main(void) {
-    const char *path = TIERGATE_SOURCE_DIR "/tests/data/pii-corpus.txt";
+/* Runs every case of the file at path into ts; the number of cases, or -1
+ * when it cannot be read. */
+static int run_file(const char *path, tallies ts) {
     FILE *f = fopen(path, "r");
-    CHECK(f != NULL);
     if (!f) {
         fprintf(stderr, "cannot open %s\n", path);
-        TEST_MAIN_END();
+        return -1;
     }
     char line[1024];
     int lineno = 0, cases = 0;
@@ -156,11 +161,19 @@ int main(void) {
         lineno++;
         line[strcspn(line, "\n")] = '\0';
         if (line[0] == '#' || line[0] == '\0') continue;
-        run_line(line, lineno);
+        run_line(line, lineno, ts);
         cases++;
     }
     fclose(f);
-    CHECK(cases >= 800);
-    report();
+    return cases;
+}
+
+int main(void) {
+    static tallies corpus, heldout;
+    CHECK(run_file(TIERGATE_SOURCE_DIR "/tests/data/pii-corpus.txt", corpus) >= 800);
+    report("pii-corpus.txt (held to the goals)", corpus, true);
+    /* Measured and shown, not held to the goals (docs/privacy.md). */
+    CHECK(run_file(TIERGATE_SOURCE_DIR "/tests/data/pii-heldout.txt", heldout) >= 90);
+    report("pii-heldout.txt (written after the detectors, not tuned on)", heldout, false);
     TEST_MAIN_END();
 }
