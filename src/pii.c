@@ -58,8 +58,9 @@ int pii_kind_by_name(const char *name) {
 }
 
 #define ON(kinds, k) ((kinds) >> (k) & 1u)
-/* Kinds that can be found in a text with no digit and no '@'. */
-#define WORD_KINDS ((pii_kindset)1 << PII_PHONE | (pii_kindset)1 << PII_NAME)
+/* Kinds that can be found in a text with no digit and no '@': spoken
+ * numbers, names, addresses in Chinese numerals. */
+#define WORD_KINDS ((pii_kindset)1 << PII_PHONE | (pii_kindset)1 << PII_NAME | (pii_kindset)1 << PII_ADDRESS)
 
 static bool digits(const pii_text *t, size_t i, size_t k) { return pt_digit_run(t, i) >= k; }
 

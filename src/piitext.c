@@ -151,9 +151,6 @@ const unsigned char *pt_classes(void) {
     return classes;
 }
 
-unsigned pt_class(uint32_t cp) {
-    return cp >= PT_CJK_FIRST && cp <= PT_CJK_LAST ? pt_classes()[cp - PT_CJK_FIRST] : 0;
-}
 
 int pt_numeral(uint32_t cp) {
     switch (cp) {

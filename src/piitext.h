@@ -4,7 +4,7 @@
  * Detectors read a text through a pii_text (bytes, with 0 past the end so
  * they may read ahead freely) and answer with a pii_hit.  Chinese
  * characters are classed by one lookup in a table built once per process
- * (pt_class): whether a character may start a plate, a name, a spoken
+ * (pt_classes): whether a character may start a plate, a name, a spoken
  * number, an address or a coordinate.  Everything here is pure except that
  * table, which is written once (call_once) and only read afterwards. */
 #ifndef TIERGATE_PIITEXT_H
@@ -85,8 +85,6 @@ enum {
 };
 #define PT_CJK_FIRST 0x4E00u
 #define PT_CJK_LAST 0x9FFFu
-/* The classes of cp (0 outside the block). */
-unsigned pt_class(uint32_t cp);
 /* The whole table, indexed by cp - PT_CJK_FIRST, for the pass's inner loop. */
 const unsigned char *pt_classes(void);
 /* The digit a spoken numeral stands for (〇 and 零 are 0, 幺 1, 两 2), or -1. */

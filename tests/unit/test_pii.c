@@ -384,6 +384,15 @@ static void test_mixed(void) {
     CHECK_INT(sp.n, 1);
     CHECK(pii_scan(t, strlen(t), 0, NULL, 0, &sp) == 0);
     CHECK_INT(sp.n, 0);
+    /* No digit and no '@', yet an address, a spoken number and a name. */
+    const char *w = "我家在解放路一百二十号，手机幺三八一二三四五六七八，联系王芳";
+    CHECK(pii_scan(w, strlen(w), 1u << PII_ADDRESS, NULL, 0, &sp) == 0);
+    CHECK_INT(sp.n, 1);
+    CHECK(pii_scan(w, strlen(w), PII_ALL_KINDS, NULL, 0, &sp) == 0);
+    CHECK_INT(sp.n, 3);
+    CHECK(pii_scan(w, strlen(w), PII_ALL_KINDS & ~(1u << PII_ADDRESS | 1u << PII_PHONE | 1u << PII_NAME), NULL, 0,
+                   &sp) == 0);
+    CHECK_INT(sp.n, 0);
     CHECK_INT(pii_kind_by_name("PASSPORT"), PII_PASSPORT);
     CHECK_INT(pii_kind_by_name("CUSTOM"), -1);
     pii_spans_free(&sp);
