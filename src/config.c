@@ -24,6 +24,7 @@
 #include "auth.h"
 #include "budget.h"
 #include "configread.h"
+#include "privacy.h"
 
 #define CONFIG_MAX_BACKENDS 16
 #define CONFIG_MAX_FILE (1u << 20)
@@ -245,7 +246,7 @@ err:
 }
 
 static int parse_privacy(configread *r, const cJSON *root, config *c) {
-    static const char *const keys[] = {"mode", "patterns", NULL};
+    static const char *const keys[] = {"mode", "detectors", "patterns", NULL};
     static const cJSON empty = {.type = cJSON_Object};
     const cJSON *pv = cJSON_GetObjectItemCaseSensitive(root, "privacy");
     if (!pv) pv = &empty;
@@ -258,6 +259,7 @@ static int parse_privacy(configread *r, const cJSON *root, config *c) {
         if (m == 3) return configread_fail(r, "privacy.mode", "must be \"off\", \"local\" or \"redact\"");
         c->privacy = (privacy_mode)m;
     }
+    if (privacy_read_detectors(r, pv, &c->pii_kinds) < 0) return -1;
     const cJSON *ps = cJSON_GetObjectItemCaseSensitive(pv, "patterns");
     if (!ps) return 0;
     if (!cJSON_IsArray(ps) || cJSON_GetArraySize(ps) > PII_MAX_PATTERNS)

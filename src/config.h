@@ -130,6 +130,7 @@ typedef struct config {
                                 to the configuration file's directory, as the other paths */
     bool log_include_text;   /* log.include_text: prompt and answer text in request lines (debug) */
     privacy_mode privacy;    /* default PRIVACY_REDACT */
+    pii_kindset pii_kinds;   /* privacy.detectors: the built-in kinds scanned for (privacy.c) */
     pii_pattern *patterns;   /* operator patterns, compiled; owned */
     size_t npatterns;
     config_budget budget;

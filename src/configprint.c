@@ -111,6 +111,8 @@ void config_print(const config *c, FILE *out) {
     cJSON_AddBoolToObject(lg, "include_text", c->log_include_text);
     cJSON *pv = cJSON_AddObjectToObject(root, "privacy");
     cJSON_AddStringToObject(pv, "mode", privacy_mode_name(c->privacy));
+    cJSON *dv = cJSON_AddObjectToObject(pv, "detectors");
+    for (int k = 0; dv && k < PII_BUILTIN_KINDS; k++) cJSON_AddBoolToObject(dv, pii_kind_name((pii_kind)k), c->pii_kinds >> k & 1);
     cJSON *ps = cJSON_AddArrayToObject(pv, "patterns");
     for (size_t i = 0; ps && i < c->npatterns; i++) {
         cJSON *o = cJSON_CreateObject();

@@ -3,20 +3,30 @@
  * Design.  A regex per kind would be simplest to read but a regex engine
  * visits every byte once per pattern and cannot check a check digit, so the
  * built-in detectors are hand-written: one left-to-right pass that stops
- * only where a token can start (a digit, '+', '-', an ASCII letter after a
- * non-alphanumeric, or the lead byte of a CJK character) and tries the
- * validators that apply to that first byte.  Words that match nothing are
- * skipped whole.  E-mail addresses are found first, from each '@' outwards,
- * because their local part may hold digits that would otherwise start a
- * phone number; the main pass jumps over them.  A text without a digit or
- * an '@' cannot hold any built-in kind (plates, VINs and all the numeric
- * kinds contain digits), so it costs one byte loop.
+ * only where a token can start (a digit, '+', '-', '(', an ASCII letter
+ * after a non-alphanumeric, or a Chinese character of a class some detector
+ * starts at, piitext.h) and tries the validators that apply there.  Words
+ * that match nothing are skipped whole.  E-mail addresses are found first,
+ * from each '@' outwards, because their local part may hold digits that
+ * would otherwise start a phone number; the main pass jumps over them.
+ *
+ * This file holds the pass and the formats with check digits or fixed
+ * shapes (mobile numbers, ID and bank cards, plates, VINs, decimal GPS
+ * pairs, IPv4, e-mail); piinum.c the numbers in other notations (landlines,
+ * spoken digits, marked coordinates, passports) and piiword.c the values
+ * found by their words (addresses, names).  Each family answers "what
+ * starts here?" for one position; the pass owns the position, so the text
+ * is read once whatever the number of detectors.  A few detectors look a
+ * bounded distance back (an address from its road word to its city) or
+ * carry a little state forward (the word "passport" opens a window): both
+ * live in pii_ctx, so nothing ever rescans.  With only kinds that need a
+ * digit or '@' enabled, a text without either costs one byte loop.
  *
  * Precision over recall where they conflict: every detector checks what the
- * format allows it to (check digits, ranges, lengths, boundaries), because
- * in redact mode a false positive changes what the model reads, and in local
- * mode it keeps a request on the small model.  The exact rules and what they
- * miss are in docs/privacy.md.
+ * format allows it to (check digits, ranges, lengths, boundaries, the words
+ * around it), because in redact mode a false positive changes what the
+ * model reads, and in local mode it keeps a request on the small model.
+ * The exact rules and what they miss are in docs/privacy.md.
  *
  * Token boundaries are ASCII: a digit run glued to a Chinese character
  * ("电话13812345678") is a token, because Chinese text has no spaces; a run
@@ -29,52 +39,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const kind_names[] = {"PHONE", "CN_ID", "BANK_CARD", "EMAIL", "PLATE",
-                                         "VIN",   "GPS",   "IPV4",      "CUSTOM"};
+#include "piinum.h"
+#include "piitext.h"
+#include "piiword.h"
+
+static const char *const kind_names[] = {"PHONE", "CN_ID",   "BANK_CARD", "EMAIL", "PLATE", "VIN",
+                                         "GPS",   "IPV4",    "ADDRESS",   "PASSPORT", "NAME", "CUSTOM"};
 
 const char *pii_kind_name(pii_kind k) {
     assert((unsigned)k <= PII_CUSTOM);
     return kind_names[k];
 }
 
-typedef struct text {
-    const unsigned char *s;
-    size_t n;
-} text;
-
-/* The byte at i, or 0 past the end: the validators read ahead freely. */
-static unsigned char at(const text *t, size_t i) { return i < t->n ? t->s[i] : 0; }
-static bool is_digit(unsigned char c) { return (unsigned)(c - '0') < 10u; }
-static bool is_upper(unsigned char c) { return (unsigned)(c - 'A') < 26u; }
-static bool is_alpha(unsigned char c) { return (unsigned)((c | 32) - 'a') < 26u; }
-static bool is_alnum(unsigned char c) { return is_digit(c) || is_alpha(c); }
-
-static size_t digit_run(const text *t, size_t i) {
-    size_t k = i;
-    while (is_digit(at(t, k))) k++;
-    return k - i;
+int pii_kind_by_name(const char *name) {
+    for (int k = 0; k < PII_BUILTIN_KINDS; k++)
+        if (strcmp(kind_names[k], name) == 0) return k;
+    return -1;
 }
 
-static size_t alnum_run(const text *t, size_t i) {
-    size_t k = i;
-    while (is_alnum(at(t, k))) k++;
-    return k - i;
-}
+#define ON(kinds, k) ((kinds) >> (k) & 1u)
+/* Kinds that can be found in a text with no digit and no '@': spoken
+ * numbers, names, addresses in Chinese numerals. */
+#define WORD_KINDS ((pii_kindset)1 << PII_PHONE | (pii_kindset)1 << PII_NAME | (pii_kindset)1 << PII_ADDRESS)
 
-static bool digits(const text *t, size_t i, size_t k) { return digit_run(t, i) >= k; }
-
-/* A token may start at i: not inside a word or a decimal fraction. */
-static bool starts_token(const text *t, size_t i) {
-    if (i == 0) return true;
-    unsigned char p = t->s[i - 1];
-    return !is_alnum(p) && !(p == '.' && i >= 2 && is_digit(t->s[i - 2]));
-}
-
-/* A token may end before e: no letter or digit follows, nor a decimal fraction. */
-static bool ends_token(const text *t, size_t e) {
-    unsigned char c = at(t, e);
-    return !is_alnum(c) && !(c == '.' && is_digit(at(t, e + 1)));
-}
+static bool digits(const pii_text *t, size_t i, size_t k) { return pt_digit_run(t, i) >= k; }
 
 /* ---- numbers with check digits ---- */
 
@@ -88,33 +76,27 @@ static bool luhn(const unsigned char *d, size_t n) {
     return sum % 10 == 0;
 }
 
-static unsigned num(const unsigned char *d, size_t k) {
-    unsigned v = 0;
-    while (k--) v = v * 10 + (unsigned)(*d++ - '0');
-    return v;
-}
-
 /* Mobile: 1[3-9] and nine digits, or 3-4-4 groups with one repeated space
  * or dash; an optional +86, 0086 or 86 glued in front. */
-static size_t phone(const text *t, size_t i) {
+static size_t phone(const pii_text *t, size_t i) {
     size_t p = i;
-    if (at(t, p) == '+' && at(t, p + 1) == '8' && at(t, p + 2) == '6') {
+    if (pt_at(t, p) == '+' && pt_at(t, p + 1) == '8' && pt_at(t, p + 2) == '6') {
         p += 3;
-        if (at(t, p) == ' ' || at(t, p) == '-') p++;
-    } else if (at(t, p) == '0' && at(t, p + 1) == '0' && at(t, p + 2) == '8' && at(t, p + 3) == '6') {
+        if (pt_at(t, p) == ' ' || pt_at(t, p) == '-') p++;
+    } else if (pt_at(t, p) == '0' && pt_at(t, p + 1) == '0' && pt_at(t, p + 2) == '8' && pt_at(t, p + 3) == '6') {
         p += 4;
-    } else if (at(t, p) == '8' && at(t, p + 1) == '6' && at(t, p + 2) == '1') {
+    } else if (pt_at(t, p) == '8' && pt_at(t, p + 1) == '6' && pt_at(t, p + 2) == '1') {
         p += 2;
     }
-    if (at(t, p) != '1' || at(t, p + 1) < '3' || at(t, p + 1) > '9') return 0;
+    if (pt_at(t, p) != '1' || pt_at(t, p + 1) < '3' || pt_at(t, p + 1) > '9') return 0;
     size_t e;
-    unsigned char sep = at(t, p + 3);
+    unsigned char sep = pt_at(t, p + 3);
     if (digits(t, p, 11)) e = p + 11;
-    else if (digits(t, p, 3) && (sep == ' ' || sep == '-') && digit_run(t, p + 4) == 4 && at(t, p + 8) == sep &&
+    else if (digits(t, p, 3) && (sep == ' ' || sep == '-') && pt_digit_run(t, p + 4) == 4 && pt_at(t, p + 8) == sep &&
              digits(t, p + 9, 4))
         e = p + 13;
     else return 0;
-    return ends_token(t, e) ? e - i : 0;
+    return pt_ends_token(t, e) ? e - i : 0;
 }
 
 /* Province-level codes of GB/T 2260, the first two digits of an ID number. */
@@ -124,14 +106,14 @@ static bool id_region(unsigned r) {
 }
 
 /* Resident ID (GB 11643): region, birth date, sequence, ISO 7064 mod 11-2. */
-static size_t cn_id(const text *t, size_t i) {
+static size_t cn_id(const pii_text *t, size_t i) {
     static const unsigned w[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
     const unsigned char *d = t->s + i;
-    if (digit_run(t, i) != 17 && digit_run(t, i) != 18) return 0;
-    unsigned char last = at(t, i + 17);
-    if (!(is_digit(last) || last == 'X' || last == 'x') || !ends_token(t, i + 18)) return 0;
-    unsigned y = num(d + 6, 4), m = num(d + 10, 2), day = num(d + 12, 2);
-    if (!id_region(num(d, 2)) || y < 1900 || y > 2099 || m < 1 || m > 12 || day < 1 || day > 31) return 0;
+    if (pt_digit_run(t, i) != 17 && pt_digit_run(t, i) != 18) return 0;
+    unsigned char last = pt_at(t, i + 17);
+    if (!(pt_digit(last) || last == 'X' || last == 'x') || !pt_ends_token(t, i + 18)) return 0;
+    unsigned y = pt_num(d + 6, 4), m = pt_num(d + 10, 2), day = pt_num(d + 12, 2);
+    if (!id_region(pt_num(d, 2)) || y < 1900 || y > 2099 || m < 1 || m > 12 || day < 1 || day > 31) return 0;
     unsigned sum = 0;
     for (size_t k = 0; k < 17; k++) sum += (unsigned)(d[k] - '0') * w[k];
     return "10X98765432"[sum % 11] == (last == 'x' ? 'X' : last) ? 18 : 0;
@@ -139,45 +121,45 @@ static size_t cn_id(const text *t, size_t i) {
 
 /* Card: 13-19 digits, issuer digit 2-6, Luhn; contiguous or in groups of
  * four (the last may be shorter) with one repeated space or dash. */
-static size_t bank_card(const text *t, size_t i) {
+static size_t bank_card(const pii_text *t, size_t i) {
     unsigned char buf[19];
-    size_t nd = 0, p = i, r = digit_run(t, i);
-    if (at(t, i) < '2' || at(t, i) > '6') return 0;
+    size_t nd = 0, p = i, r = pt_digit_run(t, i);
+    if (pt_at(t, i) < '2' || pt_at(t, i) > '6') return 0;
     if (r >= 13 && r <= 19) {
-        return ends_token(t, i + r) && luhn(t->s + i, r) ? r : 0;
+        return pt_ends_token(t, i + r) && luhn(t->s + i, r) ? r : 0;
     }
-    unsigned char sep = at(t, i + 4);
+    unsigned char sep = pt_at(t, i + 4);
     if (r != 4 || (sep != ' ' && sep != '-')) return 0;
     for (;;) {
-        size_t g = digit_run(t, p);
+        size_t g = pt_digit_run(t, p);
         if (g == 0 || g > 4 || nd + g > sizeof buf) return 0;
         memcpy(buf + nd, t->s + p, g);
         nd += g;
         p += g;
-        if (g < 4 || at(t, p) != sep || !is_digit(at(t, p + 1)) || nd == sizeof buf) break;
+        if (g < 4 || pt_at(t, p) != sep || !pt_digit(pt_at(t, p + 1)) || nd == sizeof buf) break;
         p++;
     }
-    return nd >= 13 && ends_token(t, p) && luhn(buf, nd) ? p - i : 0;
+    return nd >= 13 && pt_ends_token(t, p) && luhn(buf, nd) ? p - i : 0;
 }
 
 /* VIN (ISO 3779): 17 of 0-9 and A-Z without I, O, Q, at least one of each
  * class, and the check digit at position 9 (mandatory in North America and
  * in China, GB 16735; see docs/privacy.md for Europe). */
-static size_t vin(const text *t, size_t i) {
+static size_t vin(const pii_text *t, size_t i) {
     static const unsigned char w[17] = {8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2};
     /* Transliteration of A..Z; 0 marks the letters a VIN never uses. */
     static const unsigned char tr[26] = {1, 2, 3, 4, 5, 6, 7, 8, 0, 1, 2, 3, 4,
                                          5, 0, 7, 0, 9, 2, 3, 4, 5, 6, 7, 8, 9};
-    if (alnum_run(t, i) != 17) return 0;
+    if (pt_alnum_run(t, i) != 17) return 0;
     unsigned sum = 0;
     bool letter = false, digit = false;
     for (size_t k = 0; k < 17; k++) {
         unsigned char c = t->s[i + k];
         unsigned v;
-        if (is_digit(c)) {
+        if (pt_digit(c)) {
             v = (unsigned)(c - '0');
             digit = true;
-        } else if (is_upper(c) && tr[c - 'A']) {
+        } else if (pt_upper(c) && tr[c - 'A']) {
             v = tr[c - 'A'];
             letter = true;
         } else {
@@ -193,29 +175,29 @@ static size_t vin(const text *t, size_t i) {
 
 /* IPv4: four decimal octets 0-255 without leading zeros, not part of a
  * longer dotted sequence. */
-static size_t ipv4(const text *t, size_t i) {
+static size_t ipv4(const pii_text *t, size_t i) {
     size_t p = i;
     for (int k = 0; k < 4; k++) {
-        size_t d = digit_run(t, p);
-        if (d < 1 || d > 3 || (d > 1 && t->s[p] == '0') || num(t->s + p, d) > 255) return 0;
+        size_t d = pt_digit_run(t, p);
+        if (d < 1 || d > 3 || (d > 1 && t->s[p] == '0') || pt_num(t->s + p, d) > 255) return 0;
         p += d;
         if (k < 3) {
-            if (at(t, p) != '.') return 0;
+            if (pt_at(t, p) != '.') return 0;
             p++;
         }
     }
-    return ends_token(t, p) && !(at(t, p) == '.' && is_digit(at(t, p + 1))) ? p - i : 0;
+    return pt_ends_token(t, p) && !(pt_at(t, p) == '.' && pt_digit(pt_at(t, p + 1))) ? p - i : 0;
 }
 
 /* One decimal coordinate with at least four decimals (about 11 m): its
  * length, or 0; *whole and *zero_frac describe its magnitude. */
-static size_t coord(const text *t, size_t i, unsigned *whole, bool *zero_frac) {
-    size_t p = i + (at(t, i) == '-');
-    size_t d = digit_run(t, p);
-    if (d < 1 || d > 3 || at(t, p + d) != '.') return 0;
-    *whole = num(t->s + p, d);
+static size_t coord(const pii_text *t, size_t i, unsigned *whole, bool *zero_frac) {
+    size_t p = i + (pt_at(t, i) == '-');
+    size_t d = pt_digit_run(t, p);
+    if (d < 1 || d > 3 || pt_at(t, p + d) != '.') return 0;
+    *whole = pt_num(t->s + p, d);
     p += d + 1;
-    size_t f = digit_run(t, p);
+    size_t f = pt_digit_run(t, p);
     if (f < 4) return 0;
     *zero_frac = true;
     for (size_t k = 0; k < f; k++) *zero_frac &= t->s[p + k] == '0';
@@ -229,27 +211,25 @@ static bool within(unsigned whole, bool zero_frac, unsigned limit) {
 /* GPS: "lat, lon" or "lon, lat" (Chinese map services write longitude
  * first), comma or full-width comma, both with four or more decimals, one
  * of them a latitude. */
-static size_t gps(const text *t, size_t i) {
+static size_t gps(const pii_text *t, size_t i) {
     unsigned a, b;
     bool za, zb;
     size_t p = i, l = coord(t, p, &a, &za);
     if (!l) return 0;
     p += l;
-    while (at(t, p) == ' ') p++;
-    if (at(t, p) == ',') p++;
-    else if (at(t, p) == 0xEF && at(t, p + 1) == 0xBC && at(t, p + 2) == 0x8C) p += 3;
+    while (pt_at(t, p) == ' ') p++;
+    if (pt_at(t, p) == ',') p++;
+    else if (pt_at(t, p) == 0xEF && pt_at(t, p + 1) == 0xBC && pt_at(t, p + 2) == 0x8C) p += 3;
     else return 0;
-    while (at(t, p) == ' ') p++;
+    while (pt_at(t, p) == ' ') p++;
     if (!(l = coord(t, p, &b, &zb))) return 0;
     p += l;
     bool ok = (within(a, za, 90) && within(b, zb, 180)) || (within(a, za, 180) && within(b, zb, 90));
-    return ok && ends_token(t, p) ? p - i : 0;
+    return ok && pt_ends_token(t, p) ? p - i : 0;
 }
 
 /* ---- plates ---- */
 
-/* The one-character abbreviations of the 31 provinces, 3 UTF-8 bytes each. */
-static const char provinces[] = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼";
 /* Final characters of special plates: driving school, police, trailer, HK, Macau, consulate. */
 static const char specials[] = "学警挂港澳领";
 
@@ -259,23 +239,23 @@ static bool in_set(const char *set, const unsigned char *c) {
     return false;
 }
 
-static bool plate_char(unsigned char c) { return is_digit(c) || (is_upper(c) && c != 'I' && c != 'O'); }
+static bool plate_char(unsigned char c) { return pt_digit(c) || (pt_upper(c) && c != 'I' && c != 'O'); }
 
 /* Licence plate (GA 36): province, letter, optional '·' or space, then five
  * of A-Z 0-9 without I and O with at least three digits (the rules allow at
  * most two letters), four and a special character, or six for new-energy
  * plates: D/F, one, four digits (small cars) or five digits, D/F (large). */
-static size_t plate(const text *t, size_t i) {
-    if (i + 4 > t->n || !plate_char(at(t, i + 3)) || is_digit(at(t, i + 3)) || !in_set(provinces, t->s + i))
+static size_t plate(const pii_text *t, size_t i) {
+    if (i + 4 > t->n || !plate_char(pt_at(t, i + 3)) || pt_digit(pt_at(t, i + 3)))
         return 0;
     size_t p = i + 4;
-    if (at(t, p) == 0xC2 && at(t, p + 1) == 0xB7) p += 2;
-    else if (at(t, p) == ' ') p++;
-    size_t r = alnum_run(t, p), nd = 0;
+    if (pt_at(t, p) == 0xC2 && pt_at(t, p + 1) == 0xB7) p += 2;
+    else if (pt_at(t, p) == ' ') p++;
+    size_t r = pt_alnum_run(t, p), nd = 0;
     const unsigned char *c = t->s + p;
     for (size_t k = 0; k < r; k++) {
         if (!plate_char(c[k])) return 0;
-        nd += is_digit(c[k]);
+        nd += pt_digit(c[k]);
     }
     if (r == 5 && nd >= 3) return p + 5 - i;
     if (r == 4 && nd >= 3 && p + 7 <= t->n && in_set(specials, c + 4)) return p + 7 - i;
@@ -287,11 +267,11 @@ static size_t plate(const text *t, size_t i) {
 /* ---- e-mail ---- */
 
 static bool local_char(unsigned char c) {
-    return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
+    return pt_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
 }
 
 /* The address around the '@' at a: [start, end), or false. */
-static bool email_at(const text *t, size_t a, size_t *start, size_t *end) {
+static bool email_at(const pii_text *t, size_t a, size_t *start, size_t *end) {
     size_t b = a;
     while (b > 0 && a - b < 64 && local_char(t->s[b - 1])) b--;
     if (b == a || t->s[b] == '.' || t->s[a - 1] == '.' || (b > 0 && local_char(t->s[b - 1]))) return false;
@@ -301,15 +281,15 @@ static bool email_at(const text *t, size_t a, size_t *start, size_t *end) {
     for (;;) {
         size_t l = 0;
         tld_letters = 0;
-        for (unsigned char c = at(t, p); is_alnum(c) || c == '-'; c = at(t, p + ++l)) tld_letters += is_alpha(c);
-        if (l == 0 || l > 63 || at(t, p) == '-' || at(t, p + l - 1) == '-') return false;
+        for (unsigned char c = pt_at(t, p); pt_alnum(c) || c == '-'; c = pt_at(t, p + ++l)) tld_letters += pt_alpha(c);
+        if (l == 0 || l > 63 || pt_at(t, p) == '-' || pt_at(t, p + l - 1) == '-') return false;
         labels++;
         last = l;
         p += l;
-        if (at(t, p) != '.' || !is_alnum(at(t, p + 1))) break;
+        if (pt_at(t, p) != '.' || !pt_alnum(pt_at(t, p + 1))) break;
         p++;
     }
-    if (labels < 2 || last < 2 || tld_letters != last || at(t, p) == '@') return false;
+    if (labels < 2 || last < 2 || tld_letters != last || pt_at(t, p) == '@') return false;
     *start = b;
     *end = p;
     return true;
@@ -329,32 +309,55 @@ static int push(pii_spans *o, size_t off, size_t len, pii_kind k, int pattern) {
     return 0;
 }
 
-/* The kind and length of a built-in token starting at i, or 0. */
-static size_t token(const text *t, size_t i, pii_kind *k) {
+/* A built-in value at i, the start of an ASCII token: fills h. */
+static bool token(const pii_text *t, size_t i, pii_kindset kinds, pii_ctx *ctx, pii_hit *h) {
     unsigned char c = t->s[i];
-    size_t len;
-    if (c == '-') return (*k = PII_GPS, gps(t, i));
-    if (c == '+') return (*k = PII_PHONE, phone(t, i));
-    if (is_digit(c)) {
-        size_t d = digit_run(t, i);
-        if (at(t, i + d) == '.') {
-            if ((len = gps(t, i))) return (*k = PII_GPS, len);
-            if ((len = ipv4(t, i))) return (*k = PII_IPV4, len);
+    size_t len = 0;
+    pii_kind k = PII_PHONE;
+    if (c == '-') {
+        if (ON(kinds, PII_GPS) && (len = gps(t, i))) k = PII_GPS;
+    } else if (c == '+') {
+        if (ON(kinds, PII_PHONE)) len = phone(t, i);
+    } else if (pt_digit(c)) {
+        size_t d = pt_digit_run(t, i);
+        if (pt_at(t, i + d) == '.') {
+            if (ON(kinds, PII_GPS) && (len = gps(t, i))) k = PII_GPS;
+            else if (ON(kinds, PII_IPV4) && (len = ipv4(t, i))) k = PII_IPV4;
         }
-        if ((len = phone(t, i))) return (*k = PII_PHONE, len);
-        if ((len = cn_id(t, i))) return (*k = PII_CN_ID, len);
-        if ((len = bank_card(t, i))) return (*k = PII_BANK_CARD, len);
+        if (!len && ON(kinds, PII_PHONE) && (len = phone(t, i))) k = PII_PHONE;
+        if (!len && ON(kinds, PII_CN_ID) && (len = cn_id(t, i))) k = PII_CN_ID;
+        if (!len && ON(kinds, PII_BANK_CARD) && (len = bank_card(t, i))) k = PII_BANK_CARD;
     }
-    return (*k = PII_VIN, vin(t, i));
+    if (!len && pt_alnum(c) && ON(kinds, PII_VIN) && (len = vin(t, i))) k = PII_VIN;
+    if (len) {
+        *h = (pii_hit){i, len, k};
+        return true;
+    }
+    int v;
+    /* A lower-case word no detector starts at: the common case in English. */
+    if (pt_lower(c) && !pt_word(t, i, &len, &v)) return false;
+    return c != '-' && (piinum_ascii(t, i, kinds, ctx, h) || piiword_ascii(t, i, kinds, ctx, h));
 }
 
-static bool may_hold_builtin(const text *t) {
+/* A built-in value at the Chinese or full-width character at i. */
+static bool wide(const pii_text *t, size_t i, uint32_t cp, unsigned cls, pii_kindset kinds, pii_ctx *ctx, pii_hit *h) {
+    size_t len;
+    if ((cls & PT_PROVINCE) && ON(kinds, PII_PLATE) && (len = plate(t, i))) {
+        *h = (pii_hit){i, len, PII_PLATE};
+        return true;
+    }
+    if (!cls && cp != 0xFF08 && cp != 0x3007) return false;    /* （ 〇 start a landline, a spoken 0 */
+    return piinum_cjk(t, i, cp, cls, kinds, ctx, h) || piiword_cjk(t, i, cp, cls, kinds, ctx, h);
+}
+
+static bool may_hold_builtin(const pii_text *t, pii_kindset kinds) {
+    if (kinds & WORD_KINDS) return true;
     for (size_t i = 0; i < t->n; i++)
-        if (is_digit(t->s[i]) || t->s[i] == '@') return true;
+        if (pt_digit(t->s[i]) || t->s[i] == '@') return true;
     return false;
 }
 
-static int scan_builtin(const text *t, pii_spans *out) {
+static int scan_emails(const pii_text *t, pii_spans *out) {
     const unsigned char *a = t->s;
     size_t s0, e0;
     while ((a = memchr(a, '@', t->n - (size_t)(a - t->s)))) {
@@ -367,6 +370,13 @@ static int scan_builtin(const text *t, pii_spans *out) {
         }
         if (a >= t->s + t->n) break;
     }
+    return 0;
+}
+
+static int scan_builtin(const pii_text *t, pii_kindset kinds, pii_spans *out) {
+    if (ON(kinds, PII_EMAIL) && scan_emails(t, out) < 0) return -1;
+    const unsigned char *classes = pt_classes();
+    pii_ctx ctx = {0};
     size_t nemail = out->n, ei = 0, i = 0;
     while (i < t->n) {
         if (ei < nemail && i >= out->v[ei].off) {
@@ -375,15 +385,24 @@ static int scan_builtin(const text *t, pii_spans *out) {
             continue;
         }
         unsigned char c = t->s[i];
-        pii_kind k = PII_PHONE;
-        size_t len = 0;
-        if (c >= 0xE0 && c < 0xF0) len = (k = PII_PLATE, plate(t, i));
-        else if ((is_alnum(c) || c == '+' || c == '-') && starts_token(t, i)) len = token(t, i, &k);
-        if (len) {
-            if (push(out, i, len, k, -1) < 0) return -1;
-            i += len;
+        size_t step = 1;
+        pii_hit h;
+        bool hit = false;
+        if (c >= 0xE0 && c < 0xF0) {
+            uint32_t cp = pt_char(t, i, &step);
+            unsigned cls = cp >= PT_CJK_FIRST && cp <= PT_CJK_LAST ? classes[cp - PT_CJK_FIRST] : 0;
+            hit = wide(t, i, cp, cls, kinds, &ctx, &h);
+        } else if ((pt_alnum(c) || c == '+' || c == '-' || c == '(') && pt_starts_token(t, i)) {
+            hit = token(t, i, kinds, &ctx, &h);
+            if (pt_alnum(c)) step = pt_alnum_run(t, i);
+        } else if (pt_alnum(c)) {
+            step = pt_alnum_run(t, i);
+        }
+        if (hit) {
+            if (push(out, h.off, h.len, h.kind, -1) < 0) return -1;
+            i = h.off + h.len > i ? h.off + h.len : i + 1;
         } else {
-            i += is_alnum(c) ? alnum_run(t, i) : 1;
+            i += step;
         }
     }
     return 0;
@@ -422,11 +441,11 @@ static void settle(pii_spans *o) {
     o->n = keep;
 }
 
-int pii_scan(const char *s, size_t n, const pii_pattern *pats, size_t npats, pii_spans *out) {
+int pii_scan(const char *s, size_t n, pii_kindset kinds, const pii_pattern *pats, size_t npats, pii_spans *out) {
     assert(s != NULL && out != NULL && npats <= PII_MAX_PATTERNS);
-    text t = {(const unsigned char *)s, n};
+    pii_text t = {(const unsigned char *)s, n};
     out->n = 0;
-    if (may_hold_builtin(&t) && scan_builtin(&t, out) < 0) return -1;
+    if (kinds && may_hold_builtin(&t, kinds) && scan_builtin(&t, kinds, out) < 0) return -1;
     if (scan_patterns(s, n, pats, npats, out) < 0) return -1;
     settle(out);
     return 0;

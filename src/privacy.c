@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "configread.h"
 #include "pii.h"
 #include "redact.h"
 
@@ -41,6 +42,28 @@ struct privacy_call {
     size_t nmasked;
     bool oom;
 };
+
+int privacy_read_detectors(configread *r, const cJSON *pv, pii_kindset *kinds) {
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(pv, "detectors"), *x;
+    *kinds = PII_ALL_KINDS;
+    if (!d) return 0;
+    if (!cJSON_IsObject(d)) return configread_fail(r, "privacy.detectors", "must be an object of kind names to true or false");
+    pii_kindset seen = 0;
+    cJSON_ArrayForEach(x, d) {
+        int k = pii_kind_by_name(x->string);
+        char path[80];
+        configread_path(path, sizeof path, "privacy.detectors", x->string);
+        if (k < 0)
+            return configread_fail(r, path, "is not a built-in kind (PHONE, CN_ID, BANK_CARD, EMAIL, PLATE, VIN, GPS, "
+                                            "IPV4, ADDRESS, PASSPORT, NAME)");
+        if (seen >> k & 1) return configread_fail(r, path, "duplicate kind");
+        seen |= (pii_kindset)1 << k;
+        if (!cJSON_IsBool(x)) return configread_fail(r, path, "must be true or false");
+        if (cJSON_IsTrue(x)) *kinds |= (pii_kindset)1 << k;
+        else *kinds &= ~((pii_kindset)1 << k);
+    }
+    return 0;
+}
 
 typedef void (*visit_fn)(privacy_call *p, cJSON *text);
 
@@ -71,7 +94,7 @@ static void each_text(cJSON *messages, privacy_call *p, visit_fn fn) {
 
 static void scan_one(privacy_call *p, cJSON *text) {
     const config *cfg = p->cfg;
-    if (pii_scan(text->valuestring, strlen(text->valuestring), cfg->patterns, cfg->npatterns, &p->spans) < 0) {
+    if (pii_scan(text->valuestring, strlen(text->valuestring), cfg->pii_kinds, cfg->patterns, cfg->npatterns, &p->spans) < 0) {
         p->oom = true;
         return;
     }
@@ -102,7 +125,7 @@ static void mask_for_scoring(privacy_call *p, const chatreq *req) {
     for (size_t i = 0; i < req->nmessages; i++) {
         const feature_message *m = &req->msgs[i];
         p->masked[i] = *m;
-        if (pii_scan(m->text, m->len, p->cfg->patterns, p->cfg->npatterns, &p->spans) < 0) goto err;
+        if (pii_scan(m->text, m->len, p->cfg->pii_kinds, p->cfg->patterns, p->cfg->npatterns, &p->spans) < 0) goto err;
         if (p->spans.n == 0) continue;
         if (!(p->masked_texts[i] = redact_text(r, m->text, m->len, &p->spans, p->cfg->patterns))) goto err;
         p->masked[i].text = p->masked_texts[i];

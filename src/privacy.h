@@ -17,6 +17,12 @@
 #include "request.h"
 
 struct cJSON;
+struct configread;
+
+/* Reads privacy.detectors from the privacy object pv into *kinds: an
+ * object of built-in kind names (as privacy.found spells them) to booleans,
+ * {"NAME": false}; kinds not named stay on.  -1 with the message in r. */
+int privacy_read_detectors(struct configread *r, const struct cJSON *pv, pii_kindset *kinds);
 
 /* Kinds found: bit k for built-in kind k, bit PII_BUILTIN_KINDS + i for
  * operator pattern i. */

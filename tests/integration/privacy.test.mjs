@@ -6,13 +6,15 @@
 // split at every character boundary); in local mode no request reached it
 // at all: not for a complex prompt, a forced model or header, a failing
 // device (fallback), nor a slow one (hedging).  The gateway's log is
-// searched for the values afterwards.
+// searched for the values afterwards.  The kinds a car hears (an address, a
+// landline, a spoken number, a name) are masked and restored the same way,
+// and privacy.detectors switches one off.
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startFake, startGateway, makeConfig, chat, sse, request, streamedContent, assertSseWire,
-  assertCleanStop, answer, chatBody,
+  assertCleanStop, answer, chatBody, runGateway,
 } from './harness.mjs';
 
 // A resident ID number with its ISO 7064 mod 11-2 check digit computed here.
@@ -50,12 +52,12 @@ describe('privacy', () => {
     await cloud.stop();
   });
 
-  async function gateway(mode, routing = {}) {
+  async function gateway(mode, routing = {}, detectors = undefined) {
     await device.setMode({});
     await cloud.setMode({});
     await device.clear();
     await cloud.clear();
-    const privacy = mode === undefined ? {} : { privacy: { mode } };
+    const privacy = mode === undefined ? {} : { privacy: { mode, ...(detectors ? { detectors } : {}) } };
     const gw = await startGateway(makeConfig({
       device: device.url, cloud: cloud.url, routing, health: { probe_interval_ms: 60000 }, extra: privacy,
     }));
@@ -112,6 +114,76 @@ describe('privacy', () => {
       assert.deepEqual(res.json.privacy, { mode: 'redact', found: ['PHONE', 'CN_ID', 'EMAIL', 'PLATE'] });
       assertNoValues(res.text, '/v1/route');
       await assertCleanStop(gw);
+    });
+  });
+
+  describe('what a car hears: addresses, landlines, spoken numbers, names (redact)', () => {
+    const NAME = '张伟';
+    const LANDLINE = '010-65123456';
+    const ADDRESS = '北京市朝阳区建国路88号3单元502';
+    const CAR = `给${NAME}打电话，座机${LANDLINE}，告诉他我在${ADDRESS}等他。`;
+    const CAR_MASKED = '给⟨NAME_1⟩打电话，座机⟨PHONE_1⟩，告诉他我在⟨ADDRESS_1⟩等他。';
+    const EN_NAME = 'Anna Müller';
+    const EN_ADDRESS = '221B Baker Street, London NW1';
+    const SPOKEN = 'one three eight one two three four five six seven eight';
+    const EN = `text ${EN_NAME} that I'm at ${EN_ADDRESS}, my number is ${SPOKEN}`;
+    const NEW_VALUES = [NAME, LANDLINE, ADDRESS, EN_NAME, EN_ADDRESS, SPOKEN];
+
+    function assertNoNewValues(text, where) {
+      for (const v of NEW_VALUES) assert.ok(!text.includes(v), `${where} contains the personal value ${v}`);
+    }
+
+    it('the cloud gets placeholders, the client the values, in JSON and in one-character chunks', async () => {
+      const gw = await gateway('redact');
+      const res = await chat(gw.base, chatBody(CAR, { model: 'cloud' }));
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.json.choices[0].message.content, answer('cloud', CAR));
+      let got = await cloud.requests();
+      assert.equal(got.length, 1);
+      assert.equal(got[0].json.messages[0].content, CAR_MASKED);
+      assertNoNewValues(got[0].body, 'the cloud request');
+
+      await cloud.clear();
+      const reply = 'Texting ⟨NAME_1⟩ now: you are at ⟨ADDRESS_1⟩, call back on ⟨PHONE_1⟩.';
+      await cloud.setMode({ reply, chunks: 1000 });
+      const st = await sse(gw.base, chatBody(EN, { model: 'cloud', stream: true }));
+      assert.equal(st.status, 200, st.raw);
+      assertSseWire(st.raw);
+      assert.equal(streamedContent(st.events),
+        `Texting ${EN_NAME} now: you are at ${EN_ADDRESS}, call back on ${SPOKEN}.`);
+      got = await cloud.requests();
+      assert.equal(got[0].json.messages[0].content, "text ⟨NAME_1⟩ that I'm at ⟨ADDRESS_1⟩, my number is ⟨PHONE_1⟩");
+      assertNoNewValues(got[0].body, 'the cloud request');
+
+      const route = await request(gw.base, { method: 'POST', path: '/v1/route', body: chatBody(CAR) });
+      assert.deepEqual(route.json.privacy, { mode: 'redact', found: ['PHONE', 'ADDRESS', 'NAME'] });
+      assertNoNewValues(route.text, '/v1/route');
+      await assertCleanStop(gw);
+      assertNoNewValues(gw.stderrText(), 'the gateway log');
+    });
+
+    it('privacy.detectors switches a kind off: the name goes as written, the rest masked', async () => {
+      const gw = await gateway('redact', {}, { NAME: false });
+      const res = await chat(gw.base, chatBody(CAR, { model: 'cloud' }));
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.json.choices[0].message.content, answer('cloud', CAR));
+      const got = await cloud.requests();
+      assert.equal(got[0].json.messages[0].content, `给${NAME}打电话，座机⟨PHONE_1⟩，告诉他我在⟨ADDRESS_1⟩等他。`);
+      const route = await request(gw.base, { method: 'POST', path: '/v1/route', body: chatBody(CAR) });
+      assert.deepEqual(route.json.privacy, { mode: 'redact', found: ['PHONE', 'ADDRESS'] });
+      await assertCleanStop(gw);
+
+      const cfg = makeConfig({ device: device.url, cloud: cloud.url, extra: { privacy: { detectors: { NAME: false } } } });
+      const check = await runGateway(['--check', '--config', '{config}'], { config: cfg, env: { TEST_CLOUD_KEY: 'x' } });
+      assert.equal(check.code, 0, check.stderr);
+      const printed = JSON.parse(check.stdout).privacy.detectors;
+      assert.equal(printed.NAME, false);
+      assert.equal(printed.ADDRESS, true);
+      assert.equal(Object.keys(printed).length, 11);
+      const bad = makeConfig({ device: device.url, cloud: cloud.url, extra: { privacy: { detectors: { name: false } } } });
+      const refused = await runGateway(['--check', '--config', '{config}'], { config: bad, env: { TEST_CLOUD_KEY: 'x' } });
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /privacy\.detectors\.name: is not a built-in kind/);
     });
   });
 

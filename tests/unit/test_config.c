@@ -306,7 +306,32 @@ static void test_privacy(void) {
                  "{\"name\":\"A\",\"regex\":\"b\"}]}}",
                  "privacy.patterns[1].name: duplicate name");
     expect_error("{\"backends\":[" MIN_BACKEND "],\"privacy\":{\"patterns\":[{\"name\":\"A\"}]}}",
-                 "privacy.patterns[0].regex: is required");
+                 "privacy.patterns[0].regex: is required");    expect_error("{\"backends\":[" MIN_BACKEND "],\"privacy\":{\"patterns\":[{\"name\":\"NAME\",\"regex\":\"a\"}]}}",
+                 "privacy.patterns[0].name: is a built-in kind");
+}
+
+/* privacy.detectors: every kind on by default, named kinds switched, and
+ * every mistake named by its field. */
+static void test_detectors(void) {
+    char err[256] = "";
+    config *c = parse("{\"backends\":[" MIN_BACKEND "]}", err);
+    CHECK(c != NULL);
+    if (c) CHECK_INT(c->pii_kinds, PII_ALL_KINDS);
+    config_free(c);
+    c = parse("{\"backends\":[" MIN_BACKEND "],\"privacy\":{\"detectors\":{\"NAME\":false,\"ADDRESS\":false,"
+              "\"PHONE\":true}}}",
+              err);
+    CHECK(c != NULL);
+    if (c) CHECK_INT(c->pii_kinds, PII_ALL_KINDS & ~(1u << PII_NAME | 1u << PII_ADDRESS));
+    config_free(c);
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"privacy\":{\"detectors\":[\"NAME\"]}}",
+                 "privacy.detectors: must be an object of kind names to true or false");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"privacy\":{\"detectors\":{\"name\":false}}}",
+                 "privacy.detectors.name: is not a built-in kind (PHONE, CN_ID");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"privacy\":{\"detectors\":{\"NAME\":0}}}",
+                 "privacy.detectors.NAME: must be true or false");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"privacy\":{\"detectors\":{\"NAME\":false,\"NAME\":true}}}",
+                 "privacy.detectors.NAME: duplicate kind");
 }
 
 static void test_aliases(void) {
@@ -457,6 +482,7 @@ int main(void) {
     test_aliases();
     test_restart_fields();
     test_privacy();
+    test_detectors();
     test_defaults();
     test_full();
     test_errors();

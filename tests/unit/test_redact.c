@@ -2,7 +2,9 @@
  * gives back the original text however the answer is cut: at every byte
  * position into two pieces, into pieces of every size, and byte by byte
  * (which splits inside the three UTF-8 bytes of ⟨ and ⟩).  Placeholders
- * the redactor did not issue, and fragments of them, pass unchanged. */
+ * the redactor did not issue, and fragments of them, pass unchanged.  The
+ * splitting is done for a text holding every kind of placeholder,
+ * including ADDRESS, GPS, PHONE (landline and spoken), PASSPORT and NAME. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,7 +14,7 @@
 
 static char *redact(redactor *r, const char *s) {
     pii_spans sp = {0};
-    CHECK(pii_scan(s, strlen(s), NULL, 0, &sp) == 0);
+    CHECK(pii_scan(s, strlen(s), PII_ALL_KINDS, NULL, 0, &sp) == 0);
     char *t = redact_text(r, s, strlen(s), &sp, NULL);
     pii_spans_free(&sp);
     return t;
@@ -54,13 +56,18 @@ static char *stream(const redactor *r, const char *text, const size_t *cuts, siz
     return all;
 }
 
-static void test_every_split(void) {
+/* Redacts orig, checks the placeholders it must hold, and streams an
+ * answer quoting them cut at every byte (one cut), at pairs of cuts, and
+ * byte by byte: the client must always see orig restored. */
+static void check_splits(const char *orig, const char *const *placeholders) {
     redactor *r = redactor_new();
-    const char *orig = "您好，请拨打13812345678，或发邮件至zhang.san@example.com；车牌粤B12345。";
     char *red = redact(r, orig);
-    CHECK(strstr(red, "⟨PHONE_1⟩") && strstr(red, "⟨EMAIL_1⟩") && strstr(red, "⟨PLATE_1⟩"));
+    for (const char *const *p = placeholders; *p; p++) {
+        if (!strstr(red, *p)) fprintf(stderr, "no %s in %s\n", *p, red);
+        CHECK(strstr(red, *p) != NULL);
+    }
     /* The model's answer quotes the placeholders, one of them unknown. */
-    char answer[512], want[512];
+    char answer[1024], want[1024];
     snprintf(answer, sizeof answer, "好的：%s ⟨PHONE_7⟩ ⟨PHONE_1", red);
     snprintf(want, sizeof want, "好的：%s ⟨PHONE_7⟩ ⟨PHONE_1", orig);
     size_t n = strlen(answer);
@@ -87,6 +94,22 @@ static void test_every_split(void) {
     free(bytes);
     free(red);
     redactor_free(r);
+}
+
+static void test_every_split(void) {
+    static const char *const old_kinds[] = {"⟨PHONE_1⟩", "⟨EMAIL_1⟩", "⟨PLATE_1⟩", NULL};
+    check_splits("您好，请拨打13812345678，或发邮件至zhang.san@example.com；车牌粤B12345。", old_kinds);
+    /* Every kind the context detectors add, in both languages. */
+    static const char *const zh[] = {"⟨NAME_1⟩", "⟨ADDRESS_1⟩", "⟨PHONE_1⟩", "⟨PHONE_2⟩", "⟨GPS_1⟩",
+                                     "⟨PASSPORT_1⟩", NULL};
+    check_splits("给张伟打电话，请他到北京市朝阳区建国路88号3单元502，座机010-65123456，手机幺三八一二三四五六七八，"
+                 "车在北纬39.9042度，东经116.4074度，护照号E12345678。",
+                 zh);
+    static const char *const en[] = {"⟨NAME_1⟩", "⟨ADDRESS_1⟩", "⟨PHONE_1⟩", "⟨PHONE_2⟩", "⟨GPS_1⟩",
+                                     "⟨PASSPORT_1⟩", NULL};
+    check_splits("text Anna Müller that I'm at 221B Baker Street, London NW1, call (415) 555-0132 or "
+                 "one three eight one two three four five six seven eight, pin 39.9042°N 116.4074°E, passport G12345678",
+                 en);
 }
 
 /* Text that cannot be a placeholder is never held back. */
