@@ -20,6 +20,13 @@ TEST_PACKAGES="clang libclang-rt-14-dev iproute2 nftables openssl"
 # Installed without the packages they recommend: the suite wants prometheus's promtool
 # (it checks the /metrics text), not a Prometheus server and node exporter as services.
 TEST_PACKAGES_SLIM="prometheus"
+# The deployment checks (.ci/deploy-checks.sh) need the arm64 cross compiler and
+# the arm64 -dev packages from Debian's multiarch (apt installs the amd64 ones
+# at the same version beside them), qemu-user to run arm64 binaries (called
+# directly, so binfmt_misc is not needed), lintian, and systemd for
+# systemd-analyze (installed, never run as init).
+DEPLOY_PACKAGES="gcc-aarch64-linux-gnu libc6-dev-arm64-cross libmicrohttpd-dev:arm64 libcurl4-openssl-dev:arm64 libcjson-dev:arm64"
+DEPLOY_PACKAGES_SLIM="qemu-user lintian systemd"
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -47,6 +54,12 @@ install_deps() {  # install_deps build|test
         missing="$missing$(missing_of $TEST_PACKAGES)"
         slim=$(missing_of $TEST_PACKAGES_SLIM)
         command -v node >/dev/null && command -v npm >/dev/null || missing="$missing nodejs npm"
+        if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+            as_root dpkg --add-architecture arm64
+            apt_updated=""
+        fi
+        missing="$missing$(missing_of $DEPLOY_PACKAGES)"
+        slim="$slim$(missing_of $DEPLOY_PACKAGES_SLIM)"
     fi
     if [ -n "$missing" ]; then apt_install $missing; fi
     if [ -n "$slim" ]; then apt_install --no-install-recommends $slim; fi
@@ -65,13 +78,15 @@ build() {  # build DIR [cmake args...]
 }
 
 demo() {
+    # TIERGATE_BUILD_DIR: the suite's node-less demo check builds elsewhere.
+    local dir=${TIERGATE_BUILD_DIR:-build}
     install_deps build
-    build build
+    build "$dir"
     local pids=()
     trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
-    build/fakellm --port 8081 --model "qwen2.5-1.5b-instruct (simulated)" --label device --quiet >/dev/null &
+    "$dir"/fakellm --port 8081 --model "qwen2.5-1.5b-instruct (simulated)" --label device --quiet >/dev/null &
     pids+=($!)
-    build/fakellm --port 8082 --model "deepseek-chat (simulated)" --label cloud --quiet >/dev/null &
+    "$dir"/fakellm --port 8082 --model "deepseek-chat (simulated)" --label cloud --quiet >/dev/null &
     pids+=($!)
     cat >&2 <<'TXT'
 
@@ -88,7 +103,7 @@ The X-Tiergate-Tier / -Backend / -Reason / -Score headers say who answered and w
 Press Ctrl-C to stop.
 
 TXT
-    build/tiergate --config config/demo.json &
+    "$dir"/tiergate --config config/demo.json &
     pids+=($!)
     wait "${pids[-1]}"
 }
@@ -105,6 +120,24 @@ run_suite() {
         ctest --output-on-failure -j2)
     echo "== fuzz targets (clang, libFuzzer, 20 s each) =="
     tests/fuzz/run.sh 20
+    run_deploy_checks
+}
+
+# The deployment checks, each timed: node-less demo, the amd64 package (from
+# the gcc build), the arm64 build under qemu-user and its package.  The node
+# tests must have been in both builds of the suite, so a machine without node
+# cannot pass the suite by leaving them out.
+run_deploy_checks() {
+    local d job t0
+    for d in build build-asan; do
+        (cd "$d" && ctest -N | grep -q "integration\.routing") || { echo "dev.sh: $d has no node tests" >&2; return 1; }
+    done
+    for job in nonode-demo "package build" arm64; do
+        echo "== deployment check: $job =="
+        t0=$SECONDS
+        .ci/deploy-checks.sh $job
+        echo "== deployment check: $job: passed in $((SECONDS - t0)) s =="
+    done
 }
 
 case "${1:-}" in
