@@ -202,10 +202,9 @@ run_installed() {
     wait "$gw" || fail "the installed gateway did not exit 0 on SIGTERM"
 }
 
+# package BUILD ARCH [EMULATOR]: EMULATOR runs the package's binary.
 package() {
-    local build=$1 arch=$2 emu=""
-    grep -q '^CMAKE_CROSSCOMPILING_EMULATOR' "$build/CMakeCache.txt" 2>/dev/null &&
-        emu=$(sed -n 's/^CMAKE_CROSSCOMPILING_EMULATOR:.*=//p' "$build/CMakeCache.txt")
+    local build=$1 arch=$2 emu=${3:-}
     rm -f "$build"/tiergate_*.deb
     cmake -S . -B "$build" -DCMAKE_INSTALL_PREFIX=/usr >/dev/null
     cmake --build "$build" --target package >/dev/null
@@ -224,7 +223,7 @@ arm64() {
     local n
     n=$(cd "$dir" && ctest -N | grep -cE "integration\.(routing|streams|fallback)$")
     [ "$n" = 3 ] || fail "the arm64 smoke tests are not all registered"
-    package "$dir" arm64
+    package "$dir" arm64 qemu-aarch64
 }
 
 case "${1:-}" in
