@@ -3,9 +3,11 @@
 #
 #   ./dev.sh demo   install what is missing, build, start tiergate on config/demo.json
 #                   with two simulated model servers as its device and cloud tiers
+#                   (no Node.js needed: without it the node tests are left out)
 #   ./dev.sh test   install what is missing, build, run the whole suite: once with gcc,
 #                   once with clang under AddressSanitizer + UndefinedBehaviorSanitizer,
-#                   then each libFuzzer target for 20 s (tests/fuzz/run.sh)
+#                   then each libFuzzer target for 20 s (tests/fuzz/run.sh), then the
+#                   deployment checks (.ci/deploy-checks.sh)
 #
 # Installing needs root (or sudo) on Debian; everything else runs as any user.
 set -euo pipefail
