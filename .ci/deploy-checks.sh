@@ -80,7 +80,7 @@ nonode_demo_inside() {
     rm -rf "$dir"
     TIERGATE_BUILD_DIR=$dir ./dev.sh demo >"$log" 2>&1 &
     demo=$!   # global: the trap runs after this function has returned
-    trap 'kill "$demo" 2>/dev/null; wait "$demo" 2>/dev/null; rm -f "$log" "$out"' EXIT
+    trap 'kill "$demo" 2>/dev/null; wait "$demo" 2>/dev/null || true; rm -f "$log" "$out"' EXIT
     wait_for_line "$log" '"msg":"listening"' 300 || { cat "$log" >&2; fail "the demo did not start"; }
     grep -q "integration, compatibility and fault tests are off" "$log" ||
         { cat "$log" >&2; fail "the configure step did not say the node tests are off"; }
@@ -127,9 +127,8 @@ check_package() {
     [ "$have" = "$(tr ' \n' '\n' <<<"$want" | sort | tr '\n' ' ')" ] || fail "$deb: contents are: $have"
     lintian --fail-on error,warning --tag-display-limit 0 "$deb" || fail "$deb: lintian"
 
-    local root
-    root=$(mktemp -d /tmp/tiergate-root.XXXXXX)
-    trap "rm -rf '$root'" RETURN
+    root=$(mktemp -d /tmp/tiergate-root.XXXXXX)   # global: the trap runs at exit
+    trap 'rm -rf "$root"' EXIT
     dpkg -x "$deb" "$root"
     local machine
     machine=$(readelf -h "$root/usr/bin/tiergate" | awk -F': *' '/Machine/ {print $2}')
@@ -137,7 +136,7 @@ check_package() {
         amd64:*X86-64* | arm64:*AArch64*) ;;
         *) fail "$deb: usr/bin/tiergate is for '$machine'" ;;
     esac
-    readelf -S "$root/usr/bin/tiergate" | grep -q '\.debug_info' && fail "$deb: the binary is not stripped"
+    ! grep -q '\.debug_info' <<<"$(readelf -S "$root/usr/bin/tiergate")" || fail "$deb: the binary is not stripped"
 
     # The unit, as installed into a root that has systemd's targets and kill.
     mkdir -p "$root/usr/lib/systemd/system" "$root/bin"
@@ -178,7 +177,7 @@ run_installed() {
 
     local log=$root/gateway.log
     pids=()   # global: the trap runs after this function has returned
-    trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null' EXIT
+    trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null || true' EXIT
     build/fakellm --port 8080 --model qwen2.5-1.5b-instruct --label device --quiet >/dev/null &
     pids+=($!)
     DEEPSEEK_API_KEY=sk-ci-not-a-key "${bin[@]}" --config "$conf" 2>"$log" &
@@ -218,7 +217,7 @@ arm64() {
     cmake -S . -B "$dir" -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         -DTIERGATE_INTEGRATION_TESTS=ON >/dev/null
     cmake --build "$dir" -j"$(nproc)" >/dev/null
-    readelf -h "$dir/tiergate" | grep -q AArch64 || fail "$dir/tiergate is not an arm64 binary"
+    grep -q AArch64 <<<"$(readelf -h "$dir/tiergate")" || fail "$dir/tiergate is not an arm64 binary"
     (cd "$dir" && ctest --output-on-failure -j2)
     local n
     n=$(cd "$dir" && ctest -N | grep -cE "integration\.(routing|streams|fallback)$")
