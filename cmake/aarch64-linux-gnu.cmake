@@ -23,6 +23,3 @@ find_program(TIERGATE_QEMU_AARCH64 qemu-aarch64)
 if(TIERGATE_QEMU_AARCH64)
   set(CMAKE_CROSSCOMPILING_EMULATOR ${TIERGATE_QEMU_AARCH64})
 endif()
-
-# Programs run on the build machine; libraries and headers are the target's.
-set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
