@@ -3,9 +3,11 @@
 #
 #   ./dev.sh demo   install what is missing, build, start tiergate on config/demo.json
 #                   with two simulated model servers as its device and cloud tiers
+#                   (no Node.js needed: without it the node tests are left out)
 #   ./dev.sh test   install what is missing, build, run the whole suite: once with gcc,
 #                   once with clang under AddressSanitizer + UndefinedBehaviorSanitizer,
-#                   then each libFuzzer target for 20 s (tests/fuzz/run.sh)
+#                   then each libFuzzer target for 20 s (tests/fuzz/run.sh), then the
+#                   deployment checks (.ci/deploy-checks.sh)
 #
 # Installing needs root (or sudo) on Debian; everything else runs as any user.
 set -euo pipefail
@@ -20,6 +22,13 @@ TEST_PACKAGES="clang libclang-rt-14-dev iproute2 nftables openssl"
 # Installed without the packages they recommend: the suite wants prometheus's promtool
 # (it checks the /metrics text), not a Prometheus server and node exporter as services.
 TEST_PACKAGES_SLIM="prometheus"
+# The deployment checks (.ci/deploy-checks.sh) need the arm64 cross compiler and
+# the arm64 -dev packages from Debian's multiarch (apt installs the amd64 ones
+# at the same version beside them), qemu-user to run arm64 binaries (called
+# directly, so binfmt_misc is not needed), lintian, and systemd for
+# systemd-analyze (installed, never run as init).
+DEPLOY_PACKAGES="gcc-aarch64-linux-gnu libc6-dev-arm64-cross libmicrohttpd-dev:arm64 libcurl4-openssl-dev:arm64 libcjson-dev:arm64"
+DEPLOY_PACKAGES_SLIM="qemu-user lintian systemd"
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -47,6 +56,12 @@ install_deps() {  # install_deps build|test
         missing="$missing$(missing_of $TEST_PACKAGES)"
         slim=$(missing_of $TEST_PACKAGES_SLIM)
         command -v node >/dev/null && command -v npm >/dev/null || missing="$missing nodejs npm"
+        if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+            as_root dpkg --add-architecture arm64
+            apt_updated=""
+        fi
+        missing="$missing$(missing_of $DEPLOY_PACKAGES)"
+        slim="$slim$(missing_of $DEPLOY_PACKAGES_SLIM)"
     fi
     if [ -n "$missing" ]; then apt_install $missing; fi
     if [ -n "$slim" ]; then apt_install --no-install-recommends $slim; fi
@@ -65,13 +80,15 @@ build() {  # build DIR [cmake args...]
 }
 
 demo() {
+    # TIERGATE_BUILD_DIR: the suite's node-less demo check builds elsewhere.
+    local dir=${TIERGATE_BUILD_DIR:-build}
     install_deps build
-    build build
+    build "$dir"
     local pids=()
     trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
-    build/fakellm --port 8081 --model "qwen2.5-1.5b-instruct (simulated)" --label device --quiet >/dev/null &
+    "$dir"/fakellm --port 8081 --model "qwen2.5-1.5b-instruct (simulated)" --label device --quiet >/dev/null &
     pids+=($!)
-    build/fakellm --port 8082 --model "deepseek-chat (simulated)" --label cloud --quiet >/dev/null &
+    "$dir"/fakellm --port 8082 --model "deepseek-chat (simulated)" --label cloud --quiet >/dev/null &
     pids+=($!)
     cat >&2 <<'TXT'
 
@@ -88,7 +105,7 @@ The X-Tiergate-Tier / -Backend / -Reason / -Score headers say who answered and w
 Press Ctrl-C to stop.
 
 TXT
-    build/tiergate --config config/demo.json &
+    "$dir"/tiergate --config config/demo.json &
     pids+=($!)
     wait "${pids[-1]}"
 }
@@ -105,11 +122,30 @@ run_suite() {
         ctest --output-on-failure -j2)
     echo "== fuzz targets (clang, libFuzzer, 20 s each) =="
     tests/fuzz/run.sh 20
+    run_deploy_checks
+}
+
+# The deployment checks, each timed: node-less demo, the amd64 package (from
+# the gcc build), the arm64 build under qemu-user and its package.  The node
+# tests must have been in both builds of the suite, so a machine without node
+# cannot pass the suite by leaving them out.
+run_deploy_checks() {
+    local d job t0
+    for d in build build-asan; do
+        grep -q "integration\.routing" <<<"$(cd "$d" && ctest -N)" || { echo "dev.sh: $d has no node tests" >&2; return 1; }
+    done
+    for job in nonode-demo "package build" arm64; do
+        echo "== deployment check: $job =="
+        t0=$SECONDS
+        .ci/deploy-checks.sh $job
+        echo "== deployment check: $job: passed in $((SECONDS - t0)) s =="
+    done
 }
 
 case "${1:-}" in
     demo) demo ;;
     test) run_suite ;;
     build) install_deps build; build build ;;
-    *) echo "usage: $0 demo|test|build" >&2; exit 2 ;;
+    deploy-checks) install_deps test; run_deploy_checks ;;   # after a ./dev.sh test
+    *) echo "usage: $0 demo|test|build|deploy-checks" >&2; exit 2 ;;
 esac

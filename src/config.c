@@ -24,6 +24,7 @@
 #include "auth.h"
 #include "budget.h"
 #include "configread.h"
+#include "datadir.h"
 #include "privacy.h"
 
 #define CONFIG_MAX_BACKENDS 16
@@ -527,6 +528,24 @@ static int resolve_path(char **file, const char *path, char *err, size_t errlen)
     return 0;
 }
 
+/* The classifier model beside the configuration, or else the one installed
+ * with the binary (datadir.h): an installed gateway started with its
+ * installed configuration needs no file copied into /etc. */
+static int resolve_model(char **file, const char *path, char *err, size_t errlen) {
+    char shipped[4096];
+    int found = datadir_find(*file, shipped, sizeof shipped);
+    if (resolve_path(file, path, err, errlen) < 0) return -1;
+    if (!found || access(*file, F_OK) == 0) return 0;
+    char *dup = strdup(shipped);
+    if (!dup) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    free(*file);
+    *file = dup;
+    return 0;
+}
+
 config *config_load(const char *path, char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -541,7 +560,7 @@ config *config_load(const char *path, char *err, size_t errlen) {
     else if (n > CONFIG_MAX_FILE) snprintf(err, errlen, "%s: larger than %u bytes", path, CONFIG_MAX_FILE);
     else c = config_parse(buf, n, err, errlen, NULL);
     free(buf);
-    if (c && (resolve_path(&c->classifier_model, path, err, errlen) < 0 ||
+    if (c && (resolve_model(&c->classifier_model, path, err, errlen) < 0 ||
               resolve_path(&c->budget.state_file, path, err, errlen) < 0 ||
               resolve_path(&c->log_file, path, err, errlen) < 0)) {
         config_free(c);

@@ -99,7 +99,8 @@ typedef struct config {
     double threshold;        /* score >= threshold needs a tier above device */
     double cloud_threshold;  /* with an edge tier: score >= this needs the cloud */
     char *classifier_model;  /* model file path; config_load resolves a relative
-                                one against the config file's directory */
+                                one against the config file's directory, else
+                                the installed data directory (datadir.h) */
     bool fallback;           /* fall back to other tiers (also for forced models) */
     int deadline_ms;         /* whole-request budget across retries and fallbacks */
     int max_first_byte_ms;   /* slower larger tiers are passed over (slow_network); 0 = off */
@@ -142,7 +143,8 @@ typedef struct config {
 config *config_parse(const char *text, size_t len, char *err, size_t errlen,
                      const char *(*getenv_fn)(const char *name));
 /* Reads path and calls config_parse; a relative routing.classifier_model or
- * budget.state_file is then taken relative to the directory of path. */
+ * budget.state_file is then taken relative to the directory of path (a
+ * model not found there, relative to the installed data directory). */
 config *config_load(const char *path, char *err, size_t errlen);
 void config_free(config *c);
 /* Writes the effective configuration as JSON; API keys appear as "***". */

@@ -54,7 +54,7 @@ static const char help_text[] =
     "  --check             validate the configuration, the classifier model and the budget's\n"
     "                      state file, print the configuration with secrets masked, exit\n"
     "  --version           print the version and exit\n"
-    "  --help              print this help and exit\n"
+    "  --help, -h          print this help and exit\n"
     "\n"
     "Signals: SIGHUP reloads the configuration and the classifier model (kept as they are\n"
     "if the new ones are invalid); SIGTERM drains requests in flight and exits 0.\n";
