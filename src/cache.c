@@ -28,7 +28,7 @@
  * what an operator removed is gone from the disk when the answer says so.
  * Hits are not written: the LRU order on disk is the last compaction's.
  *
- * Loading reads the file in one read, checks each record's CRC and keeps
+ * Loading maps the file (read ahead at once), checks each record's CRC and keeps
  * the last record of each key; a damaged record ends the trusted part. */
 #include "cache.h"
 
@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -402,19 +403,23 @@ static void set_aside(cache *c, const char *why, size_t kept) {
     free(to);
 }
 
-static int read_whole(const char *path, unsigned char **data, size_t *len) {
+/* Maps path whole (read-only, read ahead at once): 1, or 0 when it does not
+ * exist, or -1 with errno.  *data is NULL for an empty file. */
+static int map_whole(const char *path, unsigned char **data, size_t *len) {
     *data = NULL;
     *len = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0) return errno == ENOENT ? 0 : -1;
-    if (fstat(fd, &st) < 0 || !(*data = malloc((size_t)st.st_size + 1))) {
+    if (fstat(fd, &st) < 0) {
         close(fd);
         return -1;
     }
-    for (ssize_t n; *len < (size_t)st.st_size; *len += (size_t)n)
-        if ((n = read(fd, *data + *len, (size_t)st.st_size - *len)) <= 0) break;
+    *len = (size_t)st.st_size;
+    void *p = *len ? mmap(NULL, *len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0) : NULL;
     close(fd);
+    if (p == MAP_FAILED) return -1;
+    *data = p;
     return 1;
 }
 
@@ -425,7 +430,7 @@ static bool load(cache *c) {
     size_t len, off = CACHEFILE_HEADER, expired = 0;
     char why[128] = "";
     uint64_t t0 = evloop_clock_us();
-    int rc = read_whole(c->path, &data, &len);
+    int rc = map_whole(c->path, &data, &len);
     if (rc <= 0) {
         if (rc < 0) {
             snprintf(why, sizeof why, "cannot read: %s", strerror(errno));
@@ -433,10 +438,7 @@ static bool load(cache *c) {
         }
         return false;
     }
-    if (len == 0) {
-        free(data);
-        return false;   /* created, then cut before its header: nothing lost */
-    }
+    if (len == 0) return false;   /* created, then cut before its header: nothing lost */
     if (cachefile_check_header(data, len, why, sizeof why) == 0) {
         int64_t now = c->clock();
         while (off < len) {
@@ -453,7 +455,7 @@ static bool load(cache *c) {
             }
         }
     }
-    free(data);
+    munmap(data, len);
     bool good = off >= len && !why[0];
     if (!good) set_aside(c, why, c->count);
     cJSON *o = log_begin("info", "cache loaded");
