@@ -9,6 +9,7 @@
 
 import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -114,7 +115,13 @@ describe('answer cache', () => {
     const m = await request(gw.base, { path: '/metrics' });
     assert.match(m.text, /tiergate_requests_total\{[^}]*backend="bigcloud"[^}]*reason="cache",status="200"\} \d+/);
     assert.ok(!m.text.includes('You said'), 'no answer text in the metrics');
+    const check = spawnSync('promtool', ['check', 'metrics'], { input: m.text, encoding: 'utf8' });
+    assert.ok(!check.error, `promtool could not run (${check.error && check.error.code}): it comes with Debian's `
+      + '"prometheus" package, which ./dev.sh installs');
+    assert.equal(check.stdout + check.stderr, '', 'promtool found problems');
+    assert.equal(check.status, 0);
     await gw.stop();
+    assert.ok(!gw.stderrText().includes('You said'), 'no answer text in the log');
   });
 
   it('requests meant to vary are not stored; a temperature under the ceiling is', async () => {
