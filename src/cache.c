@@ -9,27 +9,14 @@
  * (what the file holds when compact); the heads and the table add about 80
  * bytes an entry (bench/README.md).
  *
- * Writing without blocking the loop.  A store appends its record to a
- * pending buffer and arms a timer; every FLUSH_MS the buffer goes to the
- * file in one write() to an O_APPEND descriptor (a page-cache copy), and
- * sync_file_range() starts the write-back without waiting for it.  A power
- * cut therefore loses at most the last second of stores, and tears at most
- * the last record, which the checksums catch.  A failed write (a full disk)
- * cuts the file back to its last whole record and is logged once; memory
- * keeps serving.
+ * The file.  Every store is appended as a record (cachelog.h writes them in
+ * batches and compacts the file in a child process); hits are not written,
+ * so the LRU order on disk is the last compaction's, which writes the
+ * least recently used first.  A clear rewrites the file at once.
  *
- * Compaction.  The log only grows (a replaced or evicted entry stays in the
- * file), so when the file is over twice the live bytes plus 1 MiB it is
- * rewritten: every live record, least recently used first (so the order
- * survives a restart), into <file>.tmp, fdatasync'd and renamed over the
- * file.  This is the one step that blocks the loop for as long as the data
- * takes to write (bench/README.md: 64 MB); it comes at most once per
- * max_bytes of stores.  A clear (DELETE /v1/cache) compacts at once, so
- * what an operator removed is gone from the disk when the answer says so.
- * Hits are not written: the LRU order on disk is the last compaction's.
- *
- * Loading maps the file (read ahead at once), checks each record's CRC and keeps
- * the last record of each key; a damaged record ends the trusted part. */
+ * Loading maps the file (read ahead at once), checks each record's CRC and
+ * keeps the last record of each key; a damaged record ends the trusted part.
+ * A record older than max_age_s is not loaded. */
 #include "cache.h"
 
 #include <cjson/cJSON.h>
@@ -43,11 +30,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cachelog.h"
 #include "evloop.h"
 #include "log.h"
 
-#define FLUSH_MS 1000
-#define COMPACT_SLACK (1u << 20)
 
 typedef struct entry {
     cache_key key;
@@ -58,20 +44,13 @@ typedef struct entry {
 
 struct cache {
     config_cache cfg;            /* scalars; cfg.file not owned */
-    char *path, *tmp;
-    int fd, dirfd;
-    size_t file_bytes;           /* what the file holds after the last good write */
-    bool need_compact;           /* the file lost records (a failed write): rewrite it */
-    unsigned char *pending;
-    size_t npending, cappending;
+    char *path;
+    cachelog *log;
     entry **slots;
     size_t cap, count;
     entry *oldest, *newest;
     size_t bytes;                /* records' bytes (head + body) of the live entries */
     cache_stats st;
-    char write_error[256];
-    struct evloop *loop;
-    evloop_timer timer;
     int64_t (*clock)(void);
 };
 
@@ -177,120 +156,15 @@ static entry *insert(cache *c, const cache_key *k, const unsigned char *body, si
     return e;
 }
 
-/* ---- writing ---- */
-
-static int write_all(int fd, const unsigned char *p, size_t n) {
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            if (w == 0) errno = ENOSPC;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
+/* Live records, least recently used first, for the file's rewrite (cachelog.h). */
+static const unsigned char *walk(void *ud, const void **cursor, size_t *len) {
+    const cache *c = ud;
+    const entry *e = *cursor ? ((const entry *)*cursor)->newer : c->oldest;
+    *cursor = e;
+    if (!e) return NULL;
+    *len = e->len;
+    return e->body;
 }
-
-static void report_write(cache *c, const char *step, int err) {
-    char msg[sizeof c->write_error];
-    snprintf(msg, sizeof msg, "%s: %s: %s", c->path, step, strerror(err));
-    if (strcmp(msg, c->write_error) != 0) {
-        cJSON *o = log_begin("error", "cache: file not written; answers stay in memory");
-        if (o) cJSON_AddStringToObject(o, "error", msg);
-        log_end(o);
-    }
-    snprintf(c->write_error, sizeof c->write_error, "%s", msg);
-}
-
-static int pending_add(cache *c, const unsigned char *p, size_t n) {
-    if (c->npending + n > c->cappending) {
-        size_t cap = c->cappending ? c->cappending : 4096;
-        while (cap < c->npending + n) cap *= 2;
-        unsigned char *np = realloc(c->pending, cap);
-        if (!np) return -1;
-        c->pending = np;
-        c->cappending = cap;
-    }
-    memcpy(c->pending + c->npending, p, n);
-    c->npending += n;
-    return 0;
-}
-
-/* Writes every live record, oldest first, to tmp and renames it over the
- * file; on failure the file is left as it was. */
-static int compact(cache *c) {
-    unsigned char head[CACHEFILE_HEADER], rh[CACHEFILE_RECORD_HEAD];
-    const char *step = "create";
-    int fd = open(c->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    size_t total = CACHEFILE_HEADER;
-    c->npending = 0;   /* every live record goes into the new file */
-    if (fd < 0) goto err;
-    step = "write";
-    cachefile_header(head);
-    if (pending_add(c, head, sizeof head) < 0) goto err_nomem;
-    for (entry *e = c->oldest; e; e = e->newer) {
-        cachefile_record_head(e->body, e->len, rh);
-        if (pending_add(c, rh, sizeof rh) < 0 || pending_add(c, e->body, e->len) < 0) goto err_nomem;
-        total += record_size(e);
-        if (c->npending >= (1u << 20)) {
-            if (write_all(fd, c->pending, c->npending) < 0) goto err;
-            c->npending = 0;
-        }
-    }
-    if (write_all(fd, c->pending, c->npending) < 0 || fdatasync(fd) < 0) goto err;
-    c->npending = 0;
-    step = "close";
-    int rc = close(fd);
-    fd = -1;
-    if (rc < 0) goto err;
-    step = "rename";
-    if (rename(c->tmp, c->path) < 0) goto err;
-    fsync(c->dirfd);
-    step = "reopen";
-    int nfd = open(c->path, O_WRONLY | O_APPEND | O_CLOEXEC);
-    if (nfd < 0) goto err;
-    if (c->fd >= 0) close(c->fd);
-    c->fd = nfd;
-    c->file_bytes = total;
-    c->need_compact = false;
-    c->write_error[0] = '\0';
-    return 0;
-err_nomem:
-    errno = ENOMEM;
-err:;
-    int e = errno;
-    if (fd >= 0) close(fd);
-    unlink(c->tmp);
-    c->npending = 0;
-    report_write(c, step, e);
-    return -1;
-}
-
-void cache_flush(cache *c) {
-    if (c->loop) evloop_timer_stop(c->loop, &c->timer);
-    if (c->need_compact || c->file_bytes > 2 * c->bytes + COMPACT_SLACK) {
-        compact(c);
-        return;
-    }
-    if (!c->npending) return;
-    if (write_all(c->fd, c->pending, c->npending) < 0) {
-        int e = errno;
-        /* A torn record would hide every later one: back to the last whole one. */
-        if (ftruncate(c->fd, (off_t)c->file_bytes) < 0) c->need_compact = true;
-        c->npending = 0;
-        report_write(c, "append", e);
-        return;
-    }
-    sync_file_range(c->fd, (off_t)c->file_bytes, (off_t)c->npending, SYNC_FILE_RANGE_WRITE);
-    c->file_bytes += c->npending;
-    c->npending = 0;
-    if (c->write_error[0]) log_msg("info", "cache: file written again");
-    c->write_error[0] = '\0';
-}
-
-static void on_timer(void *ud) { cache_flush(ud); }
 
 /* ---- the operations ---- */
 
@@ -309,17 +183,14 @@ bool cache_get(cache *c, const cache_key *k, int64_t max_age_s, cache_answer *ou
 int cache_put(cache *c, const cache_key *k, const cache_answer *a) {
     size_t len = cachefile_body_size(a);
     if (!len || CACHEFILE_RECORD_HEAD + len > c->cfg.max_bytes / 4) return -1;
-    unsigned char *body = malloc(len), rh[CACHEFILE_RECORD_HEAD];
+    unsigned char *body = malloc(len);
     if (!body) return -1;
     cachefile_encode_body(k, a, body);
     entry *e = insert(c, k, body, len);
     free(body);
     if (!e) return -1;
     c->st.stores++;
-    cachefile_record_head(e->body, e->len, rh);
-    if (pending_add(c, rh, sizeof rh) < 0 || pending_add(c, e->body, e->len) < 0) c->need_compact = true;
-    if (!c->loop) cache_flush(c);
-    else if (!evloop_timer_active(&c->timer)) evloop_timer_start(c->loop, &c->timer, FLUSH_MS);
+    cachelog_append(c->log, e->body, e->len);
     return 0;
 }
 
@@ -336,12 +207,11 @@ long cache_clear(cache *c, const char *client) {
         drop(c, e);
         n++;
     }
-    if (compact(c) == 0) return n;
-    /* The removed answers must not come back at a restart. */
-    if (ftruncate(c->fd, CACHEFILE_HEADER) == 0) c->file_bytes = CACHEFILE_HEADER;
-    c->need_compact = true;
-    return -1;
+    return cachelog_rewrite(c->log) == 0 ? n : -1;
 }
+
+void cache_flush(cache *c) { cachelog_flush(c->log); }
+bool cache_compacting(const cache *c) { return cachelog_compacting(c->log); }
 
 void cache_count(cache *c, cache_outcome o) {
     if (o == CACHE_HIT) c->st.hits++;
@@ -425,9 +295,10 @@ static int map_whole(const char *path, unsigned char **data, size_t *len) {
 
 /* Reads the file into the store.  Returns true when the file is good as it
  * is (appends may follow); false when it must be written anew. */
-static bool load(cache *c) {
+static bool load(cache *c, size_t *file_bytes) {
     unsigned char *data;
     size_t len, off = CACHEFILE_HEADER, expired = 0;
+    *file_bytes = 0;
     char why[128] = "";
     uint64_t t0 = evloop_clock_us();
     int rc = map_whole(c->path, &data, &len);
@@ -467,67 +338,43 @@ static bool load(cache *c) {
         cJSON_AddNumberToObject(o, "ms", (double)(evloop_clock_us() - t0) / 1000.0);
     }
     log_end(o);
-    c->file_bytes = len;
+    *file_bytes = len;
     c->st.evictions = 0;   /* evictions while loading only replay the file's history */
     return good;
 }
 
-static int open_dir(const char *path) {
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    int fd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-    free(dir);
-    return fd;
-}
-
 cache *cache_open(const config_cache *cc, struct evloop *loop, char *err, size_t errlen) {
     cache *c = calloc(1, sizeof *c);
-    if (!c) {
+    if (!c || !(c->path = strdup(cc->file))) {
         snprintf(err, errlen, "cache: out of memory");
+        cache_free(c);
         return NULL;
     }
     c->cfg = *cc;
     c->cfg.file = NULL;
-    c->fd = c->dirfd = -1;
-    c->loop = loop;
     c->clock = wall_clock;
-    evloop_timer_init(&c->timer, on_timer, c);
-    if (!(c->path = strdup(cc->file)) || asprintf(&c->tmp, "%s.tmp", cc->file) < 0) {
-        c->tmp = NULL;
-        snprintf(err, errlen, "cache: out of memory");
-        goto fail;
+    if (!(c->log = cachelog_new(c->path, loop, walk, c, &c->bytes, err, errlen))) {
+        cache_free(c);
+        return NULL;
     }
-    if ((c->dirfd = open_dir(c->path)) < 0) {
-        snprintf(err, errlen, "cache.file: %s: its directory cannot be opened: %s", c->path, strerror(errno));
-        goto fail;
-    }
-    bool good = load(c);
-    if (good && (c->fd = open(c->path, O_WRONLY | O_APPEND | O_CLOEXEC)) < 0) good = false;
-    if ((!good || c->file_bytes > 2 * c->bytes + COMPACT_SLACK) && compact(c) < 0) {
-        snprintf(err, errlen, "cache.file: %s", c->write_error);
-        goto fail;
+    size_t file_bytes;
+    bool good = load(c, &file_bytes);
+    if (cachelog_start(c->log, good, file_bytes, err, errlen) < 0) {
+        cache_free(c);
+        return NULL;
     }
     return c;
-fail:
-    cache_free(c);
-    return NULL;
 }
 
 void cache_free(cache *c) {
     if (!c) return;
-    if (c->fd >= 0) {
-        cache_flush(c);
-        close(c->fd);
-    }
-    if (c->dirfd >= 0) close(c->dirfd);
+    cachelog_free(c->log);   /* first: a last rewrite walks the entries */
     for (entry *e = c->oldest, *next; e; e = next) {
         next = e->newer;
         free(e);
     }
     free(c->slots);
-    free(c->pending);
     free(c->path);
-    free(c->tmp);
     free(c);
 }
 

@@ -52,8 +52,11 @@ int cache_put(cache *c, const cache_key *k, const cache_answer *a);
  * the file could not be rewritten (then it is cut to its header: nothing
  * removed survives a restart either way). */
 long cache_clear(cache *c, const char *client);
-/* Writes the pending records now (the timer's work). */
+/* Writes the pending records now (the timer's work), and finishes or
+ * starts a compaction of the file (cachelog.h). */
 void cache_flush(cache *c);
+/* True while a child process compacts the file. */
+bool cache_compacting(const cache *c);
 
 typedef enum { CACHE_HIT, CACHE_STALE, CACHE_MISS } cache_outcome;
 void cache_count(cache *c, cache_outcome o);
