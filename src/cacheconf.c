@@ -66,3 +66,22 @@ void cacheconf_free(config *c) {
     free(c->degraded_reply.zh);
     free(c->degraded_reply.en);
 }
+
+void cacheconf_print(const config *c, cJSON *root) {
+    const config_cache *cc = &c->cache;
+    cJSON *o = cJSON_AddObjectToObject(root, "cache");
+    cJSON_AddStringToObject(o, "mode", mode_names[cc->mode]);
+    if (cc->mode != CACHE_OFF) {
+        cJSON_AddStringToObject(o, "file", cc->file);
+        cJSON_AddNumberToObject(o, "max_bytes", (double)cc->max_bytes);
+        cJSON_AddNumberToObject(o, "ttl_s", cc->ttl_s);
+        cJSON_AddNumberToObject(o, "max_age_s", cc->max_age_s);
+        cJSON_AddNumberToObject(o, "max_temperature", cc->max_temperature);
+        cJSON_AddBoolToObject(o, "require_seed", cc->require_seed);
+    }
+    cJSON *rt = cJSON_GetObjectItemCaseSensitive(root, "routing");
+    if (!rt || (!c->degraded_reply.zh && !c->degraded_reply.en)) return;
+    cJSON *d = cJSON_AddObjectToObject(rt, "degraded_reply");
+    if (c->degraded_reply.zh) cJSON_AddStringToObject(d, "zh", c->degraded_reply.zh);
+    if (c->degraded_reply.en) cJSON_AddStringToObject(d, "en", c->degraded_reply.en);
+}

@@ -16,7 +16,7 @@ import path from 'node:path';
 import OpenAI from 'openai';
 import {
   startFake, startGateway, makeConfig, chat, request, sse, chatBody, streamedContent, assertSseWire,
-  assertErrorResponse, unusedPort, waitFor, sleep,
+  assertErrorResponse, unusedPort, waitFor, sleep, runGateway,
 } from './harness.mjs';
 
 const Q1 = 'Where is the left-luggage office in this station?';
@@ -357,6 +357,27 @@ describe('answer cache', () => {
     const plain = await startGateway(config({ cloudUrl: down, deviceUrl: down }));
     assertErrorResponse(await chat(plain.base, chatBody(ZH)), 503);
     await plain.stop();
+  });
+
+  it('--check prints the cache, the degraded reply and the admin key names, never a key', async () => {
+    const cfg = config({ cloudUrl: device.url, cache: { mode: 'always', ttl_s: 60 },
+      routing: { degraded_reply: { en: 'later' } },
+      extra: { auth: { keys_env: 'TEST_KEYS', admin_keys_env: 'TEST_ADMIN' } } });
+    const r = await runGateway(['--check', '--config', '{config}'], { config: cfg,
+      env: { TEST_KEYS: `kiosk-a:${KEY_A}`, TEST_ADMIN: `ops:${ADMIN}`, TEST_CLOUD_KEY: 'sk-test-cloud-4f1d9c2a7b' } });
+    assert.equal(r.code, 0, r.stderr);
+    const printed = JSON.parse(r.stdout);
+    assert.equal(printed.cache.mode, 'always');
+    assert.equal(printed.cache.ttl_s, 60);
+    assert.ok(printed.cache.file.endsWith('/answers.cache'));
+    assert.deepEqual(printed.routing.degraded_reply, { en: 'later' });
+    assert.deepEqual(printed.auth.admin_keys, ['ops']);
+    assert.ok(!r.stdout.includes(ADMIN) && !r.stdout.includes(KEY_A));
+    const bad = await runGateway(['--check', '--config', '{config}'], { config: cfg,
+      env: { TEST_KEYS: `kiosk-a:${KEY_A}`, TEST_ADMIN: `ops:${KEY_A}`, TEST_CLOUD_KEY: 'x' } });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /the admin key ops is also the client key kiosk-a/);
+    assert.ok(!bad.stderr.includes(KEY_A));
   });
 
   it('a reload turns the cache on and changes its settings', async () => {
