@@ -22,14 +22,11 @@
 
 #include "jsonout.h"
 
-void cacheserve_begin(cacheserve_call *cc, cache *store, const config *cfg, const chatreq *req, bool pii,
+void cacheserve_begin(cacheserve_call *cc, cache *const *store, const config *cfg, const chatreq *req, bool pii,
                       const char *client, const router_decision *dec) {
     *cc = (cacheserve_call){.store = store, .cfg = cfg, .dec = dec};
     snprintf(cc->client, sizeof cc->client, "%s", client);
-    if (!store || cfg->cache.mode == CACHE_OFF) {
-        cc->store = NULL;
-        return;
-    }
+    if (!*store || cfg->cache.mode == CACHE_OFF) return;
     /* privacy.mode "off" scans nothing; the cache still must not keep personal data. */
     if (pii || (cfg->privacy == PRIVACY_OFF && cachekey_has_pii(req->msgs, req->nmessages) != 0)) return;
     char target[96];
@@ -75,11 +72,12 @@ static void reply(cacheserve_call *cc, const cacheserve_reply *r, const cache_an
 /* Looks k up no older than max_age; counts and answers a find as outcome. */
 static bool serve(cacheserve_call *cc, const cacheserve_reply *r, int64_t max_age, cache_outcome outcome) {
     cache_answer a;
-    if (!cc->eligible || !cache_get(cc->store, &cc->key, max_age, &a)) {
-        if (cc->eligible) cache_count(cc->store, CACHE_MISS);
+    cache *store = cc->eligible ? *cc->store : NULL;
+    if (!store || !cache_get(store, &cc->key, max_age, &a)) {
+        if (store) cache_count(store, CACHE_MISS);
         return false;
     }
-    cache_count(cc->store, outcome);
+    cache_count(store, outcome);
     cc->log = outcome == CACHE_HIT ? "hit" : "stale";
     reply(cc, r, &a, cc->log);
     return true;
@@ -115,7 +113,8 @@ void cacheserve_response(cacheserve_call *cc, const cJSON *body) {
 static uint32_t tokens32(long long n) { return n <= 0 ? 0 : n > UINT32_MAX ? UINT32_MAX : (uint32_t)n; }
 
 void cacheserve_store(cacheserve_call *cc, int backend, const usage *tokens) {
-    if (!cc->eligible) return;
+    cache *store = cc->eligible ? *cc->store : NULL;
+    if (!store) return;
     const config_backend *b = &cc->cfg->backends[backend];
     bool needed = cc->dec->needed_backend >= 0 ? backend == cc->dec->needed_backend : b->tier == cc->dec->needed;
     size_t len;
@@ -123,10 +122,10 @@ void cacheserve_store(cacheserve_call *cc, int backend, const usage *tokens) {
     if (!needed || !content) return;
     cache_answer a = {
         .client = cc->client, .backend = b->name, .model = b->model, .finish_reason = "stop",
-        .content = content, .content_len = len, .tier = b->tier, .created = cache_now(cc->store),
+        .content = content, .content_len = len, .tier = b->tier, .created = cache_now(store),
         .prompt_tokens = tokens32(tokens->input_tokens), .completion_tokens = tokens32(tokens->output_tokens),
     };
-    if (cache_put(cc->store, &cc->key, &a) == 0) cc->log = "store";
+    if (cache_put(store, &cc->key, &a) == 0) cc->log = "store";
 }
 
 void cacheserve_end(cacheserve_call *cc, server_exchange *ex) {

@@ -26,7 +26,9 @@
 struct cJSON;
 
 typedef struct cacheserve_call {
-    cache *store;                /* NULL: the cache is off for this request */
+    /* The gateway's store, read at each use: a reload may close it or
+     * open another while the request runs (NULL: off). */
+    cache *const *store;
     const config *cfg;
     const router_decision *dec;
     char client[AUTH_MAX_NAME + 1];
@@ -48,9 +50,10 @@ typedef struct cacheserve_reply {
     double created;
 } cacheserve_reply;
 
-/* Whether req (with pii: personal data was found in it) may use store
- * (NULL: no cache) and its key; dec is borrowed for the call's life. */
-void cacheserve_begin(cacheserve_call *cc, cache *store, const config *cfg, const chatreq *req, bool pii,
+/* Whether req (with pii: personal data was found in it) may use *store
+ * (NULL: no cache) and its key; store and dec are borrowed for the call's
+ * life. */
+void cacheserve_begin(cacheserve_call *cc, cache *const *store, const config *cfg, const chatreq *req, bool pii,
                       const char *client, const router_decision *dec);
 /* "always": a fresh entry answers.  True when it replied. */
 bool cacheserve_fresh(cacheserve_call *cc, const cacheserve_reply *r);

@@ -60,7 +60,7 @@ struct chat {
     runtime *rt;                 /* the one new requests take; a reference */
     metrics *m;
     budgetstore *budget;         /* main's; NULL without a budget */
-    cache *cache;                /* main's; NULL without an answer cache */
+    cache *cache;                /* main's; NULL without an answer cache (requests read it at each use) */
 };
 
 typedef struct chat_call {
@@ -291,7 +291,7 @@ static cacheserve_reply reply_of(chat_call *call) {
 /* No backend can take the request (router's 503): a stored answer, else
  * the degraded reply. */
 static bool rescue(chat_call *call, const chatreq *req, const privacy_call *priv) {
-    cacheserve_begin(&call->cache, call->c->cache, call->cfg, req, privacy_found(priv) != 0,
+    cacheserve_begin(&call->cache, &call->c->cache, call->cfg, req, privacy_found(priv) != 0,
                      server_ex_client(call->ex), &call->dec);
     cacheserve_reply r = reply_of(call);
     return cacheserve_stale(&call->cache, &r) || cacheserve_degraded(&call->cache, &r);
@@ -555,7 +555,7 @@ void chat_handle_completions(server_exchange *ex, void *ctx) {
     call->decided = true;
     set_route(call, call->dec.candidates[0], call->dec.reason);
     /* Issue 17: "always" answers from a fresh entry; an unreachable need from any. */
-    cacheserve_begin(&call->cache, c->cache, call->cfg, &call->req, privacy_found(call->priv) != 0,
+    cacheserve_begin(&call->cache, &c->cache, call->cfg, &call->req, privacy_found(call->priv) != 0,
                      server_ex_client(ex), &call->dec);
     cacheserve_reply r = reply_of(call);
     if (cacheserve_fresh(&call->cache, &r) || (call->dec.needed_out && cacheserve_stale(&call->cache, &r)))

@@ -392,6 +392,18 @@ describe('answer cache', () => {
     await chat(gw.base, body(Q1));
     assert.equal((await chat(gw.base, body(Q1))).headers['x-tiergate-cache'], 'hit');
     assert.ok(fs.existsSync(cachePath(gw)), 'the file is in the configuration\'s directory');
+    // A reload that closes the store while a stream is under way: the stream
+    // ends whole and is not stored (nothing to store it in), nothing breaks.
+    await cloud.setMode({ chunk_delay_ms: 150, chunks: 5 });
+    const slow = sse(gw.base, body(Q2, { stream: true }));
+    await sleep(200);
+    fs.writeFileSync(gw.configPath, JSON.stringify({ ...cfg, cache: { mode: 'off' } }));
+    gw.proc.kill('SIGHUP');
+    const done = await slow;
+    assertSseWire(done.raw, { done: true });
+    assert.equal(streamedContent(done.events), cloud.answer(Q2));
+    assert.equal((await logLine(gw, done.headers['x-request-id'])).cache, 'miss');
+    assert.equal((await request(gw.base, { path: '/healthz' })).status, 200);
     await gw.stop();
   });
 });
