@@ -119,7 +119,7 @@ const unsigned char *cachefile_next(const unsigned char *p, size_t n, size_t *le
 
 int cachefile_decode_body(const unsigned char *b, size_t len, cache_key *k, cache_answer *a, char *why,
                           size_t whylen) {
-    if (len < FIXED || b[0] != TYPE_ANSWER || b[1] >= TIER_COUNT) {
+    if (len < FIXED || b[0] != TYPE_ANSWER || b[1] >= TIER_COUNT || get16(b + 2) != 0) {
         snprintf(why, whylen, "a record of an unknown kind");
         return -1;
     }

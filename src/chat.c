@@ -34,7 +34,15 @@
  * the budget day and X-Should-Retry: false, which the official SDKs obey
  * instead of retrying a quota that will not come back for hours.  The
  * answer's cost is charged when it is accounted, to the budget current then,
- * so a reload never leaves a request holding a budget that is gone. */
+ * so a reload never leaves a request holding a budget that is gone.
+ *
+ * Answer cache (issue 17, cacheserve.h).  chat only calls in, at the points
+ * where the request's fate is known: routed (a fresh entry in "always", or
+ * the needed tier's circuits all open), the router's 503, dispatch's
+ * on_need_lost before it falls back to a smaller tier, an uncommitted 5xx
+ * (a stored answer, else the degraded reply), and the answer's chunks and
+ * end (collected and stored).  A cached answer is accounted under reason
+ * "cache" and the backend that made it, with no tokens and no cost. */
 #include "chat.h"
 
 #include <assert.h>
@@ -152,11 +160,13 @@ static void budget_headers(const budgetstore *store, server_exchange *ex) {
     server_ex_add_header(ex, "X-Should-Retry", "false");
 }
 
-/* Parses, checks, scans, scores and routes (under the budget in store, when
- * not NULL); on success req and *priv are the caller's to free.  When the
- * router refused, *reason is the X-Tiergate-Reason of the refusal. */
 static bool rescue(struct chat_call *call, const chatreq *req, const privacy_call *priv);
 
+/* Parses, checks, scans, scores and routes (under the budget in store, when
+ * not NULL); on success req and *priv are the caller's to free.  When the
+ * router refused, *reason is the X-Tiergate-Reason of the refusal; with
+ * call (the chat endpoint, not /v1/route), a refusal for want of a backend
+ * is first offered to the answer cache and the degraded reply (rescue). */
 static int decide(const runtime *rt, const budgetstore *store, server_exchange *ex, chatreq *req,
                   privacy_call **priv, classifier_explanation *why, router_decision *dec, int *deadline_ms,
                   const char **reason, struct chat_call *call) {

@@ -6,7 +6,9 @@
  * are each set aside (or ignored, when empty) and the records before the
  * damage kept; a full disk (a 64 KiB tmpfs mounted for the test, which
  * fails when it cannot mount) leaves no torn record, the store serving from
- * memory, and a clear that cannot rewrite the file cuts it to its header. */
+ * memory, and a clear that cannot rewrite the file cuts it to its header;
+ * a missing directory or a read-only file system (a tmpfs mounted so)
+ * stops the start with the file named. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -127,6 +129,26 @@ static void test_memory(void) {
     /* One answer larger than a quarter of max_bytes is not kept. */
     CHECK_INT(put(c, 2, "kiosk-a", (1 << 20) / 4), -1);
     cache_free(c);
+    remove_dir();
+}
+
+/* A file that cannot be created stops the start, naming it. */
+static void test_unwritable(void) {
+    char err[256] = "";
+    config_cache cc = cfg_of(1 << 20);
+    cc.file = "/nonexistent-dir/answers.cache";
+    CHECK(cache_open(&cc, NULL, err, sizeof err) == NULL);
+    CHECK(strstr(err, "cache.file: /nonexistent-dir/answers.cache: its directory cannot be opened") != NULL);
+    /* A read-only file system (mode bits would not stop root, who runs CI). */
+    fresh_dir();
+    int rc = mount("tmpfs", dir, "tmpfs", MS_RDONLY, "size=16k");
+    CHECK_INT(rc, 0);
+    if (rc == 0) {
+        cc.file = path;
+        CHECK(cache_open(&cc, NULL, err, sizeof err) == NULL);
+        CHECK(strstr(err, "create: Read-only file system") != NULL);
+        CHECK_INT(umount(dir), 0);
+    }
     remove_dir();
 }
 
@@ -360,6 +382,7 @@ static void test_full_disk(void) {
 int main(void) {
     now_s = (int64_t)time(NULL);
     test_memory();
+    test_unwritable();
     test_eviction();
     test_clear_and_persist();
     test_damage();
