@@ -28,11 +28,17 @@
 #define AUTH_MIN_KEY 16
 #define AUTH_MAX_FILE (1u << 20)
 
-struct auth {
-    const config *cfg;
+/* Keys ready for the constant-time match. */
+typedef struct keytable {
     size_t n;
     unsigned char (*padded)[AUTH_MAX_KEY];
     size_t *lens;
+} keytable;
+
+struct auth {
+    const config *cfg;
+    size_t n;                    /* client keys */
+    keytable clients, admins;
     int *inflight;
 };
 
@@ -63,8 +69,14 @@ static bool valid_key(const char *s, size_t n) {
     return true;
 }
 
-/* Parses one trimmed entry into cfg->client_keys[cfg->nclient_keys]. */
-static int add_entry(config *cfg, const char *src, size_t no, const char *e, size_t len, char *err,
+/* A list of keys being loaded: the client keys or the admin keys. */
+typedef struct keylist {
+    config_client_key **keys;
+    size_t *n;
+} keylist;
+
+/* Parses one trimmed entry into the list. */
+static int add_entry(keylist list, const char *src, size_t no, const char *e, size_t len, char *err,
                      size_t errlen) {
     const char *colon = memchr(e, ':', len);
     size_t nl = colon ? (size_t)(colon - e) : 0, kl = colon ? len - nl - 1 : 0;
@@ -78,8 +90,8 @@ static int add_entry(config *cfg, const char *src, size_t no, const char *e, siz
                  "without spaces", src, no, (int)nl, e, AUTH_MIN_KEY, AUTH_MAX_KEY);
         return -1;
     }
-    for (size_t i = 0; i < cfg->nclient_keys; i++) {
-        const config_client_key *k = &cfg->client_keys[i];
+    for (size_t i = 0; i < *list.n; i++) {
+        const config_client_key *k = &(*list.keys)[i];
         if (strlen(k->name) == nl && memcmp(k->name, e, nl) == 0) {
             snprintf(err, errlen, "%s: entry %zu: the name %.*s is used twice", src, no, (int)nl, e);
             return -1;
@@ -89,14 +101,14 @@ static int add_entry(config *cfg, const char *src, size_t no, const char *e, siz
             return -1;
         }
     }
-    if (cfg->nclient_keys == AUTH_MAX_KEYS) {
+    if (*list.n == AUTH_MAX_KEYS) {
         snprintf(err, errlen, "%s: more than %d keys", src, AUTH_MAX_KEYS);
         return -1;
     }
-    config_client_key *k = &cfg->client_keys[cfg->nclient_keys];
+    config_client_key *k = &(*list.keys)[*list.n];
     k->name = strndup(e, nl);
     k->key = strndup(colon + 1, kl);
-    cfg->nclient_keys++;
+    (*list.n)++;
     if (!k->name || !k->key) {
         snprintf(err, errlen, "%s: out of memory", src);
         return -1;
@@ -104,12 +116,12 @@ static int add_entry(config *cfg, const char *src, size_t no, const char *e, siz
     return 0;
 }
 
-static int parse_entries(config *cfg, const char *src, const char *text, size_t len, char *err, size_t errlen) {
+static int parse_entries(keylist kl, const char *src, const char *text, size_t len, char *err, size_t errlen) {
     size_t cap = 1;
     for (size_t i = 0; i < len; i++) cap += text[i] == '\n' || text[i] == ',';
     if (cap > AUTH_MAX_KEYS) cap = AUTH_MAX_KEYS;
-    cfg->client_keys = calloc(cap, sizeof *cfg->client_keys);
-    if (!cfg->client_keys) {
+    *kl.keys = calloc(cap, sizeof **kl.keys);
+    if (!*kl.keys) {
         snprintf(err, errlen, "%s: out of memory", src);
         return -1;
     }
@@ -121,36 +133,41 @@ static int parse_entries(config *cfg, const char *src, const char *text, size_t 
         while (b < e && isspace((unsigned char)text[b])) b++;
         while (e > b && isspace((unsigned char)text[e - 1])) e--;
         no++;
-        if (e > b && text[b] != '#' && add_entry(cfg, src, no, text + b, e - b, err, errlen) < 0) return -1;
+        if (e > b && text[b] != '#' && add_entry(kl, src, no, text + b, e - b, err, errlen) < 0) return -1;
         at = end + 1;
     }
     return 0;
 }
 
-int auth_load_keys(config *cfg, const char *(*getenv_fn)(const char *name), char *err, size_t errlen) {
-    assert(!(cfg->auth_keys_env && cfg->auth_keys_file));
-    if (cfg->auth_keys_env) {
-        const char *v = getenv_fn(cfg->auth_keys_env);
+/* Loads one list from the variable env (looked up with getenv_fn) or the
+ * file; what is "auth.keys" or "auth.admin_keys", for messages. */
+static int load_list(keylist kl, const char *what, const char *env, const char *file,
+                     const char *(*getenv_fn)(const char *name), char *err, size_t errlen) {
+    char src[64];
+    if (env) {
+        const char *v = getenv_fn(env);
+        snprintf(src, sizeof src, "%s_env", what);
         if (!v || !*v) {
-            snprintf(err, errlen, "auth.keys_env: environment variable %s is not set", cfg->auth_keys_env);
+            snprintf(err, errlen, "%s: environment variable %s is not set", src, env);
             return -1;
         }
-        return parse_entries(cfg, "auth.keys_env", v, strlen(v), err, errlen);
+        return parse_entries(kl, src, v, strlen(v), err, errlen);
     }
-    if (!cfg->auth_keys_file) return 0;
-    FILE *f = fopen(cfg->auth_keys_file, "rb");
+    if (!file) return 0;
+    snprintf(src, sizeof src, "%s_file", what);
+    FILE *f = fopen(file, "rb");
     if (!f) {
-        snprintf(err, errlen, "auth.keys_file: %s: %s", cfg->auth_keys_file, strerror(errno));
+        snprintf(err, errlen, "%s: %s: %s", src, file, strerror(errno));
         return -1;
     }
     char *buf = malloc(AUTH_MAX_FILE + 1);
     size_t n = buf ? fread(buf, 1, AUTH_MAX_FILE + 1, f) : 0;
     fclose(f);
     int rc = -1;
-    if (!buf) snprintf(err, errlen, "auth.keys_file: out of memory");
-    else if (n > AUTH_MAX_FILE) snprintf(err, errlen, "auth.keys_file: larger than %u bytes", AUTH_MAX_FILE);
-    else if ((rc = parse_entries(cfg, "auth.keys_file", buf, n, err, errlen)) == 0 && !cfg->nclient_keys) {
-        snprintf(err, errlen, "auth.keys_file: %s holds no keys", cfg->auth_keys_file);
+    if (!buf) snprintf(err, errlen, "%s: out of memory", src);
+    else if (n > AUTH_MAX_FILE) snprintf(err, errlen, "%s: larger than %u bytes", src, AUTH_MAX_FILE);
+    else if ((rc = parse_entries(kl, src, buf, n, err, errlen)) == 0 && !*kl.n) {
+        snprintf(err, errlen, "%s: %s holds no keys", src, file);
         rc = -1;
     }
     if (buf) {
@@ -160,42 +177,75 @@ int auth_load_keys(config *cfg, const char *(*getenv_fn)(const char *name), char
     return rc;
 }
 
+int auth_load_keys(config *cfg, const char *(*getenv_fn)(const char *name), char *err, size_t errlen) {
+    assert(!(cfg->auth_keys_env && cfg->auth_keys_file));
+    assert(!(cfg->auth_admin_keys_env && cfg->auth_admin_keys_file));
+    if (load_list((keylist){&cfg->client_keys, &cfg->nclient_keys}, "auth.keys", cfg->auth_keys_env,
+                  cfg->auth_keys_file, getenv_fn, err, errlen) < 0 ||
+        load_list((keylist){&cfg->admin_keys, &cfg->nadmin_keys}, "auth.admin_keys", cfg->auth_admin_keys_env,
+                  cfg->auth_admin_keys_file, getenv_fn, err, errlen) < 0)
+        return -1;
+    /* A key in both lists would make its holder an admin by accident. */
+    for (size_t i = 0; i < cfg->nadmin_keys; i++)
+        for (size_t j = 0; j < cfg->nclient_keys; j++)
+            if (strcmp(cfg->admin_keys[i].key, cfg->client_keys[j].key) == 0) {
+                snprintf(err, errlen, "auth.admin_keys: the admin key %s is also the client key %s",
+                         cfg->admin_keys[i].name, cfg->client_keys[j].name);
+                return -1;
+            }
+    return 0;
+}
+
 /* ---- checking ---- */
+
+static int keytable_init(keytable *t, const config_client_key *keys, size_t n) {
+    t->n = n;
+    if (!n) return 0;
+    t->padded = calloc(n, sizeof *t->padded);
+    t->lens = calloc(n, sizeof *t->lens);
+    if (!t->padded || !t->lens) return -1;
+    for (size_t i = 0; i < n; i++) {
+        t->lens[i] = strlen(keys[i].key);
+        assert(t->lens[i] <= AUTH_MAX_KEY);
+        memcpy(t->padded[i], keys[i].key, t->lens[i]);
+    }
+    return 0;
+}
+
+static void keytable_free(keytable *t) {
+    if (t->padded) explicit_bzero(t->padded, t->n * sizeof *t->padded);
+    free(t->padded);
+    free(t->lens);
+}
 
 auth *auth_new(const config *cfg) {
     auth *a = calloc(1, sizeof *a);
     if (!a) return NULL;
     a->cfg = cfg;
     a->n = cfg->nclient_keys;
-    if (a->n) {
-        a->padded = calloc(a->n, sizeof *a->padded);
-        a->lens = calloc(a->n, sizeof *a->lens);
-        a->inflight = calloc(a->n, sizeof *a->inflight);
-        if (!a->padded || !a->lens || !a->inflight) goto err;
-    }
-    for (size_t i = 0; i < a->n; i++) {
-        a->lens[i] = strlen(cfg->client_keys[i].key);
-        assert(a->lens[i] <= AUTH_MAX_KEY);
-        memcpy(a->padded[i], cfg->client_keys[i].key, a->lens[i]);
+    if ((a->n && !(a->inflight = calloc(a->n, sizeof *a->inflight))) ||
+        keytable_init(&a->clients, cfg->client_keys, cfg->nclient_keys) < 0 ||
+        keytable_init(&a->admins, cfg->admin_keys, cfg->nadmin_keys) < 0) {
+        auth_free(a);
+        return NULL;
     }
     return a;
-err:
-    auth_free(a);
-    return NULL;
 }
 
 void auth_free(auth *a) {
     if (!a) return;
-    if (a->padded) explicit_bzero(a->padded, a->n * sizeof *a->padded);
-    free(a->padded);
-    free(a->lens);
+    keytable_free(&a->clients);
+    keytable_free(&a->admins);
     free(a->inflight);
     free(a);
 }
 
 bool auth_enabled(const auth *a) { return a->n > 0; }
+bool auth_admin_enabled(const auth *a) { return a->admins.n > 0; }
 
-int auth_find(const auth *a, const char *authorization) {
+/* The index in t of the key an Authorization header value presents, or -1;
+ * in constant time (see the top of the file). */
+static int keytable_find(const keytable *t, const char *authorization) {
     if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0) return -1;
     const char *tok = authorization + 7;
     while (*tok == ' ') tok++;
@@ -205,9 +255,9 @@ int auth_find(const auth *a, const char *authorization) {
     unsigned char buf[AUTH_MAX_KEY] = {0};
     memcpy(buf, tok, tl);
     unsigned match = 0, found = 0;
-    for (size_t i = 0; i < a->n; i++) {
-        unsigned d = (unsigned)(a->lens[i] ^ tl);
-        for (size_t j = 0; j < AUTH_MAX_KEY; j++) d |= (unsigned)(a->padded[i][j] ^ buf[j]);
+    for (size_t i = 0; i < t->n; i++) {
+        unsigned d = (unsigned)(t->lens[i] ^ tl);
+        for (size_t j = 0; j < AUTH_MAX_KEY; j++) d |= (unsigned)(t->padded[i][j] ^ buf[j]);
         /* d < 2^10, so d - 1 has its top bit set exactly when d == 0. */
         unsigned eq = (d - 1u) >> (sizeof d * 8 - 1);
         unsigned mask = 0u - eq;
@@ -216,6 +266,25 @@ int auth_find(const auth *a, const char *authorization) {
     }
     explicit_bzero(buf, sizeof buf);
     return found ? (int)match : -1;
+}
+
+int auth_find(const auth *a, const char *authorization) { return keytable_find(&a->clients, authorization); }
+
+int auth_admit_admin(const auth *a, const char *authorization, const char **name, api_error *err) {
+    *name = NULL;
+    int k = keytable_find(&a->admins, authorization);
+    if (k >= 0) {
+        *name = a->cfg->admin_keys[k].name;
+        return 0;
+    }
+    if (keytable_find(&a->clients, authorization) >= 0)
+        api_error_set(err, 403, "invalid_request_error", "permission_denied", NULL,
+                      "This endpoint needs an admin key (auth.admin_keys_env or auth.admin_keys_file); "
+                      "a client key was presented");
+    else
+        api_error_set(err, 401, "invalid_request_error", "invalid_api_key", NULL,
+                      "Missing or incorrect admin key; send it as \"Authorization: Bearer <key>\"");
+    return -1;
 }
 
 const char *auth_key_name(const auth *a, int key) {

@@ -6,7 +6,13 @@
  * its key as "Authorization: Bearer <key>", as the OpenAI SDKs send it; the
  * key's name is what logs show.  With no keys configured authentication is
  * off (main logs a warning at every start).  auth also counts each key's
- * requests in flight, for limits.max_inflight_per_key. */
+ * requests in flight, for limits.max_inflight_per_key.
+ *
+ * Admin keys (auth.admin_keys_env / auth.admin_keys_file, the same "name:key"
+ * form) open the operator's endpoints, those marked admin in the server's
+ * table (DELETE /v1/cache, ...): with none configured those endpoints do
+ * not exist (404); a missing or wrong key is 401, a client key 403.  No key
+ * may be both. */
 #ifndef TIERGATE_AUTH_H
 #define TIERGATE_AUTH_H
 
@@ -21,7 +27,7 @@
 #define AUTH_MAX_KEYS 1024
 
 /* Fills cfg->client_keys from cfg->auth_keys_env (looked up with getenv_fn)
- * or cfg->auth_keys_file.  Returns -1 with err filled on a bad entry; err
+ * or cfg->auth_keys_file, and cfg->admin_keys likewise from the admin ones.  Returns -1 with err filled on a bad entry; err
  * names the entry by its number and never contains a key. */
 int auth_load_keys(config *cfg, const char *(*getenv_fn)(const char *name), char *err, size_t errlen);
 /* Wipes and frees keys[0..n). */
@@ -38,6 +44,12 @@ bool auth_enabled(const auth *a);
  * the value has right. */
 int auth_find(const auth *a, const char *authorization);
 const char *auth_key_name(const auth *a, int key);
+/* True when admin keys are configured: the admin endpoints exist. */
+bool auth_admin_enabled(const auth *a);
+/* Admits a request to an admin endpoint: 0 with *name the admin key's name
+ * (borrowed from the configuration), or -1 with err a 401 (no or unknown
+ * key) or 403 (a client key).  Constant time, as auth_find. */
+int auth_admit_admin(const auth *a, const char *authorization, const char **name, api_error *err);
 /* Admits a request with this Authorization header value (NULL if none):
  * returns 0 with *key the counted key (auth_release it when the request is
  * over), or -1 if auth is off; or -1 with err a 401 (invalid_api_key) or 429

@@ -34,7 +34,15 @@
  * the budget day and X-Should-Retry: false, which the official SDKs obey
  * instead of retrying a quota that will not come back for hours.  The
  * answer's cost is charged when it is accounted, to the budget current then,
- * so a reload never leaves a request holding a budget that is gone. */
+ * so a reload never leaves a request holding a budget that is gone.
+ *
+ * Answer cache (issue 17, cacheserve.h).  chat only calls in, at the points
+ * where the request's fate is known: routed (a fresh entry in "always", or
+ * the needed tier's circuits all open), the router's 503, dispatch's
+ * on_need_lost before it falls back to a smaller tier, an uncommitted 5xx
+ * (a stored answer, else the degraded reply), and the answer's chunks and
+ * end (collected and stored).  A cached answer is accounted under reason
+ * "cache" and the backend that made it, with no tokens and no cost. */
 #include "chat.h"
 
 #include <assert.h>
@@ -46,6 +54,7 @@
 
 #include "budgetstore.h"
 #include "buf.h"
+#include "cacheserve.h"
 #include "classifier.h"
 #include "evloop.h"
 #include "jsonout.h"
@@ -59,6 +68,7 @@ struct chat {
     runtime *rt;                 /* the one new requests take; a reference */
     metrics *m;
     budgetstore *budget;         /* main's; NULL without a budget */
+    cache *cache;                /* main's; NULL without an answer cache (requests read it at each use) */
 };
 
 typedef struct chat_call {
@@ -79,6 +89,7 @@ typedef struct chat_call {
     const char *route_reason;    /* X-Tiergate-Reason (static) */
     usage_meter meter;
     buf text;                    /* the answer's text, with log.include_text only */
+    cacheserve_call cache;       /* issue 17: the answer cache and the degraded reply */
 } chat_call;
 
 chat *chat_new(runtime *rt, metrics *m) {
@@ -96,6 +107,8 @@ void chat_set_runtime(chat *c, runtime *rt) {
 }
 
 void chat_set_budget(chat *c, budgetstore *store) { c->budget = store; }
+
+void chat_set_cache(chat *c, cache *store) { c->cache = store; }
 
 void chat_free(chat *c) {
     if (!c) return;
@@ -147,12 +160,16 @@ static void budget_headers(const budgetstore *store, server_exchange *ex) {
     server_ex_add_header(ex, "X-Should-Retry", "false");
 }
 
+static bool rescue(struct chat_call *call, const chatreq *req, const privacy_call *priv);
+
 /* Parses, checks, scans, scores and routes (under the budget in store, when
  * not NULL); on success req and *priv are the caller's to free.  When the
- * router refused, *reason is the X-Tiergate-Reason of the refusal. */
+ * router refused, *reason is the X-Tiergate-Reason of the refusal; with
+ * call (the chat endpoint, not /v1/route), a refusal for want of a backend
+ * is first offered to the answer cache and the degraded reply (rescue). */
 static int decide(const runtime *rt, const budgetstore *store, server_exchange *ex, chatreq *req,
                   privacy_call **priv, classifier_explanation *why, router_decision *dec, int *deadline_ms,
-                  const char **reason) {
+                  const char **reason, struct chat_call *call) {
     const config *cfg = runtime_config(rt);
     backends *health = runtime_backends(rt);
     size_t len;
@@ -197,6 +214,11 @@ static int decide(const runtime *rt, const budgetstore *store, server_exchange *
         header_ms(ex, "X-Tiergate-Deadline-Ms", 1, cfg->deadline_ms, cfg->deadline_ms, deadline_ms,
                   &err) < 0 ||
         router_decide(cfg, view, &in, dec, &err) < 0) {
+        if (call && err.status == 503 && rescue(call, req, *priv)) {   /* issue 17 */
+            chatreq_free(req);
+            privacy_call_free(*priv);
+            return -1;
+        }
         bool refused = err.status == 429 && in.budget != BUDGET_OK;
         *reason = refused ? "budget" : "none";
         server_ex_set_route(ex, "none", "none", *reason, score);
@@ -242,7 +264,7 @@ void chat_handle_route(server_exchange *ex, void *ctx) {
     router_decision dec;
     int deadline_ms;
     const char *reason;
-    if (decide(c->rt, c->budget, ex, &req, &priv, &why, &dec, &deadline_ms, &reason) < 0) return;
+    if (decide(c->rt, c->budget, ex, &req, &priv, &why, &dec, &deadline_ms, &reason, NULL) < 0) return;
     const config_backend *first = &cfg->backends[dec.candidates[0]];
     server_ex_set_route(ex, tier_name(dec.tier), first->name, dec.reason, dec.score);
     cJSON *o = cJSON_CreateObject();
@@ -287,6 +309,32 @@ void chat_handle_route(server_exchange *ex, void *ctx) {
 
 /* ---- /v1/chat/completions: the sink of the dispatch job ---- */
 
+/* ---- issue 17: the answer cache and the degraded reply (cacheserve.h) ---- */
+
+static cacheserve_reply reply_of(chat_call *call) {
+    return (cacheserve_reply){call->ex, &call->req, call->id, call->created};
+}
+
+/* No backend can take the request (router's 503): a stored answer, else
+ * the degraded reply. */
+static bool rescue(chat_call *call, const chatreq *req, const privacy_call *priv) {
+    cacheserve_begin(&call->cache, &call->c->cache, call->cfg, req, privacy_found(priv) != 0,
+                     server_ex_client(call->ex), &call->dec);
+    cacheserve_reply r = reply_of(call);
+    return cacheserve_stale(&call->cache, &r) || cacheserve_degraded(&call->cache, &r);
+}
+
+static bool on_need_lost(void *ud) {
+    chat_call *call = ud;
+    cacheserve_reply r = reply_of(call);
+    return cacheserve_stale(&call->cache, &r);
+}
+
+static void store_answer(chat_call *call) {
+    usage u = usage_meter_result(&call->meter, call->req.msgs, call->req.nmessages);
+    cacheserve_store(&call->cache, call->backend, &u);
+}
+
 /* The X-Tiergate-* headers, remembered for the accounting; backend -1 is "none". */
 static void set_route(chat_call *call, int backend, const char *reason) {
     const config_backend *b = backend >= 0 ? &call->cfg->backends[backend] : NULL;
@@ -329,6 +377,7 @@ static void on_response(void *ud, int backend, const char *reason, cJSON *body) 
     usage_meter_add(&call->meter, body);
     privacy_restore_response(call->priv, &call->cfg->backends[backend], body);
     keep_text(call, body);
+    cacheserve_response(&call->cache, body);
     stamp(call, body, "chat.completion", backend);
     size_t n;
     char *s = jsonout_print(body, NULL, NULL, &n);
@@ -340,6 +389,7 @@ static void on_response(void *ud, int backend, const char *reason, cJSON *body) 
         return;
     }
     server_ex_reply(call->ex, 200, "application/json", s, n);
+    store_answer(call);
 }
 
 /* One SSE event of the stream: "data: <chunk>" and a blank line. */
@@ -374,6 +424,7 @@ static void on_chunk(void *ud, int backend, const char *reason, cJSON *chunk) {
     call->backend = backend;
     privacy_restore_chunk(call->priv, &call->cfg->backends[backend], chunk);
     keep_text(call, chunk);
+    cacheserve_chunk(&call->cache, chunk);
     stamp(call, chunk, "chat.completion.chunk", backend);
     write_event(call, chunk);
 }
@@ -390,6 +441,7 @@ static void on_stream_end(void *ud) {
     }
     server_ex_stream_write(call->ex, done, sizeof done - 1);
     server_ex_stream_end(call->ex);
+    store_answer(call);
 }
 
 static void on_error(void *ud, const api_error *e, bool committed, int backend) {
@@ -399,6 +451,8 @@ static void on_error(void *ud, const api_error *e, bool committed, int backend) 
         server_ex_stream_fail(call->ex, e);
         return;
     }
+    cacheserve_reply r = reply_of(call);
+    if (e->status >= 500 && (cacheserve_stale(&call->cache, &r) || cacheserve_degraded(&call->cache, &r))) return;
     if (privacy_device_only(call->priv) && e->status >= 500) {
         /* The client must learn that a larger tier could have answered. */
         api_error pe;
@@ -421,7 +475,7 @@ static void on_attempt(void *ud, int backend, dispatch_attempt_kind kind) {
     metrics_attempt(call->m, metrics_backend(call->m, b->name, b->tier), kind);
 }
 
-static const dispatch_sink chat_sink = {on_response, on_chunk, on_stream_end, on_error, on_attempt};
+static const dispatch_sink chat_sink = {on_response, on_chunk, on_stream_end, on_error, on_attempt, on_need_lost};
 
 /* ---- accounting, when the exchange closes ---- */
 
@@ -467,6 +521,12 @@ static void account(chat_call *call) {
         const config_backend *b = &call->cfg->backends[call->route_backend];
         r.slot = metrics_backend(call->m, b->name, b->tier);
     }
+    if (call->cache.reason) {   /* issue 17: the cache or the degraded reply answered */
+        r.reason = call->cache.reason;
+        r.slot = call->cache.backend[0] ? metrics_backend(call->m, call->cache.backend, call->cache.tier)
+                                        : METRICS_NO_BACKEND;
+    }
+    cacheserve_end(&call->cache, ex);
     assert(call->backend < 0 || call->backend == call->route_backend);
     if (call->backend >= 0) account_answer(call, &r);
     if (call->job) server_ex_log_int(ex, "attempts", dispatch_job_attempts(call->job));
@@ -513,14 +573,20 @@ void chat_handle_completions(server_exchange *ex, void *ctx) {
     call->route_reason = "none";
     usage_meter_init(&call->meter);
     server_ex_on_close(ex, call_close, call);
-    int deadline_ms;
-    if (decide(call->rt, c->budget, ex, &call->req, &call->priv, NULL, &call->dec, &deadline_ms,
-               &call->route_reason) < 0)
-        return;
-    call->decided = true;
     call->created = (double)time(NULL);
     snprintf(call->id, sizeof call->id, "chatcmpl-%s", server_ex_request_id(ex) + 4);
+    int deadline_ms;
+    if (decide(call->rt, c->budget, ex, &call->req, &call->priv, NULL, &call->dec, &deadline_ms,
+               &call->route_reason, call) < 0)
+        return;
+    call->decided = true;
     set_route(call, call->dec.candidates[0], call->dec.reason);
+    /* Issue 17: "always" answers from a fresh entry; an unreachable need from any. */
+    cacheserve_begin(&call->cache, &c->cache, call->cfg, &call->req, privacy_found(call->priv) != 0,
+                     server_ex_client(ex), &call->dec);
+    cacheserve_reply r = reply_of(call);
+    if (cacheserve_fresh(&call->cache, &r) || (call->dec.needed_out && cacheserve_stale(&call->cache, &r)))
+        return;
     call->job = dispatch_start(runtime_dispatch(call->rt), &call->req, &call->dec, deadline_ms, &chat_sink, call);
     if (!call->job) {
         api_error e;

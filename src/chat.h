@@ -12,6 +12,7 @@
 #define TIERGATE_CHAT_H
 
 #include "budgetstore.h"
+#include "cache.h"
 #include "metrics.h"
 #include "runtime.h"
 #include "server.h"
@@ -28,6 +29,8 @@ void chat_set_runtime(chat *c, runtime *rt);
  * are checked against it from now on, and answers that end from now on are
  * charged to it. */
 void chat_set_budget(chat *c, budgetstore *budget);
+/* The answer cache (main's, outliving reloads), or NULL for none. */
+void chat_set_cache(chat *c, cache *store);
 void chat_free(chat *c);
 
 /* server_endpoint handlers; ctx is the chat. */

@@ -23,6 +23,7 @@
 
 #include "auth.h"
 #include "budget.h"
+#include "cacheconf.h"
 #include "configread.h"
 #include "datadir.h"
 #include "privacy.h"
@@ -274,16 +275,22 @@ static int parse_privacy(configread *r, const cJSON *root, config *c) {
     return 0;
 }
 
-/* Names where the client keys are; auth_load_keys reads them. */
+/* Names where the client and admin keys are; auth_load_keys reads them. */
 static int parse_auth(configread *r, const cJSON *root, config *c) {
-    static const char *const keys[] = {"keys_env", "keys_file", NULL};
+    static const char *const keys[] = {"keys_env", "keys_file", "admin_keys_env", "admin_keys_file", NULL};
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(root, "auth");
     if (!a) return 0;
     if (configread_keys(r, a, "auth", keys) < 0) return -1;
     bool env = cJSON_GetObjectItemCaseSensitive(a, "keys_env"), file = cJSON_GetObjectItemCaseSensitive(a, "keys_file");
-    if (env == file) return configread_fail(r, "auth", "needs exactly one of keys_env and keys_file");
+    bool aenv = cJSON_GetObjectItemCaseSensitive(a, "admin_keys_env"),
+         afile = cJSON_GetObjectItemCaseSensitive(a, "admin_keys_file");
+    if (env && file) return configread_fail(r, "auth", "needs exactly one of keys_env and keys_file");
+    if (aenv && afile) return configread_fail(r, "auth", "needs at most one of admin_keys_env and admin_keys_file");
+    if (!env && !file && !aenv && !afile) return configread_fail(r, "auth", "needs exactly one of keys_env and keys_file");
     if ((env && configread_string(r, a, "auth", "keys_env", NULL, &c->auth_keys_env) < 0) ||
-        (file && configread_string(r, a, "auth", "keys_file", NULL, &c->auth_keys_file) < 0))
+        (file && configread_string(r, a, "auth", "keys_file", NULL, &c->auth_keys_file) < 0) ||
+        (aenv && configread_string(r, a, "auth", "admin_keys_env", NULL, &c->auth_admin_keys_env) < 0) ||
+        (afile && configread_string(r, a, "auth", "admin_keys_file", NULL, &c->auth_admin_keys_file) < 0))
         return -1;
     return auth_load_keys(c, r->getenv_fn, r->err, r->errlen) < 0 ? configread_plain(r) : 0;
 }
@@ -397,10 +404,11 @@ static int parse_log(configread *r, const cJSON *root, config *c) {
 
 static int parse_sections(configread *r, const cJSON *root, config *c) {
     static const char *const keys[] = {"listen", "backends", "routing", "health", "circuit", "limits",
-                                       "privacy", "auth", "log", "budget", NULL};
+                                       "privacy", "auth", "log", "budget", "cache", NULL};
     static const char *const rkeys[] = {"threshold", "cloud_threshold", "classifier_model", "fallback", "deadline_ms",
                                         "max_first_byte_ms", "hedge_after_ms", "retries",
-                                        "retry_backoff_ms", "max_retry_after_ms", "model_aliases", NULL};
+                                        "retry_backoff_ms", "max_retry_after_ms", "model_aliases",
+                                        "degraded_reply", NULL};
     static const char *const ckeys[] = {"failures_to_open", "error_rate", "min_requests", "window_ms",
                                         "cooldown_ms", NULL};
     static const char *const hkeys[] = {"probe_interval_ms", NULL};
@@ -474,7 +482,9 @@ static int parse_sections(configread *r, const cJSON *root, config *c) {
         return -1;
     c->max_connections = (unsigned)maxconn;
     c->max_connections_per_ip = (unsigned)perip;
-    if (parse_auth(r, root, c) < 0 || parse_log(r, root, c) < 0 || parse_budget(r, root, c) < 0) return -1;
+    if (parse_auth(r, root, c) < 0 || parse_log(r, root, c) < 0 || parse_budget(r, root, c) < 0 ||
+        cacheconf_parse(r, root, cJSON_GetObjectItemCaseSensitive(root, "routing"), c) < 0)   /* issue 17 */
+        return -1;
     return parse_privacy(r, root, c);
 }
 
@@ -562,6 +572,7 @@ config *config_load(const char *path, char *err, size_t errlen) {
     free(buf);
     if (c && (resolve_model(&c->classifier_model, path, err, errlen) < 0 ||
               resolve_path(&c->budget.state_file, path, err, errlen) < 0 ||
+              resolve_path(&c->cache.file, path, err, errlen) < 0 ||
               resolve_path(&c->log_file, path, err, errlen) < 0)) {
         config_free(c);
         c = NULL;
@@ -596,6 +607,10 @@ void config_free(config *c) {
     for (size_t i = 0; i < c->budget.nkeys; i++) free(c->budget.keys[i].name);
     free(c->budget.keys);
     free(c->budget.state_file);
+    cacheconf_free(c);
+    auth_keys_free(c->admin_keys, c->nadmin_keys);
+    free(c->auth_admin_keys_env);
+    free(c->auth_admin_keys_file);
     for (size_t i = 0; c->aliases && i < c->naliases + 1; i++) {
         free(c->aliases[i].name);
         free(c->aliases[i].target);

@@ -91,6 +91,26 @@ typedef struct config_client_key {
     char *key;
 } config_client_key;
 
+/* cache: the answer cache (cache.h, docs/operations.md#answer-cache); its
+ * parsing is cacheconf.c's.  mode CACHE_OFF leaves the rest unread. */
+typedef enum { CACHE_OFF = 0, CACHE_OFFLINE = 1, CACHE_ALWAYS = 2 } cache_mode;
+
+typedef struct config_cache {
+    cache_mode mode;
+    char *file;                  /* resolved against the configuration's directory */
+    size_t max_bytes;            /* the file's live records; LRU eviction past it */
+    int ttl_s;                   /* "always": an entry younger than this answers first */
+    int max_age_s;               /* the oldest entry ever served (stale-if-error) */
+    double max_temperature;      /* hotter requests are not stored; absent counts as 1 */
+    bool require_seed;           /* requests without "seed" are not stored */
+} config_cache;
+
+/* routing.degraded_reply: the sentence returned when no tier can answer and
+ * nothing is cached; NULL strings when not configured. */
+typedef struct config_degraded {
+    char *zh, *en;
+} config_degraded;
+
 typedef struct config {
     char *listen_host;   /* default "127.0.0.1" */
     int listen_port;     /* default 8088 */
@@ -127,6 +147,10 @@ typedef struct config {
     char *auth_keys_file;
     config_client_key *client_keys;    /* owned; none = authentication off */
     size_t nclient_keys;
+    char *auth_admin_keys_env;         /* auth.admin_keys_env or auth.admin_keys_file */
+    char *auth_admin_keys_file;
+    config_client_key *admin_keys;     /* owned; none = no admin endpoints */
+    size_t nadmin_keys;
     char *log_file;          /* log.file: request lines go here; NULL = stderr; relative
                                 to the configuration file's directory, as the other paths */
     bool log_include_text;   /* log.include_text: prompt and answer text in request lines (debug) */
@@ -135,6 +159,8 @@ typedef struct config {
     pii_pattern *patterns;   /* operator patterns, compiled; owned */
     size_t npatterns;
     config_budget budget;
+    config_cache cache;
+    config_degraded degraded_reply;
 } config;
 
 /* Parses text (len bytes, need not be NUL-terminated).  On success returns a new
@@ -143,8 +169,8 @@ typedef struct config {
 config *config_parse(const char *text, size_t len, char *err, size_t errlen,
                      const char *(*getenv_fn)(const char *name));
 /* Reads path and calls config_parse; a relative routing.classifier_model or
- * budget.state_file is then taken relative to the directory of path (a
- * model not found there, relative to the installed data directory). */
+ * budget.state_file (or cache.file) is then taken relative to the directory of path
+ * (a model not found there, relative to the installed data directory). */
 config *config_load(const char *path, char *err, size_t errlen);
 void config_free(config *c);
 /* Writes the effective configuration as JSON; API keys appear as "***". */

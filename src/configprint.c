@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cacheconf.h"
 #include "config.h"
 
 /* A cap that is not set prints as null, so the output says "no cap". */
@@ -106,6 +107,11 @@ void config_print(const config *c, FILE *out) {
     cJSON *names = cJSON_AddArrayToObject(au, "keys");
     for (size_t i = 0; names && i < c->nclient_keys; i++)
         cJSON_AddItemToArray(names, cJSON_CreateString(c->client_keys[i].name));
+    if (c->auth_admin_keys_env) cJSON_AddStringToObject(au, "admin_keys_env", c->auth_admin_keys_env);
+    if (c->auth_admin_keys_file) cJSON_AddStringToObject(au, "admin_keys_file", c->auth_admin_keys_file);
+    cJSON *admins = c->nadmin_keys ? cJSON_AddArrayToObject(au, "admin_keys") : NULL;
+    for (size_t i = 0; admins && i < c->nadmin_keys; i++)
+        cJSON_AddItemToArray(admins, cJSON_CreateString(c->admin_keys[i].name));
     cJSON *lg = cJSON_AddObjectToObject(root, "log");
     if (c->log_file) cJSON_AddStringToObject(lg, "file", c->log_file);
     cJSON_AddBoolToObject(lg, "include_text", c->log_include_text);
@@ -121,6 +127,7 @@ void config_print(const config *c, FILE *out) {
         cJSON_AddStringToObject(o, "name", c->patterns[i].name);
     }
     if (c->budget.enabled) print_budget(&c->budget, root);
+    cacheconf_print(c, root);   /* issue 17 */
     char *s = cJSON_Print(root);
     cJSON_Delete(root);
     if (s) {

@@ -1,9 +1,10 @@
 /* crc32: the CRC-32 of IEEE 802.3 (zlib's, PNG's), for files that check
- * themselves: the classifier model and the budget state.
+ * themselves: the classifier model, the budget state and the answer cache.
  *
- * A table-driven byte-at-a-time loop: both files are read or written a few
- * times an hour at most, so speed does not matter and no table is kept.  The
- * name is not "crc32": libcurl pulls in zlib, whose crc32 would clash. */
+ * Slicing-by-8, its tables built once (the answer cache checks tens of
+ * megabytes at start).  Not thread-safe on its first call; the gateway has
+ * one thread.  The name is not "crc32": libcurl
+ * pulls in zlib, whose crc32 would clash. */
 #ifndef TIERGATE_CRC32_H
 #define TIERGATE_CRC32_H
 

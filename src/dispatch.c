@@ -204,13 +204,31 @@ static bool slot_start(slot *s, size_t cand, dispatch_attempt_kind kind) {
     return true;
 }
 
+/* Issue 17: true when candidate c is what the request needs. */
+static bool meets_need(const dispatch_job *j, size_t c) {
+    int b = j->dec.candidates[c];
+    return j->dec.needed_backend >= 0 ? b == j->dec.needed_backend : backend_cfg(j, b)->tier == j->dec.needed;
+}
+
+/* Issue 17: moving from the last candidate that met the need to a smaller
+ * tier; the sink may answer instead (on_need_lost). */
+static bool need_taken_over(dispatch_job *j) {
+    size_t c = j->next;
+    if (!j->sink->on_need_lost || c == 0 || !meets_need(j, c - 1) || meets_need(j, c) ||
+        backend_cfg(j, j->dec.candidates[c])->tier >= j->dec.needed || !j->sink->on_need_lost(j->ud))
+        return false;
+    finish(j);
+    return true;
+}
+
 /* Starts the next candidate that can go, in s, as a hedge or not.  False
- * when none can. */
+ * when none can; true also when the sink took the job over. */
 static bool slot_start_next(slot *s, bool hedge) {
     dispatch_job *j = s->job;
     s->hedge = hedge;
     while (j->next < j->dec.ncandidates) {
         if (j->next > 0 && !j->d->cfg->fallback) return false;
+        if (!hedge && need_taken_over(j)) return true;
         if (time_left_ms(j) == 0) {
             char why[64];
             snprintf(why, sizeof why, "deadline of %d ms exceeded", j->budget_ms);
@@ -401,7 +419,7 @@ dispatch_job *dispatch_start(dispatch *d, const chatreq *req, const router_decis
         fail_all(j);
         return j;
     }
-    if (d->cfg->hedge_after_ms > 0 && dec->ncandidates > 1)
+    if (d->cfg->hedge_after_ms > 0 && dec->ncandidates > 1 && !j->finished)
         evloop_timer_start(d->loop, &j->hedge_timer, (uint64_t)d->cfg->hedge_after_ms);
     return j;
 }

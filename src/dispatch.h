@@ -55,6 +55,12 @@ typedef struct dispatch_sink {
     void (*on_error)(void *ud, const api_error *e, bool committed, int backend);
     /* An attempt on backend has started; for accounting only. */
     void (*on_attempt)(void *ud, int backend, dispatch_attempt_kind kind);
+    /* Optional (issue 17).  Every candidate of what the request needs
+     * (router_decision.needed) failed before its first byte and the job is
+     * about to fall back to a smaller tier: true when the sink answers
+     * instead (from the answer cache); the job then ends with no further
+     * callback. */
+    bool (*on_need_lost)(void *ud);
 } dispatch_sink;
 
 dispatch *dispatch_new(const config *cfg, backends *health, struct evloop *loop,

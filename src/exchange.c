@@ -260,6 +260,9 @@ void server_ex_add_header(server_exchange *ex, const char *name, const char *val
 /* ---- request accessors ---- */
 
 const char *server_ex_path(const server_exchange *ex) { return ex->path; }
+const char *server_ex_query(const server_exchange *ex, const char *name) {
+    return MHD_lookup_connection_value(ex->conn, MHD_GET_ARGUMENT_KIND, name);
+}
 const char *server_ex_request_id(const server_exchange *ex) { return ex->request_id; }
 const char *server_ex_client(const server_exchange *ex) { return ex->client; }
 int server_ex_status(const server_exchange *ex) { return ex->status; }

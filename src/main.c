@@ -33,6 +33,8 @@
 #include <unistd.h>
 
 #include "budgetstore.h"
+#include "cache.h"
+#include "cacheserve.h"
 #include "chat.h"
 #include "evloop.h"
 #include "log.h"
@@ -66,6 +68,7 @@ typedef struct gateway {
     upstream *up;
     runtime *rt;             /* the configuration in force; main's reference */
     budgetstore *budget;     /* NULL without a budget section */
+    cache *cache;            /* the answer cache; NULL while cache.mode is "off" (issue 17) */
     metrics *metrics;        /* outlives the runtimes */
     chat *chat;
     status *status;
@@ -195,6 +198,29 @@ static int reload_budget(gateway *g, const config *cfg, budgetstore **out, char 
     return *out ? 0 : -1;
 }
 
+/* Issue 17: points chat and status at the answer cache (NULL: none) and
+ * makes it the gateway's; an old one is written out and closed. */
+static void use_cache(gateway *g, cache *store) {
+    chat_set_cache(g->chat, store);
+    status_set_cache(g->status, store);
+    if (store != g->cache) cache_free(g->cache);
+    g->cache = store;
+}
+
+/* Issue 17: the cache for cfg at a reload: the one running with new limits
+ * when the file is the same, a new one for a new file, NULL when off.  -1
+ * with err when a new one cannot be opened. */
+static int reload_cache(gateway *g, const config *cfg, cache **out, char *err, size_t errlen) {
+    *out = NULL;
+    if (cfg->cache.mode == CACHE_OFF) return 0;
+    if (g->cache && strcmp(cache_path(g->cache), cfg->cache.file) == 0) {
+        *out = g->cache;
+        return 0;
+    }
+    *out = cache_open(&cfg->cache, g->loop, err, errlen);
+    return *out ? 0 : -1;
+}
+
 /* SIGHUP.  Everything is built before anything is switched, so a failure
  * at any step leaves the running configuration exactly as it was. */
 static void reload(gateway *g) {
@@ -213,12 +239,19 @@ static void reload(gateway *g) {
         runtime_unref(rt);
         goto err;
     }
+    cache *answers;
+    if (reload_cache(g, runtime_config(rt), &answers, err, sizeof err) < 0) {
+        if (store != g->budget) budgetstore_free(store);
+        runtime_unref(rt);
+        goto err;
+    }
     /* The request log is the last step that can fail for a reason of the
      * file's; log_open keeps the old file when it cannot open the new one.
      * Only running out of memory can stop the switch after it. */
     if (log_open(runtime_config(rt)->log_file, err, sizeof err) < 0 ||
         server_reconfigure(g->srv, runtime_config(rt)) < 0) {
         if (store != g->budget) budgetstore_free(store);
+        if (answers != g->cache) cache_free(answers);
         runtime_unref(rt);
         goto err;
     }
@@ -228,6 +261,8 @@ static void reload(gateway *g) {
     chat_set_runtime(g->chat, rt);
     status_set_runtime(g->status, rt);
     use_budget(g, store);
+    if (answers && answers == g->cache) cache_reconfigure(answers, &runtime_config(rt)->cache);
+    use_cache(g, answers);
     runtime_retire(g->rt);
     runtime_unref(g->rt);
     g->rt = rt;
@@ -308,6 +343,7 @@ static void gateway_free(gateway *g) {
     status_free(g->status);
     runtime_unref(g->rt);
     budgetstore_free(g->budget);    /* after the server: every answer has been charged */
+    cache_free(g->cache);           /* after the server: every answer has been stored */
     metrics_free(g->metrics);
     upstream_free(g->up);
     log_close();
@@ -340,14 +376,23 @@ static int gateway_run(gateway *g, config *cfg, classifier *model) {
         }
         use_budget(g, store);
     }
+    if (c->cache.mode != CACHE_OFF) {
+        cache *answers = cache_open(&c->cache, g->loop, err, sizeof err);
+        if (!answers) {
+            fprintf(stderr, "tiergate: %s\n", err);
+            return 1;
+        }
+        use_cache(g, answers);
+    }
     const server_endpoint table[] = {
-        {"POST", "/v1/chat/completions", chat_handle_completions, g->chat, false},
-        {"POST", "/v1/route", chat_handle_route, g->chat, false},
-        {"GET", "/v1/models", status_handle_models, g->status, false},
-        {"GET", "/v1/models/", status_handle_model, g->status, false},
-        {"GET", "/healthz", status_handle_healthz, g->status, true},
-        {"GET", "/readyz", status_handle_readyz, g->status, true},
-        {"GET", "/metrics", status_handle_metrics, g->status, false},
+        {"POST", "/v1/chat/completions", chat_handle_completions, g->chat, false, false},
+        {"POST", "/v1/route", chat_handle_route, g->chat, false, false},
+        {"GET", "/v1/models", status_handle_models, g->status, false, false},
+        {"GET", "/v1/models/", status_handle_model, g->status, false, false},
+        {"GET", "/healthz", status_handle_healthz, g->status, true, false},
+        {"GET", "/readyz", status_handle_readyz, g->status, true, false},
+        {"GET", "/metrics", status_handle_metrics, g->status, false, false},
+        {"DELETE", "/v1/cache", cacheserve_handle_delete, &g->cache, false, true},   /* admin (issue 17) */
     };
     g->srv = server_new(g->loop, c, table, sizeof table / sizeof *table, err, sizeof err);
     if (!g->srv) {

@@ -5,8 +5,8 @@
  * valid for the registry's life.  Slot 0 is backend "none" at tier "none";
  * its tier index is TIER_COUNT, one past the real tiers.
  *
- * Requests are counted by slot, reason and status together, dense: 9 reasons
- * by 15 statuses is 135 counters a slot, about 75 KB for all slots, which
+ * Requests are counted by slot, reason and status together, dense: 12 reasons
+ * by 15 statuses is 180 counters a slot, about 92 KB for all slots, which
  * makes recording two scans of short constant tables and an increment, with
  * no hashing and nothing to grow.  Status codes outside the table
  * count as "other"; a client that left before any response counts as 499,
@@ -29,7 +29,7 @@
 #define NBUCKETS_MAX 16
 
 static const char *const reasons[] = {"complexity", "forced", "fallback", "offline", "slow_network",
-                                      "hedge", "failed", "privacy", "budget", "none"};
+                                      "hedge", "failed", "privacy", "budget", "cache", "degraded", "none"};
 #define NREASONS (sizeof reasons / sizeof *reasons)
 #define REASON_NONE (NREASONS - 1)
 

@@ -169,6 +169,16 @@ static bool drop_unusable(const router_backend *view, router_decision *out)
     return n > 0 && out->candidates[0] != first;
 }
 
+/* True when a candidate left is what the request needs (router_decision.needed). */
+static bool serves_need(const config *cfg, const router_decision *d)
+{
+    for (size_t i = 0; i < d->ncandidates; i++)
+        if (d->needed_backend >= 0 ? d->candidates[i] == d->needed_backend
+                                   : cfg->backends[d->candidates[i]].tier == d->needed)
+            return true;
+    return false;
+}
+
 /* True when tier t has usable backends and every one of them is expected to
  * take longer than budget_ms for its first byte.  Unknown estimates count as
  * fast: a backend that was never measured gets the benefit of the doubt. */
@@ -255,6 +265,10 @@ int router_decide(const config *cfg, const router_backend *view, const router_in
     assert(view != NULL || cfg->nbackends == 0);
     assert(cfg->nbackends <= ROUTER_MAX_CANDIDATES);
 
+    out->needed = TIER_DEVICE;             /* issue 17: filled below; defined on every 503 */
+    out->needed_backend = -1;
+    out->needed_out = false;
+    out->score = in->score;
     if (cfg->nbackends == 0) {
         api_error_set(err, 503, "server_error", "backend_unavailable", NULL,
                       "No backend is configured to answer this request");
@@ -310,6 +324,9 @@ int router_decide(const config *cfg, const router_backend *view, const router_in
         tier = TIER_DEVICE;
     }
 
+    out->needed = tier;                     /* issue 17: what the answer cache keys and stands in for */
+    out->needed_backend = forced_backend;
+
     /* A client that named a tier gets it however slow; "auto" does not. */
     if (!forced && tier_too_slow(cfg, view, tier, in->max_first_byte_ms)) {
         tier_t smaller = smaller_tier(cfg, view, tier, in->max_first_byte_ms);
@@ -333,7 +350,9 @@ int router_decide(const config *cfg, const router_backend *view, const router_in
         }
     }
     out->score = in->score;
+    bool had_need = serves_need(cfg, out);
     bool moved = drop_unusable(view, out);
+    out->needed_out = had_need && !serves_need(cfg, out);
     if (out->ncandidates == 0 && in->device_only) {
         private_unavailable(err);
         return -1;

@@ -41,6 +41,14 @@ typedef struct router_decision {
                                  "privacy" (device_only moved it to the device tier),
                                  "budget" (the spend cap moved it off a priced backend) */
     double score;
+    /* What the request needs, before the network, budget and availability
+     * steps: the tier (forced, scored, or the device for privacy) and a
+     * forced backend (-1: none).  needed_out: availability left none of it
+     * (every such circuit open), so it is unreachable; the answer cache
+     * (issue 17) stands in for it.  Also filled on a 503 for open circuits. */
+    tier_t needed;
+    int needed_backend;
+    bool needed_out;
     size_t ncandidates;       /* >= 1 on success */
     int candidates[ROUTER_MAX_CANDIDATES];   /* backend indexes, try order */
 } router_decision;

@@ -67,6 +67,7 @@ static const server_endpoint *route(server_exchange *ex) {
     char allow[64] = "";
     for (size_t i = 0; i < s->ntable; i++) {
         const server_endpoint *ep = &s->table[i];
+        if (ep->admin && !auth_admin_enabled(s->auth)) continue;   /* issue 17: admin endpoints */
         size_t pl = strlen(ep->path);
         bool match = ep->path[pl - 1] == '/' ? strncmp(ex->path, ep->path, pl) == 0 && ex->path[pl]
                                              : strcmp(ex->path, ep->path) == 0;
@@ -103,6 +104,16 @@ static bool refuse_if_draining(server_exchange *ex) {
  * replying 401 or 429.  Runs on the headers, before any body is read. */
 static bool admit(server_exchange *ex) {
     api_error e;
+    if (ex->ep->admin) {   /* issue 17: an admin key, never counted as a client's */
+        const char *name;
+        if (auth_admit_admin(ex->s->auth, server_ex_header(ex, "Authorization"), &name, &e) == 0) {
+            snprintf(ex->client, sizeof ex->client, "%s", name);
+            return true;
+        }
+        if (e.status == 401) server_ex_add_header(ex, "WWW-Authenticate", "Bearer");
+        server_ex_reply_error(ex, &e);
+        return false;
+    }
     if (ex->ep->open || auth_admit(ex->s->auth, server_ex_header(ex, "Authorization"), &ex->key, &e) == 0) {
         if (ex->key >= 0) snprintf(ex->client, sizeof ex->client, "%s", auth_key_name(ex->s->auth, ex->key));
         return true;

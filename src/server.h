@@ -35,6 +35,7 @@ typedef struct server_endpoint {
     server_handler_fn fn;
     void *ctx;
     bool open;                 /* served without a client key (health checks) */
+    bool admin;                /* needs an admin key (auth.h); absent (404) when none is configured */
 } server_endpoint;
 
 /* Starts listening on cfg's address (port 0 picks a free port).  The table is
@@ -65,6 +66,8 @@ size_t server_cut_all(server *s);
 
 /* ---- the request ---- */
 const char *server_ex_path(const server_exchange *ex);
+/* A query-string argument ("?key=NAME"), decoded; NULL when absent. */
+const char *server_ex_query(const server_exchange *ex, const char *name);
 /* Case-insensitive request header lookup; NULL when absent. */
 const char *server_ex_header(const server_exchange *ex, const char *name);
 const char *server_ex_body(const server_exchange *ex, size_t *len);

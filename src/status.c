@@ -14,6 +14,7 @@
 struct status {
     const runtime *rt;
     const budgetstore *budget;   /* main's, or NULL */
+    const cache *cache;          /* main's, or NULL (issue 17) */
     const metrics *m;
     double started;
     bool draining;
@@ -31,6 +32,7 @@ status *status_new(const runtime *rt, const metrics *m) {
 void status_set_runtime(status *s, const runtime *rt) { s->rt = rt; }
 void status_set_draining(status *s) { s->draining = true; }
 void status_set_budget(status *s, const budgetstore *store) { s->budget = store; }
+void status_set_cache(status *s, const cache *store) { s->cache = store; }
 
 void status_free(status *s) { free(s); }
 
@@ -150,13 +152,22 @@ void status_handle_metrics(server_exchange *ex, void *ctx) {
     for (size_t i = 0; i < cfg->nbackends; i++)
         now[i] = (metrics_backend_state){cfg->backends[i].name, cfg->backends[i].tier, backends_health(health, i),
                                          backends_circuit(health, i)};
-    size_t len;
-    char *text = metrics_render(s->m, now, cfg->nbackends, &len);
+    size_t len, n = 0;
+    char *text = metrics_render(s->m, now, cfg->nbackends, &len), more[2048];
+    if (text && s->cache) {   /* issue 17: the answer cache's counters follow the registry's */
+        n = cache_render_metrics(s->cache, more, sizeof more);
+        char *t = realloc(text, len + n + 1);
+        if (!t) free(text);
+        text = t;
+    }
     if (!text) {
         api_error e;
         api_error_set(&e, 500, "server_error", NULL, NULL, "out of memory");
         server_ex_reply_error(ex, &e);
         return;
     }
+    memcpy(text + len, more, n);
+    len += n;
+    text[len] = '\0';
     server_ex_reply(ex, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 }

@@ -9,6 +9,7 @@
 #define TIERGATE_STATUS_H
 
 #include "budgetstore.h"
+#include "cache.h"
 #include "metrics.h"
 #include "runtime.h"
 #include "server.h"
@@ -23,6 +24,8 @@ void status_set_runtime(status *s, const runtime *rt);
 void status_set_draining(status *s);
 /* The spend budget to show on /readyz (borrowed), or NULL for none. */
 void status_set_budget(status *s, const budgetstore *budget);
+/* The answer cache whose counters /metrics shows, or NULL. */
+void status_set_cache(status *s, const cache *store);
 void status_free(status *s);
 
 void status_handle_healthz(server_exchange *ex, void *ctx);

@@ -14,7 +14,10 @@
 
 static const char *env_value;
 
+static const char *admin_value;
+
 static const char *fake_env(const char *name) {
+    if (strcmp(name, "ADMIN") == 0) return admin_value;
     return strcmp(name, "KEYS") == 0 ? env_value : NULL;
 }
 
@@ -125,6 +128,59 @@ static void test_config_errors(void) {
                         "\"tls\":{\"verify\":false}}]}", "backends[0].tls.verify: unknown key");
 }
 
+/* Admin keys: their own list, never a client key; 401, 403 or the name. */
+static void test_admin(void) {
+    static const char both[] = "{\"backends\":[" BACKEND "],\"auth\":{\"keys_env\":\"KEYS\",\"admin_keys_env\":\"ADMIN\"}}";
+    static const char only[] = "{\"backends\":[" BACKEND "],\"auth\":{\"admin_keys_env\":\"ADMIN\"}}";
+    char err[256] = "";
+    env_value = "kiosk:" KEY_A;
+    admin_value = "ops:" KEY_B;
+    config *c = config_parse(both, strlen(both), err, sizeof err, fake_env);
+    CHECK(c != NULL);
+    if (!c) return;
+    CHECK_INT((int)c->nadmin_keys, 1);
+    CHECK_STR(c->admin_keys[0].name, "ops");
+    auth *a = auth_new(c);
+    const char *name;
+    api_error e;
+    CHECK(auth_admin_enabled(a));
+    CHECK_INT(auth_admit_admin(a, "Bearer " KEY_B, &name, &e), 0);
+    CHECK_STR(name, "ops");
+    CHECK_INT(auth_admit_admin(a, "Bearer " KEY_A, &name, &e), -1);
+    CHECK_INT(e.status, 403);
+    CHECK_STR(e.code, "permission_denied");
+    CHECK_INT(auth_admit_admin(a, "Bearer sk-nothing-0123456789", &name, &e), -1);
+    CHECK_INT(e.status, 401);
+    CHECK_INT(auth_admit_admin(a, NULL, &name, &e), -1);
+    CHECK_INT(e.status, 401);
+    CHECK_INT(auth_find(a, "Bearer " KEY_B), -1);     /* an admin key is no client key */
+    auth_free(a);
+    config_free(c);
+    /* Admin keys alone: client auth stays off. */
+    c = config_parse(only, strlen(only), err, sizeof err, fake_env);
+    CHECK(c != NULL);
+    a = c ? auth_new(c) : NULL;
+    CHECK(a && !auth_enabled(a) && auth_admin_enabled(a));
+    auth_free(a);
+    config_free(c);
+    /* Without admin keys the admin endpoints do not exist. */
+    c = parse_with_keys("kiosk:" KEY_A, err);
+    a = c ? auth_new(c) : NULL;
+    CHECK(a && !auth_admin_enabled(a));
+    auth_free(a);
+    config_free(c);
+    /* One key in both lists, or an unset variable, is refused without showing a key. */
+    admin_value = "ops:" KEY_A;
+    CHECK(config_parse(both, strlen(both), err, sizeof err, fake_env) == NULL);
+    CHECK(strstr(err, "auth.admin_keys: the admin key ops is also the client key kiosk") != NULL);
+    CHECK(strstr(err, KEY_A) == NULL);
+    admin_value = NULL;
+    CHECK(config_parse(both, strlen(both), err, sizeof err, fake_env) == NULL);
+    CHECK(strstr(err, "auth.admin_keys_env: environment variable ADMIN is not set") != NULL);
+    expect_config_error("{\"backends\":[" BACKEND "],\"auth\":{\"admin_keys_env\":\"A\",\"admin_keys_file\":\"f\"}}",
+                        "auth: needs at most one of admin_keys_env and admin_keys_file");
+}
+
 /* A reload's new table counts the requests already admitted by name, over
  * the limit if need be, and forgets those whose key is gone. */
 static void test_carry(void) {
@@ -156,5 +212,6 @@ int main(void) {
     test_match();
     test_off();
     test_config_errors();
+    test_admin();
     TEST_MAIN_END();
 }

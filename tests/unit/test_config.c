@@ -258,6 +258,65 @@ static void test_model_path(void) {
     rmdir(dir);
 }
 
+/* Issue 17: the cache section and routing.degraded_reply. */
+static void test_cache(void) {
+    char err[256] = "";
+    config *c = parse("{\"backends\":[" MIN_BACKEND "]}", err);
+    CHECK(c != NULL);
+    if (c) {
+        CHECK_INT(c->cache.mode, CACHE_OFF);
+        CHECK(c->cache.file == NULL && c->degraded_reply.zh == NULL && c->degraded_reply.en == NULL);
+        CHECK_INT(c->cache.max_age_s, 604800);
+        CHECK(c->cache.max_temperature == 0);
+    }
+    config_free(c);
+    c = parse("{\"backends\":[" MIN_BACKEND "],\"cache\":{\"mode\":\"always\",\"file\":\"a.cache\","
+              "\"max_bytes\":1048576,\"ttl_s\":60,\"max_age_s\":120,\"max_temperature\":0.2,"
+              "\"require_seed\":true},\"routing\":{\"degraded_reply\":{\"zh\":\"稍后\",\"en\":\"later\"}}}", err);
+    CHECK(c != NULL);
+    if (c) {
+        CHECK_INT(c->cache.mode, CACHE_ALWAYS);
+        CHECK_STR(c->cache.file, "a.cache");
+        CHECK_INT(c->cache.max_bytes, 1048576);
+        CHECK_INT(c->cache.ttl_s, 60);
+        CHECK_INT(c->cache.max_age_s, 120);
+        CHECK(c->cache.require_seed);
+        CHECK_STR(c->degraded_reply.zh, "稍后");
+        CHECK_STR(c->degraded_reply.en, "later");
+    }
+    config_free(c);
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"cache\":{\"mode\":\"offline\"}}",
+                 "cache.file: is required when the cache is on");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"cache\":{\"mode\":\"sometimes\",\"file\":\"x\"}}",
+                 "cache.mode: must be \"off\", \"offline\" or \"always\"");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"cache\":{\"mode\":\"offline\",\"file\":\"x\",\"ttl\":1}}",
+                 "cache.ttl: unknown key");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"cache\":{\"max_temperature\":3}}",
+                 "cache.max_temperature: must be a number from 0 to 2");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"routing\":{\"degraded_reply\":\"sorry\"}}",
+                 "routing.degraded_reply: must be an object");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"routing\":{\"degraded_reply\":{}}}",
+                 "routing.degraded_reply: needs \"zh\", \"en\" or both");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"routing\":{\"degraded_reply\":{\"fr\":\"x\"}}}",
+                 "routing.degraded_reply.fr: unknown key");
+    /* The file is relative to the configuration's directory. */
+    char dir[] = "/tmp/tiergate-test-cache-XXXXXX", path[600], want[600];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/c.json", dir);
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs("{\"backends\":[" MIN_BACKEND "],\"cache\":{\"mode\":\"offline\",\"file\":\"state/answers\"}}", f);
+        fclose(f);
+    }
+    c = config_load(path, err, sizeof err);
+    snprintf(want, sizeof want, "%s/state/answers", dir);
+    CHECK(c != NULL);
+    if (c) CHECK_STR(c->cache.file, want);
+    config_free(c);
+    remove(path);
+    rmdir(dir);
+}
+
 static void test_load_missing_file(void) {
     char err[256] = "";
     config *c = config_load("/nonexistent/tiergate.json", err, sizeof err);
@@ -489,5 +548,6 @@ int main(void) {
     test_load_missing_file();
     test_model_path();
     test_tiers();
+    test_cache();
     TEST_MAIN_END();
 }

@@ -349,6 +349,55 @@ static void test_offline(void)
     CHECK_INT(e.status, 503);
 }
 
+/* Issue 17: what the request needs, and whether availability left it out
+ * (the answer cache stands in then); never for a budget or a slow network. */
+static void test_needed(void)
+{
+    fixture f;
+    router_decision d;
+    api_error e;
+
+    setup(&f, THREE_TIERS);
+    CHECK_INT(decide(&f, "auto", NULL, 0.9, &d, &e), 0);
+    CHECK_INT(d.needed, TIER_CLOUD);
+    CHECK_INT(d.needed_backend, -1);
+    CHECK(!d.needed_out);
+    set_down(&f, "c1");
+    CHECK_INT(decide(&f, "auto", NULL, 0.9, &d, &e), 0);
+    CHECK(!d.needed_out);                         /* c2 still serves the cloud */
+    set_down(&f, "c2");
+    CHECK_INT(decide(&f, "cloud", NULL, 0.1, &d, &e), 0);
+    CHECK_INT(d.needed, TIER_CLOUD);
+    CHECK(d.needed_out);
+    CHECK_INT(decide(&f, "auto", NULL, 0.1, &d, &e), 0);
+    CHECK_INT(d.needed, TIER_DEVICE);
+    CHECK(!d.needed_out);
+    /* A forced backend is the need, not its tier. */
+    setup(&f, THREE_TIERS);
+    set_down(&f, "c2");
+    CHECK_INT(decide(&f, "c2", NULL, 0.1, &d, &e), 0);
+    CHECK_INT(d.needed_backend, config_backend_index(&f.cfg, "c2"));
+    CHECK(d.needed_out);
+    CHECK_INT(decide(&f, "c1", NULL, 0.1, &d, &e), 0);
+    CHECK(!d.needed_out);
+    /* Slow, not unreachable. */
+    setup(&f, THREE_TIERS);
+    f.budget_ms = 100;
+    set_estimate(&f, "c1", 500);
+    set_estimate(&f, "c2", 500);
+    CHECK_INT(decide(&f, "auto", NULL, 0.9, &d, &e), 0);
+    CHECK_STR(d.reason, "slow_network");
+    CHECK_INT(d.needed, TIER_CLOUD);
+    CHECK(!d.needed_out);
+    /* Every circuit open: the 503 still says what was needed. */
+    setup(&f, THREE_TIERS);
+    for (size_t i = 0; i < f.cfg.nbackends; i++) set_down(&f, f.backends[i].name);
+    CHECK_INT(decide(&f, "auto", NULL, 0.9, &d, &e), -1);
+    CHECK_INT(e.status, 503);
+    CHECK_INT(d.needed, TIER_CLOUD);
+    CHECK_INT(d.needed_backend, -1);
+}
+
 static void test_slow_network(void)
 {
     fixture f;
@@ -571,6 +620,7 @@ int main(void)
     test_unknown_model();
     test_offline();
     test_slow_network();
+    test_needed();
     test_limits();
     test_pure();
     TEST_MAIN_END();

@@ -1,0 +1,48 @@
+/* cachereply: a stored answer as the client gets it, and an answer as the
+ * cache stores it.
+ *
+ * Replay: a stored answer (or the configured degraded reply) becomes a
+ * normal chat.completion, or a well-formed SSE stream chunked like a
+ * backend's: a first chunk naming the role, the content in pieces of a few
+ * characters (never splitting a UTF-8 sequence), a last chunk with its
+ * finish_reason, the usage chunk when the client asked for it, and
+ * [DONE].  Collection: the chunks or the body of a live answer, gathered
+ * into what cache_put takes, and the verdict whether it is whole and plain
+ * enough to store (one choice, text only, finish_reason "stop").  Pure. */
+#ifndef TIERGATE_CACHEREPLY_H
+#define TIERGATE_CACHEREPLY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "cachefile.h"
+#include "config.h"
+#include "request.h"
+
+struct cJSON;
+
+#define CACHEREPLY_PIECE_BYTES 16
+
+/* The completion object's JSON text (malloc'd); NULL when out of memory. */
+char *cachereply_json(const cache_answer *a, const char *id, double created, size_t *len);
+/* The whole SSE body (malloc'd), [DONE] included; NULL when out of memory. */
+char *cachereply_sse(const cache_answer *a, const char *id, double created, bool include_usage, size_t *len);
+/* The degraded reply for req: Chinese when the last user message holds a
+ * Chinese character and "zh" is set, else "en", else "zh"; NULL when none. */
+const char *cachereply_degraded_text(const config_degraded *d, const chatreq *req);
+
+/* An answer being gathered for the cache. */
+typedef struct cache_collect {
+    buf content;
+    char finish[24];
+    bool unfit;                  /* not storable: tool calls, several choices, ... */
+} cache_collect;
+
+void cachecollect_chunk(cache_collect *k, const struct cJSON *chunk);
+void cachecollect_response(cache_collect *k, const struct cJSON *body);
+/* The content (NUL-terminated) when the answer is whole and storable, else NULL. */
+const char *cachecollect_result(cache_collect *k, size_t *len);
+void cachecollect_free(cache_collect *k);
+
+#endif
