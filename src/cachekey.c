@@ -140,7 +140,7 @@ int cachekey_has_pii(const feature_message *msgs, size_t n) {
     pii_spans sp = {0};
     int found = 0;
     for (size_t i = 0; i < n && !found; i++) {
-        if (pii_scan(msgs[i].text, msgs[i].len, NULL, 0, &sp) < 0) {
+        if (pii_scan(msgs[i].text, msgs[i].len, PII_ALL_KINDS, NULL, 0, &sp) < 0) {
             found = -1;
             break;
         }
