@@ -170,8 +170,7 @@ static int decide(const runtime *rt, const budgetstore *store, server_exchange *
     double score;
     *priv = privacy_call_new(cfg, req);
     if (!*priv || score_request(runtime_classifier(rt), req, *priv, why, &score) < 0) {
-        api_error_set(&err, 500, "server_error", NULL, NULL, "out of memory");
-        server_ex_reply_error(ex, &err);
+        server_ex_fail_oom(ex);
         chatreq_free(req);
         privacy_call_free(*priv);
         return -1;
@@ -266,6 +265,7 @@ void chat_handle_route(server_exchange *ex, void *ctx) {
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     if (s) server_ex_reply(ex, 200, "application/json", s, strlen(s));
+    else server_ex_fail_oom(ex);
 }
 
 /* ---- /v1/chat/completions: the sink of the dispatch job ---- */
@@ -317,9 +317,7 @@ static void on_response(void *ud, int backend, const char *reason, cJSON *body) 
     char *s = jsonout_print(body, NULL, NULL, &n);
     cJSON_Delete(body);
     if (!s) {
-        api_error e;
-        api_error_set(&e, 500, "server_error", NULL, NULL, "out of memory");
-        server_ex_reply_error(call->ex, &e);
+        server_ex_fail_oom(call->ex);
         return;
     }
     server_ex_reply(call->ex, 200, "application/json", s, n);
@@ -330,6 +328,7 @@ static void write_event(chat_call *call, const cJSON *chunk) {
     size_t n;
     char *ev = jsonout_print(chunk, "data: ", "\n\n", &n);
     if (ev) server_ex_stream_write(call->ex, ev, n);
+    else server_ex_fail_oom(call->ex);     /* a lost event: the stream cannot go on */
     free(ev);
 }
 
@@ -402,6 +401,12 @@ static void on_attempt(void *ud, int backend, dispatch_attempt_kind kind) {
     chat_call *call = ud;
     const config_backend *b = &call->cfg->backends[backend];
     metrics_attempt(call->m, metrics_backend(call->m, b->name, b->tier), kind);
+}
+
+/* A client slower than the backend: its transfer waits (server.h). */
+static void on_pressure(void *ud, bool hold_off) {
+    chat_call *call = ud;
+    if (call->job) dispatch_job_pause(call->job, hold_off);
 }
 
 static const dispatch_sink chat_sink = {on_response, on_chunk, on_stream_end, on_error, on_attempt};
@@ -482,9 +487,7 @@ void chat_handle_completions(server_exchange *ex, void *ctx) {
     chat *c = ctx;
     chat_call *call = calloc(1, sizeof *call);
     if (!call) {
-        api_error e;
-        api_error_set(&e, 500, "server_error", NULL, NULL, "out of memory");
-        server_ex_reply_error(ex, &e);
+        server_ex_fail_oom(ex);
         return;
     }
     call->c = c;
@@ -505,9 +508,6 @@ void chat_handle_completions(server_exchange *ex, void *ctx) {
     snprintf(call->id, sizeof call->id, "chatcmpl-%s", server_ex_request_id(ex) + 4);
     set_route(call, call->dec.candidates[0], call->dec.reason);
     call->job = dispatch_start(runtime_dispatch(call->rt), &call->req, &call->dec, deadline_ms, &chat_sink, call);
-    if (!call->job) {
-        api_error e;
-        api_error_set(&e, 500, "server_error", NULL, NULL, "out of memory");
-        server_ex_reply_error(ex, &e);
-    }
+    if (!call->job) server_ex_fail_oom(ex);
+    else server_ex_on_pressure(ex, on_pressure, call);
 }

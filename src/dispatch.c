@@ -40,7 +40,7 @@ struct dispatch {
     const config *cfg;
     backends *health;
     evloop *loop;
-    upstream *up;
+    upstream_ops ops;
     uint64_t rng;            /* xorshift64 state for back-off jitter */
 };
 
@@ -76,13 +76,13 @@ struct dispatch_job {
     evloop_timer hedge_timer;
 };
 
-dispatch *dispatch_new(const config *cfg, backends *health, evloop *loop, upstream *up) {
+dispatch *dispatch_new(const config *cfg, backends *health, evloop *loop, const upstream_ops *ops) {
     dispatch *d = calloc(1, sizeof *d);
     if (!d) return NULL;
     d->cfg = cfg;
     d->health = health;
     d->loop = loop;
-    d->up = up;
+    d->ops = *ops;
     d->rng = evloop_clock_us() | 1;
     return d;
 }
@@ -189,7 +189,7 @@ static bool slot_start(slot *s, size_t cand, dispatch_attempt_kind kind) {
         j->kind = j->kind ? j->kind : ATTEMPT_UNREACHABLE;
         return false;
     }
-    s->a = attempt_start(d->loop, d->up, j->req, backend_cfg(j, backend), left, &slot_hooks, s);
+    s->a = attempt_start(d->loop, &d->ops, j->req, backend_cfg(j, backend), left, &slot_hooks, s);
     if (!s->a) {
         backends_release(d->health, (size_t)backend, s->trial);
         trail_add(j, backend, "could not start the transfer (out of memory)");
@@ -404,6 +404,10 @@ dispatch_job *dispatch_start(dispatch *d, const chatreq *req, const router_decis
     if (d->cfg->hedge_after_ms > 0 && dec->ncandidates > 1)
         evloop_timer_start(d->loop, &j->hedge_timer, (uint64_t)d->cfg->hedge_after_ms);
     return j;
+}
+
+void dispatch_job_pause(dispatch_job *j, bool paused) {
+    if (j->winner && j->winner->a) attempt_pause(j->winner->a, paused);
 }
 
 void dispatch_job_free(dispatch_job *j) {

@@ -22,7 +22,8 @@ runtime *runtime_new(config *cfg, classifier *model, struct evloop *loop, struct
     rt->refs = 1;
     if (!(rt->health = backends_new(cfg))) goto err;
     if (prev) backends_inherit(rt->health, prev->health);
-    if (!(rt->disp = dispatch_new(cfg, rt->health, loop, up))) goto err;
+    upstream_ops ops = upstream_ops_of(up);
+    if (!(rt->disp = dispatch_new(cfg, rt->health, loop, &ops))) goto err;
     if (backends_start_probes(rt->health, loop, up) < 0) goto err;
     return rt;
 err:

@@ -51,11 +51,13 @@ struct upstream_xfer {
     long status;
     char content_type[128];
     bool headers_done, got_first_byte, aborted, cancelled;
+    bool pause_wanted;                /* upstream_pause(x, true) and no resume since */
+    bool paused;                      /* libcurl holds the transfer paused */
     int first_byte_ms, idle_ms, connect_ms;
     int retry_after_ms;
     uint64_t started_us, first_byte_us;
     uint64_t last_activity_ms;
-    evloop_timer first_byte_timer, idle_timer;
+    evloop_timer first_byte_timer, idle_timer, unpause_timer;
     char errbuf[CURL_ERROR_SIZE];
     upstream_xfer *prev, *next;       /* u->active list */
 };
@@ -94,6 +96,7 @@ static void xfer_release(upstream_xfer *x) {
     upstream *u = x->u;
     evloop_timer_stop(u->loop, &x->first_byte_timer);
     evloop_timer_stop(u->loop, &x->idle_timer);
+    evloop_timer_stop(u->loop, &x->unpause_timer);
     u->in_curl++;
     curl_multi_remove_handle(u->multi, x->easy);
     u->in_curl--;
@@ -339,6 +342,7 @@ static void on_idle_timeout(void *ud) {
     upstream_xfer *x = ud;
     uint64_t now = evloop_now_ms(x->u->loop);
     uint64_t due = x->last_activity_ms + (uint64_t)x->idle_ms;
+    if (x->pause_wanted || x->paused) due = now + (uint64_t)x->idle_ms;   /* our pause, not a stall */
     if (now < due) {
         evloop_timer_start(x->u->loop, &x->idle_timer, due - now);
         return;
@@ -355,6 +359,30 @@ static void note_activity(upstream_xfer *x) {
     x->first_byte_us = evloop_clock_us();
     evloop_timer_stop(x->u->loop, &x->first_byte_timer);
     if (x->idle_ms > 0) evloop_timer_start(x->u->loop, &x->idle_timer, (uint64_t)x->idle_ms);
+}
+
+/* ---- backpressure ---- */
+
+/* The resume, outside libcurl: unpausing may deliver the bytes libcurl
+ * held at once, through write_cb, which may ask for the pause again. */
+static void on_unpause(void *ud) {
+    upstream_xfer *x = ud;
+    if (x->pause_wanted || !x->paused) return;
+    x->paused = false;
+    x->last_activity_ms = evloop_now_ms(x->u->loop);
+    x->u->in_curl++;
+    curl_easy_pause(x->easy, CURLPAUSE_CONT);
+    x->u->in_curl--;
+    if (x->u->pending_cancels && !x->u->in_curl) release_cancelled(x->u);
+}
+
+void upstream_pause(upstream_xfer *x, bool paused) {
+    if (!x || x->cancelled) return;
+    x->pause_wanted = paused;
+    if (!paused) {
+        x->last_activity_ms = evloop_now_ms(x->u->loop);
+        if (x->paused) evloop_timer_start(x->u->loop, &x->unpause_timer, 0);
+    }
 }
 
 /* ---- libcurl data callbacks ---- */
@@ -420,10 +448,16 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *ud) {
     return len;
 }
 
+/* A pause asked for during the previous call (the bytes were taken then)
+ * is libcurl's from here: these bytes stay with it until the resume. */
 static size_t write_cb(char *buf, size_t size, size_t n, void *ud) {
     upstream_xfer *x = ud;
     size_t len = size * n;
     if (x->cancelled) return 0;
+    if (x->pause_wanted) {
+        x->paused = true;
+        return CURL_WRITEFUNC_PAUSE;
+    }
     note_activity(x);
     if (x->cb->on_data && x->cb->on_data(x->ud, buf, len)) {
         x->aborted = true;
@@ -483,6 +517,7 @@ upstream_xfer *upstream_start(upstream *u, const upstream_request *req,
     x->started_us = evloop_clock_us();
     evloop_timer_init(&x->first_byte_timer, on_first_byte_timeout, x);
     evloop_timer_init(&x->idle_timer, on_idle_timeout, x);
+    evloop_timer_init(&x->unpause_timer, on_unpause, x);
     x->easy = u->npool ? u->pool[--u->npool] : curl_easy_init();
     if (!x->easy) goto err;
 
@@ -561,6 +596,22 @@ err:
     free(x);
     return NULL;
 }
+
+static upstream_xfer *ops_start(void *ctx, const upstream_request *req, const upstream_callbacks *cb, void *ud) {
+    return upstream_start(ctx, req, cb, ud);
+}
+
+static void ops_cancel(void *ctx, upstream_xfer *x) {
+    (void)ctx;
+    upstream_cancel(x);
+}
+
+static void ops_pause(void *ctx, upstream_xfer *x, bool paused) {
+    (void)ctx;
+    upstream_pause(x, paused);
+}
+
+upstream_ops upstream_ops_of(upstream *u) { return (upstream_ops){ops_start, ops_cancel, ops_pause, u}; }
 
 void upstream_cancel(upstream_xfer *x) {
     if (!x) return;
