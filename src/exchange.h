@@ -25,8 +25,8 @@ struct cJSON;
 #define SERVER_STREAM_BLOCK 4096
 /* A stream's bytes waiting for a slow client: at the cap the handler is told
  * to hold off (the upstream transfer pauses), below the low mark to go on. */
-#define SERVER_STREAM_CAP (64u * 1024)
-#define SERVER_STREAM_LOW (16u * 1024)
+#define SERVER_STREAM_CAP (32u * 1024)
+#define SERVER_STREAM_LOW (8u * 1024)
 
 /* An exchange's life, one state at a time; exchange_to() is the only place
  * that changes it and refuses (INVARIANT) a move the table does not allow:
