@@ -23,6 +23,9 @@ struct cJSON;
 
 #define SERVER_MAX_EXTRA_HEADERS 8
 #define SERVER_STREAM_BLOCK 4096
+/* An over-limit body is read and thrown away up to this many bytes past
+ * limits.max_body_bytes before its 413 (lingering, server.c). */
+#define SERVER_LINGER_BYTES (4u << 20)
 /* A stream's bytes waiting for a slow client: at the cap the handler is told
  * to hold off (the upstream transfer pauses), below the low mark to go on. */
 #define SERVER_STREAM_CAP (32u * 1024)
@@ -65,6 +68,7 @@ struct server_exchange {
     buf body;
     exchange_state state;
     bool too_large, suspended;
+    size_t discarded;                   /* bytes of an over-limit body thrown away */
     bool held_off;                      /* the handler was told to hold off (out at the cap) */
     struct MHD_Response *pending;
     int status;

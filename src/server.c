@@ -20,6 +20,15 @@
  * up cancels its upstream transfer at once instead of when the backend next
  * sends a byte.
  *
+ * An over-limit body.  A client that is still sending when the gateway
+ * closes gets a reset and loses the 413 that was sent before it (the kernel
+ * answers unread data with RST).  So, like nginx's lingering close, a body
+ * over limits.max_body_bytes is read and thrown away, at most
+ * SERVER_LINGER_BYTES past the limit and within limits.request_timeout_s
+ * (connguard's deadline for a request to arrive), and the 413 comes after
+ * it.  A Content-Length beyond that, or a client that waits for
+ * "100 Continue", gets its 413 at once, unread.
+ *
  * This file runs the daemon, admits requests (endpoint, client key, body
  * size, draining) and hands them to their handlers; the request's own side,
  * replies and streams, is exchange.c.  Reloads swap the configuration and
@@ -139,8 +148,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         /* Unknown paths, bad keys and oversized bodies are refused before a
          * byte of the body is read; MHD closes the connection after. */
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        ex->too_large = cl && strtoull(cl, NULL, 10) > s->cfg->max_body_bytes;
-        if (!(ex->ep = route(ex)) || refuse_if_draining(ex) || !admit(ex) || ex->too_large) {
+        unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
+        ex->too_large = len > s->cfg->max_body_bytes;
+        bool linger = ex->too_large && len <= s->cfg->max_body_bytes + SERVER_LINGER_BYTES &&
+                      !MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+        if (!(ex->ep = route(ex)) || refuse_if_draining(ex) || !admit(ex) || (ex->too_large && !linger)) {
             if (ex->state == EX_RECEIVING) dispatch(ex);
             return ex->pending ? exchange_queue_pending(ex) : MHD_NO;
         }
@@ -151,8 +163,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             ex->too_large = true;
             buf_free(&ex->body);
         }
+        if (ex->too_large) ex->discarded += *upload_data_size;
         *upload_data_size = 0;
-        return MHD_YES;
+        if (ex->discarded <= ex->s->cfg->max_body_bytes + SERVER_LINGER_BYTES) return MHD_YES;
+        /* Lingered long enough: the 413 now, and the connection closes. */
+        if (ex->state == EX_RECEIVING) dispatch(ex);
+        return ex->pending ? exchange_queue_pending(ex) : MHD_NO;
     }
     if (ex->state == EX_RECEIVING) {
         connguard_received(conn);
