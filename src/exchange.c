@@ -70,6 +70,7 @@ static uint64_t next_id(server *s) {
 void exchange_close(server_exchange *ex, bool client_gone) {
     void (*fn)(void *, bool) = ex->on_close;
     ex->on_close = NULL;
+    ex->on_pressure = NULL;             /* the handler is gone; a cut stream still drains */
     if (fn) fn(ex->on_close_ud, client_gone);
 }
 
