@@ -32,6 +32,7 @@
 
 #include "attempt.h"
 #include "evloop.h"
+#include "invariant.h"
 #include "upstream.h"
 
 #define DISPATCH_MAX_BACKOFF_MS 10000
@@ -180,7 +181,7 @@ static bool slot_start(slot *s, size_t cand, dispatch_attempt_kind kind) {
     dispatch *d = j->d;
     int backend = j->dec.candidates[cand];
     int left = time_left_ms(j);
-    assert(!slot_busy(s) && left > 0);
+    INVARIANT(!slot_busy(s) && left > 0);
     if (s->backend != backend) s->tries = 0;
     s->cand = cand;
     s->backend = backend;
@@ -328,7 +329,7 @@ static void slot_judge(slot *s, const attempt_result *r) {
 /* r points into a, so a is freed only after the judgement. */
 static void on_attempt_end(void *ud, attempt *a, const attempt_result *r) {
     slot *s = ud;
-    assert(a == s->a);
+    INVARIANT(a == s->a);
     s->a = NULL;
     track_wait(s->job);
     slot_judge(s, r);

@@ -16,12 +16,13 @@
  * time must include MHD's own next timeout. */
 #include "evloop.h"
 
-#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "invariant.h"
 
 #define EVLOOP_MAX_EVENTS 128
 
@@ -134,7 +135,7 @@ bool evloop_timer_active(const evloop_timer *t) { return t->heap_pos != 0; }
 void evloop_timer_stop(evloop *l, evloop_timer *t) {
     size_t pos = t->heap_pos;
     if (!pos) return;
-    assert(pos <= l->nheap && l->heap[pos] == t);
+    INVARIANT(pos <= l->nheap && l->heap[pos] == t);
     evloop_timer *last = l->heap[l->nheap--];
     t->heap_pos = 0;
     if (last == t) return;

@@ -5,7 +5,11 @@
  * without it.  INVARIANT is for the few conditions that are cheap (a compare
  * or two, not on a per-byte path) and whose breach would otherwise turn into
  * memory corruption or a request hung forever: the state machines'
- * transitions (exchange, attempt) and the stream buffer's cap.  Like
+ * transitions (exchange, attempt), a response stored twice, a connection
+ * suspended twice, a write to an exchange not streaming, the timer heap's
+ * positions, a runtime's reference count, a dispatch slot started while
+ * busy or after its deadline, an attempt ended that is not its slot's, a
+ * transfer started from inside libcurl.  Like
  * SQLite's always-on checks, a broken invariant is not survived: the
  * process logs what broke, where, and aborts, so that a supervisor restarts
  * a gateway whose state is known again. */

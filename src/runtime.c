@@ -2,8 +2,9 @@
  * the count is a plain int. */
 #include "runtime.h"
 
-#include <assert.h>
 #include <stdlib.h>
+
+#include "invariant.h"
 
 struct runtime {
     config *cfg;
@@ -38,14 +39,14 @@ err:
 }
 
 runtime *runtime_ref(runtime *rt) {
-    assert(rt->refs > 0);
+    INVARIANT(rt->refs > 0);
     rt->refs++;
     return rt;
 }
 
 void runtime_unref(runtime *rt) {
     if (!rt) return;
-    assert(rt->refs > 0);
+    INVARIANT(rt->refs > 0);
     if (--rt->refs > 0) return;
     dispatch_free(rt->disp);
     backends_free(rt->health);

@@ -32,13 +32,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "evloop.h"
+#include "httphdr.h"
+#include "invariant.h"
 
 #define UPSTREAM_POOL_MAX 64
 
@@ -387,42 +388,6 @@ void upstream_pause(upstream_xfer *x, bool paused) {
 
 /* ---- libcurl data callbacks ---- */
 
-/* The value of header name in the header line buf, trimmed, or NULL. */
-static const char *header_value(const char *buf, size_t len, const char *name, char *out, size_t cap) {
-    size_t nl = strlen(name);
-    if (len <= nl || strncasecmp(buf, name, nl) != 0 || buf[nl] != ':') return NULL;
-    const char *v = buf + nl + 1;
-    size_t vl = len - nl - 1;
-    while (vl && (*v == ' ' || *v == '\t')) v++, vl--;
-    while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' ')) vl--;
-    if (vl >= cap) vl = cap - 1;
-    memcpy(out, v, vl);
-    out[vl] = '\0';
-    return out;
-}
-
-/* Retry-After is delay-seconds or an HTTP-date (RFC 9110 10.2.3), which
- * curl_getdate() parses; OpenAI also sends retry-after-ms, which is finer. */
-static void note_retry_after(upstream_xfer *x, const char *buf, size_t len) {
-    char v[64];
-    if (header_value(buf, len, "retry-after-ms", v, sizeof v)) {
-        char *end;
-        double ms = strtod(v, &end);
-        if (end != v && *end == '\0' && ms >= 0 && ms < 86400e3) x->retry_after_ms = (int)ms;
-        return;
-    }
-    if (!header_value(buf, len, "retry-after", v, sizeof v) || x->retry_after_ms >= 0) return;
-    char *end;
-    long s = strtol(v, &end, 10);
-    if (end != v && *end == '\0') {
-        if (s >= 0 && s < 86400) x->retry_after_ms = (int)(s * 1000);
-        return;
-    }
-    time_t when = curl_getdate(v, NULL);
-    time_t now = time(NULL);
-    if (when >= 0 && when - now < 86400) x->retry_after_ms = when > now ? (int)(when - now) * 1000 : 0;
-}
-
 static size_t header_cb(char *buf, size_t size, size_t n, void *ud) {
     upstream_xfer *x = ud;
     size_t len = size * n;
@@ -433,8 +398,8 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *ud) {
         x->retry_after_ms = -1;
         return len;
     }
-    if (header_value(buf, len, "content-type", x->content_type, sizeof x->content_type)) return len;
-    note_retry_after(x, buf, len);
+    if (httphdr_value(buf, len, "content-type", x->content_type, sizeof x->content_type)) return len;
+    x->retry_after_ms = httphdr_retry_after(buf, len, x->retry_after_ms, time(NULL));
     if ((len == 2 && buf[0] == '\r') || (len == 1 && buf[0] == '\n')) {
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
         if (x->status >= 200 && !x->headers_done) {
@@ -504,7 +469,7 @@ void upstream_free(upstream *u) {
 
 upstream_xfer *upstream_start(upstream *u, const upstream_request *req,
                               const upstream_callbacks *cb, void *ud) {
-    assert(u->in_curl == 0);
+    INVARIANT(u->in_curl == 0);   /* libcurl forbids the re-entry */
     upstream_xfer *x = calloc(1, sizeof *x);
     if (!x) return NULL;
     x->u = u;
