@@ -19,9 +19,10 @@
  *
  * States.  An attempt is in one state at a time (attempt_state below) and
  * attempt_to() is the only place that changes it, refusing a move the table
- * does not allow (INVARIANT) and naming each change in the debug log.  What
- * was a set of flags (committed, done seen, finish seen, broken) is now the
- * state, so a combination that cannot happen cannot be represented.
+ * does not allow (INVARIANT) and naming each change in the debug log.  One
+ * state rather than flags for committed, [DONE] seen, finish seen and
+ * broken: flags can combine into a state that cannot happen, one state
+ * cannot.
  *
  * Which failures are retryable on the same backend: a connection lost before
  * any header (a restart, a reset keep-alive connection) and 500/502/503.

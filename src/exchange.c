@@ -14,11 +14,12 @@
  * connection is not suspended while out holds bytes, so its idle time counts,
  * and its end closes the handler, which cancels the transfer.
  *
- * Out of memory.  One policy (README, "Out of memory"): a request whose
- * answer cannot be built gets a 500, with "Connection: close"; when not even
- * that can be built, or the stream has begun, the connection is closed
- * (exchange_fail) and the request is logged as a 500.  Nothing is left
- * suspended waiting for an answer that will not come. */
+ * Out of memory.  One policy (docs/design.md, Concurrency): a request whose
+ * answer cannot be built gets a 500, and every 500 (only the gateway's own
+ * failures are 500s) closes its connection; a stream that has begun gets an
+ * error event and its end; when not even that can be built, the connection
+ * is closed (exchange_fail) and the request is logged as a 500.  Nothing is
+ * left suspended waiting for an answer that will not come. */
 #include "exchange.h"
 
 #include <assert.h>
@@ -35,8 +36,6 @@ static const char *const state_names[EX_STATES] = {
     [EX_REPLIED] = "replied", [EX_STREAMING] = "streaming", [EX_STREAM_ENDED] = "stream_ended",
     [EX_CLOSING] = "closing", [EX_ABORTED] = "aborted",
 };
-
-const char *exchange_state_name(exchange_state st) { return state_names[st]; }
 
 /* allowed[from] has bit `to` set for each move exchange.h's table allows. */
 #define B(st) (1u << (st))

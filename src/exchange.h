@@ -115,7 +115,6 @@ static inline void server_run_soon(server *s) { s->need_run = true; }
 /* Moves ex to state to, logging the change at debug level; a move the
  * table above does not allow stops the process (INVARIANT). */
 void exchange_to(server_exchange *ex, exchange_state to);
-const char *exchange_state_name(exchange_state st);
 /* The handler's writes are dropped (ABORTED, CLOSING). */
 static inline bool exchange_gone(const server_exchange *ex) {
     return ex->state == EX_ABORTED || ex->state == EX_CLOSING;

@@ -145,8 +145,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         ex = exchange_new(s, conn, url, method);
         if (!ex) return MHD_NO;
         *con_cls = ex;
-        /* Unknown paths, bad keys and oversized bodies are refused before a
-         * byte of the body is read; MHD closes the connection after. */
+        /* Unknown paths and bad keys are refused before a byte of the body
+         * is read (MHD closes the connection after), and so is a body too
+         * large to linger over; one within the lingering bound is read and
+         * thrown away first (the comment at the top). */
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
         ex->too_large = len > s->cfg->max_body_bytes;
