@@ -50,10 +50,11 @@
 #define ATTEMPT_DONE_GRACE_MS 500
 #define ATTEMPT_SLICE 256
 
-/*   SENDING ──▶ RECEIVING ──▶ COMMITTED ──▶ FINISHING ──▶ COMPLETE
- *      │            │             │  └──────────────────────▲  │
- *      └─▶ FAILED ◀─┘             └──▶ BROKEN ◀── FINISHING    │
- *   and every state but ENDED ──▶ ENDED (on_end has run).       */
+/* The moves (allowed[] below):
+ *   SENDING → RECEIVING → COMMITTED → FINISHING → COMPLETE, and COMMITTED → COMPLETE;
+ *   SENDING, RECEIVING → FAILED (a failure before commitment);
+ *   COMMITTED, FINISHING → BROKEN (a failure after it);
+ *   every state but ENDED → ENDED (on_end has run). */
 typedef enum {
     AT_SENDING,       /* the request is out; no status yet */
     AT_RECEIVING,     /* the status came; nothing passed to the caller yet */
