@@ -101,6 +101,7 @@ struct attempt {
     attempt_fail kind;           /* of a failure found before on_done */
     char why[192];
     evloop_timer grace_timer;
+    bool paused;                 /* the client's backpressure holds the transfer */
     bool holding;                /* the first event went out this turn: hold the rest */
     buf held;                    /* stream bytes after the first event, not parsed yet */
     evloop_timer drain_timer;
@@ -182,7 +183,7 @@ static int on_event(void *ud, const char *event, const char *data, size_t len) {
     if (finish) attempt_to(a, AT_FINISHING);
     a->hooks->on_chunk(a->ud, a, chunk);
     cJSON_Delete(chunk);
-    if (a->state == AT_FINISHING) evloop_timer_start(a->loop, &a->grace_timer, ATTEMPT_DONE_GRACE_MS);
+    if (a->state == AT_FINISHING && !a->paused) evloop_timer_start(a->loop, &a->grace_timer, ATTEMPT_DONE_GRACE_MS);
     return 0;
 }
 
@@ -441,6 +442,12 @@ void attempt_free(attempt *a) {
     free(a);
 }
 
+/* The finish grace measures the backend's silence, so it waits while the
+ * transfer is paused: the usage chunk and [DONE] may be in libcurl's hands. */
 void attempt_pause(attempt *a, bool paused) {
+    a->paused = paused;
     if (a->xfer) a->ops->pause(a->ops->ctx, a->xfer, paused);
+    if (a->state != AT_FINISHING) return;
+    if (paused) evloop_timer_stop(a->loop, &a->grace_timer);
+    else evloop_timer_start(a->loop, &a->grace_timer, ATTEMPT_DONE_GRACE_MS);
 }

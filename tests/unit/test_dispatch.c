@@ -13,7 +13,8 @@
  * fallback; the deadline cutting a back-off and capping each attempt's
  * limits; a hedge winning and losing; streams committed, completed (by
  * [DONE], by the finish grace), broken mid-stream, failing before their
- * first chunk; backpressure reaching the transfer; and the client hanging
+ * first chunk; backpressure reaching the transfer and holding the finish
+ * grace; and the client hanging
  * up in each state (attempt in flight, back-off pending, hedged, committed).
  * Continuation across tiers adds its cases here: a stream broken after
  * commitment is where it starts (stream_broken_mid_way). */
@@ -539,6 +540,26 @@ static void backpressure(void) {
     CHECK(!xfers[0].paused);
     dispatch_job_free(j);
     CHECK(xfers[0].cancelled);
+
+    /* the finish grace waits while paused: the usage chunk and [DONE] may
+     * be held back by the pause, not missing */
+    reset();
+    j = start(&req_stream, "local", 10000);
+    headers(0, 200);
+    data(0, CHUNK("u"));
+    evloop_advance(loop, 0);
+    data(0, FINISH);
+    dispatch_job_pause(j, true);
+    evloop_advance(loop, 5000);
+    CHECK(xfers[0].live);
+    CHECK_STR(seen, "try local first; chunk local complexity u; chunk local complexity -; ");
+    dispatch_job_pause(j, false);
+    evloop_advance(loop, 499);
+    CHECK(xfers[0].live);
+    evloop_advance(loop, 1);
+    CHECK(xfers[0].cancelled);
+    CHECK_STR(seen, "try local first; chunk local complexity u; chunk local complexity -; end; ");
+    dispatch_job_free(j);
 }
 
 /* The client hangs up (chat frees the job) in each state of the job: the
