@@ -14,8 +14,8 @@
  * limits; a hedge winning and losing; streams committed, completed (by
  * [DONE], by the finish grace), broken mid-stream, failing before their
  * first chunk; backpressure reaching the transfer and holding the finish
- * grace; and the client hanging
- * up in each state (attempt in flight, back-off pending, hedged, committed).
+ * grace; and the client hanging up in each state (attempt in flight,
+ * back-off pending, hedged, committed, in the finish grace).
  * Continuation across tiers adds its cases here: a stream broken after
  * commitment is where it starts (stream_broken_mid_way). */
 #include <cjson/cJSON.h>
