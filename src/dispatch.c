@@ -67,6 +67,7 @@ struct dispatch_job {
     slot *winner;
     size_t next;             /* next candidate to start */
     bool finished;
+    bool oom;                /* an attempt could not start: the job ends with a 500 */
     attempt_fail kind;       /* of the last failure */
     int last_backend;
     int attempts;
@@ -166,8 +167,11 @@ static void fail_all(dispatch_job *j) {
         [ATTEMPT_TIMEOUT] = {504, "upstream_timeout"},
     };
     api_error e;
-    api_error_set(&e, by_kind[j->kind].status, "server_error", by_kind[j->kind].code, NULL,
-                  "No tier could answer: %s", j->trail[0] ? j->trail : "no backend was tried");
+    if (j->oom)   /* the one out-of-memory policy: the gateway's failure, a 500 */
+        api_error_set(&e, 500, "server_error", NULL, NULL, "out of memory");
+    else
+        api_error_set(&e, by_kind[j->kind].status, "server_error", by_kind[j->kind].code, NULL,
+                      "No tier could answer: %s", j->trail[0] ? j->trail : "no backend was tried");
     finish(j);
     j->sink->on_error(j->ud, &e, false, j->last_backend);
 }
@@ -194,7 +198,7 @@ static bool slot_start(slot *s, size_t cand, dispatch_attempt_kind kind) {
     if (!s->a) {
         backends_release(d->health, (size_t)backend, s->trial);
         trail_add(j, backend, "could not start the transfer (out of memory)");
-        j->kind = ATTEMPT_BAD;
+        j->oom = true;
         return false;
     }
     j->last_backend = backend;
@@ -210,7 +214,7 @@ static bool slot_start(slot *s, size_t cand, dispatch_attempt_kind kind) {
 static bool slot_start_next(slot *s, bool hedge) {
     dispatch_job *j = s->job;
     s->hedge = hedge;
-    while (j->next < j->dec.ncandidates) {
+    while (j->next < j->dec.ncandidates && !j->oom) {
         if (j->next > 0 && !j->d->cfg->fallback) return false;
         if (time_left_ms(j) == 0) {
             char why[64];

@@ -13,7 +13,7 @@
  * fallback; the deadline cutting a back-off and capping each attempt's
  * limits; a hedge winning and losing; streams committed, completed (by
  * [DONE], by the finish grace), broken mid-stream, failing before their
- * first chunk; backpressure reaching the transfer and holding the finish
+ * first chunk; an attempt that cannot start (out of memory: a 500); backpressure reaching the transfer and holding the finish
  * grace; and the client hanging up in each state (attempt in flight,
  * back-off pending, hedged, committed, in the finish grace).
  * Continuation across tiers adds its cases here: a stream broken after
@@ -45,10 +45,11 @@ typedef struct fake_xfer {
 
 static fake_xfer xfers[MAX_XFERS];
 static int nxfers;
+static bool refuse_starts;         /* a transfer cannot be set up (out of memory) */
 
 static upstream_xfer *fake_start(void *ctx, const upstream_request *req, const upstream_callbacks *cb, void *ud) {
     (void)ctx;
-    if (nxfers == MAX_XFERS) return NULL;
+    if (nxfers == MAX_XFERS || refuse_starts) return NULL;
     fake_xfer *x = &xfers[nxfers++];
     memset(x, 0, sizeof *x);
     sscanf(req->url, "http://%31[^/]", x->host);
@@ -204,6 +205,7 @@ static void reset(void) {
     health = backends_new(cfg);
     backends_use_clock(health, loop);
     disp = dispatch_new(cfg, health, loop, &fake_ops);
+    refuse_starts = false;
     cfg->hedge_after_ms = 0;
     cfg->retries = 2;
     cfg->fallback = true;
@@ -527,6 +529,26 @@ static void stream_broken_mid_way(void) {
     }
 }
 
+/* The one out-of-memory policy: an attempt that cannot start ends the job
+ * with a 500, not with another candidate or a 502. */
+static void out_of_memory(void) {
+    reset();
+    refuse_starts = true;
+    dispatch_job *j = start(&req_plain, "local big", 10000);
+    CHECK_INT(nxfers, 0);
+    CHECK_STR(seen, "error 500 -; ");
+    dispatch_job_free(j);
+
+    /* on a retry, after a failure */
+    reset();
+    j = start(&req_plain, "local big", 10000);
+    answer(0, 503, "", -1);
+    refuse_starts = true;
+    evloop_advance(loop, 200);
+    CHECK_STR(seen, "try local first; error 500 local; ");
+    dispatch_job_free(j);
+}
+
 static void backpressure(void) {
     reset();
     dispatch_job *j = start(&req_stream, "local big", 10000);
@@ -642,6 +664,7 @@ int main(void) {
     hedging();
     streams();
     stream_broken_mid_way();
+    out_of_memory();
     backpressure();
     client_hang_up();
     reset();
