@@ -368,7 +368,7 @@ static void note_activity(upstream_xfer *x) {
  * held at once, through write_cb, which may ask for the pause again. */
 static void on_unpause(void *ud) {
     upstream_xfer *x = ud;
-    if (x->pause_wanted || !x->paused) return;
+    if (x->cancelled || x->pause_wanted || !x->paused) return;
     x->paused = false;
     x->last_activity_ms = evloop_now_ms(x->u->loop);
     x->u->in_curl++;
