@@ -332,6 +332,16 @@ static void write_event(chat_call *call, const cJSON *chunk) {
     free(ev);
 }
 
+/* The stream's response, once: at its first event, or at its end or its
+ * failure when every chunk before was dropped (a usage chunk first, for a
+ * client that did not ask for usage). */
+static bool begin_stream(chat_call *call) {
+    if (call->stream_started) return true;
+    if (server_ex_stream_begin(call->ex) < 0) return false;
+    call->stream_started = true;
+    return true;
+}
+
 static void on_chunk(void *ud, int backend, const char *reason, cJSON *chunk) {
     chat_call *call = ud;
     const cJSON *choices = cJSON_GetObjectItemCaseSensitive(chunk, "choices");
@@ -341,11 +351,8 @@ static void on_chunk(void *ud, int backend, const char *reason, cJSON *chunk) {
         if (usage_only) return;
         cJSON_DeleteItemFromObjectCaseSensitive(chunk, "usage");
     }
-    if (!call->stream_started) {
-        set_route(call, backend, reason);
-        if (server_ex_stream_begin(call->ex) < 0) return;
-        call->stream_started = true;
-    }
+    if (!call->stream_started) set_route(call, backend, reason);
+    if (!begin_stream(call)) return;
     if (!call->role_sent && !usage_only) {
         /* The SDKs' stream helpers insist that the first delta names the role. */
         cJSON *delta = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(choices, 0), "delta");
@@ -363,6 +370,7 @@ static void on_chunk(void *ud, int backend, const char *reason, cJSON *chunk) {
 static void on_stream_end(void *ud) {
     chat_call *call = ud;
     static const char done[] = "data: [DONE]\n\n";
+    if (!begin_stream(call)) return;
     cJSON *rest = privacy_flush_chunk(call->priv);
     if (rest) {
         keep_text(call, rest);
@@ -378,7 +386,7 @@ static void on_error(void *ud, const api_error *e, bool committed, int backend) 
     chat_call *call = ud;
     server_ex_log_str(call->ex, "error", e->message);
     if (committed) {
-        server_ex_stream_fail(call->ex, e);
+        if (begin_stream(call)) server_ex_stream_fail(call->ex, e);
         return;
     }
     if (privacy_device_only(call->priv) && e->status >= 500) {

@@ -64,6 +64,7 @@ struct faults {
     int delay_headers_ms, delay_first_chunk_ms, chunk_delay_ms, chunks;
     int cut_after, stall_after, malformed_after, error_event_after;   /* < 0: off */
     bool no_done, no_finish, no_usage, linger, hang, bad_json, no_space, crlf, keepalive, burst;
+    bool usage_first;
     bool once;                   /* mode only: cleared after the next chat request */
     char *reply;                 /* mode only */
 };
@@ -108,6 +109,7 @@ static const struct fault_key {
     FAULT(no_done, F_BOOL, 0, 1),
     FAULT(no_finish, F_BOOL, 0, 1),
     FAULT(no_usage, F_BOOL, 0, 1),
+    FAULT(usage_first, F_BOOL, 0, 1),
     FAULT(linger, F_BOOL, 0, 1),
     FAULT(hang, F_BOOL, 0, 1),
     FAULT(bad_json, F_BOOL, 0, 1),
@@ -520,10 +522,21 @@ static bool strikes(int after, size_t i, size_t n)
     return after >= 0 && i == ((size_t)after < n ? (size_t)after : n);
 }
 
+/* The usage chunk: no choices, the token counts. */
+static enum outcome send_usage(struct chat *s)
+{
+    cJSON *u = chat_object(s, "chat.completion.chunk");
+    cJSON_AddArrayToObject(u, "choices");
+    add_usage(s, u);
+    return send_event_json(s, u);
+}
+
 static enum outcome stream_events(struct chat *s, const size_t *edge, size_t n)
 {
     const struct faults *f = &s->f;
     enum outcome o = DONE;
+    if (f->usage_first && (o = send_usage(s)) != DONE)
+        return o;
     for (size_t i = 0; i <= n; i++) {
         if (strikes(f->cut_after, i, n))
             return RESET;
@@ -546,13 +559,8 @@ static enum outcome stream_events(struct chat *s, const size_t *edge, size_t n)
     if (!f->no_finish) {
         if ((o = send_delta(s, cJSON_CreateObject(), "stop")) != DONE)
             return o;
-        if (s->include_usage && !f->no_usage) {
-            cJSON *u = chat_object(s, "chat.completion.chunk");
-            cJSON_AddArrayToObject(u, "choices");
-            add_usage(s, u);
-            if ((o = send_event_json(s, u)) != DONE)
-                return o;
-        }
+        if (s->include_usage && !f->no_usage && !f->usage_first && (o = send_usage(s)) != DONE)
+            return o;
         if (f->linger)          /* the answer is complete, yet the stream never ends */
             return client_gone(s->c->fd, WAIT_CAP_MS) ? GONE : CLOSE;
         if (!f->no_done && (o = send_event(s, "[DONE]")) != DONE)

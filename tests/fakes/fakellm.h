@@ -52,6 +52,8 @@
  *   no_done, no_finish    omit [DONE]; omit the finish and usage chunks and [DONE]
  *   no_usage              report no token counts: no "usage" in a plain answer,
  *                         no usage chunk in a stream (as some llama.cpp builds)
+ *   usage_first           streaming: the usage chunk (empty choices) comes first,
+ *                         before any other event, and not after the finish
  *   linger                streaming: after the finish (and usage) chunk send
  *                         nothing more, neither [DONE] nor the end of the
  *                         chunked body, and keep the connection open until
