@@ -129,8 +129,11 @@ static bool committed(const attempt *a) {
            a->state == AT_BROKEN;
 }
 
-/* A failure found inside libcurl: after commitment it breaks the stream. */
+/* A failure found inside libcurl: after commitment it breaks the stream,
+ * except after [DONE], when the answer is whole and whatever follows is
+ * only cut off (the transfer is aborted; the answer stands). */
 static void fail_inside(attempt *a, const char *why) {
+    if (a->state == AT_COMPLETE) return;
     attempt_to(a, committed(a) ? AT_BROKEN : AT_FAILED);
     set_failure(a, ATTEMPT_BAD, "%s", why);
 }
@@ -153,7 +156,7 @@ static void commit(attempt *a) {
 static int on_event(void *ud, const char *event, const char *data, size_t len) {
     (void)event;
     attempt *a = ud;
-    if (a->state == AT_COMPLETE || a->state == AT_FAILED) return 0;
+    if (a->state == AT_COMPLETE || a->state == AT_FAILED || a->state == AT_BROKEN) return 0;
     if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
         if (committed(a)) attempt_to(a, AT_COMPLETE);
         else fail_inside(a, "stream ended before its first chunk");

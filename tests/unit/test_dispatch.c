@@ -461,6 +461,24 @@ static void streams(void) {
     CHECK_STR(seen, "try local first; chunk local complexity x; chunk local complexity -; end; ");
     dispatch_job_free(j);
 
+    /* after [DONE], a malformed event and a line past the event limit are
+     * only cut off: the answer stands */
+    reset();
+    j = start(&req_stream, "local big", 10000);
+    headers(0, 200);
+    data(0, CHUNK("w"));
+    evloop_advance(loop, 0);
+    data(0, FINISH DONE "data: {nope\n\n");
+    size_t huge = 5u << 20;
+    char *line = malloc(huge + 1);
+    memset(line, 'x', huge);
+    line[huge] = '\0';
+    CHECK(xfers[0].cb->on_data(xfers[0].ud, line, huge) != 0);    /* too large: the transfer is aborted */
+    free(line);
+    done_full(0, UPSTREAM_ERR_ABORTED, 200, "aborted by the gateway", -1);
+    CHECK_STR(seen, "try local first; chunk local complexity w; chunk local complexity -; end; ");
+    dispatch_job_free(j);
+
     /* a finish_reason and then silence: complete after the grace */
     reset();
     j = start(&req_stream, "local", 10000);
