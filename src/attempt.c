@@ -17,6 +17,13 @@
  * would hold the client until the idle limit; once a finish_reason has been
  * seen, ATTEMPT_DONE_GRACE_MS of silence ends the stream normally.
  *
+ * States.  An attempt is in one state at a time (attempt_state below) and
+ * attempt_to() is the only place that changes it, refusing a move the table
+ * does not allow (INVARIANT) and naming each change in the debug log.  One
+ * state rather than flags for committed, [DONE] seen, finish seen and
+ * broken: flags can combine into a state that cannot happen, one state
+ * cannot.
+ *
  * Which failures are retryable on the same backend: a connection lost before
  * any header (a restart, a reset keep-alive connection) and 500/502/503.
  * Refused connections and time-outs are not: the backend is not there or not
@@ -34,6 +41,8 @@
 #include "buf.h"
 #include "dialect.h"
 #include "evloop.h"
+#include "invariant.h"
+#include "log.h"
 #include "sse.h"
 
 #define ATTEMPT_MAX_BODY (16u << 20)
@@ -41,8 +50,45 @@
 #define ATTEMPT_DONE_GRACE_MS 500
 #define ATTEMPT_SLICE 256
 
+/* The moves (allowed[] below):
+ *   SENDING → RECEIVING → COMMITTED → FINISHING → COMPLETE, and COMMITTED → COMPLETE;
+ *   SENDING, RECEIVING → FAILED (a failure before commitment);
+ *   COMMITTED, FINISHING → BROKEN (a failure after it);
+ *   every state but ENDED → ENDED (on_end has run). */
+typedef enum {
+    AT_SENDING,       /* the request is out; no status yet */
+    AT_RECEIVING,     /* the status came; nothing passed to the caller yet */
+    AT_COMMITTED,     /* the answer, or the stream's first valid chunk, went to the caller */
+    AT_FINISHING,     /* a finish_reason came: a usage chunk may follow, silence ends it */
+    AT_COMPLETE,      /* [DONE] came after commitment: what follows is ignored */
+    AT_FAILED,        /* a failure before commitment was found; why says which */
+    AT_BROKEN,        /* a failure after commitment was found; why says which */
+    AT_ENDED,         /* on_end ran */
+    AT_STATES
+} attempt_state;
+
+static const char *const state_names[AT_STATES] = {
+    [AT_SENDING] = "sending", [AT_RECEIVING] = "receiving", [AT_COMMITTED] = "committed",
+    [AT_FINISHING] = "finishing", [AT_COMPLETE] = "complete", [AT_FAILED] = "failed",
+    [AT_BROKEN] = "broken", [AT_ENDED] = "ended",
+};
+
+#define B(st) (1u << (st))
+static const unsigned allowed[AT_STATES] = {
+    [AT_SENDING] = B(AT_RECEIVING) | B(AT_FAILED) | B(AT_ENDED),
+    [AT_RECEIVING] = B(AT_COMMITTED) | B(AT_FAILED) | B(AT_ENDED),
+    [AT_COMMITTED] = B(AT_FINISHING) | B(AT_COMPLETE) | B(AT_BROKEN) | B(AT_ENDED),
+    [AT_FINISHING] = B(AT_COMPLETE) | B(AT_BROKEN) | B(AT_ENDED),
+    [AT_COMPLETE] = B(AT_ENDED),
+    [AT_FAILED] = B(AT_ENDED),
+    [AT_BROKEN] = B(AT_ENDED),
+    [AT_ENDED] = 0,
+};
+#undef B
+
 struct attempt {
     evloop *loop;
+    const upstream_ops *ops;
     const chatreq *req;
     const config_backend *b;
     const attempt_hooks *hooks;
@@ -51,10 +97,11 @@ struct attempt {
     sse_parser *sse;
     buf body;                    /* plain body, or an error body */
     long status;
-    bool committed, done_seen, finish_seen, broken;
+    attempt_state state;
     attempt_fail kind;           /* of a failure found before on_done */
     char why[192];
     evloop_timer grace_timer;
+    bool paused;                 /* the client's backpressure holds the transfer */
     bool holding;                /* the first event went out this turn: hold the rest */
     buf held;                    /* stream bytes after the first event, not parsed yet */
     evloop_timer drain_timer;
@@ -69,9 +116,25 @@ static void set_failure(attempt *a, attempt_fail kind, const char *fmt, ...) {
     a->kind = kind;
 }
 
-/* A failure found inside libcurl: after commitment it breaks the stream. */
+static void attempt_to(attempt *a, attempt_state to) {
+    if (a->state == to) return;
+    INVARIANT(a->state < AT_STATES && to < AT_STATES && (allowed[a->state] & (1u << to)));
+    if (log_debug_on()) log_state("attempt", a->b->name, state_names[a->state], state_names[to]);
+    a->state = to;
+}
+
+/* Something reached the caller: a chunk or the answer. */
+static bool committed(const attempt *a) {
+    return a->state == AT_COMMITTED || a->state == AT_FINISHING || a->state == AT_COMPLETE ||
+           a->state == AT_BROKEN;
+}
+
+/* A failure found inside libcurl: after commitment it breaks the stream,
+ * except after [DONE], when the answer is whole and whatever follows is
+ * only cut off (the transfer is aborted; the answer stands). */
 static void fail_inside(attempt *a, const char *why) {
-    if (a->committed) a->broken = true;
+    if (a->state == AT_COMPLETE) return;
+    attempt_to(a, committed(a) ? AT_BROKEN : AT_FAILED);
     set_failure(a, ATTEMPT_BAD, "%s", why);
 }
 
@@ -84,8 +147,7 @@ static const char *error_message(const cJSON *body) {
 }
 
 static void commit(attempt *a) {
-    assert(!a->committed);
-    a->committed = true;
+    attempt_to(a, AT_COMMITTED);
     a->hooks->on_commit(a->ud, a);
 }
 
@@ -94,16 +156,17 @@ static void commit(attempt *a) {
 static int on_event(void *ud, const char *event, const char *data, size_t len) {
     (void)event;
     attempt *a = ud;
-    if (a->done_seen) return 0;
+    if (a->state == AT_COMPLETE || a->state == AT_FAILED || a->state == AT_BROKEN) return 0;
     if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
-        a->done_seen = true;
+        if (committed(a)) attempt_to(a, AT_COMPLETE);
+        else fail_inside(a, "stream ended before its first chunk");
         return 0;
     }
     cJSON *chunk = cJSON_ParseWithLength(data, len);
     const cJSON *choices = cJSON_GetObjectItemCaseSensitive(chunk, "choices");
     if (!cJSON_IsObject(chunk) || (!cJSON_IsArray(choices) && !cJSON_HasObjectItem(chunk, "error"))) {
         cJSON_Delete(chunk);
-        fail_inside(a, a->committed ? "malformed chunk" : "malformed stream chunk");
+        fail_inside(a, committed(a) ? "malformed chunk" : "malformed stream chunk");
         return 1;
     }
     if (cJSON_HasObjectItem(chunk, "error")) {
@@ -114,14 +177,16 @@ static int on_event(void *ud, const char *event, const char *data, size_t len) {
         fail_inside(a, why);
         return 1;
     }
+    bool finish = false;
     const cJSON *c;
     cJSON_ArrayForEach(c, choices) {
-        if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(c, "finish_reason"))) a->finish_seen = true;
+        if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(c, "finish_reason"))) finish = true;
     }
-    if (!a->committed) commit(a);
+    if (!committed(a)) commit(a);
+    if (finish) attempt_to(a, AT_FINISHING);
     a->hooks->on_chunk(a->ud, a, chunk);
     cJSON_Delete(chunk);
-    if (a->finish_seen) evloop_timer_start(a->loop, &a->grace_timer, ATTEMPT_DONE_GRACE_MS);
+    if (a->state == AT_FINISHING && !a->paused) evloop_timer_start(a->loop, &a->grace_timer, ATTEMPT_DONE_GRACE_MS);
     return 0;
 }
 
@@ -131,10 +196,11 @@ static int on_headers(void *ud, long status, const char *ct) {
     (void)ct;
     attempt *a = ud;
     a->status = status;
+    attempt_to(a, AT_RECEIVING);
     if (a->req->stream && status == 200) {
         a->sse = sse_new(ATTEMPT_MAX_EVENT, on_event, a);
         if (!a->sse) {
-            set_failure(a, ATTEMPT_BAD, "out of memory");
+            fail_inside(a, "out of memory");
             return 1;
         }
     }
@@ -179,16 +245,17 @@ static int on_data(void *ud, const char *data, size_t len) {
     attempt *a = ud;
     if (a->sse) {
         if (a->holding) return !hold(a, data, len);
-        if (a->committed) return !feed(a, data, len);
+        if (committed(a)) return !feed(a, data, len);
         for (size_t off = 0; off < len;) {
             size_t n = len - off < ATTEMPT_SLICE ? len - off : ATTEMPT_SLICE;
             if (!feed(a, data + off, n)) return 1;
             off += n;
-            if (a->committed) return !hold(a, data + off, len - off);
+            if (committed(a)) return !hold(a, data + off, len - off);
         }
         return 0;
     }
     if (!buf_append(&a->body, data, len, ATTEMPT_MAX_BODY)) {
+        attempt_to(a, AT_FAILED);
         set_failure(a, ATTEMPT_BAD, "response larger than %u bytes, or out of memory", ATTEMPT_MAX_BODY);
         return 1;
     }
@@ -259,6 +326,7 @@ static void judge_transport(attempt *a, const upstream_report *up, attempt_resul
 
 static void end_with(attempt *a, attempt_result *r) {
     evloop_timer_stop(a->loop, &a->grace_timer);
+    attempt_to(a, AT_ENDED);
     r->kind = r->end == ATTEMPT_FAILED ? a->kind : ATTEMPT_FAIL_NONE;
     r->why = a->why;
     r->status = a->status;
@@ -272,12 +340,12 @@ static void on_done(void *ud, const upstream_report *up) {
     bool whole = drain(a);
     if (up->res == UPSTREAM_OK && a->sse && whole) sse_finish(a->sse);   /* a failure sets why */
 
-    if (a->committed && a->req->stream) {
-        if (!a->broken && (a->done_seen || a->finish_seen)) {
+    if (committed(a) && a->req->stream) {
+        if (a->state == AT_COMPLETE || a->state == AT_FINISHING) {
             r.end = ATTEMPT_ANSWERED;
         } else {
             r.end = ATTEMPT_BROKEN;
-            if (!a->broken)
+            if (a->state != AT_BROKEN)
                 snprintf(a->why, sizeof a->why, "%s",
                          up->res == UPSTREAM_OK || up->res == UPSTREAM_ERR_ABORTED
                              ? "stream ended before completion" : up->detail);
@@ -303,7 +371,7 @@ static const upstream_callbacks attempt_callbacks = {on_headers, on_data, on_don
 /* The finish_reason came and then silence: the stream is complete. */
 static void on_grace_over(void *ud) {
     attempt *a = ud;
-    upstream_cancel(a->xfer);
+    a->ops->cancel(a->ops->ctx, a->xfer);
     a->xfer = NULL;
     upstream_report up = {.res = UPSTREAM_OK, .status = a->status, .detail = "finished without [DONE]",
                           .connect_ms = -1, .first_byte_ms = -1, .retry_after_ms = -1};
@@ -318,18 +386,20 @@ static void on_grace_over(void *ud) {
 static void on_drain(void *ud) {
     attempt *a = ud;
     if (drain(a)) return;
-    upstream_cancel(a->xfer);
+    a->ops->cancel(a->ops->ctx, a->xfer);
+    a->xfer = NULL;
     upstream_report up = {.res = UPSTREAM_ERR_ABORTED, .status = a->status, .detail = "aborted by the gateway",
                           .connect_ms = -1, .first_byte_ms = -1, .retry_after_ms = -1};
     on_done(a, &up);
 }
 
-attempt *attempt_start(evloop *loop, upstream *up, const chatreq *req, const config_backend *b,
+attempt *attempt_start(evloop *loop, const upstream_ops *ops, const chatreq *req, const config_backend *b,
                        int left_ms, const attempt_hooks *hooks, void *ud) {
     assert(left_ms > 0);
     attempt *a = calloc(1, sizeof *a);
     if (!a) return NULL;
     a->loop = loop;
+    a->ops = ops;
     a->req = req;
     a->b = b;
     a->hooks = hooks;
@@ -355,7 +425,7 @@ attempt *attempt_start(evloop *loop, upstream *up, const chatreq *req, const con
         .idle_ms = b->idle_ms,
         .total_ms = b->total_ms < left_ms ? b->total_ms : left_ms,
     };
-    a->xfer = upstream_start(up, &ur, &attempt_callbacks, a);
+    a->xfer = ops->start(ops->ctx, &ur, &attempt_callbacks, a);
     free(body);
     if (!a->xfer) goto err;
     return a;
@@ -369,8 +439,18 @@ void attempt_free(attempt *a) {
     evloop_timer_stop(a->loop, &a->grace_timer);
     evloop_timer_stop(a->loop, &a->drain_timer);
     buf_free(&a->held);
-    upstream_cancel(a->xfer);
+    if (a->xfer) a->ops->cancel(a->ops->ctx, a->xfer);
     sse_free(a->sse);
     buf_free(&a->body);
     free(a);
+}
+
+/* The finish grace measures the backend's silence, so it waits while the
+ * transfer is paused: the usage chunk and [DONE] may be in libcurl's hands. */
+void attempt_pause(attempt *a, bool paused) {
+    a->paused = paused;
+    if (a->xfer) a->ops->pause(a->ops->ctx, a->xfer, paused);
+    if (a->state != AT_FINISHING) return;
+    if (paused) evloop_timer_stop(a->loop, &a->grace_timer);
+    else evloop_timer_start(a->loop, &a->grace_timer, ATTEMPT_DONE_GRACE_MS);
 }

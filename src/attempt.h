@@ -61,10 +61,14 @@ typedef struct attempt_hooks {
 } attempt_hooks;
 
 /* Starts an attempt of req (borrowed) on backend b (borrowed), all of it
- * within left_ms.  NULL when out of memory. */
-attempt *attempt_start(struct evloop *loop, upstream *up, const chatreq *req, const config_backend *b,
+ * within left_ms, through ops (borrowed; upstream_ops_of() in the gateway,
+ * scripted transfers in tests).  NULL when out of memory. */
+attempt *attempt_start(struct evloop *loop, const upstream_ops *ops, const chatreq *req, const config_backend *b,
                        int left_ms, const attempt_hooks *hooks, void *ud);
 /* Stops the attempt if still running (no more hooks) and frees it. */
 void attempt_free(attempt *a);
+/* Backpressure from the client's side: pauses or resumes the transfer
+ * (upstream_pause). */
+void attempt_pause(attempt *a, bool paused);
 
 #endif

@@ -266,6 +266,8 @@ static void probe_now(void *ud) {
     if (!s->probe) evloop_timer_start(b->loop, &s->probe_timer, (uint64_t)b->cfg->probe_interval_ms);
 }
 
+void backends_use_clock(backends *b, evloop *loop) { b->loop = loop; }
+
 int backends_start_probes(backends *b, evloop *loop, upstream *up) {
     assert(loop && up);
     b->loop = loop;

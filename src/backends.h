@@ -29,6 +29,9 @@ void backends_free(backends *b);
 /* Starts periodic probes on loop through up; the first runs at once, except
  * for a backend that inherited its state, which waits one interval. */
 int backends_start_probes(backends *b, struct evloop *loop, struct upstream *up);
+/* The loop whose clock hold-offs and circuits are read by; probes set it
+ * too.  A registry without probes (a unit test of dispatch) needs it. */
+void backends_use_clock(backends *b, struct evloop *loop);
 /* Stops them, a probe in flight included (a reload retired the registry). */
 void backends_stop_probes(backends *b);
 /* Starts each backend that prev also has, by the same name and URL, from

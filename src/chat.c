@@ -187,8 +187,7 @@ static int decide(const runtime *rt, const budgetstore *store, server_exchange *
     double score;
     *priv = privacy_call_new(cfg, req);
     if (!*priv || score_request(runtime_classifier(rt), req, *priv, why, &score) < 0) {
-        api_error_set(&err, 500, "server_error", NULL, NULL, "out of memory");
-        server_ex_reply_error(ex, &err);
+        server_ex_fail_oom(ex);
         chatreq_free(req);
         privacy_call_free(*priv);
         return -1;
@@ -305,6 +304,7 @@ void chat_handle_route(server_exchange *ex, void *ctx) {
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     if (s) server_ex_reply(ex, 200, "application/json", s, strlen(s));
+    else server_ex_fail_oom(ex);
 }
 
 /* ---- /v1/chat/completions: the sink of the dispatch job ---- */
@@ -383,9 +383,7 @@ static void on_response(void *ud, int backend, const char *reason, cJSON *body) 
     char *s = jsonout_print(body, NULL, NULL, &n);
     cJSON_Delete(body);
     if (!s) {
-        api_error e;
-        api_error_set(&e, 500, "server_error", NULL, NULL, "out of memory");
-        server_ex_reply_error(call->ex, &e);
+        server_ex_fail_oom(call->ex);
         return;
     }
     server_ex_reply(call->ex, 200, "application/json", s, n);
@@ -397,7 +395,18 @@ static void write_event(chat_call *call, const cJSON *chunk) {
     size_t n;
     char *ev = jsonout_print(chunk, "data: ", "\n\n", &n);
     if (ev) server_ex_stream_write(call->ex, ev, n);
+    else server_ex_fail_oom(call->ex);     /* a lost event: the stream cannot go on */
     free(ev);
+}
+
+/* The stream's response, once: at its first event, or at its end or its
+ * failure when every chunk before was dropped (a usage chunk first, for a
+ * client that did not ask for usage). */
+static bool begin_stream(chat_call *call) {
+    if (call->stream_started) return true;
+    if (server_ex_stream_begin(call->ex) < 0) return false;
+    call->stream_started = true;
+    return true;
 }
 
 static void on_chunk(void *ud, int backend, const char *reason, cJSON *chunk) {
@@ -409,11 +418,8 @@ static void on_chunk(void *ud, int backend, const char *reason, cJSON *chunk) {
         if (usage_only) return;
         cJSON_DeleteItemFromObjectCaseSensitive(chunk, "usage");
     }
-    if (!call->stream_started) {
-        set_route(call, backend, reason);
-        if (server_ex_stream_begin(call->ex) < 0) return;
-        call->stream_started = true;
-    }
+    if (!call->stream_started) set_route(call, backend, reason);
+    if (!begin_stream(call)) return;
     if (!call->role_sent && !usage_only) {
         /* The SDKs' stream helpers insist that the first delta names the role. */
         cJSON *delta = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(choices, 0), "delta");
@@ -432,6 +438,7 @@ static void on_chunk(void *ud, int backend, const char *reason, cJSON *chunk) {
 static void on_stream_end(void *ud) {
     chat_call *call = ud;
     static const char done[] = "data: [DONE]\n\n";
+    if (!begin_stream(call)) return;
     cJSON *rest = privacy_flush_chunk(call->priv);
     if (rest) {
         keep_text(call, rest);
@@ -448,7 +455,7 @@ static void on_error(void *ud, const api_error *e, bool committed, int backend) 
     chat_call *call = ud;
     server_ex_log_str(call->ex, "error", e->message);
     if (committed) {
-        server_ex_stream_fail(call->ex, e);
+        if (begin_stream(call)) server_ex_stream_fail(call->ex, e);
         return;
     }
     cacheserve_reply r = reply_of(call);
@@ -473,6 +480,12 @@ static void on_attempt(void *ud, int backend, dispatch_attempt_kind kind) {
     chat_call *call = ud;
     const config_backend *b = &call->cfg->backends[backend];
     metrics_attempt(call->m, metrics_backend(call->m, b->name, b->tier), kind);
+}
+
+/* A client slower than the backend: its transfer waits (server.h). */
+static void on_pressure(void *ud, bool hold_off) {
+    chat_call *call = ud;
+    if (call->job) dispatch_job_pause(call->job, hold_off);
 }
 
 static const dispatch_sink chat_sink = {on_response, on_chunk, on_stream_end, on_error, on_attempt, on_need_lost};
@@ -559,9 +572,7 @@ void chat_handle_completions(server_exchange *ex, void *ctx) {
     chat *c = ctx;
     chat_call *call = calloc(1, sizeof *call);
     if (!call) {
-        api_error e;
-        api_error_set(&e, 500, "server_error", NULL, NULL, "out of memory");
-        server_ex_reply_error(ex, &e);
+        server_ex_fail_oom(ex);
         return;
     }
     call->c = c;
@@ -588,9 +599,6 @@ void chat_handle_completions(server_exchange *ex, void *ctx) {
     if (cacheserve_fresh(&call->cache, &r) || (call->dec.needed_out && cacheserve_stale(&call->cache, &r)))
         return;
     call->job = dispatch_start(runtime_dispatch(call->rt), &call->req, &call->dec, deadline_ms, &chat_sink, call);
-    if (!call->job) {
-        api_error e;
-        api_error_set(&e, 500, "server_error", NULL, NULL, "out of memory");
-        server_ex_reply_error(ex, &e);
-    }
+    if (!call->job) server_ex_fail_oom(ex);
+    else server_ex_on_pressure(ex, on_pressure, call);
 }

@@ -32,6 +32,7 @@
 
 #include "attempt.h"
 #include "evloop.h"
+#include "invariant.h"
 #include "upstream.h"
 
 #define DISPATCH_MAX_BACKOFF_MS 10000
@@ -40,7 +41,7 @@ struct dispatch {
     const config *cfg;
     backends *health;
     evloop *loop;
-    upstream *up;
+    upstream_ops ops;
     uint64_t rng;            /* xorshift64 state for back-off jitter */
 };
 
@@ -66,6 +67,7 @@ struct dispatch_job {
     slot *winner;
     size_t next;             /* next candidate to start */
     bool finished;
+    bool oom;                /* an attempt could not start: the job ends with a 500 */
     attempt_fail kind;       /* of the last failure */
     int last_backend;
     int attempts;
@@ -76,13 +78,13 @@ struct dispatch_job {
     evloop_timer hedge_timer;
 };
 
-dispatch *dispatch_new(const config *cfg, backends *health, evloop *loop, upstream *up) {
+dispatch *dispatch_new(const config *cfg, backends *health, evloop *loop, const upstream_ops *ops) {
     dispatch *d = calloc(1, sizeof *d);
     if (!d) return NULL;
     d->cfg = cfg;
     d->health = health;
     d->loop = loop;
-    d->up = up;
+    d->ops = *ops;
     d->rng = evloop_clock_us() | 1;
     return d;
 }
@@ -165,8 +167,11 @@ static void fail_all(dispatch_job *j) {
         [ATTEMPT_TIMEOUT] = {504, "upstream_timeout"},
     };
     api_error e;
-    api_error_set(&e, by_kind[j->kind].status, "server_error", by_kind[j->kind].code, NULL,
-                  "No tier could answer: %s", j->trail[0] ? j->trail : "no backend was tried");
+    if (j->oom)   /* the one out-of-memory policy: the gateway's failure, a 500 */
+        api_error_set(&e, 500, "server_error", NULL, NULL, "out of memory");
+    else
+        api_error_set(&e, by_kind[j->kind].status, "server_error", by_kind[j->kind].code, NULL,
+                      "No tier could answer: %s", j->trail[0] ? j->trail : "no backend was tried");
     finish(j);
     j->sink->on_error(j->ud, &e, false, j->last_backend);
 }
@@ -180,7 +185,7 @@ static bool slot_start(slot *s, size_t cand, dispatch_attempt_kind kind) {
     dispatch *d = j->d;
     int backend = j->dec.candidates[cand];
     int left = time_left_ms(j);
-    assert(!slot_busy(s) && left > 0);
+    INVARIANT(!slot_busy(s) && left > 0);
     if (s->backend != backend) s->tries = 0;
     s->cand = cand;
     s->backend = backend;
@@ -189,11 +194,11 @@ static bool slot_start(slot *s, size_t cand, dispatch_attempt_kind kind) {
         j->kind = j->kind ? j->kind : ATTEMPT_UNREACHABLE;
         return false;
     }
-    s->a = attempt_start(d->loop, d->up, j->req, backend_cfg(j, backend), left, &slot_hooks, s);
+    s->a = attempt_start(d->loop, &d->ops, j->req, backend_cfg(j, backend), left, &slot_hooks, s);
     if (!s->a) {
         backends_release(d->health, (size_t)backend, s->trial);
         trail_add(j, backend, "could not start the transfer (out of memory)");
-        j->kind = ATTEMPT_BAD;
+        j->oom = true;
         return false;
     }
     j->last_backend = backend;
@@ -226,7 +231,7 @@ static bool need_taken_over(dispatch_job *j) {
 static bool slot_start_next(slot *s, bool hedge) {
     dispatch_job *j = s->job;
     s->hedge = hedge;
-    while (j->next < j->dec.ncandidates) {
+    while (j->next < j->dec.ncandidates && !j->oom) {
         if (j->next > 0 && !j->d->cfg->fallback) return false;
         if (!hedge && need_taken_over(j)) return true;
         if (time_left_ms(j) == 0) {
@@ -346,7 +351,7 @@ static void slot_judge(slot *s, const attempt_result *r) {
 /* r points into a, so a is freed only after the judgement. */
 static void on_attempt_end(void *ud, attempt *a, const attempt_result *r) {
     slot *s = ud;
-    assert(a == s->a);
+    INVARIANT(a == s->a);
     s->a = NULL;
     track_wait(s->job);
     slot_judge(s, r);
@@ -422,6 +427,10 @@ dispatch_job *dispatch_start(dispatch *d, const chatreq *req, const router_decis
     if (d->cfg->hedge_after_ms > 0 && dec->ncandidates > 1 && !j->finished)
         evloop_timer_start(d->loop, &j->hedge_timer, (uint64_t)d->cfg->hedge_after_ms);
     return j;
+}
+
+void dispatch_job_pause(dispatch_job *j, bool paused) {
+    if (j->winner && j->winner->a) attempt_pause(j->winner->a, paused);
 }
 
 void dispatch_job_free(dispatch_job *j) {

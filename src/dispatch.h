@@ -24,9 +24,10 @@
 #include "request.h"
 #include "router.h"
 
+#include "upstream.h"
+
 struct cJSON;
 struct evloop;
-struct upstream;
 
 typedef struct dispatch dispatch;
 typedef struct dispatch_job dispatch_job;
@@ -63,8 +64,12 @@ typedef struct dispatch_sink {
     bool (*on_need_lost)(void *ud);
 } dispatch_sink;
 
-dispatch *dispatch_new(const config *cfg, backends *health, struct evloop *loop,
-                       struct upstream *up);
+/* The job's world is two things, both replaceable by a test: the loop,
+ * whose clock and timers it uses (a test moves the clock with
+ * evloop_advance), and ops (copied), which start, cancel and pause the
+ * transfers of its attempts (upstream_ops_of() here, scripted transfers in
+ * tests/unit/test_dispatch.c).  Nothing else reaches outside. */
+dispatch *dispatch_new(const config *cfg, backends *health, struct evloop *loop, const upstream_ops *ops);
 void dispatch_free(dispatch *d);
 
 /* Starts a job for req (borrowed until the job ends) following dec, to end
@@ -73,6 +78,9 @@ dispatch_job *dispatch_start(dispatch *d, const chatreq *req, const router_decis
                              int deadline_ms, const dispatch_sink *sink, void *ud);
 /* Stops the job if still running (no more callbacks) and frees it. */
 void dispatch_job_free(dispatch_job *j);
+/* Backpressure: pauses or resumes the transfer of the attempt whose answer
+ * the client is reading (nothing before commitment). */
+void dispatch_job_pause(dispatch_job *j, bool paused);
 /* Attempts made so far, retries and hedges included. */
 int dispatch_job_attempts(const dispatch_job *j);
 /* Microseconds the job has spent waiting for backends before its first

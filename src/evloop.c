@@ -10,20 +10,21 @@
  * Time is read once per round (evloop_now_ms), so all timers due in one round
  * compare against the same instant and none can starve the others.
  *
- * Hooks run just before each epoll_wait.  libmicrohttpd needs one: resuming a
+ * One before-wait function runs just before each epoll_wait (main.c's, which
+ * says what it does in which order).  libmicrohttpd needs it: resuming a
  * suspended connection only takes effect in the next MHD_run(), and the wait
  * time must include MHD's own next timeout. */
 #include "evloop.h"
 
-#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "invariant.h"
+
 #define EVLOOP_MAX_EVENTS 128
-#define EVLOOP_MAX_HOOKS 4
 
 struct evloop {
     int epfd;
@@ -31,8 +32,8 @@ struct evloop {
     uint64_t now_ms;
     evloop_timer **heap;      /* 1-based: heap[1] is the earliest */
     size_t nheap, capheap;
-    struct { evloop_hook_fn fn; void *ud; } hooks[EVLOOP_MAX_HOOKS];
-    size_t nhooks;
+    evloop_hook_fn before_wait;
+    void *before_wait_ud;
     /* The round being dispatched, so that a watch removed by an earlier
      * callback of the same round is not called with a freed pointer. */
     struct epoll_event *round;
@@ -134,7 +135,7 @@ bool evloop_timer_active(const evloop_timer *t) { return t->heap_pos != 0; }
 void evloop_timer_stop(evloop *l, evloop_timer *t) {
     size_t pos = t->heap_pos;
     if (!pos) return;
-    assert(pos <= l->nheap && l->heap[pos] == t);
+    INVARIANT(pos <= l->nheap && l->heap[pos] == t);
     evloop_timer *last = l->heap[l->nheap--];
     t->heap_pos = 0;
     if (last == t) return;
@@ -169,12 +170,14 @@ static void run_due_timers(evloop *l) {
 
 /* ---- the loop ---- */
 
-int evloop_add_hook(evloop *l, evloop_hook_fn fn, void *ud) {
-    if (l->nhooks == EVLOOP_MAX_HOOKS) return -1;
-    l->hooks[l->nhooks].fn = fn;
-    l->hooks[l->nhooks].ud = ud;
-    l->nhooks++;
-    return 0;
+void evloop_set_before_wait(evloop *l, evloop_hook_fn fn, void *ud) {
+    l->before_wait = fn;
+    l->before_wait_ud = ud;
+}
+
+void evloop_advance(evloop *l, uint64_t ms) {
+    l->now_ms += ms;
+    run_due_timers(l);
 }
 
 uint64_t evloop_now_ms(const evloop *l) { return l->now_ms; }
@@ -185,7 +188,7 @@ int evloop_run(evloop *l) {
     struct epoll_event events[EVLOOP_MAX_EVENTS];
     l->stopping = false;
     while (!l->stopping) {
-        for (size_t i = 0; i < l->nhooks; i++) l->hooks[i].fn(l->hooks[i].ud);
+        if (l->before_wait) l->before_wait(l->before_wait_ud);
         int timeout = -1;
         if (l->nheap) {
             uint64_t now = clock_ms();

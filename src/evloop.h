@@ -50,9 +50,18 @@ void evloop_timer_start(evloop *l, evloop_timer *t, uint64_t delay_ms);
 void evloop_timer_stop(evloop *l, evloop_timer *t);
 bool evloop_timer_active(const evloop_timer *t);
 
-/* Called before every wait, after all events of the last round ran: the place
- * for libraries that must be told "now is a good time" (libmicrohttpd). */
-int evloop_add_hook(evloop *l, evloop_hook_fn fn, void *ud);
+/* fn(ud) runs before every wait, after all events and timers of the last
+ * round: the place for work that must not wait a turn (running
+ * libmicrohttpd after a resume, writing the request lines).  There is one
+ * such function, the program's (main.c), which does that work in an order
+ * written down there, rather than hooks that run in the order they happened
+ * to be added. */
+void evloop_set_before_wait(evloop *l, evloop_hook_fn fn, void *ud);
+
+/* For tests that drive time themselves: moves the loop's clock forward by
+ * ms and runs the timers then due (a 0 runs those due now), without waiting
+ * on anything. */
+void evloop_advance(evloop *l, uint64_t ms);
 
 /* Monotonic milliseconds; cached per loop round. */
 uint64_t evloop_now_ms(const evloop *l);

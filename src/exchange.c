@@ -2,7 +2,24 @@
  * the connection resumed, because MHD only takes a response from inside its
  * access handler, which server.c calls exchange_queue_pending() from.  A
  * stream's bytes wait in out until MHD's reader asks for them; an empty
- * buffer suspends the connection and a write resumes it. */
+ * buffer suspends the connection and a write resumes it.
+ *
+ * Backpressure.  out is capped softly: a write is never refused (an event
+ * must go whole), but once out holds SERVER_STREAM_CAP bytes the handler is
+ * told to hold off, which pauses the upstream transfer, and told to go on
+ * when the client has read out down to SERVER_STREAM_LOW.  The gap between
+ * the two marks keeps a client that reads a little at a time from pausing
+ * and resuming the transfer on every read.  A client that stops reading
+ * altogether is MHD's connection timeout (limits.client_timeout_s): the
+ * connection is not suspended while out holds bytes, so its idle time counts,
+ * and its end closes the handler, which cancels the transfer.
+ *
+ * Out of memory.  One policy (docs/design.md, Concurrency): a request whose
+ * answer cannot be built gets a 500, and every 500 (only the gateway's own
+ * failures are 500s) closes its connection; a stream that has begun gets an
+ * error event and its end; when not even that can be built, the connection
+ * is closed (exchange_fail) and the request is logged as a 500.  Nothing is
+ * left suspended waiting for an answer that will not come. */
 #include "exchange.h"
 
 #include <assert.h>
@@ -11,7 +28,34 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "invariant.h"
 #include "log.h"
+
+static const char *const state_names[EX_STATES] = {
+    [EX_RECEIVING] = "receiving", [EX_HANDLING] = "handling", [EX_PENDING] = "pending",
+    [EX_REPLIED] = "replied", [EX_STREAMING] = "streaming", [EX_STREAM_ENDED] = "stream_ended",
+    [EX_CLOSING] = "closing", [EX_ABORTED] = "aborted",
+};
+
+/* allowed[from] has bit `to` set for each move exchange.h's table allows. */
+#define B(st) (1u << (st))
+static const unsigned allowed[EX_STATES] = {
+    [EX_RECEIVING] = B(EX_HANDLING) | B(EX_PENDING) | B(EX_CLOSING) | B(EX_ABORTED),
+    [EX_HANDLING] = B(EX_PENDING) | B(EX_STREAMING) | B(EX_CLOSING) | B(EX_ABORTED),
+    [EX_PENDING] = B(EX_REPLIED) | B(EX_CLOSING) | B(EX_ABORTED),
+    [EX_REPLIED] = B(EX_ABORTED),
+    [EX_STREAMING] = B(EX_STREAM_ENDED) | B(EX_CLOSING) | B(EX_ABORTED),
+    [EX_STREAM_ENDED] = B(EX_CLOSING) | B(EX_ABORTED),
+    [EX_CLOSING] = B(EX_ABORTED),
+    [EX_ABORTED] = 0,
+};
+#undef B
+
+void exchange_to(server_exchange *ex, exchange_state to) {
+    INVARIANT(ex->state < EX_STATES && to < EX_STATES && (allowed[ex->state] & (1u << to)));
+    if (log_debug_on()) log_state("exchange", ex->request_id, state_names[ex->state], state_names[to]);
+    ex->state = to;
+}
 
 static uint64_t next_id(server *s) {
     /* xorshift128+: unique-looking ids without a syscall per request. */
@@ -25,6 +69,7 @@ static uint64_t next_id(server *s) {
 void exchange_close(server_exchange *ex, bool client_gone) {
     void (*fn)(void *, bool) = ex->on_close;
     ex->on_close = NULL;
+    ex->on_pressure = NULL;             /* the handler is gone; a cut stream still drains */
     if (fn) fn(ex->on_close_ud, client_gone);
 }
 
@@ -37,7 +82,7 @@ static void unwatch(server_exchange *ex) {
 static void on_client_hup(void *ud) { exchange_abort(ud); }
 
 void exchange_suspend(server_exchange *ex) {
-    assert(!ex->suspended);
+    INVARIANT(!ex->suspended);
     MHD_suspend_connection(ex->conn);
     ex->suspended = true;
     if (!ex->watching) ex->watching = connguard_on_hangup(ex->conn, on_client_hup, ex);
@@ -52,8 +97,16 @@ void exchange_resume(server_exchange *ex) {
 }
 
 void exchange_abort(server_exchange *ex) {
-    ex->aborted = true;
+    if (ex->state != EX_ABORTED) exchange_to(ex, EX_ABORTED);
     exchange_close(ex, true);
+    exchange_resume(ex);
+}
+
+void exchange_fail(server_exchange *ex) {
+    if (exchange_gone(ex)) return;
+    exchange_to(ex, EX_CLOSING);
+    ex->status = 500;
+    if (!ex->replied_us) ex->replied_us = evloop_clock_us();
     exchange_resume(ex);
 }
 
@@ -71,9 +124,11 @@ static void add_common_headers(server_exchange *ex, struct MHD_Response *r) {
     if (ex->s->draining) MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 }
 
-/* Stores r to be queued by the access handler, waking the connection. */
-static void set_pending(server_exchange *ex, struct MHD_Response *r, int status) {
-    assert(!ex->pending && !ex->queued);
+/* Stores r to be queued by the access handler, waking the connection; the
+ * exchange moves to `to` (PENDING, or STREAMING). */
+static void set_pending(server_exchange *ex, struct MHD_Response *r, int status, exchange_state to) {
+    INVARIANT(!ex->pending);
+    exchange_to(ex, to);
     ex->replied_us = evloop_clock_us();
     ex->pending = r;
     ex->status = status;
@@ -83,7 +138,7 @@ static void set_pending(server_exchange *ex, struct MHD_Response *r, int status)
 enum MHD_Result exchange_queue_pending(server_exchange *ex) {
     struct MHD_Response *r = ex->pending;
     ex->pending = NULL;
-    ex->queued = true;
+    if (ex->state == EX_PENDING) exchange_to(ex, EX_REPLIED);
     enum MHD_Result ret = MHD_queue_response(ex->conn, (unsigned)ex->status, r);
     MHD_destroy_response(r);
     return ret;
@@ -171,77 +226,115 @@ void exchange_free(server_exchange *ex) {
 
 /* ---- streaming ---- */
 
+/* Tells the handler to hold off or to go on, once per crossing. */
+static void pressure(server_exchange *ex, bool hold_off) {
+    if (ex->held_off == hold_off) return;
+    ex->held_off = hold_off;
+    if (ex->on_pressure) ex->on_pressure(ex->on_pressure_ud, hold_off);
+}
+
 static ssize_t stream_reader(void *cls, uint64_t pos, char *out, size_t max) {
     (void)pos;
     server_exchange *ex = cls;
-    if (ex->aborted) return MHD_CONTENT_READER_END_WITH_ERROR;
+    if (exchange_gone(ex)) return MHD_CONTENT_READER_END_WITH_ERROR;
     size_t n = buf_take(&ex->out, out, max);
+    if (ex->held_off && ex->out.len - ex->out.off <= SERVER_STREAM_LOW) pressure(ex, false);
     if (n) return (ssize_t)n;
-    if (ex->stream_ended) return MHD_CONTENT_READER_END_OF_STREAM;
+    if (ex->state == EX_STREAM_ENDED) return MHD_CONTENT_READER_END_OF_STREAM;
     exchange_suspend(ex);
     return 0;
 }
 
 int server_ex_stream_begin(server_exchange *ex) {
-    if (ex->aborted || ex->cut) return -1;
+    if (exchange_gone(ex)) return -1;
     struct MHD_Response *r =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SERVER_STREAM_BLOCK, stream_reader, ex, NULL);
-    if (!r) return -1;
+    if (!r) {
+        exchange_fail(ex);
+        return -1;
+    }
     add_common_headers(ex, r);
     MHD_add_response_header(r, "Content-Type", "text/event-stream; charset=utf-8");
     MHD_add_response_header(r, "Cache-Control", "no-cache");
     MHD_add_response_header(r, "X-Accel-Buffering", "no");
-    ex->streaming = true;
-    set_pending(ex, r, 200);
+    set_pending(ex, r, 200, EX_STREAMING);
     return 0;
 }
 
 int server_ex_stream_write(server_exchange *ex, const char *data, size_t len) {
-    if (ex->aborted || ex->cut) return -1;
-    assert(ex->streaming && !ex->stream_ended);
-    if (!buf_append(&ex->out, data, len, 0)) return -1;
-    if (ex->queued) exchange_resume(ex);
+    if (exchange_gone(ex)) return -1;
+    INVARIANT(ex->state == EX_STREAMING);
+    if (!buf_append(&ex->out, data, len, 0)) {
+        /* Part of the answer is lost: the client must not take the rest for
+         * whole, so the connection ends without the stream's end. */
+        exchange_fail(ex);
+        return -1;
+    }
+    if (ex->out.len - ex->out.off >= SERVER_STREAM_CAP) pressure(ex, true);
+    exchange_resume(ex);
     return 0;
 }
 
 void server_ex_stream_end(server_exchange *ex) {
-    ex->stream_ended = true;
-    if (ex->queued) exchange_resume(ex);
+    if (exchange_gone(ex)) return;
+    exchange_to(ex, EX_STREAM_ENDED);
+    exchange_resume(ex);
 }
 
 void server_ex_stream_fail(server_exchange *ex, const api_error *e) {
     size_t n;
     char *ev = api_error_sse(e, &n);
-    if (ev) server_ex_stream_write(ex, ev, n);
+    if (!ev) {
+        exchange_fail(ex);
+        return;
+    }
+    int rc = server_ex_stream_write(ex, ev, n);
     free(ev);
-    server_ex_stream_end(ex);
+    if (rc == 0) server_ex_stream_end(ex);
+}
+
+void server_ex_on_pressure(server_exchange *ex, void (*fn)(void *ud, bool hold_off), void *ud) {
+    ex->on_pressure = fn;
+    ex->on_pressure_ud = ud;
 }
 
 /* ---- replies ---- */
 
 void server_ex_reply(server_exchange *ex, int status, const char *content_type, char *body, size_t len) {
-    if (ex->aborted || ex->cut) {
+    if (exchange_gone(ex)) {
         free(body);
         return;
     }
     struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     if (!r) {
         free(body);
+        exchange_fail(ex);
         return;
     }
     add_common_headers(ex, r);
     MHD_add_response_header(r, "Content-Type", content_type);
-    set_pending(ex, r, status);
+    if (status == 500 && !ex->s->draining) MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    set_pending(ex, r, status, EX_PENDING);
 }
 
 void server_ex_reply_error(server_exchange *ex, const api_error *e) {
     size_t len;
     char *body = api_error_json(e, &len);
-    if (!body) return;
+    if (!body) {
+        exchange_fail(ex);
+        return;
+    }
     bool after = false;
     for (size_t i = 0; i < ex->nextra && !after; i++) after = strcasecmp(ex->extra[i].name, "Retry-After") == 0;
     if ((e->status == 503 || e->status == 429) && !after) server_ex_add_header(ex, "Retry-After", "1");
     server_ex_reply(ex, e->status, "application/json", body, len);
+}
+
+void server_ex_fail_oom(server_exchange *ex) {
+    api_error e;
+    api_error_set(&e, 500, "server_error", NULL, NULL, "out of memory");
+    if (ex->state == EX_STREAMING) server_ex_stream_fail(ex, &e);
+    else if (ex->state == EX_RECEIVING || ex->state == EX_HANDLING) server_ex_reply_error(ex, &e);
 }
 
 void server_ex_add_header(server_exchange *ex, const char *name, const char *value) {

@@ -32,6 +32,7 @@ static int request_fd = STDERR_FILENO;
 static jsonout_text pending;    /* request lines not yet written */
 static size_t line_start;       /* where the line being written begins */
 static bool in_line;
+static bool debug;
 
 /* "2026-11-22T23:55:45.945Z": wall-clock UTC with milliseconds. */
 static void timestamp(char out[40]) {
@@ -75,6 +76,20 @@ void log_end(cJSON *obj) {
 }
 
 void log_msg(const char *level, const char *msg) { log_end(log_begin(level, msg)); }
+
+void log_set_debug(bool on) { debug = on; }
+bool log_debug_on(void) { return debug; }
+
+void log_state(const char *of, const char *id, const char *from, const char *to) {
+    if (!debug) return;
+    cJSON *o = log_begin("debug", "state");
+    if (!o) return;
+    cJSON_AddStringToObject(o, "of", of);
+    cJSON_AddStringToObject(o, "id", id);
+    cJSON_AddStringToObject(o, "from", from);
+    cJSON_AddStringToObject(o, "to", to);
+    log_end(o);
+}
 
 jsonout_text *log_request_begin(void) {
     assert(!in_line);

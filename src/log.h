@@ -21,6 +21,7 @@
 #ifndef TIERGATE_LOG_H
 #define TIERGATE_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "jsonout.h"
@@ -33,6 +34,14 @@ struct cJSON *log_begin(const char *level, const char *msg);
 void log_end(struct cJSON *obj);
 /* A line with only level and message. */
 void log_msg(const char *level, const char *msg);
+
+/* Debug lines (the state changes of exchanges and attempts) are written
+ * only after log_set_debug(true), which `tiergate --debug` does; a caller
+ * asks log_debug_on() before it builds one, so they cost a branch when off. */
+void log_set_debug(bool on);
+bool log_debug_on(void);
+/* {"level":"debug","msg":"state","of":of,"id":id,"from":from,"to":to}. */
+void log_state(const char *of, const char *id, const char *from, const char *to);
 
 /* Starts a request line and returns the text to add its fields to with
  * jsonout_key and a value (the object is open, with "ts", "level" and

@@ -47,7 +47,7 @@
 #define DEFAULT_CONFIG "config/tiergate.json"
 
 static const char help_text[] =
-    "usage: tiergate [--config FILE] [--listen HOST:PORT] [--check] [--version] [--help]\n"
+    "usage: tiergate [--config FILE] [--listen HOST:PORT] [--check] [--debug] [--version] [--help]\n"
     "\n"
     "Routes OpenAI chat completion requests to an on-device or a cloud model.\n"
     "\n"
@@ -55,6 +55,7 @@ static const char help_text[] =
     "  --listen HOST:PORT  listen here instead of the configuration's \"listen\"\n"
     "  --check             validate the configuration, the classifier model and the budget's\n"
     "                      state file, print the configuration with secrets masked, exit\n"
+    "  --debug             also log each request's and attempt's state changes (level debug)\n"
     "  --version           print the version and exit\n"
     "  --help, -h          print this help and exit\n"
     "\n"
@@ -329,8 +330,18 @@ static void drain(gateway *g) {
 
 static void count_refused(void *ud, int status) { metrics_refused(ud, status); }
 
-static void flush_request_log(void *ud) {
-    (void)ud;
+/* The one function the loop runs before it waits (evloop_set_before_wait),
+ * and its order:
+ *   1. the server: MHD runs for the connections resumed this round (a late
+ *      reply, a stream's bytes, a hang-up's end) and its timer is armed; the
+ *      requests it finishes add their lines to the request log;
+ *   2. the request log: the lines of this round, the server's included, go
+ *      out in one write before the gateway sleeps.
+ * libcurl needs nothing here: its sockets and its timer are the loop's, and
+ * a transfer started inside MHD_run is driven by curl's timer, armed then. */
+static void before_wait(void *ud) {
+    gateway *g = ud;
+    if (g->srv) server_before_wait(g->srv);
     log_flush();
 }
 
@@ -400,11 +411,7 @@ static int gateway_run(gateway *g, config *cfg, classifier *model) {
         return 1;
     }
     server_on_refused(g->srv, count_refused, g->metrics);
-    /* After the server's hook, which runs MHD: the lines of this pass are in. */
-    if (evloop_add_hook(g->loop, flush_request_log, NULL) < 0) {
-        fprintf(stderr, "tiergate: too many loop hooks\n");
-        return 1;
-    }
+    evloop_set_before_wait(g->loop, before_wait, g);
     char listen[300];
     bool v6 = strchr(c->listen_host, ':') != NULL;
     snprintf(listen, sizeof listen, v6 ? "[%s]:%d" : "%s:%d", c->listen_host, server_port(g->srv));
@@ -443,6 +450,7 @@ int main(int argc, char **argv) {
         if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) g.config_path = argv[++i];
         else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) g.listen = argv[++i];
         else if (strcmp(argv[i], "--check") == 0) check = true;
+        else if (strcmp(argv[i], "--debug") == 0) log_set_debug(true);
         else if (strcmp(argv[i], "--version") == 0) {
             printf("tiergate %s\n", TIERGATE_VERSION);
             return 0;

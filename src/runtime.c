@@ -2,8 +2,9 @@
  * the count is a plain int. */
 #include "runtime.h"
 
-#include <assert.h>
 #include <stdlib.h>
+
+#include "invariant.h"
 
 struct runtime {
     config *cfg;
@@ -22,7 +23,8 @@ runtime *runtime_new(config *cfg, classifier *model, struct evloop *loop, struct
     rt->refs = 1;
     if (!(rt->health = backends_new(cfg))) goto err;
     if (prev) backends_inherit(rt->health, prev->health);
-    if (!(rt->disp = dispatch_new(cfg, rt->health, loop, up))) goto err;
+    upstream_ops ops = upstream_ops_of(up);
+    if (!(rt->disp = dispatch_new(cfg, rt->health, loop, &ops))) goto err;
     if (backends_start_probes(rt->health, loop, up) < 0) goto err;
     return rt;
 err:
@@ -37,14 +39,14 @@ err:
 }
 
 runtime *runtime_ref(runtime *rt) {
-    assert(rt->refs > 0);
+    INVARIANT(rt->refs > 0);
     rt->refs++;
     return rt;
 }
 
 void runtime_unref(runtime *rt) {
     if (!rt) return;
-    assert(rt->refs > 0);
+    INVARIANT(rt->refs > 0);
     if (--rt->refs > 0) return;
     dispatch_free(rt->disp);
     backends_free(rt->health);

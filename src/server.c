@@ -20,6 +20,15 @@
  * up cancels its upstream transfer at once instead of when the backend next
  * sends a byte.
  *
+ * An over-limit body.  A client that is still sending when the gateway
+ * closes gets a reset and loses the 413 that was sent before it (the kernel
+ * answers unread data with RST).  So, like nginx's lingering close, a body
+ * over limits.max_body_bytes is read and thrown away, at most
+ * SERVER_LINGER_BYTES past the limit and within limits.request_timeout_s
+ * (connguard's deadline for a request to arrive), and the 413 comes after
+ * it.  A Content-Length beyond that, or a client that waits for
+ * "100 Continue", gets its 413 at once, unread.
+ *
  * This file runs the daemon, admits requests (endpoint, client key, body
  * size, draining) and hands them to their handlers; the request's own side,
  * replies and streams, is exchange.c.  Reloads swap the configuration and
@@ -49,7 +58,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     connguard_next(conn);
     if (!ex) return;
     *con_cls = NULL;
-    bool gone = ex->aborted || toe != MHD_REQUEST_TERMINATED_COMPLETED_OK;
+    /* A connection the gateway closed (exchange_fail) was not the client's doing. */
+    bool gone = ex->state == EX_ABORTED || (ex->state != EX_CLOSING && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK);
     /* No handler ran (dispatch sets handled_us just before it calls one),
      * yet a status was given: the server refused the request. */
     if (!ex->handled_us && ex->status && s->on_refused) s->on_refused(s->on_refused_ud, ex->status);
@@ -131,6 +141,7 @@ static void dispatch(server_exchange *ex) {
         server_ex_reply_error(ex, &e);
         return;
     }
+    exchange_to(ex, EX_HANDLING);
     ex->handled_us = evloop_clock_us();
     ex->ep->fn(ex, ex->ep->ctx);
 }
@@ -145,14 +156,18 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         ex = exchange_new(s, conn, url, method);
         if (!ex) return MHD_NO;
         *con_cls = ex;
-        /* Unknown paths, bad keys and oversized bodies are refused before a
-         * byte of the body is read; MHD closes the connection after. */
+        /* Unknown paths and bad keys are refused before a byte of the body
+         * is read (MHD closes the connection after), and so is a body too
+         * large to linger over; one within the lingering bound is read and
+         * thrown away first (the comment at the top). */
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        ex->too_large = cl && strtoull(cl, NULL, 10) > s->cfg->max_body_bytes;
-        if (!(ex->ep = route(ex)) || refuse_if_draining(ex) || !admit(ex) || ex->too_large) {
-            ex->handled = true;
-            if (!ex->pending) dispatch(ex);
-            return exchange_queue_pending(ex);
+        unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
+        ex->too_large = len > s->cfg->max_body_bytes;
+        bool linger = ex->too_large && len <= s->cfg->max_body_bytes + SERVER_LINGER_BYTES &&
+                      !MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+        if (!(ex->ep = route(ex)) || refuse_if_draining(ex) || !admit(ex) || (ex->too_large && !linger)) {
+            if (ex->state == EX_RECEIVING) dispatch(ex);
+            return ex->pending ? exchange_queue_pending(ex) : MHD_NO;
         }
         return MHD_YES;
     }
@@ -161,17 +176,20 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             ex->too_large = true;
             buf_free(&ex->body);
         }
+        if (ex->too_large) ex->discarded += *upload_data_size;
         *upload_data_size = 0;
-        return MHD_YES;
+        if (ex->discarded <= ex->s->cfg->max_body_bytes + SERVER_LINGER_BYTES) return MHD_YES;
+        /* Lingered long enough: the 413 now, and the connection closes. */
+        if (ex->state == EX_RECEIVING) dispatch(ex);
+        return ex->pending ? exchange_queue_pending(ex) : MHD_NO;
     }
-    if (ex->aborted) return MHD_NO;
-    if (!ex->handled) {
-        ex->handled = true;
+    if (ex->state == EX_RECEIVING) {
         connguard_received(conn);
         dispatch(ex);
     }
+    if (exchange_gone(ex)) return MHD_NO;
     if (ex->pending) return exchange_queue_pending(ex);
-    if (!ex->queued) exchange_suspend(ex);
+    if (ex->state == EX_HANDLING) exchange_suspend(ex);
     return MHD_YES;
 }
 
@@ -198,8 +216,7 @@ static void on_mhd_timer(void *ud) {
  * way to the client. */
 #define SERVER_MAX_RUNS_PER_WAIT 4
 
-static void before_wait(void *ud) {
-    server *s = ud;
+void server_before_wait(server *s) {
     MHD_UNSIGNED_LONG_LONG t = 0;
     bool due = s->need_run;
     for (int i = 0; due && i < SERVER_MAX_RUNS_PER_WAIT; i++) {
@@ -283,11 +300,6 @@ server *server_new(evloop *loop, const config *cfg, const server_endpoint *table
         snprintf(err, errlen, "server: cannot watch the HTTP daemon");
         goto err;
     }
-    if (evloop_add_hook(loop, before_wait, s) < 0) {
-        snprintf(err, errlen, "server: too many loop hooks");
-        evloop_io_del(loop, &s->mhd_io);
-        goto err;
-    }
     return s;
 err:
     if (s->daemon) MHD_stop_daemon(s->daemon);
@@ -335,15 +347,9 @@ size_t server_cut_all(server *s) {
     api_error_set(&e, 503, "server_error", "shutting_down", NULL,
                   "The gateway shut down before this request finished (drain deadline passed)");
     for (server_exchange *ex = s->exchanges; ex; ex = ex->next) {
-        if (ex->cut || ex->aborted || !ex->handled) continue;
-        if (ex->streaming) {
-            if (ex->stream_ended) continue;
-            server_ex_stream_fail(ex, &e);
-        } else {
-            if (ex->pending || ex->queued) continue;
-            server_ex_reply_error(ex, &e);
-        }
-        ex->cut = true;
+        if (ex->state == EX_STREAMING) server_ex_stream_fail(ex, &e);
+        else if (ex->state == EX_HANDLING) server_ex_reply_error(ex, &e);
+        else continue;
         /* Its handler stops now (the job and its transfer cancelled, the
          * request accounted with the 503): nothing may arrive in the second
          * the sockets get, to open a stream or be charged. */

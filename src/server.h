@@ -49,6 +49,10 @@ void server_free(server *s);
  * size), 503 (draining).  main counts them in the metrics. */
 void server_on_refused(server *s, void (*fn)(void *ud, int status), void *ud);
 int server_port(const server *s);
+/* The server's part of the work before the loop waits (main.c's
+ * before-wait): runs MHD for the connections resumed this round, a few
+ * times while it has more to do at once, and arms MHD's timer. */
+void server_before_wait(server *s);
 /* A reload: requests from now on are checked against cfg (keys, body limit);
  * requests in flight keep their place under their key's name.  The listening
  * address and the connection limits stay as they were started (see
@@ -115,6 +119,17 @@ void server_ex_stream_end(server_exchange *ex);
 /* Ends a stream that cannot finish: e as an error event the SDKs raise,
  * then the end (no [DONE], so no client takes the answer for whole). */
 void server_ex_stream_fail(server_exchange *ex, const api_error *e);
+
+/* Backpressure: fn(ud, true) when the stream's bytes waiting for the client
+ * reach their cap (hold off: pause the source), fn(ud, false) when the
+ * client has read them down again (go on).  Writes are never refused. */
+void server_ex_on_pressure(server_exchange *ex, void (*fn)(void *ud, bool hold_off), void *ud);
+
+/* The one out-of-memory policy: a 500 (with Connection: close) when nothing
+ * was sent yet, an error event and the end when a stream has begun; when
+ * not even that can be made, the connection is closed and the request logged
+ * as a 500.  Nothing is done when the answer was already complete. */
+void server_ex_fail_oom(server_exchange *ex);
 
 /* fn(ud, client_gone) runs once when the exchange is over. */
 void server_ex_on_close(server_exchange *ex, void (*fn)(void *ud, bool client_gone), void *ud);

@@ -40,9 +40,7 @@ static void reply_json(server_exchange *ex, int code, cJSON *o) {
     char *body = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     if (!body) {
-        api_error e;
-        api_error_set(&e, 500, "server_error", NULL, NULL, "out of memory");
-        server_ex_reply_error(ex, &e);
+        server_ex_fail_oom(ex);
         return;
     }
     server_ex_reply(ex, code, "application/json", body, strlen(body));
@@ -161,9 +159,7 @@ void status_handle_metrics(server_exchange *ex, void *ctx) {
         text = t;
     }
     if (!text) {
-        api_error e;
-        api_error_set(&e, 500, "server_error", NULL, NULL, "out of memory");
-        server_ex_reply_error(ex, &e);
+        server_ex_fail_oom(ex);
         return;
     }
     memcpy(text + len, more, n);

@@ -32,13 +32,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "evloop.h"
+#include "httphdr.h"
+#include "invariant.h"
 
 #define UPSTREAM_POOL_MAX 64
 
@@ -51,11 +52,13 @@ struct upstream_xfer {
     long status;
     char content_type[128];
     bool headers_done, got_first_byte, aborted, cancelled;
+    bool pause_wanted;                /* upstream_pause(x, true) and no resume since */
+    bool paused;                      /* libcurl holds the transfer paused */
     int first_byte_ms, idle_ms, connect_ms;
     int retry_after_ms;
     uint64_t started_us, first_byte_us;
     uint64_t last_activity_ms;
-    evloop_timer first_byte_timer, idle_timer;
+    evloop_timer first_byte_timer, idle_timer, unpause_timer;
     char errbuf[CURL_ERROR_SIZE];
     upstream_xfer *prev, *next;       /* u->active list */
 };
@@ -94,6 +97,7 @@ static void xfer_release(upstream_xfer *x) {
     upstream *u = x->u;
     evloop_timer_stop(u->loop, &x->first_byte_timer);
     evloop_timer_stop(u->loop, &x->idle_timer);
+    evloop_timer_stop(u->loop, &x->unpause_timer);
     u->in_curl++;
     curl_multi_remove_handle(u->multi, x->easy);
     u->in_curl--;
@@ -339,6 +343,7 @@ static void on_idle_timeout(void *ud) {
     upstream_xfer *x = ud;
     uint64_t now = evloop_now_ms(x->u->loop);
     uint64_t due = x->last_activity_ms + (uint64_t)x->idle_ms;
+    if (x->pause_wanted || x->paused) due = now + (uint64_t)x->idle_ms;   /* our pause, not a stall */
     if (now < due) {
         evloop_timer_start(x->u->loop, &x->idle_timer, due - now);
         return;
@@ -357,43 +362,31 @@ static void note_activity(upstream_xfer *x) {
     if (x->idle_ms > 0) evloop_timer_start(x->u->loop, &x->idle_timer, (uint64_t)x->idle_ms);
 }
 
+/* ---- backpressure ---- */
+
+/* The resume, outside libcurl: unpausing may deliver the bytes libcurl
+ * held at once, through write_cb, which may ask for the pause again. */
+static void on_unpause(void *ud) {
+    upstream_xfer *x = ud;
+    if (x->cancelled || x->pause_wanted || !x->paused) return;
+    x->paused = false;
+    x->last_activity_ms = evloop_now_ms(x->u->loop);
+    x->u->in_curl++;
+    curl_easy_pause(x->easy, CURLPAUSE_CONT);
+    x->u->in_curl--;
+    if (x->u->pending_cancels && !x->u->in_curl) release_cancelled(x->u);
+}
+
+void upstream_pause(upstream_xfer *x, bool paused) {
+    if (!x || x->cancelled) return;
+    x->pause_wanted = paused;
+    if (!paused) {
+        x->last_activity_ms = evloop_now_ms(x->u->loop);
+        if (x->paused) evloop_timer_start(x->u->loop, &x->unpause_timer, 0);
+    }
+}
+
 /* ---- libcurl data callbacks ---- */
-
-/* The value of header name in the header line buf, trimmed, or NULL. */
-static const char *header_value(const char *buf, size_t len, const char *name, char *out, size_t cap) {
-    size_t nl = strlen(name);
-    if (len <= nl || strncasecmp(buf, name, nl) != 0 || buf[nl] != ':') return NULL;
-    const char *v = buf + nl + 1;
-    size_t vl = len - nl - 1;
-    while (vl && (*v == ' ' || *v == '\t')) v++, vl--;
-    while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' ')) vl--;
-    if (vl >= cap) vl = cap - 1;
-    memcpy(out, v, vl);
-    out[vl] = '\0';
-    return out;
-}
-
-/* Retry-After is delay-seconds or an HTTP-date (RFC 9110 10.2.3), which
- * curl_getdate() parses; OpenAI also sends retry-after-ms, which is finer. */
-static void note_retry_after(upstream_xfer *x, const char *buf, size_t len) {
-    char v[64];
-    if (header_value(buf, len, "retry-after-ms", v, sizeof v)) {
-        char *end;
-        double ms = strtod(v, &end);
-        if (end != v && *end == '\0' && ms >= 0 && ms < 86400e3) x->retry_after_ms = (int)ms;
-        return;
-    }
-    if (!header_value(buf, len, "retry-after", v, sizeof v) || x->retry_after_ms >= 0) return;
-    char *end;
-    long s = strtol(v, &end, 10);
-    if (end != v && *end == '\0') {
-        if (s >= 0 && s < 86400) x->retry_after_ms = (int)(s * 1000);
-        return;
-    }
-    time_t when = curl_getdate(v, NULL);
-    time_t now = time(NULL);
-    if (when >= 0 && when - now < 86400) x->retry_after_ms = when > now ? (int)(when - now) * 1000 : 0;
-}
 
 static size_t header_cb(char *buf, size_t size, size_t n, void *ud) {
     upstream_xfer *x = ud;
@@ -405,8 +398,8 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *ud) {
         x->retry_after_ms = -1;
         return len;
     }
-    if (header_value(buf, len, "content-type", x->content_type, sizeof x->content_type)) return len;
-    note_retry_after(x, buf, len);
+    if (httphdr_value(buf, len, "content-type", x->content_type, sizeof x->content_type)) return len;
+    x->retry_after_ms = httphdr_retry_after(buf, len, x->retry_after_ms, time(NULL));
     if ((len == 2 && buf[0] == '\r') || (len == 1 && buf[0] == '\n')) {
         curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
         if (x->status >= 200 && !x->headers_done) {
@@ -420,10 +413,16 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *ud) {
     return len;
 }
 
+/* A pause asked for during the previous call (the bytes were taken then)
+ * is libcurl's from here: these bytes stay with it until the resume. */
 static size_t write_cb(char *buf, size_t size, size_t n, void *ud) {
     upstream_xfer *x = ud;
     size_t len = size * n;
     if (x->cancelled) return 0;
+    if (x->pause_wanted) {
+        x->paused = true;
+        return CURL_WRITEFUNC_PAUSE;
+    }
     note_activity(x);
     if (x->cb->on_data && x->cb->on_data(x->ud, buf, len)) {
         x->aborted = true;
@@ -470,7 +469,7 @@ void upstream_free(upstream *u) {
 
 upstream_xfer *upstream_start(upstream *u, const upstream_request *req,
                               const upstream_callbacks *cb, void *ud) {
-    assert(u->in_curl == 0);
+    INVARIANT(u->in_curl == 0);   /* libcurl forbids the re-entry */
     upstream_xfer *x = calloc(1, sizeof *x);
     if (!x) return NULL;
     x->u = u;
@@ -483,6 +482,7 @@ upstream_xfer *upstream_start(upstream *u, const upstream_request *req,
     x->started_us = evloop_clock_us();
     evloop_timer_init(&x->first_byte_timer, on_first_byte_timeout, x);
     evloop_timer_init(&x->idle_timer, on_idle_timeout, x);
+    evloop_timer_init(&x->unpause_timer, on_unpause, x);
     x->easy = u->npool ? u->pool[--u->npool] : curl_easy_init();
     if (!x->easy) goto err;
 
@@ -561,6 +561,22 @@ err:
     free(x);
     return NULL;
 }
+
+static upstream_xfer *ops_start(void *ctx, const upstream_request *req, const upstream_callbacks *cb, void *ud) {
+    return upstream_start(ctx, req, cb, ud);
+}
+
+static void ops_cancel(void *ctx, upstream_xfer *x) {
+    (void)ctx;
+    upstream_cancel(x);
+}
+
+static void ops_pause(void *ctx, upstream_xfer *x, bool paused) {
+    (void)ctx;
+    upstream_pause(x, paused);
+}
+
+upstream_ops upstream_ops_of(upstream *u) { return (upstream_ops){ops_start, ops_cancel, ops_pause, u}; }
 
 void upstream_cancel(upstream_xfer *x) {
     if (!x) return;

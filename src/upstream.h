@@ -67,8 +67,8 @@ typedef struct upstream_request {
     int connect_ms, first_byte_ms, idle_ms, total_ms;   /* 0 = no limit */
 } upstream_request;
 
-/* Adds a hook to loop (evloop_add_hook), so loop must not run again after
- * upstream_free(); NULL when out of memory or hooks. */
+/* Transfers driven by loop (its sockets and curl's timer); NULL when out
+ * of memory. */
 upstream *upstream_new(struct evloop *loop);
 /* Cancels every transfer still running (no callbacks), then frees. */
 void upstream_free(upstream *u);
@@ -78,6 +78,25 @@ upstream_xfer *upstream_start(upstream *u, const upstream_request *req,
                               const upstream_callbacks *cb, void *ud);
 /* Stops a transfer at once; its callbacks are not called again. */
 void upstream_cancel(upstream_xfer *x);
+/* Backpressure: a paused transfer reads nothing more from its backend (the
+ * bytes libcurl already holds wait for the resume) and its idle limit does
+ * not run while paused; its total limit does.  Pausing takes effect before
+ * the next on_data; resuming a turn of the loop later, outside libcurl. */
+void upstream_pause(upstream_xfer *x, bool paused);
+
+/* The calls an attempt makes, as a table: the one seam under attempt and
+ * dispatch, so that a unit test can put scripted transfers in their place
+ * and drive every path without sockets (tests/unit/test_dispatch.c).  ctx
+ * is the first argument of each. */
+typedef struct upstream_ops {
+    upstream_xfer *(*start)(void *ctx, const upstream_request *req, const upstream_callbacks *cb, void *ud);
+    void (*cancel)(void *ctx, upstream_xfer *x);
+    void (*pause)(void *ctx, upstream_xfer *x, bool paused);
+    void *ctx;
+} upstream_ops;
+
+/* The table of the real transfers of u. */
+upstream_ops upstream_ops_of(upstream *u);
 
 bool upstream_result_is_timeout(upstream_result r);
 

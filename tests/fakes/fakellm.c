@@ -341,10 +341,21 @@ static bool strikes(int after, size_t i, size_t n)
     return after >= 0 && i == ((size_t)after < n ? (size_t)after : n);
 }
 
+/* The usage chunk: no choices, the token counts. */
+static enum outcome send_usage(struct chat *s)
+{
+    cJSON *u = chat_object(s, "chat.completion.chunk");
+    cJSON_AddArrayToObject(u, "choices");
+    add_usage(s, u);
+    return send_event_json(s, u);
+}
+
 static enum outcome stream_events(struct chat *s, const size_t *edge, size_t n)
 {
     const struct faults *f = &s->f;
     enum outcome o = DONE;
+    if (f->usage_first && (o = send_usage(s)) != DONE)
+        return o;
     for (size_t i = 0; i <= n; i++) {
         if (strikes(f->cut_after, i, n))
             return RESET;
@@ -367,13 +378,8 @@ static enum outcome stream_events(struct chat *s, const size_t *edge, size_t n)
     if (!f->no_finish) {
         if ((o = send_delta(s, cJSON_CreateObject(), "stop")) != DONE)
             return o;
-        if (s->include_usage && !f->no_usage) {
-            cJSON *u = chat_object(s, "chat.completion.chunk");
-            cJSON_AddArrayToObject(u, "choices");
-            add_usage(s, u);
-            if ((o = send_event_json(s, u)) != DONE)
-                return o;
-        }
+        if (s->include_usage && !f->no_usage && !f->usage_first && (o = send_usage(s)) != DONE)
+            return o;
         if (f->linger)          /* the answer is complete, yet the stream never ends */
             return client_gone(s->c->fd, WAIT_CAP_MS) ? GONE : CLOSE;
         if (!f->no_done && (o = send_event(s, "[DONE]")) != DONE)

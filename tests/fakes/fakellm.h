@@ -88,6 +88,8 @@
  *   no_done, no_finish    omit [DONE]; omit the finish and usage chunks and [DONE]
  *   no_usage              report no token counts: no "usage" in a plain answer,
  *                         no usage chunk in a stream (as some llama.cpp builds)
+ *   usage_first           streaming: the usage chunk (empty choices) comes first,
+ *                         before any other event, and not after the finish
  *   linger                streaming: after the finish (and usage) chunk send
  *                         nothing more, neither [DONE] nor the end of the
  *                         chunked body, and keep the connection open until
@@ -187,6 +189,7 @@ struct faults {
     int delay_headers_ms, delay_first_chunk_ms, chunk_delay_ms, chunks, chunk_bytes;
     int cut_after, stall_after, malformed_after, error_event_after, cut_at_byte;   /* < 0: off */
     bool no_done, no_finish, no_usage, linger, hang, bad_json, no_space, crlf, keepalive, burst;
+    bool usage_first;
     bool once;                   /* mode only: cleared after the next chat request */
     int dialect;                 /* enum dialect: the one continuation dialect spoken */
     int continuation;            /* enum cont_fault */
