@@ -60,7 +60,7 @@ static const struct {
     {"最后", NF_STEPS}, {"顺路", NF_STEPS}, {"顺便", NF_STEPS}, {"途经", NF_STEPS}, {"依次", NF_STEPS},
     {"中途", NF_STEPS}, {"首先", NF_STEPS}, {"安排", NF_STEPS}, {"行程", NF_STEPS}, {"怎么排", NF_STEPS},
     {"then", NF_STEPS}, {"after that", NF_STEPS}, {"afterwards", NF_STEPS}, {"finally", NF_STEPS},
-    {"first", NF_STEPS}, {"stops", NF_STEPS}, {"stop at", NF_STEPS}, {"on the way", NF_STEPS},
+    {"first", NF_STEPS}, {"stops", NF_STEPS}, {"stop at", NF_STEPS},
     {"which order", NF_STEPS}, {"schedule", NF_STEPS}, {"itinerary", NF_STEPS}, {"route", NF_STEPS},
     /* A comparison between options. */
     {"划算", NF_COMPARE}, {"合算", NF_COMPARE}, {"哪个", NF_COMPARE}, {"哪种", NF_COMPARE},
