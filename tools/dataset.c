@@ -178,7 +178,8 @@ static const char *read_example(const cJSON *root, const featurizer *fx, const c
     e->category = dup_or_null(cJSON_GetObjectItemCaseSensitive(root, "category"));
     if (!e->category) e->category = strdup("");
     if (!e->id || !e->source || !e->category) return "out of memory";
-    if (cJSON_IsString(lang) && (strcmp(lang->valuestring, "en") == 0 || strcmp(lang->valuestring, "zh") == 0))
+    if (cJSON_IsString(lang) && strlen(lang->valuestring) == 2 && (unsigned)(lang->valuestring[0] - 'a') < 26u &&
+        (unsigned)(lang->valuestring[1] - 'a') < 26u)
         memcpy(e->lang, lang->valuestring, 3);
     else
         memcpy(e->lang, has_cjk(e->msgs[e->nmsgs - 1].text) ? "zh" : "en", 3);

@@ -20,6 +20,8 @@
 #include "learn.h"
 
 #define OWN_SOURCE "tiergate"
+/* The export-language evaluation set (tools/data/lang-eval.jsonl). */
+#define LANG_EVAL_SOURCE "tiergate-eval"
 
 static const char usage[] =
     "usage: tiergate-evaluate --model FILE [options] DATA.jsonl...\n"
@@ -40,6 +42,7 @@ static scored score_of(const classifier *m, const example *e)
 }
 
 static bool is_own(const example *e) { return strcmp(e->source, OWN_SOURCE) == 0; }
+static bool is_lang_eval(const example *e) { return strcmp(e->source, LANG_EVAL_SOURCE) == 0; }
 
 /* Whether a model trained on d by tiergate-train (without --all) saw e. */
 static bool unseen(const example *e) { return !e->trainable || e->held_out; }
@@ -118,8 +121,8 @@ int main(int argc, char **argv)
     featurizer *fx = featurizer_new();
     dataset d = {0};
     classifier *m = NULL;
-    scored *pub = NULL, *own = NULL;
-    size_t npub = 0, nown = 0;
+    scored *pub = NULL, *own = NULL, *langs = NULL;
+    size_t npub = 0, nown = 0, nlangs = 0;
     char err[512];
     int rc = 1, nfiles = 0;
 
@@ -135,12 +138,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "tiergate-evaluate: %s\n", err);
         goto out;
     }
-    if (!(pub = malloc((d.n ? d.n : 1) * sizeof *pub)) || !(own = malloc((d.n ? d.n : 1) * sizeof *own)))
+    if (!(pub = malloc((d.n ? d.n : 1) * sizeof *pub)) || !(own = malloc((d.n ? d.n : 1) * sizeof *own)) ||
+        !(langs = malloc((d.n ? d.n : 1) * sizeof *langs)))
         goto out;
     for (size_t i = 0; i < d.n; i++) {
         const example *e = &d.rows[i];
         if (!unseen(e)) continue;
         if (is_own(e)) own[nown++] = score_of(m, e);
+        else if (is_lang_eval(e)) langs[nlangs++] = score_of(m, e);
         else pub[npub++] = score_of(m, e);
     }
     report("Public rows the model was not trained on", pub, npub, o.threshold, true);
@@ -152,12 +157,14 @@ int main(int argc, char **argv)
         learn_print_categories(stdout, pub, npub, o.threshold);
     }
     if (nown) report("The project's own examples, held-out part", own, nown, o.threshold, false);
+    if (nlangs) report("The export-language evaluation set, by language", langs, nlangs, o.threshold, false);
     if (o.loso && loso(&d, &p, o.threshold) < 0) goto out;
     rc = 0;
 out:
     classifier_free(m);
     free(pub);
     free(own);
+    free(langs);
     dataset_free(&d);
     featurizer_free(fx);
     return rc;

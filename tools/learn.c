@@ -208,18 +208,25 @@ void learn_print_sweep(FILE *out, const scored *s, size_t n)
 
 void learn_print_groups(FILE *out, const scored *s, size_t n, double threshold, bool by_source)
 {
-    static const char *const langs[] = {NULL, "en", "zh"};
     scored *sub = malloc((n ? n : 1) * sizeof *sub);
     learn_eval e;
 
     if (!sub) return;
-    for (size_t g = 0; g < sizeof langs / sizeof langs[0]; g++) {
+    learn_measure(s, n, threshold, &e);
+    if (n) learn_print_row(out, "all", &e);
+    /* en and zh first, as before there were other languages, then the others
+     * in order of first appearance. */
+    for (size_t g = 0; g < 2 + n; g++) {
+        const char *lang = g == 0 ? "en" : g == 1 ? "zh" : s[g - 2].lang;
         size_t m = 0;
+        bool seen = g >= 2 && (strcmp(lang, "en") == 0 || strcmp(lang, "zh") == 0);
+        for (size_t k = 0; g >= 2 && k < g - 2 && !seen; k++) seen = strcmp(s[k].lang, lang) == 0;
+        if (seen) continue;
         for (size_t i = 0; i < n; i++)
-            if (!langs[g] || strcmp(s[i].lang, langs[g]) == 0) sub[m++] = s[i];
+            if (strcmp(s[i].lang, lang) == 0) sub[m++] = s[i];
         if (m == 0) continue;
         learn_measure(sub, m, threshold, &e);
-        learn_print_row(out, langs[g] ? langs[g] : "all", &e);
+        learn_print_row(out, lang, &e);
     }
     for (size_t i = 0; by_source && i < n; i++) {
         size_t m = 0, first = i;
