@@ -79,7 +79,7 @@ typedef struct scanner {
     double scale;              /* value of one n-gram occurrence */
     const unsigned char *p;
     size_t n;
-    size_t chars, wide;
+    size_t chars, wide, dense;
     unsigned count[NF_VERB];    /* occurrences behind the named count features */
     uint32_t verbs;            /* bit k: verb k seen */
     bool have_word;            /* a word or number precedes, only spaces between */
@@ -132,7 +132,9 @@ static inline uint32_t decode(const unsigned char *p, size_t avail, size_t *len)
     return cp == 0x3000 ? ' ' : cp;
 }
 
-/* Han, kana, Hangul, bopomofo: scripts written without spaces. */
+/* Han, kana, Hangul, bopomofo: scripts written without spaces, or (Korean)
+ * with spaces between words that take endings and particles, where the
+ * 2- and 3-character windows find the stem as they find a Chinese word. */
 static inline bool is_cjk(uint32_t cp)
 {
     return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) ||
@@ -146,9 +148,13 @@ static inline enum char_class classify(uint32_t cp)
     if (cp < 0x80) return (enum char_class)(ascii_class[cp] - '0');
     if (is_cjk(cp)) return C_WIDE;
     if (cp == 0xA0 || (cp >= 0x2000 && cp <= 0x200B) || cp == 0x2028 || cp == 0x2029) return C_SPACE;
-    /* Latin-1 and Latin Extended letters (not the x and / signs), Cyrillic.
-     * Greek is left to symbols: in these prompts it is maths. */
-    if ((cp >= 0xC0 && cp <= 0x24F && cp != 0xD7 && cp != 0xF7) || (cp >= 0x400 && cp <= 0x4FF))
+    /* Latin-1 and Latin Extended letters (not the x and / signs), Cyrillic,
+     * Hebrew, Arabic (its letters and vowel marks, not its digits and
+     * punctuation) and Devanagari: scripts written in words, read as words
+     * (Thai, written without spaces, stays one symbol a character).  Greek is left to symbols: in these prompts it is maths. */
+    if ((cp >= 0xC0 && cp <= 0x24F && cp != 0xD7 && cp != 0xF7) || (cp >= 0x400 && cp <= 0x4FF) ||
+        (cp >= 0x5D0 && cp <= 0x5EA) || (cp >= 0x620 && cp <= 0x65F) || (cp >= 0x66E && cp <= 0x6D3) ||
+        (cp >= 0x900 && cp <= 0x97F) || (cp >= 0x1E00 && cp <= 0x1EFF))
         return C_LETTER;
     return C_SYMBOL;
 }
@@ -334,8 +340,21 @@ static uint64_t hash_word(const unsigned char *p, size_t total, size_t avail)
     return h;
 }
 
+/* The lower case of a Latin-1, Latin Extended-A or Cyrillic capital; other
+ * characters as they are (ASCII is lower-cased by hash_word). */
+static uint32_t fold_case(uint32_t cp)
+{
+    if ((cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) || (cp >= 0x410 && cp <= 0x42F)) return cp + 0x20;
+    if (cp >= 0x400 && cp <= 0x40F) return cp + 0x50;
+    if ((cp >= 0x100 && cp <= 0x137 && cp != 0x130) || (cp >= 0x14A && cp <= 0x177)) return cp | 1;
+    if ((cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E)) return cp & 1 ? cp + 1 : cp;
+    return cp;
+}
+
 /* hash_word() of a word with non-ASCII characters, over their folded forms
- * (a full-width letter as ASCII, the apostrophe U+2019 as '). */
+ * (lower case, a full-width letter as ASCII, the apostrophe U+2019 as ').
+ * Arabic vowel marks and the tatweel are left out: they are optional in
+ * writing, and a word with them is the same word. */
 static uint64_t hash_word_folded(const unsigned char *p, size_t at, size_t end)
 {
     unsigned char buf[WORD_HASH_MAX + 4];
@@ -347,7 +366,8 @@ static uint64_t hash_word_folded(const unsigned char *p, size_t at, size_t end)
         unsigned char u[4];
 
         at += len;
-        k = utf8_encode(cp == 0x2019 ? '\'' : cp, u);
+        if ((cp >= 0x64B && cp <= 0x65F) || cp == 0x640) continue;
+        k = utf8_encode(cp == 0x2019 ? '\'' : fold_case(cp), u);
         if (total < WORD_HASH_MAX) memcpy(buf + total, u, k);
         total += k;
     }
@@ -359,7 +379,7 @@ static uint64_t hash_word_folded(const unsigned char *p, size_t at, size_t end)
 static size_t scan_word(scanner *s, size_t i)
 {
     const unsigned char *p = s->p;
-    size_t at = i, nchars = 0, len, len2;
+    size_t at = i, nchars = 0, dense = 0, len, len2;
     bool lower = false, camel = false, snake = false, ascii = true;
     uint64_t h;
 
@@ -374,6 +394,7 @@ static size_t scan_word(scanner *s, size_t i)
             cp = decode(p + i, s->n - i, &len);
             c = classify(cp);
             ascii = false;
+            dense += cp >= 0x370 && c == C_LETTER;
         }
         if (c != C_LETTER && c != C_DIGIT &&
             ((cp != '\'' && cp != 0x2019 && cp != '-') || i + len >= s->n ||
@@ -386,6 +407,7 @@ static size_t scan_word(scanner *s, size_t i)
         i += len;
     }
     s->chars += nchars;
+    s->dense += dense;
     if (camel || snake) s->count[NF_CODE]++;
     s->last_operand = nchars == 1;
     s->run = 0;
@@ -538,6 +560,7 @@ void scan_text(const scan_lexicon *lex, const char *text, size_t n, double scale
     flush(&s);
     out->chars = s.chars;
     out->wide = s.wide;
+    out->dense = s.dense;
     memcpy(out->count, s.count, sizeof out->count);
     out->verbs = s.verbs;
 }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "langid.h"
 #include "utf8.h"
 
 static const char *const permissive[] = {"CC-BY-3.0", "CC-BY-SA-3.0", "Apache-2.0", "MIT", "tiergate"};
@@ -98,13 +99,6 @@ static void vec_merge(vec *v)
     v->n = out;
 }
 
-static bool has_cjk(const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (p[0] >= 0xE3 && p[0] <= 0xE9) return true;   /* U+3000..U+9FFF */
-    return false;
-}
-
 static char *dup_or_null(const cJSON *item)
 {
     return cJSON_IsString(item) ? strdup(item->valuestring) : NULL;
@@ -152,8 +146,8 @@ static void example_free(example *e)
 }
 
 /* Builds example e from one parsed line.  Returns an error text or NULL. */
-static const char *read_example(const cJSON *root, const featurizer *fx, const char *path, size_t line,
-                                example *e)
+static const char *read_example(const cJSON *root, const featurizer *fx, const langid *id, const char *path,
+                                size_t line, example *e)
 {
     const cJSON *label = cJSON_GetObjectItemCaseSensitive(root, "label");
     const cJSON *lang = cJSON_GetObjectItemCaseSensitive(root, "lang");
@@ -182,7 +176,7 @@ static const char *read_example(const cJSON *root, const featurizer *fx, const c
         (unsigned)(lang->valuestring[1] - 'a') < 26u)
         memcpy(e->lang, lang->valuestring, 3);
     else
-        memcpy(e->lang, has_cjk(e->msgs[e->nmsgs - 1].text) ? "zh" : "en", 3);
+        memcpy(e->lang, langid_code(langid_detect(id, e->msgs, e->nmsgs)), 2);
     e->trainable = dataset_licence_trainable(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "licence")));
     e->held_out = dataset_id_held_out(e->id);
 
@@ -198,14 +192,17 @@ static const char *read_example(const cJSON *root, const featurizer *fx, const c
 int dataset_load(dataset *d, const char *path, const featurizer *fx, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
+    langid *id = langid_new();
     char *line = NULL;
     size_t cap = 0, lineno = 0;
     ssize_t len;
     int rc = -1;
 
     assert(d != NULL && fx != NULL);
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    if (!f || !id) {
+        snprintf(err, errlen, "%s: %s", path, f ? "out of memory" : strerror(errno));
+        if (f) fclose(f);
+        langid_free(id);
         return -1;
     }
     while ((len = getline(&line, &cap, f)) >= 0) {
@@ -219,7 +216,7 @@ int dataset_load(dataset *d, const char *path, const featurizer *fx, char *err, 
             snprintf(err, errlen, "%s:%zu: not valid JSON", path, lineno);
             goto out;
         }
-        why = read_example(root, fx, path, lineno, &e);
+        why = read_example(root, fx, id, path, lineno, &e);
         cJSON_Delete(root);
         if (!why && d->n == d->cap) {
             size_t ncap = d->cap ? 2 * d->cap : 1024;
@@ -245,6 +242,7 @@ int dataset_load(dataset *d, const char *path, const featurizer *fx, char *err, 
 out:
     free(line);
     fclose(f);
+    langid_free(id);
     return rc;
 }
 

@@ -3,7 +3,7 @@
  *
  * One JSON object per line: "text" (a single user message) or "messages"
  * (an OpenAI-style conversation of {"role","content"}), "label" ("simple" or
- * "complex"), and optionally "id", "lang" ("en"/"zh", else detected),
+ * "complex"), and optionally "id", "lang" (a two-letter code, else detected),
  * "source", "category" and "licence".  Every example is featurized once at
  * load time with the gateway's own featurize(), so training and evaluation
  * see exactly what the gateway sees.
@@ -11,7 +11,8 @@
  * Two rules live here and nowhere else:
  * - Licence: only rows whose licence is permissive (CC-BY-3.0, CC-BY-SA-3.0,
  *   Apache-2.0, MIT) or the project's own ("tiergate") may be trained on.
- *   Anything else, a missing licence included, is evaluation-only.
+ *   Anything else, a missing licence included, is evaluation-only; the
+ *   project's evaluation sets say "tiergate-eval" to be so.
  * - The fixed held-out part: a row is held out when the FNV-1a 32-bit hash of
  *   its id is 0 modulo 5 (about a fifth), so the split never changes when
  *   rows are added or reordered. */
@@ -26,7 +27,8 @@
 
 typedef struct example {
     char *id, *source, *category;
-    char lang[3];                /* "en" or "zh" */
+    char lang[3];                /* two-letter code: the row's "lang", else langid_detect()'s
+                                    ("un" for an undetermined one) */
     int label;                   /* 1: complex, 0: simple */
     bool trainable;              /* the licence allows training */
     bool held_out;               /* in the fixed held-out part */

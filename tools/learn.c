@@ -40,6 +40,19 @@ unsigned learn_fold(const char *id, uint64_t seed, unsigned k)
     return (unsigned)(splitmix(&h) % k);
 }
 
+/* The languages with at least LEARN_LANGUAGE_ROWS rows among rows[0..n):
+ * what the model can be said to have learned. */
+static langid_set learned_languages(const example *const *rows, size_t n)
+{
+    size_t count[LANG_COUNT] = {0};
+    langid_set set = 0;
+
+    for (size_t i = 0; i < n; i++) count[langid_from_code(rows[i]->lang)]++;
+    for (unsigned l = 1; l < LANG_COUNT; l++)
+        if (count[l] >= LEARN_LANGUAGE_ROWS) set |= 1u << l;
+    return set;
+}
+
 classifier *learn_train(const example *const *rows, size_t n, const learn_params *p)
 {
     double *w = calloc(FEATURES_DIM, sizeof *w), *g2 = malloc(FEATURES_DIM * sizeof *g2);
@@ -83,7 +96,7 @@ classifier *learn_train(const example *const *rows, size_t n, const learn_params
         }
     }
     for (size_t j = 0; j < FEATURES_DIM; j++) wf[j] = (float)w[j];
-    m = classifier_new(bias, wf);
+    m = classifier_new(bias, wf, learned_languages(rows, n));
 out:
     free(w);
     free(g2);

@@ -90,7 +90,7 @@ static void test_file_round_trip(void)
     classifier *m, *back;
 
     for (size_t i = 0; i < FEATURES_DIM; i++) w[i] = (float)((double)(i % 7) - 3.0) / 8;
-    m = classifier_new(-0.25, w);
+    m = classifier_new(-0.25, w, 0);
     CHECK(m != NULL);
     CHECK_INT(classifier_save(m, tmp_path("a.model"), err, sizeof err), 0);
     back = classifier_load(tmp_path("a.model"), err, sizeof err);
@@ -103,9 +103,9 @@ static void test_file_round_trip(void)
     classifier_free(back);
     classifier_free(m);
     w[5] = NAN;
-    CHECK(classifier_new(0, w) == NULL);
+    CHECK(classifier_new(0, w, 0) == NULL);
     w[5] = 0;
-    CHECK(classifier_new(INFINITY, w) == NULL);
+    CHECK(classifier_new(INFINITY, w, 0) == NULL);
     free(w);
 }
 
@@ -139,10 +139,10 @@ static void test_load_errors(void)
     write_all(tmp_path("flipped.model"), bad, n);
     expect_load_error(tmp_path("flipped.model"), "checksum mismatch");
     memcpy(bad, good, n);
-    put32(bad + 4, 2);
+    put32(bad + 4, 1);
     reseal(bad, n);
     write_all(tmp_path("version.model"), bad, n);
-    expect_load_error(tmp_path("version.model"), "format version 2");
+    expect_load_error(tmp_path("version.model"), "format version 1");
     memcpy(bad, good, n);
     put32(bad + 12, FEATURES_DIM + 1);
     reseal(bad, n);
@@ -207,7 +207,7 @@ static void test_scoring(void)
 
     w[named_index("verb:prove")] = 2.0f;
     w[named_index("chars")] = -0.5f;
-    m = classifier_new(-1.0, w);
+    m = classifier_new(-1.0, w, 0);
     CHECK(m != NULL);
     if (!m) return;
     CHECK(fabs(score_of(m, "") - 1 / (1 + exp(1.0))) < 1e-12);
