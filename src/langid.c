@@ -70,19 +70,19 @@ static const struct {
               "zum zur im vom ich du er sie wir ihr mir mich dir mein meine dein bitte wie was warum wo wann "
               "wer welche welcher auch noch sich es aus bei nach über unter aber wenn dass kann kannst können "
               "soll sollte wird werden habe hat hast mach schreib schreibe erkläre zeig zeige gibt gib ins "
-              "einmal jetzt etwas"},
-    {LANG_ES, "el la los las y o es un una unos unas que de del en por para con como qué cómo cuál cuáles "
+              "einmal jetzt etwas an hoch runter leiser lauter alle alles klar danke gut gute guten morgen heute hier bis ja nein mal"},
+    {LANG_ES, "el la los las y a es un una unos unas que de del en por para con como qué cómo cuál cuáles "
               "cuánto cuánta cuántos cuántas dónde cuándo quién favor mi mis me tu tus su sus al lo se está "
               "están hay muy más pero si puedes quiero dime escribe explica hola gracias son ser este esta "
-              "estos estas yo tengo nos"},
+              "estos estas yo tengo nos buen buena buenas buenos hoy mañana ahora aquí también"},
     {LANG_FR, "le la les l et ou est un une des du de au aux en pour avec dans sur que qui quel quelle quels "
               "quelles comment pourquoi où quand combien je j tu il elle nous vous mon ma mes ton ta moi ce "
-              "cette ces pas ne n plaît merci bonjour peux fais écris explique sont être c qu y"},
+              "cette ces pas ne n plaît merci bonjour peux fais écris explique sont être c qu y bon bonne aujourd demain maintenant ici aussi"},
     {LANG_PT, "o a os as e é um uma uns umas que de do da dos das no na nos nas em por para com como qual "
               "quais quanto quanta quantos quantas onde quando quem porque meu minha meus minhas você vocês "
               "não sim está estão tem muito mais obrigado obrigada olá oi pode escreva explique ao aos pelo "
-              "pela seu sua eu me"},
-    {LANG_IT, "il lo la i gli le e è un una uno che di del della dei delle in per con come cosa quale quanto "
+              "pela seu sua eu me favor essa esse isso isto aqui agora também já ainda boa bom hoje amanhã"},
+    {LANG_IT, "il lo la i gli le a è un una uno che di del della dei delle in per con come cosa quale quanto "
               "quanti dove quando chi perché mio mia miei non sono sei ho ha mi ti ci più anche grazie ciao "
               "puoi scrivi spiega nel nella al alla dal dalla questo questa"},
     {LANG_NL, "de het een en of is zijn van in op met voor niet dat die wat hoe waarom waar wanneer ik je jij "
@@ -103,7 +103,8 @@ static const struct {
     {"ung", 1u << LANG_DE}, {"ungen", 1u << LANG_DE}, {"keit", 1u << LANG_DE}, {"heit", 1u << LANG_DE},
     {"lich", 1u << LANG_DE}, {"tion", 1u << LANG_EN | 1u << LANG_FR}, {"ness", 1u << LANG_EN},
     {"ing", 1u << LANG_EN}, {"eux", 1u << LANG_FR}, {"euse", 1u << LANG_FR}, {"ement", 1u << LANG_FR},
-    {"lar", 1u << LANG_TR}, {"ler", 1u << LANG_TR}, {"ları", 1u << LANG_TR}, {"leri", 1u << LANG_TR},
+    {"ique", 1u << LANG_FR}, {"eau", 1u << LANG_FR}, {"eaux", 1u << LANG_FR}, {"inho", 1u << LANG_PT},
+    {"inha", 1u << LANG_PT}, {"agem", 1u << LANG_PT}, {"aje", 1u << LANG_ES}, {"lar", 1u << LANG_TR}, {"ler", 1u << LANG_TR}, {"ları", 1u << LANG_TR}, {"leri", 1u << LANG_TR},
 };
 
 /* The languages an accented Latin letter (lower case) points to, or 0. */
