@@ -147,12 +147,13 @@ static void budget_headers(const budgetstore *store, server_exchange *ex) {
     server_ex_add_header(ex, "X-Should-Retry", "false");
 }
 
-/* Parses, checks, scans, scores and routes (under the budget in store, when
- * not NULL); on success req and *priv are the caller's to free.  When the
- * router refused, *reason is the X-Tiergate-Reason of the refusal. */
+/* Parses, checks, scans, scores, identifies the language (logged as "lang")
+ * and routes (under the budget in store, when not NULL); on success req and
+ * *priv are the caller's to free.  When the router refused, *reason is the
+ * X-Tiergate-Reason of the refusal. */
 static int decide(const runtime *rt, const budgetstore *store, server_exchange *ex, chatreq *req,
                   privacy_call **priv, classifier_explanation *why, router_decision *dec, int *deadline_ms,
-                  const char **reason) {
+                  const char **reason, langid_lang *lang) {
     const config *cfg = runtime_config(rt);
     backends *health = runtime_backends(rt);
     size_t len;
@@ -176,6 +177,9 @@ static int decide(const runtime *rt, const budgetstore *store, server_exchange *
         privacy_call_free(*priv);
         return -1;
     }
+    const classifier *model = runtime_classifier(rt);
+    *lang = classifier_language(model, privacy_scoring_msgs(*priv, req), req->nmessages);
+    server_ex_log_str(ex, "lang", langid_code(*lang));
     if (privacy_found(*priv)) {
         char kinds[256];
         privacy_kinds_str(cfg, privacy_found(*priv), kinds, sizeof kinds);
@@ -187,6 +191,7 @@ static int decide(const runtime *rt, const budgetstore *store, server_exchange *
         .model = req->model,
         .force_tier = server_ex_header(ex, "X-Tiergate-Tier"),
         .score = score,
+        .unknown_language = !classifier_learned(model, *lang),
         .device_only = privacy_device_only(*priv),
         .budget = store ? budgetstore_verdict(store, server_ex_client(ex)) : BUDGET_OK,
         .budget_reject = cfg->budget.reject,
@@ -227,7 +232,8 @@ void chat_handle_route(server_exchange *ex, void *ctx) {
     router_decision dec;
     int deadline_ms;
     const char *reason;
-    if (decide(c->rt, c->budget, ex, &req, &priv, &why, &dec, &deadline_ms, &reason) < 0) return;
+    langid_lang lang;
+    if (decide(c->rt, c->budget, ex, &req, &priv, &why, &dec, &deadline_ms, &reason, &lang) < 0) return;
     const config_backend *first = &cfg->backends[dec.candidates[0]];
     server_ex_set_route(ex, tier_name(dec.tier), first->name, dec.reason, dec.score);
     cJSON *o = cJSON_CreateObject();
@@ -236,6 +242,9 @@ void chat_handle_route(server_exchange *ex, void *ctx) {
     cJSON_AddStringToObject(o, "model", first->model);
     cJSON_AddStringToObject(o, "reason", dec.reason);
     cJSON_AddNumberToObject(o, "score", dec.score);
+    cJSON_AddStringToObject(o, "lang", langid_code(lang));
+    cJSON_AddBoolToObject(o, "lang_learned", classifier_learned(runtime_classifier(c->rt), lang));
+    cJSON_AddStringToObject(o, "unknown_language", unknown_language_names[cfg->unknown_language]);
     cJSON_AddNumberToObject(o, "threshold", cfg->threshold);
     cJSON_AddNumberToObject(o, "cloud_threshold", cfg->cloud_threshold);
     cJSON_AddNumberToObject(o, "bias", why.bias);
@@ -497,8 +506,9 @@ void chat_handle_completions(server_exchange *ex, void *ctx) {
     usage_meter_init(&call->meter);
     server_ex_on_close(ex, call_close, call);
     int deadline_ms;
+    langid_lang lang;
     if (decide(call->rt, c->budget, ex, &call->req, &call->priv, NULL, &call->dec, &deadline_ms,
-               &call->route_reason) < 0)
+               &call->route_reason, &lang) < 0)
         return;
     call->decided = true;
     call->created = (double)time(NULL);

@@ -10,7 +10,12 @@
  * be trained on, a model is trained (same parameters and seed as the shipped
  * one) without that source and scored on all of its rows.  Sources differ
  * in style, so this is the honest estimate for traffic that looks like no
- * training source. */
+ * training source.
+ *
+ * The project's export-language evaluation set (source "tiergate-eval") is
+ * reported by language, with how often langid names each language; rows in
+ * a language the model did not learn are also reported under each
+ * routing.unknown_language policy. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +57,52 @@ static void report(const char *title, const scored *s, size_t n, double threshol
     printf("\n### %s (threshold %.2f)\n\n", title, threshold);
     learn_print_header(stdout);
     learn_print_groups(stdout, s, n, threshold, by_source);
+}
+
+/* How often langid names the language a row is labelled with, by language,
+ * over the rows of the export-language evaluation set. */
+static void language_id(const classifier *m, const dataset *d)
+{
+    size_t n[LANG_COUNT] = {0}, right[LANG_COUNT] = {0};
+
+    printf("\n### Language identification on the export-language evaluation set\n\n");
+    printf("| lang | n | identified | learned by the model |\n|---|---:|---:|---|\n");
+    for (size_t i = 0; i < d->n; i++) {
+        const example *e = &d->rows[i];
+        langid_lang want = langid_from_code(e->lang);
+        if (!is_lang_eval(e)) continue;
+        n[want]++;
+        right[want] += classifier_language(m, e->msgs, e->nmsgs) == want;
+    }
+    for (unsigned l = 0; l < LANG_COUNT; l++)
+        if (n[l])
+            printf("| %s | %zu | %.3f | %s |\n", langid_code((langid_lang)l), n[l], (double)right[l] / (double)n[l],
+                   classifier_learned(m, (langid_lang)l) ? "yes" : "no");
+}
+
+/* routing.unknown_language on the unseen rows whose detected language the
+ * model did not learn: figures as scored ("score"), all sent to the cloud
+ * ("cloud") and all kept on the device ("device"), by labelled language. */
+static int unknown_language(const classifier *m, const dataset *d, double threshold)
+{
+    static const char *const policies[] = {"score", "cloud", "device"};
+    scored *s = malloc((d->n ? d->n : 1) * sizeof *s);
+    size_t n = 0;
+
+    if (!s) return -1;
+    for (size_t i = 0; i < d->n; i++) {
+        const example *e = &d->rows[i];
+        if (unseen(e) && !classifier_learned(m, classifier_language(m, e->msgs, e->nmsgs))) s[n++] = score_of(m, e);
+    }
+    for (size_t p = 0; p < 3; p++) {
+        char title[160];
+        for (size_t i = 0; p > 0 && i < n; i++) s[i].score = p == 1 ? 1.0 : 0.0;
+        snprintf(title, sizeof title, "Rows in a language the model did not learn, routing.unknown_language \"%s\"",
+                 policies[p]);
+        report(title, s, n, threshold, false);
+    }
+    free(s);
+    return 0;
 }
 
 /* Leave-one-source-out over the public sources that may be trained on. */
@@ -157,7 +208,11 @@ int main(int argc, char **argv)
         learn_print_categories(stdout, pub, npub, o.threshold);
     }
     if (nown) report("The project's own examples, held-out part", own, nown, o.threshold, false);
-    if (nlangs) report("The export-language evaluation set, by language", langs, nlangs, o.threshold, false);
+    if (nlangs) {
+        report("The export-language evaluation set, by language", langs, nlangs, o.threshold, false);
+        language_id(m, &d);
+    }
+    if (unknown_language(m, &d, o.threshold) < 0) goto out;
     if (o.loso && loso(&d, &p, o.threshold) < 0) goto out;
     rc = 0;
 out:
