@@ -95,16 +95,17 @@ static const struct {
 /* Word endings, for words of at least five letters. */
 static const struct {
     const char *ending;
+    unsigned char len;
     langid_set langs;
 } endings[] = {
-    {"ción", 1u << LANG_ES}, {"ciones", 1u << LANG_ES}, {"dad", 1u << LANG_ES},
-    {"ção", 1u << LANG_PT}, {"ções", 1u << LANG_PT}, {"dade", 1u << LANG_PT}, {"ão", 1u << LANG_PT},
-    {"zione", 1u << LANG_IT}, {"zioni", 1u << LANG_IT}, {"mente", 1u << LANG_ES | 1u << LANG_PT | 1u << LANG_IT},
-    {"ung", 1u << LANG_DE}, {"ungen", 1u << LANG_DE}, {"keit", 1u << LANG_DE}, {"heit", 1u << LANG_DE},
-    {"lich", 1u << LANG_DE}, {"tion", 1u << LANG_EN | 1u << LANG_FR}, {"ness", 1u << LANG_EN},
-    {"ing", 1u << LANG_EN}, {"eux", 1u << LANG_FR}, {"euse", 1u << LANG_FR}, {"ement", 1u << LANG_FR},
-    {"ique", 1u << LANG_FR}, {"eau", 1u << LANG_FR}, {"eaux", 1u << LANG_FR}, {"inho", 1u << LANG_PT},
-    {"inha", 1u << LANG_PT}, {"agem", 1u << LANG_PT}, {"aje", 1u << LANG_ES}, {"lar", 1u << LANG_TR}, {"ler", 1u << LANG_TR}, {"ları", 1u << LANG_TR}, {"leri", 1u << LANG_TR},
+    {"ción", 5, 1u << LANG_ES}, {"ciones", 6, 1u << LANG_ES}, {"dad", 3, 1u << LANG_ES},
+    {"ção", 5, 1u << LANG_PT}, {"ções", 6, 1u << LANG_PT}, {"dade", 4, 1u << LANG_PT}, {"ão", 3, 1u << LANG_PT},
+    {"zione", 5, 1u << LANG_IT}, {"zioni", 5, 1u << LANG_IT}, {"mente", 5, 1u << LANG_ES | 1u << LANG_PT | 1u << LANG_IT},
+    {"ung", 3, 1u << LANG_DE}, {"ungen", 5, 1u << LANG_DE}, {"keit", 4, 1u << LANG_DE}, {"heit", 4, 1u << LANG_DE},
+    {"lich", 4, 1u << LANG_DE}, {"tion", 4, 1u << LANG_EN | 1u << LANG_FR}, {"ness", 4, 1u << LANG_EN},
+    {"ing", 3, 1u << LANG_EN}, {"eux", 3, 1u << LANG_FR}, {"euse", 4, 1u << LANG_FR}, {"ement", 5, 1u << LANG_FR},
+    {"ique", 4, 1u << LANG_FR}, {"eau", 3, 1u << LANG_FR}, {"eaux", 4, 1u << LANG_FR}, {"inho", 4, 1u << LANG_PT},
+    {"inha", 4, 1u << LANG_PT}, {"agem", 4, 1u << LANG_PT}, {"aje", 3, 1u << LANG_ES}, {"lar", 3, 1u << LANG_TR}, {"ler", 3, 1u << LANG_TR}, {"ları", 5, 1u << LANG_TR}, {"leri", 4, 1u << LANG_TR},
 };
 
 /* The languages an accented Latin letter (lower case) points to, or 0. */
@@ -221,12 +222,11 @@ static enum script script_of(uint32_t c)
 }
 
 /* Adds SHARE/k to each of the k languages of set. */
-static void vote(unsigned *score, langid_set set)
+static inline void vote(unsigned *score, langid_set set)
 {
-    unsigned k = (unsigned)__builtin_popcount(set);
+    unsigned share = set ? SHARE / (unsigned)__builtin_popcount(set) : 0;
 
-    for (unsigned l = 0; set && l < LANG_COUNT; l++)
-        if (set >> l & 1) score[l] += SHARE / k;
+    for (; set; set &= set - 1) score[__builtin_ctz(set)] += share;
 }
 
 /* A Latin word w[0, n) (lower case, UTF-8) of chars letters: its function
@@ -236,8 +236,9 @@ static void word_votes(const langid *id, unsigned *score, const unsigned char *w
     vote(score, table_find(id, w, n));
     if (chars < 5) return;
     for (size_t k = 0; k < sizeof endings / sizeof endings[0]; k++) {
-        size_t e = strlen(endings[k].ending);
-        if (e < n && memcmp(w + n - e, endings[k].ending, e) == 0) vote(score, endings[k].langs);
+        size_t e = endings[k].len;
+        if ((unsigned char)endings[k].ending[e - 1] == w[n - 1] && memcmp(w + n - e, endings[k].ending, e) == 0)
+            vote(score, endings[k].langs);
     }
 }
 
@@ -261,14 +262,24 @@ langid_lang langid_text(const langid *id, const char *text, size_t len)
     assert(id != NULL && (text != NULL || len == 0));
     while (i <= n) {
         size_t l = 1;
-        uint32_t c = i < n ? utf8_decode(p + i, n - i, &l) : ' ';
-        enum script s = i < n ? script_of(c) : S_NONE;
+        uint32_t c = i == n ? ' ' : p[i] < 0x80 ? p[i] : utf8_decode(p + i, n - i, &l);
+        enum script s;
 
+        /* ASCII letters: the common case, without the script table. */
+        if ((c | 0x20) - 'a' < 26u) {
+            if (wn < WORD_MAX) w[wn] = (unsigned char)(c | 0x20);
+            wn++;
+            wchars++;
+            count[S_LATIN]++;
+            i++;
+            continue;
+        }
+        s = i < n ? script_of(c) : S_NONE;
         if (s == S_LATIN) {
             uint32_t lc = lower(c);
             unsigned char u[4];
             size_t k = utf8_encode(lc, u);
-            vote(score, lc < 0x80 ? 0 : letter_langs(lc));
+            vote(score, letter_langs(lc));
             if (wn + k <= WORD_MAX) memcpy(w + wn, u, k);
             wn += k;
             wchars++;

@@ -119,6 +119,12 @@ static inline uint32_t decode(const unsigned char *p, size_t avail, size_t *len)
         *len = 1;
         return p[0];
     }
+    /* Two bytes under a lead byte C2..DF (Latin-1 to Arabic): any
+     * continuation byte makes a valid character. */
+    if (p[0] >= 0xC2 && p[0] <= 0xDF && avail >= 2 && (p[1] & 0xC0) == 0x80) {
+        *len = 2;
+        return (p[0] & 0x1Fu) << 6 | (p[1] & 0x3Fu);
+    }
     /* Three bytes under a lead byte that allows any continuation byte (CJK
      * is E4..E9): no other check of Unicode's table 3-7 applies. */
     if (((p[0] >= 0xE1 && p[0] <= 0xEC) || p[0] >= 0xEE) && p[0] <= 0xEF && avail >= 3 &&
@@ -351,27 +357,30 @@ static uint32_t fold_case(uint32_t cp)
     return cp;
 }
 
-/* hash_word() of a word with non-ASCII characters, over their folded forms
- * (lower case, a full-width letter as ASCII, the apostrophe U+2019 as ').
- * Arabic vowel marks and the tatweel are left out: they are optional in
- * writing, and a word with them is the same word. */
-static uint64_t hash_word_folded(const unsigned char *p, size_t at, size_t end)
+/* Appends the folded form of cp, a character of a word with non-ASCII
+ * characters, to buf[*total] (counting on past WORD_HASH_MAX, which the hash
+ * does not read): lower case, a full-width letter as ASCII (decode), the
+ * apostrophe U+2019 as '.  Arabic vowel marks and the tatweel are left out:
+ * they are optional in writing, and a word with them is the same word. */
+static inline void fold_into(unsigned char *buf, size_t *total, uint32_t cp)
 {
-    unsigned char buf[WORD_HASH_MAX + 4];
-    size_t total = 0;
+    unsigned char u[4];
+    size_t k;
 
-    while (at < end) {
-        size_t len, k;
-        uint32_t cp = decode(p + at, end - at, &len);
-        unsigned char u[4];
-
-        at += len;
-        if ((cp >= 0x64B && cp <= 0x65F) || cp == 0x640) continue;
-        k = utf8_encode(cp == 0x2019 ? '\'' : fold_case(cp), u);
-        if (total < WORD_HASH_MAX) memcpy(buf + total, u, k);
-        total += k;
+    if ((cp >= 0x64B && cp <= 0x65F) || cp == 0x640) return;
+    cp = cp == 0x2019 ? '\'' : fold_case(cp);
+    if (cp < 0x80) {
+        u[0] = (unsigned char)cp;
+        k = 1;
+    } else if (cp < 0x800) {
+        u[0] = (unsigned char)(0xC0 | cp >> 6);
+        u[1] = (unsigned char)(0x80 | (cp & 0x3F));
+        k = 2;
+    } else {
+        k = utf8_encode(cp, u);
     }
-    return hash_word(buf, total, total < WORD_HASH_MAX ? total : WORD_HASH_MAX);
+    if (*total + k <= WORD_HASH_MAX + 4) memcpy(buf + *total, u, k);
+    *total += k;
 }
 
 /* A word: letters, then letters, digits and '_', with ' (or U+2019) and '-'
@@ -379,8 +388,9 @@ static uint64_t hash_word_folded(const unsigned char *p, size_t at, size_t end)
 static size_t scan_word(scanner *s, size_t i)
 {
     const unsigned char *p = s->p;
-    size_t at = i, nchars = 0, dense = 0, len, len2;
+    size_t at = i, nchars = 0, dense = 0, len, len2, total = 0;
     bool lower = false, camel = false, snake = false, ascii = true;
+    unsigned char folded[WORD_HASH_MAX + 4];
     uint64_t h;
 
     while (i < s->n) {
@@ -393,13 +403,23 @@ static size_t scan_word(scanner *s, size_t i)
         } else {
             cp = decode(p + i, s->n - i, &len);
             c = classify(cp);
-            ascii = false;
-            dense += cp >= 0x370 && c == C_LETTER;
         }
         if (c != C_LETTER && c != C_DIGIT &&
             ((cp != '\'' && cp != 0x2019 && cp != '-') || i + len >= s->n ||
              classify(decode(p + i + len, s->n - i - len, &len2)) != C_LETTER))
             break;
+        /* A word with non-ASCII characters is hashed over its folded form,
+         * made here in the same pass; an ASCII word straight from the text. */
+        if (cp >= 0x80 && ascii) {
+            ascii = false;
+            total = i - at < WORD_HASH_MAX ? i - at : WORD_HASH_MAX;
+            memcpy(folded, p + at, total);
+            total = i - at;
+        }
+        if (!ascii) {
+            fold_into(folded, &total, cp);
+            dense += cp >= 0x370 && c == C_LETTER;
+        }
         camel |= lower && cp - 'A' < 26u;
         lower = cp - 'a' < 26u;
         snake |= cp == '_' && nchars > 0;
@@ -411,7 +431,8 @@ static size_t scan_word(scanner *s, size_t i)
     if (camel || snake) s->count[NF_CODE]++;
     s->last_operand = nchars == 1;
     s->run = 0;
-    h = ascii ? hash_word(p + at, i - at, s->n - at) : hash_word_folded(p, at, i);
+    h = ascii ? hash_word(p + at, i - at, s->n - at)
+              : hash_word(folded, total, total < WORD_HASH_MAX ? total : WORD_HASH_MAX);
     ngram(s, "word", h ^ S_WORD, at, i);
     phrase_push(s, h, at, i);
     return i;
