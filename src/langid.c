@@ -221,6 +221,21 @@ static enum script script_of(uint32_t c)
     return S_NONE;
 }
 
+/* The character at p (avail >= 1 bytes) and its length; ASCII and the
+ * two-byte characters of Latin-1 to Arabic inline, the rest by utf8.c. */
+static inline uint32_t decode(const unsigned char *p, size_t avail, size_t *len)
+{
+    if (p[0] < 0x80) {
+        *len = 1;
+        return p[0];
+    }
+    if (p[0] >= 0xC2 && p[0] <= 0xDF && avail >= 2 && (p[1] & 0xC0) == 0x80) {
+        *len = 2;
+        return (p[0] & 0x1Fu) << 6 | (p[1] & 0x3Fu);
+    }
+    return utf8_decode(p, avail, len);
+}
+
 /* Adds SHARE/k to each of the k languages of set. */
 static inline void vote(unsigned *score, langid_set set)
 {
@@ -262,7 +277,7 @@ langid_lang langid_text(const langid *id, const char *text, size_t len)
     assert(id != NULL && (text != NULL || len == 0));
     while (i <= n) {
         size_t l = 1;
-        uint32_t c = i == n ? ' ' : p[i] < 0x80 ? p[i] : utf8_decode(p + i, n - i, &l);
+        uint32_t c = i == n ? ' ' : decode(p + i, n - i, &l);
         enum script s;
 
         /* ASCII letters: the common case, without the script table. */
