@@ -179,17 +179,6 @@ langid *langid_new(void)
 
 void langid_free(langid *id) { free(id); }
 
-/* Lower case of a Latin letter (ASCII, Latin-1, Latin Extended-A). */
-static uint32_t lower(uint32_t c)
-{
-    if (c - 'A' < 26u) return c + 32;
-    if (c >= 0xC0 && c <= 0xDE && c != 0xD7) return c + 32;
-    if (c == 0x130) return 'i';
-    if ((c >= 0x100 && c <= 0x137) || (c >= 0x14A && c <= 0x177)) return c | 1;
-    if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E)) return c & 1 ? c + 1 : c;
-    return c;
-}
-
 static bool latin_letter(uint32_t c)
 {
     return c - 'a' < 26u || c - 'A' < 26u || (c >= 0xC0 && c <= 0x24F && c != 0xD7 && c != 0xF7) ||
@@ -291,7 +280,7 @@ langid_lang langid_text(const langid *id, const char *text, size_t len)
         }
         s = i < n ? script_of(c) : S_NONE;
         if (s == S_LATIN) {
-            uint32_t lc = lower(c);
+            uint32_t lc = utf8_lower(c);
             unsigned char u[4];
             size_t k = utf8_encode(lc, u);
             vote(score, letter_langs(lc));

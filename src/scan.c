@@ -346,17 +346,6 @@ static uint64_t hash_word(const unsigned char *p, size_t total, size_t avail)
     return h;
 }
 
-/* The lower case of a Latin-1, Latin Extended-A or Cyrillic capital; other
- * characters as they are (ASCII is lower-cased by hash_word). */
-static uint32_t fold_case(uint32_t cp)
-{
-    if ((cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) || (cp >= 0x410 && cp <= 0x42F)) return cp + 0x20;
-    if (cp >= 0x400 && cp <= 0x40F) return cp + 0x50;
-    if ((cp >= 0x100 && cp <= 0x137 && cp != 0x130) || (cp >= 0x14A && cp <= 0x177)) return cp | 1;
-    if ((cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E)) return cp & 1 ? cp + 1 : cp;
-    return cp;
-}
-
 /* Appends the folded form of cp, a character of a word with non-ASCII
  * characters, to buf[*total] (counting on past WORD_HASH_MAX, which the hash
  * does not read): lower case, a full-width letter as ASCII (decode), the
@@ -368,7 +357,7 @@ static inline void fold_into(unsigned char *buf, size_t *total, uint32_t cp)
     size_t k;
 
     if ((cp >= 0x64B && cp <= 0x65F) || cp == 0x640) return;
-    cp = cp == 0x2019 ? '\'' : fold_case(cp);
+    cp = cp == 0x2019 ? '\'' : utf8_lower(cp);
     if (cp < 0x80) {
         u[0] = (unsigned char)cp;
         k = 1;
