@@ -241,7 +241,8 @@ static void word_votes(const langid *id, unsigned *score, const unsigned char *w
     if (chars < 5) return;
     for (size_t k = 0; k < sizeof endings / sizeof endings[0]; k++) {
         size_t e = endings[k].len;
-        if ((unsigned char)endings[k].ending[e - 1] == w[n - 1] && memcmp(w + n - e, endings[k].ending, e) == 0)
+        if (e < n && (unsigned char)endings[k].ending[e - 1] == w[n - 1] &&
+            memcmp(w + n - e, endings[k].ending, e) == 0)
             vote(score, endings[k].langs);
     }
 }

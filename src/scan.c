@@ -385,8 +385,9 @@ static size_t scan_word(scanner *s, size_t i)
     while (i < s->n) {
         uint32_t cp = p[i];
         enum char_class c;
+        bool wide_byte = cp >= 0x80;   /* full width decodes to ASCII, but is not ASCII text */
 
-        if (cp < 0x80) {
+        if (!wide_byte) {
             len = 1;
             c = (enum char_class)(ascii_class[cp] - '0');
         } else {
@@ -399,7 +400,7 @@ static size_t scan_word(scanner *s, size_t i)
             break;
         /* A word with non-ASCII characters is hashed over its folded form,
          * made here in the same pass; an ASCII word straight from the text. */
-        if (cp >= 0x80 && ascii) {
+        if (wide_byte && ascii) {
             ascii = false;
             total = i - at < WORD_HASH_MAX ? i - at : WORD_HASH_MAX;
             memcpy(folded, p + at, total);
