@@ -84,7 +84,9 @@ classifier *classifier_new(double bias, const float *weights, langid_set languag
         classifier_free(m);
         return NULL;
     }
-    m->languages = languages & ~(1u << LANG_UND);
+    /* Languages this build cannot name (a file from a newer trainer) are
+     * left out: a request is never identified as one of them. */
+    m->languages = languages & ~(1u << LANG_UND) & (LANG_COUNT < 32 ? (1u << LANG_COUNT) - 1 : ~0u);
     m->bias = bias;
     memcpy(m->w, weights, sizeof m->w);
     return m;

@@ -90,7 +90,7 @@ static void test_file_round_trip(void)
     classifier *m, *back;
 
     for (size_t i = 0; i < FEATURES_DIM; i++) w[i] = (float)((double)(i % 7) - 3.0) / 8;
-    m = classifier_new(-0.25, w, 1u << LANG_DE | 1u << LANG_JA | 1u << LANG_UND);
+    m = classifier_new(-0.25, w, 1u << LANG_DE | 1u << LANG_JA | 1u << LANG_UND | 1u << 31);
     CHECK(m != NULL);
     CHECK_INT(classifier_save(m, tmp_path("a.model"), err, sizeof err), 0);
     back = classifier_load(tmp_path("a.model"), err, sizeof err);
