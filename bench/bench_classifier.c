@@ -1,6 +1,7 @@
-/* bench_classifier: how long classifier_score() takes on a 2 KB prompt, and
- * language identification (classifier_language()), alone and with the score:
- * the routing decision needs both.
+/* bench_classifier: how long classifier_score() takes on a 2 KB prompt and
+ * on a 10-message, 8 KB conversation with tools, and language identification
+ * (classifier_language()), alone and with the score: the routing decision
+ * needs both.
  *
  * Each prompt is scored RUNS times after a warm-up, every call timed on its
  * own with CLOCK_MONOTONIC, and the percentiles of those times printed.  The
@@ -24,6 +25,9 @@
 #include "classifier.h"
 
 #define PROMPT_BYTES 2048
+#define CONVERSATION_BYTES 8192
+#define CONVERSATION_MESSAGES 10
+#define CONVERSATION_TOOLS 10
 #define WARMUP 2000
 #define RUNS 200000
 
@@ -55,21 +59,28 @@ static const char arabic[] =
     "قارن التكلفة الإجمالية للملكية على مدى ثماني سنوات، وقدر حاجة الشحن في كل موقع، وضع خطة انتقال "
     "من ثلاث مراحل مع مخاطر كل مرحلة. ";
 
-/* Fills buf with copies of text up to PROMPT_BYTES, cut on a UTF-8
- * character boundary; returns the length. */
-static size_t make_prompt(char *buf, const char *text)
+/* Length of buf[0, len) cut back to a UTF-8 character boundary. */
+static size_t boundary(const char *buf, size_t len)
 {
-    size_t n = strlen(text), len = 0;
-
-    while (len + n <= PROMPT_BYTES) {
-        memcpy(buf + len, text, n);
-        len += n;
-    }
-    memcpy(buf + len, text, PROMPT_BYTES - len);
-    len = PROMPT_BYTES;
     while (len > 0 && ((unsigned char)buf[len] & 0xC0) == 0x80) len--;
     return len;
 }
+
+/* Fills buf with copies of text up to bytes, cut on a UTF-8 character
+ * boundary; returns the length. */
+static size_t make_text(char *buf, const char *text, size_t bytes)
+{
+    size_t n = strlen(text), len = 0;
+
+    while (len + n <= bytes) {
+        memcpy(buf + len, text, n);
+        len += n;
+    }
+    memcpy(buf + len, text, bytes - len);
+    return boundary(buf, bytes);
+}
+
+static size_t make_prompt(char *buf, const char *text) { return make_text(buf, text, PROMPT_BYTES); }
 
 static double now_ns(void)
 {
@@ -89,34 +100,34 @@ static int by_value(const void *a, const void *b)
 /* What a row times: the score, language identification, or both. */
 enum work { SCORE, LANGUAGE, DECISION };
 
-static double call(const classifier *m, enum work w, const feature_message *msgs, size_t n)
+static double call(const classifier *m, enum work w, const feature_message *msgs, size_t n, size_t ntools)
 {
     double v = 0;
 
-    if (w != LANGUAGE) v += classifier_score(m, msgs, n);
+    if (w != LANGUAGE) v += classifier_score(m, msgs, n, ntools);
     if (w != SCORE) v += (double)classifier_language(m, msgs, n);
     return v;
 }
 
 /* Times RUNS calls and prints one table row. */
 static void run(const classifier *m, enum work w, const char *name, const feature_message *msgs, size_t n,
-                double *t)
+                size_t ntools, double *t)
 {
     static const char *const what[] = {"score", "language", "score + language"};
     volatile double sink = 0;
     size_t bytes = 0;
 
     for (size_t i = 0; i < n; i++) bytes += msgs[i].len;
-    for (int i = 0; i < WARMUP; i++) sink += call(m, w, msgs, n);
+    for (int i = 0; i < WARMUP; i++) sink += call(m, w, msgs, n, ntools);
     for (int i = 0; i < RUNS; i++) {
         double start = now_ns();
-        sink += call(m, w, msgs, n);
+        sink += call(m, w, msgs, n, ntools);
         t[i] = now_ns() - start;
     }
     qsort(t, RUNS, sizeof *t, by_value);
     printf("| %s | %s | %zu | %.2f | %.2f | %.2f | %.2f | %.3f | %s |\n", name, what[w], bytes, t[RUNS / 2] / 1e3,
-           t[RUNS * 99 / 100] / 1e3, t[RUNS * 999 / 1000] / 1e3, t[RUNS - 1] / 1e3, classifier_score(m, msgs, n),
-           langid_code(classifier_language(m, msgs, n)));
+           t[RUNS * 99 / 100] / 1e3, t[RUNS * 999 / 1000] / 1e3, t[RUNS - 1] / 1e3,
+           classifier_score(m, msgs, n, ntools), langid_code(classifier_language(m, msgs, n)));
     (void)sink;
 }
 
@@ -124,7 +135,9 @@ int main(int argc, char **argv)
 {
     const char *path = argc > 1 ? argv[1] : "config/classifier.model";
     static char en[PROMPT_BYTES + 1], zh[PROMPT_BYTES + 1], de[PROMPT_BYTES + 1], ru[PROMPT_BYTES + 1],
-        ja[PROMPT_BYTES + 1], ar[PROMPT_BYTES + 1];
+        ja[PROMPT_BYTES + 1], ar[PROMPT_BYTES + 1], mixed[CONVERSATION_BYTES + 1];
+    feature_message turns[CONVERSATION_MESSAGES];
+    size_t at = 0;
     double *t = malloc(RUNS * sizeof *t);
     char err[512];
     classifier *m = classifier_load(path, err, sizeof err);
@@ -143,20 +156,32 @@ int main(int argc, char **argv)
     static const char *const names[] = {"German, one turn", "Russian, one turn", "Japanese, one turn",
                                         "Arabic, one turn"};
 
+    /* A system prompt, then user and assistant turns in turn, Chinese and
+     * English text, about 820 bytes each, the last a user turn. */
+    for (size_t k = 0; k < CONVERSATION_MESSAGES; k++) {
+        size_t want = (k + 1) * CONVERSATION_BYTES / CONVERSATION_MESSAGES - at;
+        size_t len = make_text(mixed + at, k % 2 ? english : chinese, want);
+        turns[k] = (feature_message){k % 2 == 1, mixed + at, len};   /* system, user, assistant, ..., user */
+        at += len;
+    }
+
     double load[3] = {0, 0, 0};
     if (getloadavg(load, 3) == 3) printf("load average before: %.2f %.2f %.2f\n\n", load[0], load[1], load[2]);
     printf("| prompt | timed | bytes | p50 (us) | p99 (us) | p99.9 (us) | max (us) | score | lang |\n");
     printf("|---|---|---:|---:|---:|---:|---:|---:|---|\n");
-    run(m, SCORE, "English, one turn", &one_en, 1, t);
-    run(m, SCORE, "Chinese, one turn", &one_zh, 1, t);
-    run(m, SCORE, "Chinese, 2 KB turn + answer + follow-up", conv, 3, t);
-    for (size_t i = 0; i < 4; i++) run(m, SCORE, names[i], &others[i], 1, t);
-    run(m, LANGUAGE, "English, one turn", &one_en, 1, t);
-    run(m, LANGUAGE, "Chinese, one turn", &one_zh, 1, t);
-    for (size_t i = 0; i < 4; i++) run(m, LANGUAGE, names[i], &others[i], 1, t);
-    run(m, DECISION, "English, one turn", &one_en, 1, t);
-    run(m, DECISION, "Chinese, one turn", &one_zh, 1, t);
-    for (size_t i = 0; i < 4; i++) run(m, DECISION, names[i], &others[i], 1, t);
+    run(m, SCORE, "English, one turn", &one_en, 1, 0, t);
+    run(m, SCORE, "Chinese, one turn", &one_zh, 1, 0, t);
+    run(m, SCORE, "Chinese, 2 KB turn + answer + follow-up", conv, 3, 0, t);
+    run(m, SCORE, "10 messages, 8 KB, zh and en, 10 tools", turns, CONVERSATION_MESSAGES, CONVERSATION_TOOLS, t);
+    for (size_t i = 0; i < 4; i++) run(m, SCORE, names[i], &others[i], 1, 0, t);
+    run(m, LANGUAGE, "English, one turn", &one_en, 1, 0, t);
+    run(m, LANGUAGE, "Chinese, one turn", &one_zh, 1, 0, t);
+    run(m, LANGUAGE, "10 messages, 8 KB, zh and en, 10 tools", turns, CONVERSATION_MESSAGES, CONVERSATION_TOOLS, t);
+    for (size_t i = 0; i < 4; i++) run(m, LANGUAGE, names[i], &others[i], 1, 0, t);
+    run(m, DECISION, "English, one turn", &one_en, 1, 0, t);
+    run(m, DECISION, "Chinese, one turn", &one_zh, 1, 0, t);
+    run(m, DECISION, "10 messages, 8 KB, zh and en, 10 tools", turns, CONVERSATION_MESSAGES, CONVERSATION_TOOLS, t);
+    for (size_t i = 0; i < 4; i++) run(m, DECISION, names[i], &others[i], 1, 0, t);
     classifier_free(m);
     free(t);
     return 0;

@@ -39,7 +39,7 @@ static const char *decide(const config *cfg, const classifier *model, const back
     privacy_call *priv = limits_check_request(cfg, &req, &err) < 0 ? NULL : privacy_call_new(cfg, &req);
     const char *tier = NULL;
     if (priv) {
-        double score = classifier_score(model, privacy_scoring_msgs(priv, &req), req.nmessages);
+        double score = classifier_score(model, privacy_scoring_msgs(priv, &req), req.nmessages, req.ntools);
         backends_router_view(health, view);
         router_input in = {.model = req.model, .score = score, .max_first_byte_ms = cfg->max_first_byte_ms,
                            .device_only = privacy_device_only(priv)};

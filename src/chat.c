@@ -130,10 +130,10 @@ static int score_request(const classifier *model, const chatreq *req, const priv
                          classifier_explanation *why, double *score) {
     const feature_message *msgs = privacy_scoring_msgs(priv, req);
     if (!why) {
-        *score = classifier_score(model, msgs, req->nmessages);
+        *score = classifier_score(model, msgs, req->nmessages, req->ntools);
         return 0;
     }
-    if (classifier_explain(model, msgs, req->nmessages, why) < 0) return -1;
+    if (classifier_explain(model, msgs, req->nmessages, req->ntools, why) < 0) return -1;
     *score = why->score;
     return 0;
 }
@@ -222,6 +222,21 @@ static int decide(const runtime *rt, const budgetstore *store, server_exchange *
 
 /* ---- /v1/route ---- */
 
+/* "decided_by": the turn the score rests on, whether it is a follow-up that
+ * inherits earlier user turns, which ones and at what weight, and the
+ * number of tools: what an integrator needs to see why a follow-up went
+ * where it went. */
+static void add_decided_by(cJSON *o, const classifier_explanation *why, size_t ntools) {
+    cJSON *d = cJSON_AddObjectToObject(o, "decided_by");
+    cJSON_AddNumberToObject(d, "turn", (double)why->focus.turn);
+    cJSON_AddBoolToObject(d, "follow_up", why->focus.follow_up);
+    cJSON *ctx = cJSON_AddArrayToObject(d, "context_turns");
+    for (size_t i = 0; i < why->focus.ncontext; i++)
+        cJSON_AddItemToArray(ctx, cJSON_CreateNumber((double)why->focus.context[i]));
+    cJSON_AddNumberToObject(d, "context_weight", why->focus.context_weight);
+    cJSON_AddNumberToObject(d, "tools", (double)ntools);
+}
+
 void chat_handle_route(server_exchange *ex, void *ctx) {
     const chat *c = ctx;
     const config *cfg = runtime_config(c->rt);
@@ -248,11 +263,13 @@ void chat_handle_route(server_exchange *ex, void *ctx) {
     cJSON_AddNumberToObject(o, "threshold", cfg->threshold);
     cJSON_AddNumberToObject(o, "cloud_threshold", cfg->cloud_threshold);
     cJSON_AddNumberToObject(o, "bias", why.bias);
+    add_decided_by(o, &why, req.ntools);
     cJSON *f = cJSON_AddArrayToObject(o, "features");
     for (size_t i = 0; i < why.n; i++) {
         cJSON *e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "name", why.top[i].name);
         cJSON_AddNumberToObject(e, "contribution", why.top[i].contribution);
+        if (why.top[i].turn >= 0) cJSON_AddNumberToObject(e, "turn", (double)why.top[i].turn);
         cJSON_AddItemToArray(f, e);
     }
     cJSON *pv = cJSON_AddObjectToObject(o, "privacy");

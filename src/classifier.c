@@ -292,13 +292,13 @@ static void add(void *ctx, const feature *f, const feature_origin *origin, size_
     s->logit += (a[0] + a[1]) + (a[2] + a[3]);
 }
 
-double classifier_score(const classifier *m, const feature_message *msgs, size_t n)
+double classifier_score(const classifier *m, const feature_message *msgs, size_t n, size_t ntools)
 {
     sum s;
 
     assert(m != NULL);
     s = (sum){m->w, m->bias};
-    featurize(m->fx, msgs, n, false, add, &s);
+    featurize(m->fx, msgs, n, ntools, false, add, &s);
     return logistic(s.logit);
 }
 
@@ -347,7 +347,19 @@ static int by_index(const void *a, const void *b)
 /* Puts a feature (named after its first occurrence) and its contribution
  * into the top list, when it is among the CLASSIFIER_TOP largest by
  * magnitude. */
-static void keep_top(classifier_explanation *out, const occurrence *first, double contribution)
+/* The message of msgs[0..n) that origin o points into, or -1. */
+static long turn_of(const feature_origin *o, const feature_message *msgs, size_t n)
+{
+    uintptr_t at = (uintptr_t)o->text;
+
+    for (size_t i = 0; o->text && i < n; i++) {
+        uintptr_t start = (uintptr_t)msgs[i].text;
+        if (at >= start && at <= start + msgs[i].len) return (long)i;
+    }
+    return -1;
+}
+
+static void keep_top(classifier_explanation *out, const occurrence *first, double contribution, long turn)
 {
     size_t i = out->n < CLASSIFIER_TOP ? out->n++ : CLASSIFIER_TOP;
 
@@ -359,16 +371,19 @@ static void keep_top(classifier_explanation *out, const occurrence *first, doubl
     }
     feature_display(&first->f, &first->o, out->top[i].name, sizeof out->top[i].name);
     out->top[i].contribution = contribution;
+    out->top[i].turn = turn;
 }
 
-int classifier_explain(const classifier *m, const feature_message *msgs, size_t n, classifier_explanation *out)
+int classifier_explain(const classifier *m, const feature_message *msgs, size_t n, size_t ntools,
+                       classifier_explanation *out)
 {
     collect c = {0};
 
     assert(m != NULL && out != NULL);
     c.s = (sum){m->w, m->bias};
-    featurize(m->fx, msgs, n, true, add_and_keep, &c);
+    featurize(m->fx, msgs, n, ntools, true, add_and_keep, &c);
     memset(out, 0, sizeof *out);
+    featurize_focus(msgs, n, &out->focus);
     out->score = logistic(c.s.logit);
     out->bias = m->bias;
     if (c.oom) {
@@ -382,7 +397,7 @@ int classifier_explain(const classifier *m, const feature_message *msgs, size_t 
 
         while (j < c.n && c.v[j].f.index == c.v[i].f.index) value += c.v[j++].f.value;
         if (m->w[c.v[i].f.index] != 0 && value != 0)
-            keep_top(out, &c.v[i], (double)m->w[c.v[i].f.index] * value);
+            keep_top(out, &c.v[i], (double)m->w[c.v[i].f.index] * value, turn_of(&c.v[i].o, msgs, n));
         i = j;
     }
     free(c.v);

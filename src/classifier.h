@@ -58,8 +58,9 @@ bool classifier_learned(const classifier *m, langid_lang lang);
 /* FEATURES_DIM weights. */
 const float *classifier_weights(const classifier *m);
 
-/* The complexity score of a conversation (see featurize). */
-double classifier_score(const classifier *m, const feature_message *msgs, size_t n);
+/* The complexity score of a conversation whose request carries ntools tool
+ * definitions (see featurize). */
+double classifier_score(const classifier *m, const feature_message *msgs, size_t n, size_t ntools);
 
 #define CLASSIFIER_TOP 8
 #define CLASSIFIER_NAME_MAX 64
@@ -67,11 +68,14 @@ double classifier_score(const classifier *m, const feature_message *msgs, size_t
 typedef struct classifier_contribution {
     char name[CLASSIFIER_NAME_MAX];   /* feature_display() of the feature */
     double contribution;              /* weight * value, in logit units */
+    long turn;                        /* index of the message it was first seen in;
+                                         -1: a feature of the whole request */
 } classifier_contribution;
 
 typedef struct classifier_explanation {
     double score;                     /* equal to classifier_score() */
     double bias;                      /* logit = bias + every contribution */
+    feature_focus focus;              /* which turns were read, and how */
     size_t n;                         /* entries of top */
     classifier_contribution top[CLASSIFIER_TOP];   /* largest |contribution| first */
 } classifier_explanation;
@@ -79,7 +83,7 @@ typedef struct classifier_explanation {
 /* The score and the features that moved it most.  An n-gram is named by its
  * first occurrence; n-grams that share a hash bucket share a line.  Returns
  * 0, or -1 when out of memory. */
-int classifier_explain(const classifier *m, const feature_message *msgs, size_t n,
+int classifier_explain(const classifier *m, const feature_message *msgs, size_t n, size_t ntools,
                        classifier_explanation *out);
 
 #endif

@@ -4,14 +4,26 @@
  * are read, how much each counts, and turns the scan's counts into the named
  * features.  Design choices and their trade-offs:
  *
- * - Conversations.  The request is the last user turn, at weight 1.  Up to
- *   HISTORY_TURNS earlier user turns share HISTORY_WEIGHT between them: a
- *   short follow-up ("继续", "and in Go?") inherits what the conversation is
- *   about, while a long history cannot outweigh the request itself, and a
- *   plain command after a hard turn ("打开车窗" after an essay) keeps the
- *   strong simple n-grams of its own.  System, assistant and tool messages
- *   are not read: a long system prompt says nothing about the request.
+ * - Conversations.  The request is the last user turn, at weight 1.  When it
+ *   is a follow-up (short, and continuing: "继续", "为什么", "go on", "why?";
+ *   lexicon_follow_up()), up to HISTORY_TURNS earlier user turns share
+ *   HISTORY_WEIGHT: the follow-up inherits what the conversation is about,
+ *   and a long history still cannot outweigh the request.  Any other request
+ *   is self-contained ("那先把座椅加热打开吧" after a proof): the earlier turns
+ *   share only SWITCH_WEIGHT, enough to tell "再调低一点" after "打开空调"
+ *   from a cold start, too little to carry a command to the cloud.  The rule
+ *   is fixed, not learned: a linear model cannot make the weight of one
+ *   turn depend on another.  System, assistant and tool messages are not
+ *   read: a long system prompt says nothing about the request, and cannot
+ *   move it across the threshold.
  *
+ * - Tools and plans.  The number of tool definitions is one feature; their
+ *   names and schemas are not read (an in-car request carries the same list
+ *   whatever it asks).  What tells one action from a plan is in the request:
+ *   markers of steps, conditions (times, deadlines, budgets), comparison and
+ *   calculation, counted in both languages by the lexicon, and tool_plan,
+ *   the steps and conditions of a request that carries tools.
+
  * - Length-normalised n-grams.  Each n-gram occurrence of a turn is worth
  *   w/sqrt(c), w the turn's weight and c its character count, so the n-gram
  *   vector of a turn has about the same norm whatever its length: a long,
@@ -41,6 +53,9 @@
 #define SCAN_LIMIT 16384
 #define HISTORY_TURNS 4
 #define HISTORY_WEIGHT 1.0
+#define SWITCH_WEIGHT 0.25
+
+_Static_assert(HISTORY_TURNS == sizeof ((feature_focus *)0)->context / sizeof(size_t), "feature_focus holds the turns");
 
 _Static_assert(LEXICON_ENTRIES < SCAN_LEXICON_SLOTS / 2, "the lexicon table stays sparse");
 
@@ -82,14 +97,16 @@ static void add_named(feature *f, size_t *k, uint32_t index, double value)
     if (value != 0) f[(*k)++] = (feature){index, value};
 }
 
-/* One turn, at weight w: its n-grams, then its named features. */
+/* One turn, at weight w: its n-grams, then its named features.  *plan
+ * receives its count of steps and conditions. */
 static void featurize_turn(const featurizer *fx, const feature_message *m, double w, bool origins, feature_fn fn,
-                           void *ctx)
+                           void *ctx, unsigned *plan)
 {
-    static const feature_origin no_origin[FEATURES_NNAMED];
+    static const uint32_t counted[] = {NF_STEPS, NF_COMPARE, NF_CALC, NF_CONDITIONS};
     size_t n = m->len < SCAN_LIMIT ? m->len : SCAN_LIMIT, units, k = 0;
     double stretch = n ? (double)m->len / (double)n : 1, chars, tokens;
     feature named[FEATURES_NNAMED];
+    feature_origin at[FEATURES_NNAMED];
     scan_counts c;
 
     assert(m->text != NULL || m->len == 0);
@@ -107,33 +124,52 @@ static void featurize_turn(const featurizer *fx, const feature_message *m, doubl
     add_named(named, &k, NF_CJK_SHARE, c.chars ? w * (double)c.wide / (double)c.chars : 0);
     for (uint32_t v = 0; v < NF_NVERBS; v++)
         if (c.verbs & (1u << v)) add_named(named, &k, NF_VERB + v, w);
-    if (k > 0) fn(ctx, named, origins ? no_origin : NULL, k);
+    for (size_t i = 0; i < sizeof counted / sizeof counted[0]; i++)
+        add_named(named, &k, counted[i], w * log1p(c.count[counted[i]]));
+    *plan = c.count[NF_STEPS] + c.count[NF_CONDITIONS];
+    if (k == 0) return;
+    for (size_t i = 0; origins && i < k; i++) at[i] = (feature_origin){NULL, m->text, 0};
+    fn(ctx, named, origins ? at : NULL, k);
 }
 
-void featurize(const featurizer *fx, const feature_message *msgs, size_t n, bool origins, feature_fn fn,
-               void *ctx)
+void featurize_focus(const feature_message *msgs, size_t n, feature_focus *out)
 {
-    static const feature_origin no_origin;
-    size_t cur = n, turns = 0, earlier[HISTORY_TURNS], nearlier = 0;
-    feature f = {NF_TURNS, 0};
-
-    assert(fx != NULL && fn != NULL);
     assert(msgs != NULL || n == 0);
+    memset(out, 0, sizeof *out);
+    out->turn = n;
     for (size_t i = n; i-- > 0;) {
         if (!msgs[i].user) continue;
-        if (cur == n) cur = i;
-        else if (nearlier < HISTORY_TURNS) earlier[nearlier++] = i;
-        turns++;
+        if (out->turn == n) out->turn = i;
+        else if (out->ncontext < HISTORY_TURNS) out->context[out->ncontext++] = i;
     }
-    if (cur == n && n > 0) cur = n - 1;
-    if (cur == n) return;
-    featurize_turn(fx, &msgs[cur], 1.0, origins, fn, ctx);
-    for (size_t k = 0; k < nearlier; k++)
-        featurize_turn(fx, &msgs[earlier[k]], HISTORY_WEIGHT / (double)nearlier, origins, fn, ctx);
-    if (turns > 1) {
-        f.value = log1p((double)(turns - 1));
-        fn(ctx, &f, origins ? &no_origin : NULL, 1);
-    }
+    if (out->turn == n && n > 0) out->turn = n - 1;
+    if (out->ncontext == 0) return;
+    out->follow_up = lexicon_follow_up(msgs[out->turn].text, msgs[out->turn].len);
+    out->context_weight = out->follow_up ? HISTORY_WEIGHT : SWITCH_WEIGHT;
+}
+
+void featurize(const featurizer *fx, const feature_message *msgs, size_t n, size_t ntools, bool origins,
+               feature_fn fn, void *ctx)
+{
+    static const feature_origin whole[4];
+    feature_focus fc;
+    feature f[4];
+    size_t k = 0, turns = 0;
+    unsigned plan, ignored;
+
+    assert(fx != NULL && fn != NULL);
+    featurize_focus(msgs, n, &fc);
+    if (fc.turn == n) return;
+    featurize_turn(fx, &msgs[fc.turn], 1.0, origins, fn, ctx, &plan);
+    for (size_t i = 0; i < fc.ncontext; i++)
+        featurize_turn(fx, &msgs[fc.context[i]], fc.context_weight / (double)fc.ncontext, origins, fn, ctx,
+                       &ignored);
+    for (size_t i = 0; i < n; i++) turns += msgs[i].user;
+    if (turns > 1) f[k++] = (feature){NF_TURNS, log1p((double)(turns - 1))};
+    if (fc.follow_up) f[k++] = (feature){NF_FOLLOW_UP, 1};
+    if (ntools > 0) f[k++] = (feature){NF_TOOLS, log1p((double)ntools)};
+    if (ntools > 0 && plan > 0) f[k++] = (feature){NF_TOOL_PLAN, log1p(plan)};
+    if (k > 0) fn(ctx, f, origins ? whole : NULL, k);
 }
 
 const char *feature_name(uint32_t index)

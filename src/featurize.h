@@ -6,7 +6,8 @@
  * which has no spaces; single symbols) and named structural features (length
  * in characters and estimated tokens, turns, code, maths notation, numbers
  * and operators, question words, instruction verbs, list and constraint
- * markers).  It is the one definition of the features: the gateway scores
+ * markers; whether the request is a follow-up, its number of tools, and
+ * markers of steps, conditions, comparison and calculation).  It is the one definition of the features: the gateway scores
  * with it and tools/ trains and evaluates with it, so a model sees at serving
  * time exactly what it saw in training.  Extraction is pure and allocates
  * nothing; a featurizer only holds the lexicons' lookup table. */
@@ -22,7 +23,7 @@
 #define FEATURES_VERSION 2
 /* Named structural features take indexes [0, FEATURES_NNAMED); hashed
  * n-grams take the 2^FEATURES_HASH_BITS indexes after them. */
-#define FEATURES_NNAMED 30
+#define FEATURES_NNAMED 37
 #define FEATURES_HASH_BITS 16
 #define FEATURES_DIM (FEATURES_NNAMED + (1u << FEATURES_HASH_BITS))
 
@@ -43,7 +44,9 @@ typedef struct feature {
 typedef struct feature_origin {
     const char *kind;    /* n-gram kind ("word", "words", "num", "char", "chars2",
                             "chars3", "sym"); NULL for a named feature */
-    const char *text;    /* n-gram: where in its message it was seen (len bytes) */
+    const char *text;    /* n-gram: where in its message it was seen (len bytes);
+                            named feature of one turn: the start of that turn's
+                            text (len 0); of the whole request: NULL */
     size_t len;
 } feature_origin;
 
@@ -57,17 +60,33 @@ typedef struct featurizer featurizer;
 featurizer *featurizer_new(void);
 void featurizer_free(featurizer *fx);
 
-/* Passes every feature occurrence of the conversation msgs[0..n) to fn,
- * with their origins when origins is set (which costs time: the scorer
- * does without).  The
- * request is the last user message (the last message when no message is the
- * user's); up to four earlier user turns count at a reduced weight, so a
- * short follow-up inherits what the conversation is about.  System,
- * assistant and tool messages are not read.  Each message is read up to a
- * fixed number of bytes; the length features extrapolate beyond it, so the
- * cost of a call is bounded whatever the input. */
-void featurize(const featurizer *fx, const feature_message *msgs, size_t n, bool origins, feature_fn fn,
-               void *ctx);
+/* Which turns a decision rests on.  The request turn is the last user
+ * message (the last message when no message is the user's).  It is a
+ * follow-up when an earlier user turn exists and the request is short and
+ * continues the thread ("继续", "为什么", "举个例子", "go on", "why?"): then
+ * up to four earlier user turns share the weight of the request itself.
+ * Otherwise those turns share a small weight, so a self-contained command
+ * after a hard thread rests on itself. */
+typedef struct feature_focus {
+    size_t turn;                 /* index of the request turn (n when n is 0) */
+    bool follow_up;
+    size_t ncontext;             /* earlier user turns read */
+    size_t context[4];           /* their indexes, latest first */
+    double context_weight;       /* the weight they share */
+} feature_focus;
+
+void featurize_focus(const feature_message *msgs, size_t n, feature_focus *out);
+
+/* Passes every feature occurrence of the conversation msgs[0..n), whose
+ * request carries ntools tool definitions, to fn, with their origins when
+ * origins is set (which costs time: the scorer does without).  The turns
+ * read, and at what weight, are featurize_focus()'s.  System, assistant and
+ * tool messages are not read, so a system prompt cannot move a score.  Each
+ * message is read up to a fixed number of bytes; the length features
+ * extrapolate beyond it, so the cost of a call is bounded whatever the
+ * input. */
+void featurize(const featurizer *fx, const feature_message *msgs, size_t n, size_t ntools, bool origins,
+               feature_fn fn, void *ctx);
 
 /* Stable name of a named feature ("chars", "verb:prove", ...), or NULL when
  * index is an n-gram's. */

@@ -15,6 +15,7 @@ static const char *const names[FEATURES_NNAMED] = {
     "verb:prove", "verb:derive", "verb:analyze", "verb:compare", "verb:write", "verb:implement",
     "verb:design", "verb:plan", "verb:证明", "verb:推导", "verb:分析", "verb:比较", "verb:写一篇",
     "verb:实现", "verb:设计", "verb:规划",
+    "follow_up", "tools", "tool_plan", "steps", "compare", "calc", "conditions",
 };
 
 #define V(k) (NF_VERB + (k))
@@ -53,6 +54,40 @@ static const struct {
     {"不得", NF_CONSTRAINTS}, {"必须", NF_CONSTRAINTS}, {"要求", NF_CONSTRAINTS},
     {"确保", NF_CONSTRAINTS}, {"限制", NF_CONSTRAINTS}, {"以内", NF_CONSTRAINTS},
     {"字数", NF_CONSTRAINTS}, {"0字", NF_CONSTRAINTS}, {"务必", NF_CONSTRAINTS},
+    /* A plan: steps in an order. */
+    {"先去", NF_STEPS}, {"先送", NF_STEPS}, {"先把", NF_STEPS}, {"先到", NF_STEPS}, {"先在", NF_STEPS},
+    {"再去", NF_STEPS}, {"再到", NF_STEPS}, {"再回", NF_STEPS}, {"然后", NF_STEPS}, {"之后", NF_STEPS},
+    {"最后", NF_STEPS}, {"顺路", NF_STEPS}, {"顺便", NF_STEPS}, {"途经", NF_STEPS}, {"依次", NF_STEPS},
+    {"中途", NF_STEPS}, {"首先", NF_STEPS}, {"安排", NF_STEPS}, {"行程", NF_STEPS}, {"怎么排", NF_STEPS},
+    {"then", NF_STEPS}, {"after that", NF_STEPS}, {"afterwards", NF_STEPS}, {"finally", NF_STEPS},
+    {"first", NF_STEPS}, {"stops", NF_STEPS}, {"stop at", NF_STEPS}, {"on the way", NF_STEPS},
+    {"which order", NF_STEPS}, {"schedule", NF_STEPS}, {"itinerary", NF_STEPS}, {"route", NF_STEPS},
+    /* A comparison between options. */
+    {"划算", NF_COMPARE}, {"合算", NF_COMPARE}, {"哪个", NF_COMPARE}, {"哪种", NF_COMPARE},
+    {"哪家", NF_COMPARE}, {"还是", NF_COMPARE}, {"便宜", NF_COMPARE}, {"相比", NF_COMPARE},
+    {"对比", NF_COMPARE}, {"性价比", NF_COMPARE}, {"值得", NF_COMPARE}, {"更好", NF_COMPARE},
+    {"省钱", NF_COMPARE}, {"方案", NF_COMPARE}, {"选哪", NF_COMPARE}, {"怎么选", NF_COMPARE},
+    {"cheaper", NF_COMPARE}, {"cheapest", NF_COMPARE}, {"better", NF_COMPARE}, {"versus", NF_COMPARE},
+    {"vs", NF_COMPARE}, {"worth", NF_COMPARE}, {"or", NF_COMPARE}, {"option", NF_COMPARE},
+    {"options", NF_COMPARE}, {"pays off", NF_COMPARE}, {"save more", NF_COMPARE},
+    /* A calculation. */
+    {"算算", NF_CALC}, {"算一下", NF_CALC}, {"一共", NF_CALC}, {"总共", NF_CALC}, {"合计", NF_CALC},
+    {"平均", NF_CALC}, {"每月", NF_CALC}, {"每个月", NF_CALC}, {"每天", NF_CALC}, {"一年", NF_CALC},
+    {"多少钱", NF_CALC}, {"回本", NF_CALC}, {"能省", NF_CALC}, {"利率", NF_CALC}, {"利息", NF_CALC},
+    {"费用", NF_CALC}, {"0折", NF_CALC}, {"半价", NF_CALC}, {"总价", NF_CALC},
+    {"差多少", NF_CALC}, {"怎么分", NF_CALC}, {"年化", NF_CALC}, {"手续费", NF_CALC},
+    {"total", NF_CALC}, {"altogether", NF_CALC}, {"per", NF_CALC}, {"average", NF_CALC},
+    {"how much", NF_CALC}, {"how many", NF_CALC}, {"cost", NF_CALC}, {"costs", NF_CALC},
+    {"discount", NF_CALC}, {"interest", NF_CALC}, {"calculate", NF_CALC}, {"work out", NF_CALC},
+    {"figure out", NF_CALC}, {"percent", NF_CALC}, {"off", NF_CALC}, {"owe", NF_CALC},
+    /* Conditions a plan must meet: times, deadlines, budgets, limits. */
+    {"之前", NF_CONDITIONS}, {"以前", NF_CONDITIONS}, {"点前", NF_CONDITIONS}, {"前到", NF_CONDITIONS},
+    {"来得及", NF_CONDITIONS}, {"赶上", NF_CONDITIONS}, {"不能", NF_CONDITIONS}, {"最多", NF_CONDITIONS},
+    {"最少", NF_CONDITIONS}, {"预算", NF_CONDITIONS}, {"尽量", NF_CONDITIONS}, {"避开", NF_CONDITIONS},
+    {"不耽误", NF_CONDITIONS}, {"关门", NF_CONDITIONS}, {"截止", NF_CONDITIONS},
+    {"before", NF_CONDITIONS}, {"until", NF_CONDITIONS}, {"deadline", NF_CONDITIONS},
+    {"budget", NF_CONDITIONS}, {"under", NF_CONDITIONS}, {"no later", NF_CONDITIONS},
+    {"latest", NF_CONDITIONS}, {"closes", NF_CONDITIONS}, {"only", NF_CONDITIONS},
     /* The export languages (de es fr pt ru ja ko ar): instruction verbs
      * count for the English verb features, so what the model learned of
      * "prove" or "plan" carries over; question words and constraint markers
@@ -104,6 +139,28 @@ const char *lexicon_entry(size_t k, unsigned *named)
     assert(k < LEXICON_ENTRIES);
     *named = lexicon[k].feature;
     return lexicon[k].text;
+}
+
+/* Words and phrases of a follow-up, ASCII in lower case. */
+static const char *const follow_ups[] = {
+    "继续", "接着", "为什么", "为啥", "例子", "举例", "详细", "展开", "然后呢", "还有呢", "还有别的",
+    "再说", "解释", "上面", "刚才", "这一步", "具体", "换成", "改成", "用别的",
+    "continue", "go on", "keep going", "why", "example", "more", "detail", "elaborate", "explain",
+    "again", "above", "previous", "same", "and in ", "what about", "instead", "step", "else",
+};
+/* A follow-up is a short turn: longer ones carry their own request. */
+#define FOLLOW_UP_MAX_BYTES 60
+
+bool lexicon_follow_up(const char *text, size_t len)
+{
+    char lower[FOLLOW_UP_MAX_BYTES + 1];
+
+    if (len > FOLLOW_UP_MAX_BYTES) return false;
+    for (size_t i = 0; i < len; i++) lower[i] = (char)((uint32_t)(unsigned char)text[i] - 'A' < 26u ? text[i] + 32 : text[i]);
+    lower[len] = '\0';
+    for (size_t k = 0; k < sizeof follow_ups / sizeof follow_ups[0]; k++)
+        if (strstr(lower, follow_ups[k])) return true;
+    return false;
 }
 
 static bool digit(uint32_t c) { return c - '0' < 10u; }

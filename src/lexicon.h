@@ -22,11 +22,14 @@ enum named_feature {
     NF_QWORDS, NF_QMARKS, NF_LISTS, NF_CONSTRAINTS, NF_CJK_SHARE,
     NF_VERB,                      /* the first of NF_NVERBS instruction verbs */
     NF_NVERBS = 16,
-    NF_END = NF_VERB + NF_NVERBS
+    /* Conversation features: whether the request is a follow-up, its tools,
+     * and the markers of a plan, a comparison or a calculation. */
+    NF_FOLLOW_UP = NF_VERB + NF_NVERBS, NF_TOOLS, NF_TOOL_PLAN, NF_STEPS, NF_COMPARE, NF_CALC, NF_CONDITIONS,
+    NF_END
 };
 _Static_assert(NF_END == FEATURES_NNAMED, "FEATURES_NNAMED counts the named features");
 
-#define LEXICON_ENTRIES 239
+#define LEXICON_ENTRIES 361
 
 /* Name of named feature index (< FEATURES_NNAMED). */
 const char *lexicon_name(uint32_t index);
@@ -37,6 +40,10 @@ const char *lexicon_entry(size_t k, unsigned *named);
 /* Whether p[i], the first non-space of a line of p[0, n), starts a list
  * item: "1." "2)" "3、" "(4)" "- " "* " "• " "①" "一、" (not "1.5"). */
 bool lexicon_list_item(const unsigned char *p, size_t n, size_t i);
+/* Whether text[0, len), a request turn, reads as a follow-up that only
+ * makes sense with the turns before it: short, and continuing ("继续",
+ * "为什么", "举个例子", "go on", "why?", "and in Go?"). */
+bool lexicon_follow_up(const char *text, size_t len);
 /* Maths notation: mathematical operators and symbols, Greek letters,
  * super- and subscripts, ^ and $ (LaTeX). */
 bool lexicon_math_mark(uint32_t cp);

@@ -538,6 +538,8 @@ int chatreq_parse(const char *body, size_t len, chatreq *out, api_error *err) {
         goto err;
     }
     if (check_fields(out, err)) goto err;
+    out->ntools = (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(out->root, "tools")) +
+                  (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(out->root, "functions"));
     return 0;
 
 err:

@@ -22,6 +22,7 @@ typedef struct chatreq {
     bool stream;
     bool include_usage;          /* stream_options.include_usage */
     size_t nmessages;
+    size_t ntools;               /* tool (and legacy function) definitions */
     feature_message *msgs;       /* owned array of nmessages; texts point into
                                     root or into owned joined-part buffers */
     char **joined;               /* owned buffers for array contents */

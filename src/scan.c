@@ -80,7 +80,7 @@ typedef struct scanner {
     const unsigned char *p;
     size_t n;
     size_t chars, wide, dense;
-    unsigned count[NF_VERB];    /* occurrences behind the named count features */
+    unsigned count[NF_END];     /* occurrences behind the named count features */
     uint32_t verbs;            /* bit k: verb k seen */
     bool have_word;            /* a word or number precedes, only spaces between */
     uint64_t word_h;
@@ -193,7 +193,7 @@ static bool bit(const uint64_t *set, uint64_t b) { return set[b / 64 % (SCAN_FIL
 /* Counts a lexicon entry's occurrence for its named feature. */
 static void note(scanner *s, int named)
 {
-    if (named >= NF_VERB) s->verbs |= 1u << (named - NF_VERB);
+    if (named >= NF_VERB && named < NF_VERB + NF_NVERBS) s->verbs |= 1u << (named - NF_VERB);
     else if (named >= 0) s->count[named]++;
 }
 

@@ -38,7 +38,8 @@ typedef struct scan_counts {
     size_t wide;                  /* of them, CJK characters and CJK punctuation */
     size_t dense;                 /* letters of Cyrillic, Arabic and other non-Latin
                                      alphabets, about 2.5 to a token */
-    unsigned count[NF_VERB];      /* by enum named_feature: lines, code marks, ... */
+    unsigned count[NF_END];       /* by enum named_feature: lines, code marks, ... (not
+                                     the verbs) */
     uint32_t verbs;               /* bit k: instruction verb k seen */
 } scan_counts;
 

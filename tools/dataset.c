@@ -104,14 +104,50 @@ static char *dup_or_null(const cJSON *item)
     return cJSON_IsString(item) ? strdup(item->valuestring) : NULL;
 }
 
-/* Fills e->msgs from "messages" or "text".  Returns an error text or NULL. */
+/* The text of a message's content: a string, the text parts of an array
+ * joined with "\n" (as the gateway joins them), or "" for null.  NULL when
+ * out of memory or the content is of another kind (*bad set). */
+static char *content_text(const cJSON *content, bool *bad)
+{
+    const cJSON *part;
+    size_t total = 0;
+    char *text, *at;
+
+    *bad = false;
+    if (cJSON_IsString(content)) return strdup(content->valuestring);
+    if (cJSON_IsNull(content)) return strdup("");
+    if (!cJSON_IsArray(content)) {
+        *bad = true;
+        return NULL;
+    }
+    cJSON_ArrayForEach(part, content) {
+        const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(part, "text"));
+        if (t) total += strlen(t) + 1;
+    }
+    if (!(text = at = malloc(total + 1))) return NULL;
+    cJSON_ArrayForEach(part, content) {
+        const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(part, "text"));
+        if (!t) continue;
+        if (at != text) *at++ = '\n';
+        memcpy(at, t, strlen(t));
+        at += strlen(t);
+    }
+    *at = '\0';
+    return text;
+}
+
+/* Fills e->msgs from "messages" or "text", and e->ntools from "tools".
+ * Returns an error text or NULL. */
 static const char *read_messages(const cJSON *root, example *e)
 {
     const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(root, "messages");
     const cJSON *text = cJSON_GetObjectItemCaseSensitive(root, "text");
+    const cJSON *tools = cJSON_GetObjectItemCaseSensitive(root, "tools");
     const cJSON *m;
     size_t i = 0;
 
+    if (tools && !cJSON_IsArray(tools)) return "\"tools\" must be an array";
+    e->ntools = (size_t)cJSON_GetArraySize(tools);
     if (!cJSON_IsArray(msgs)) {
         if (!cJSON_IsString(text)) return "needs \"text\" (a string) or \"messages\" (an array)";
         if (!(e->msgs = calloc(1, sizeof *e->msgs))) return "out of memory";
@@ -124,12 +160,13 @@ static const char *read_messages(const cJSON *root, example *e)
     if (!(e->msgs = calloc(e->nmsgs, sizeof *e->msgs))) return "out of memory";
     cJSON_ArrayForEach(m, msgs) {
         const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
-        const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
-        if (!cJSON_IsString(role) || !cJSON_IsString(content))
-            return "each message needs a string \"role\" and \"content\"";
-        e->msgs[i] = (feature_message){strcmp(role->valuestring, "user") == 0, strdup(content->valuestring),
-                                       strlen(content->valuestring)};
-        if (!e->msgs[i++].text) return "out of memory";
+        bool bad;
+        char *t;
+        if (!cJSON_IsString(role)) return "each message needs a string \"role\"";
+        t = content_text(cJSON_GetObjectItemCaseSensitive(m, "content"), &bad);
+        if (bad) return "a message's \"content\" must be a string, an array of parts or null";
+        if (!t) return "out of memory";
+        e->msgs[i++] = (feature_message){strcmp(role->valuestring, "user") == 0, t, strlen(t)};
     }
     return NULL;
 }
@@ -180,7 +217,7 @@ static const char *read_example(const cJSON *root, const featurizer *fx, const l
     e->trainable = dataset_licence_trainable(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "licence")));
     e->held_out = dataset_id_held_out(e->id);
 
-    featurize(fx, e->msgs, e->nmsgs, false, vec_add, &v);
+    featurize(fx, e->msgs, e->nmsgs, e->ntools, false, vec_add, &v);
     e->index = v.index;
     e->value = v.value;
     if (v.oom) return "out of memory";

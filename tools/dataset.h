@@ -2,7 +2,10 @@
  * that decide what may be trained on.
  *
  * One JSON object per line: "text" (a single user message) or "messages"
- * (an OpenAI-style conversation of {"role","content"}), "label" ("simple" or
+ * (an OpenAI-style conversation of {"role","content"}: any role; content a
+ * string, an array of text parts, or null for an assistant turn that only
+ * calls tools), optionally "tools" (the request's tool definitions, an
+ * array, counted as the gateway counts them), "label" ("simple" or
  * "complex"), and optionally "id", "lang" (a two-letter code, else detected),
  * "source", "category" and "licence".  Every example is featurized once at
  * load time with the gateway's own featurize(), so training and evaluation
@@ -34,6 +37,7 @@ typedef struct example {
     bool held_out;               /* in the fixed held-out part */
     feature_message *msgs;       /* owned, texts included */
     size_t nmsgs;
+    size_t ntools;               /* entries of the row's "tools" array */
     uint32_t *index;             /* the feature vector: nnz (index, value) */
     double *value;               /* pairs, indexes ascending and unique */
     size_t nnz;

@@ -36,11 +36,12 @@ static const char usage[] =
     "\n"
     "  --threshold T  threshold of the figures (default 0.5)\n"
     "  --categories   also the unseen public rows by source and category\n"
+    "  --by-lang      with --categories: by source, category and language\n"
     "  --loso         also train and score leave-one-source-out models:\n" LEARN_OPTIONS_HELP;
 
 static scored score_of(const classifier *m, const example *e)
 {
-    scored s = {classifier_score(m, e->msgs, e->nmsgs), e->label, "", e->source, e->category};
+    scored s = {classifier_score(m, e->msgs, e->nmsgs, e->ntools), e->label, "", e->source, e->category};
 
     memcpy(s.lang, e->lang, 3);
     return s;
@@ -150,7 +151,7 @@ out:
 
 typedef struct evaluate_options {
     const char *model;
-    bool loso, categories;
+    bool loso, categories, by_lang;
     double threshold;
 } evaluate_options;
 
@@ -160,6 +161,7 @@ static bool evaluate_option(void *ctx, int argc, char **argv, int *i)
     if (strcmp(argv[*i], "--model") == 0 && *i + 1 < argc) o->model = argv[++*i];
     else if (strcmp(argv[*i], "--loso") == 0) o->loso = true;
     else if (strcmp(argv[*i], "--categories") == 0) o->categories = true;
+    else if (strcmp(argv[*i], "--by-lang") == 0) o->by_lang = true;
     else if (strcmp(argv[*i], "--threshold") == 0 && *i + 1 < argc) o->threshold = atof(argv[++*i]);
     else return false;
     return true;
@@ -168,7 +170,7 @@ static bool evaluate_option(void *ctx, int argc, char **argv, int *i)
 int main(int argc, char **argv)
 {
     learn_params p = LEARN_DEFAULTS;
-    evaluate_options o = {NULL, false, false, 0.5};
+    evaluate_options o = {NULL, false, false, false, 0.5};
     featurizer *fx = featurizer_new();
     dataset d = {0};
     classifier *m = NULL;
@@ -205,7 +207,7 @@ int main(int argc, char **argv)
     if (o.categories) {
         printf("\n### Public rows the model was not trained on, by category (threshold %.2f)\n\n", o.threshold);
         learn_print_header(stdout);
-        learn_print_categories(stdout, pub, npub, o.threshold);
+        learn_print_categories(stdout, pub, npub, o.threshold, o.by_lang);
     }
     if (nown) report("The project's own examples, held-out part", own, nown, o.threshold, false);
     if (nlangs) {

@@ -254,7 +254,14 @@ void learn_print_groups(FILE *out, const scored *s, size_t n, double threshold, 
     free(sub);
 }
 
-void learn_print_categories(FILE *out, const scored *s, size_t n, double threshold)
+/* Whether a and b fall in the same category row. */
+static bool same_category(const scored *a, const scored *b, bool by_lang)
+{
+    return strcmp(a->source, b->source) == 0 && strcmp(a->category, b->category) == 0 &&
+           (!by_lang || strcmp(a->lang, b->lang) == 0);
+}
+
+void learn_print_categories(FILE *out, const scored *s, size_t n, double threshold, bool by_lang)
 {
     scored *sub = malloc((n ? n : 1) * sizeof *sub);
     learn_eval e;
@@ -264,13 +271,12 @@ void learn_print_categories(FILE *out, const scored *s, size_t n, double thresho
     for (size_t i = 0; i < n; i++) {
         size_t m = 0;
         bool seen = false;
-        for (size_t k = 0; k < i && !seen; k++)
-            seen = strcmp(s[k].source, s[i].source) == 0 && strcmp(s[k].category, s[i].category) == 0;
+        for (size_t k = 0; k < i && !seen; k++) seen = same_category(&s[k], &s[i], by_lang);
         if (seen) continue;
         for (size_t k = i; k < n; k++)
-            if (strcmp(s[k].source, s[i].source) == 0 && strcmp(s[k].category, s[i].category) == 0) sub[m++] = s[k];
+            if (same_category(&s[k], &s[i], by_lang)) sub[m++] = s[k];
         learn_measure(sub, m, threshold, &e);
-        snprintf(name, sizeof name, "%s %s", s[i].source, s[i].category);
+        snprintf(name, sizeof name, "%s %s%s%s", s[i].source, s[i].category, by_lang ? " " : "", by_lang ? s[i].lang : "");
         learn_print_row(out, name, &e);
     }
     free(sub);

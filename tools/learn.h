@@ -65,8 +65,9 @@ void learn_print_sweep(FILE *out, const scored *s, size_t n);
 /* Rows "all", "en", "zh" and, when by_source, one per source in order of
  * first appearance: learn_print_row() of each group at threshold. */
 void learn_print_groups(FILE *out, const scored *s, size_t n, double threshold, bool by_source);
-/* One row per "source category", in order of first appearance. */
-void learn_print_categories(FILE *out, const scored *s, size_t n, double threshold);
+/* One row per "source category" (per "source category lang" when by_lang),
+ * in order of first appearance. */
+void learn_print_categories(FILE *out, const scored *s, size_t n, double threshold, bool by_lang);
 
 /* A tool's own options: consumes argv[*i] (and its value, moving *i) and
  * returns true, or returns false when argv[*i] is not one of them. */

@@ -24,12 +24,13 @@ static const char usage[] =
     "  --out FILE   write the model here (config/classifier.model ships)\n"
     "  --all        also train on the held-out part (its figures are then void)\n"
     "  --cv K       k-fold cross-validation over the training rows first\n"
-    "  --threshold T  threshold of the cross-validation figures (default 0.5)\n" LEARN_OPTIONS_HELP;
+    "  --threshold T  threshold of the cross-validation figures (default 0.5)\n"
+    "  --categories with --cv: also the figures by source and category\n" LEARN_OPTIONS_HELP;
 
 /* Cross-validation: figures for every training row, scored by a model that
  * did not see it. */
 static int cross_validate(const example *const *rows, size_t n, unsigned k, const learn_params *p,
-                          double threshold)
+                          double threshold, bool categories)
 {
     const example **train = malloc(n * sizeof *train);
     scored *s = malloc(n * sizeof *s);
@@ -46,7 +47,7 @@ static int cross_validate(const example *const *rows, size_t n, unsigned k, cons
         for (size_t i = 0; i < n; i++) {
             const example *e = rows[i];
             if (learn_fold(e->id, p->seed, k) != f) continue;
-            s[ns] = (scored){classifier_score(m, e->msgs, e->nmsgs), e->label, "", e->source, e->category};
+            s[ns] = (scored){classifier_score(m, e->msgs, e->nmsgs, e->ntools), e->label, "", e->source, e->category};
             memcpy(s[ns++].lang, e->lang, 3);
         }
         classifier_free(m);
@@ -56,6 +57,11 @@ static int cross_validate(const example *const *rows, size_t n, unsigned k, cons
     learn_print_groups(stdout, s, ns, threshold, true);
     printf("\n### Threshold sweep, %u-fold cross-validation\n\n", k);
     learn_print_sweep(stdout, s, ns);
+    if (categories) {
+        printf("\n### %u-fold cross-validation by category (threshold %.2f)\n\n", k, threshold);
+        learn_print_header(stdout);
+        learn_print_categories(stdout, s, ns, threshold, false);
+    }
     rc = 0;
 out:
     free(train);
@@ -65,7 +71,7 @@ out:
 
 typedef struct train_options {
     const char *out;
-    bool all;
+    bool all, categories;
     unsigned cv;
     double threshold;
 } train_options;
@@ -75,6 +81,7 @@ static bool train_option(void *ctx, int argc, char **argv, int *i)
     train_options *o = ctx;
     if (strcmp(argv[*i], "--out") == 0 && *i + 1 < argc) o->out = argv[++*i];
     else if (strcmp(argv[*i], "--all") == 0) o->all = true;
+    else if (strcmp(argv[*i], "--categories") == 0) o->categories = true;
     else if (strcmp(argv[*i], "--cv") == 0 && *i + 1 < argc) o->cv = (unsigned)atoi(argv[++*i]);
     else if (strcmp(argv[*i], "--threshold") == 0 && *i + 1 < argc) o->threshold = atof(argv[++*i]);
     else return false;
@@ -84,7 +91,7 @@ static bool train_option(void *ctx, int argc, char **argv, int *i)
 int main(int argc, char **argv)
 {
     learn_params p = LEARN_DEFAULTS;
-    train_options o = {NULL, false, 0, 0.5};
+    train_options o = {NULL, false, false, 0, 0.5};
     featurizer *fx = featurizer_new();
     dataset d = {0};
     const example **rows = NULL;
@@ -116,7 +123,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "tiergate-train: no row may be trained on\n");
         goto out;
     }
-    if (o.cv >= 2 && cross_validate(rows, n, o.cv, &p, o.threshold) < 0) goto out;
+    if (o.cv >= 2 && cross_validate(rows, n, o.cv, &p, o.threshold, o.categories) < 0) goto out;
     if (o.out) {
         if (!(m = learn_train(rows, n, &p))) goto out;
         if (classifier_save(m, o.out, err, sizeof err) < 0) {

@@ -1,6 +1,7 @@
 /*
- * fakellm's behaviour: chat answers, the faults that spoil them on purpose,
- * health probes and the test-control endpoints.  See fakellm.h.
+ * fakellm's behaviour: chat answers (fresh or continued, see fakellm_cont.c),
+ * the faults that spoil them on purpose (named in fakellm_faults.c), health
+ * probes and the test-control endpoints.  See fakellm.h.
  */
 #include "fakellm.h"
 
@@ -24,7 +25,6 @@
 static atomic_long n_requests, n_probes, n_active, n_client_closed, n_ids;
 
 static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
-static cJSON *mode;                      /* the fault mode, a JSON object */
 static char *reqlog[LOG_KEEP];           /* printed request records, a ring */
 static size_t reqlog_head, reqlog_count;
 
@@ -55,214 +55,6 @@ static bool client_gone(int fd, int ms)
     }
 }
 
-/* ---- faults (listed in fakellm.h) ---------------------------------------- */
-
-struct faults {
-    int status, health_status;   /* < 400: no fault */
-    bool llama_errors;           /* error_style "llama" */
-    int error_code;              /* an error_codes index; 0: the plain simulated error */
-    int delay_headers_ms, delay_first_chunk_ms, chunk_delay_ms, chunks;
-    int cut_after, stall_after, malformed_after, error_event_after;   /* < 0: off */
-    bool no_done, no_finish, no_usage, linger, hang, bad_json, no_space, crlf, keepalive, burst;
-    bool once;                   /* mode only: cleared after the next chat request */
-    char *reply;                 /* mode only */
-};
-
-static const struct faults no_faults = {
-    .chunks = 5, .cut_after = -1, .stall_after = -1, .malformed_after = -1, .error_event_after = -1,
-};
-
-enum fault_kind { F_INT, F_BOOL, F_STYLE, F_REPLY, F_CODE };
-
-/* The refusals a gateway must tell apart: each provider's code (OpenAI
- * shape) or type (llama.cpp shape) and its message. */
-static const struct error_code {
-    const char *name, *openai_code, *llama_type, *message;
-} error_codes[] = {
-    {"none", NULL, NULL, NULL},
-    {"context_length", "context_length_exceeded", "exceed_context_size_error",
-     "This model's maximum context length is 4096 tokens. However, your messages resulted in 5274 tokens."},
-    {"content_filter", "content_filter", "content_filter",
-     "The response was filtered due to the prompt triggering the content management policy."},
-};
-
-#define FAULT(key, kind, lo, hi) {#key, kind, offsetof(struct faults, key), lo, hi}
-static const struct fault_key {
-    const char *key;
-    enum fault_kind kind;
-    size_t off;
-    int lo, hi;
-} fault_keys[] = {
-    FAULT(status, F_INT, 0, 599),
-    FAULT(health_status, F_INT, 0, 599),
-    {"error_style", F_STYLE, offsetof(struct faults, llama_errors), 0, 0},
-    {"error_code", F_CODE, offsetof(struct faults, error_code), 0, 0},
-    FAULT(delay_headers_ms, F_INT, 0, 86400000),
-    FAULT(delay_first_chunk_ms, F_INT, 0, 86400000),
-    FAULT(chunk_delay_ms, F_INT, 0, 86400000),
-    FAULT(chunks, F_INT, 1, 1000000),
-    FAULT(cut_after, F_INT, -1, 1000000),
-    FAULT(stall_after, F_INT, -1, 1000000),
-    FAULT(malformed_after, F_INT, -1, 1000000),
-    FAULT(error_event_after, F_INT, -1, 1000000),
-    FAULT(no_done, F_BOOL, 0, 1),
-    FAULT(no_finish, F_BOOL, 0, 1),
-    FAULT(no_usage, F_BOOL, 0, 1),
-    FAULT(linger, F_BOOL, 0, 1),
-    FAULT(hang, F_BOOL, 0, 1),
-    FAULT(bad_json, F_BOOL, 0, 1),
-    FAULT(no_space, F_BOOL, 0, 1),
-    FAULT(crlf, F_BOOL, 0, 1),
-    FAULT(keepalive, F_BOOL, 0, 1),
-    FAULT(burst, F_BOOL, 0, 1),
-    FAULT(once, F_BOOL, 0, 1),
-    FAULT(reply, F_REPLY, 0, 0),
-};
-
-/* An error body with a provider's code, in OpenAI's or llama.cpp's shape. */
-static enum outcome respond_coded(struct conn *c, struct request *rq, int status, const struct error_code *ec,
-                                  bool llama)
-{
-    cJSON *o = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(o, "error");
-    cJSON_AddStringToObject(e, "message", ec->message);
-    if (llama) {
-        cJSON_AddNumberToObject(e, "code", status);
-        cJSON_AddStringToObject(e, "type", ec->llama_type);
-    } else {
-        cJSON_AddStringToObject(e, "type", "invalid_request_error");
-        cJSON_AddNullToObject(e, "param");
-        cJSON_AddStringToObject(e, "code", ec->openai_code);
-    }
-    return respond_json(c, rq, status, o, NULL);
-}
-
-/* Sets one fault from a JSON value (the mode) or a string (a request token).
- * Returns NULL, or what is wrong with it. */
-static const char *fault_set(struct faults *f, const char *key, const cJSON *jv, const char *sv)
-{
-    const struct fault_key *k = NULL;
-    for (size_t i = 0; i < sizeof fault_keys / sizeof *fault_keys && !k; i++)
-        if (strcmp(fault_keys[i].key, key) == 0)
-            k = &fault_keys[i];
-    if (!k)
-        return "unknown fault";
-    void *field = (char *)f + k->off;
-    switch (k->kind) {
-    case F_INT: {
-        double v;
-        char *end;
-        if (jv && !cJSON_IsNumber(jv))
-            return "must be a number";
-        v = jv ? jv->valuedouble : strtod(sv, &end);
-        if ((!jv && end == sv) || !(v >= k->lo && v <= k->hi))
-            return "out of range";
-        *(int *)field = (int)v;
-        return NULL;
-    }
-    case F_BOOL:
-        if (jv && (cJSON_IsBool(jv) || cJSON_IsNumber(jv)))
-            *(bool *)field = cJSON_IsTrue(jv) || (cJSON_IsNumber(jv) && jv->valuedouble != 0);
-        else if (!jv && *sv && strchr("1tTyY", *sv))
-            *(bool *)field = true;
-        else if (!jv && *sv && strchr("0fFnN", *sv))
-            *(bool *)field = false;
-        else
-            return "must be a boolean";
-        return NULL;
-    case F_STYLE: {
-        const char *s = jv ? cJSON_GetStringValue(jv) : sv;
-        if (!s || (strcmp(s, "llama") != 0 && strcmp(s, "openai") != 0))
-            return "must be \"llama\" or \"openai\"";
-        *(bool *)field = strcmp(s, "llama") == 0;
-        return NULL;
-    }
-    case F_CODE: {
-        const char *s = jv ? cJSON_GetStringValue(jv) : sv;
-        for (size_t i = 0; s && i < sizeof error_codes / sizeof *error_codes; i++)
-            if (strcmp(s, error_codes[i].name) == 0) {
-                *(int *)field = (int)i;
-                return NULL;
-            }
-        return "must be \"none\", \"context_length\" or \"content_filter\"";
-    }
-    case F_REPLY:
-        if (!cJSON_IsString(jv))
-            return "must be a string, and is only accepted in the mode";
-        free(f->reply);
-        f->reply = must(strdup(jv->valuestring));
-        return NULL;
-    }
-    return "unknown fault";
-}
-
-/* Applies a mode object; on error *bad names the offending key. */
-static const char *faults_from_json(struct faults *f, const cJSON *obj, const char **bad)
-{
-    const cJSON *item;
-    cJSON_ArrayForEach(item, obj) {
-        const char *err = fault_set(f, item->string, item, NULL);
-        if (err) {
-            *bad = item->string;
-            return err;
-        }
-    }
-    return NULL;
-}
-
-/* Applies the "fake:KEY=VALUE" tokens of a message; bad ones are ignored. */
-static void faults_from_text(struct faults *f, const char *text)
-{
-    for (const char *p = text; (p = strstr(p, "fake:")) != NULL;) {
-        p += 5;
-        size_t klen = strspn(p, "abcdefghijklmnopqrstuvwxyz_");
-        if (klen == 0 || klen >= 32 || p[klen] != '=')
-            continue;
-        char key[32], val[32];
-        memcpy(key, p, klen);
-        key[klen] = '\0';
-        size_t vlen = strcspn(p + klen + 1, " \t\r\n\"',;)]}");
-        if (vlen >= sizeof val)
-            vlen = sizeof val - 1;
-        memcpy(val, p + klen + 1, vlen);
-        val[vlen] = '\0';
-        (void)fault_set(f, key, NULL, val);
-    }
-}
-
-/* A chat request takes a mode set "once" with it: the next one finds none. */
-static void faults_load_mode(struct faults *f, bool chat)
-{
-    const char *bad;
-    *f = no_faults;
-    pthread_mutex_lock(&state_lock);
-    (void)faults_from_json(f, mode, &bad);   /* validated when set */
-    if (chat && f->once) {
-        cJSON_Delete(mode);
-        mode = NULL;
-    }
-    pthread_mutex_unlock(&state_lock);
-}
-
-const char *set_mode(const char *text, char *err, size_t errlen)
-{
-    cJSON *obj = cJSON_ParseWithOpts(text, NULL, true);
-    struct faults f = no_faults;
-    const char *bad = NULL, *why = "the mode must be a JSON object";
-    if (cJSON_IsObject(obj) && !(why = faults_from_json(&f, obj, &bad))) {
-        pthread_mutex_lock(&state_lock);
-        cJSON_Delete(mode);
-        mode = obj;
-        pthread_mutex_unlock(&state_lock);
-        obj = NULL;
-    } else if (bad) {
-        snprintf(err, errlen, "fault \"%s\": %s", bad, why);
-    } else {
-        snprintf(err, errlen, "%s", why);
-    }
-    free(f.reply);
-    cJSON_Delete(obj);
-    return why ? err : NULL;
-}
 
 /* ---- chat completions ---------------------------------------------------- */
 
@@ -274,10 +66,12 @@ struct chat {
     char id[48];
     double created;
     const char *model;
-    char *text;                /* the answer */
+    char *text;                /* the answer sent: the full answer, or its rest */
     long prompt_tokens, completion_tokens;
     bool include_usage;
+    struct cont cont;          /* what the request asks of continuation */
     int events;                /* SSE events sent so far */
+    long long sse_bytes;       /* SSE text sent so far, for cut_at_byte */
 };
 
 /* Called just before a response's last write, so that a client that has read
@@ -289,7 +83,8 @@ static void chat_done(struct chat *s)
     s->active = false;
 }
 
-static void record_request(const struct request *rq)
+/* Records a chat request; cont is its "continuation" field (taken). */
+static void record_request(const struct request *rq, cJSON *cont)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "method", rq->method);
@@ -307,6 +102,7 @@ static void record_request(const struct request *rq)
         }
     }
     cJSON_AddStringToObject(o, "body", rq->body.p);
+    cJSON_AddItemToObject(o, "continuation", cont);
     cJSON_AddNumberToObject(o, "ts_ms", (double)clock_ms(CLOCK_REALTIME));
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
@@ -321,18 +117,11 @@ static void record_request(const struct request *rq)
     pthread_mutex_unlock(&state_lock);
 }
 
-/* The text of the last user message; text parts are joined with "\n". */
-static char *last_user_text(const cJSON *req)
+char *message_text(const cJSON *msg)
 {
-    const cJSON *m, *last = NULL, *part;
-    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(req, "messages")) {
-        const char *role = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "role"));
-        if (role && strcmp(role, "user") == 0)
-            last = m;
-    }
+    const cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content"), *part;
     struct buf b = {0};
     buf_add(&b, "", 0);
-    const cJSON *content = cJSON_GetObjectItemCaseSensitive(last, "content");
     if (cJSON_IsString(content)) {
         buf_add(&b, content->valuestring, strlen(content->valuestring));
         return b.p;
@@ -348,6 +137,17 @@ static char *last_user_text(const cJSON *req)
         }
     }
     return b.p;
+}
+
+static char *last_user_text(const cJSON *req)
+{
+    const cJSON *m, *last = NULL;
+    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(req, "messages")) {
+        const char *role = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "role"));
+        if (role && strcmp(role, "user") == 0)
+            last = m;
+    }
+    return message_text(last);
 }
 
 static char *answer_text(const struct faults *f, const char *said)
@@ -435,28 +235,47 @@ static enum outcome send_completion(struct chat *s)
     return ok ? RESET : GONE;
 }
 
+/* One piece of SSE text in its own HTTP chunk.  With cut_at_byte the
+ * connection is reset once the stream's SSE text reaches that many bytes: the
+ * last chunk is announced whole but sent only up to the cut, which may fall
+ * inside an event, a JSON string or a UTF-8 character. */
+static enum outcome send_sse(struct chat *s, const char *p, size_t n)
+{
+    long long cut = s->f.cut_at_byte;
+    if (cut < 0 || s->sse_bytes + (long long)n <= cut) {
+        s->sse_bytes += (long long)n;
+        return send_chunk(s->c, p, n) ? DONE : GONE;
+    }
+    struct buf b = {0};
+    buf_printf(&b, "%zx\r\n", n);
+    buf_add(&b, p, (size_t)(cut - s->sse_bytes));
+    bool ok = send_all(s->c, b.p, b.len);
+    free(b.p);
+    return ok ? RESET : GONE;
+}
+
 /* One SSE event, in its own HTTP chunk, after the optional keep-alive comment
  * and the delay due before it. */
 static enum outcome send_event(struct chat *s, const char *data)
 {
     const char *eol = s->f.crlf ? "\r\n" : "\n";
     struct buf b = {0};
-    bool ok = true;
+    enum outcome o = DONE;
     if (s->f.keepalive) {
         buf_printf(&b, ": keep-alive%s%s", eol, eol);
-        ok = send_chunk(s->c, b.p, b.len);
+        o = send_sse(s, b.p, b.len);
         b.len = 0;
     }
     int delay = s->events == 0 ? s->f.delay_first_chunk_ms : s->f.chunk_delay_ms;
-    if (!ok || (delay > 0 && client_gone(s->c->fd, delay))) {
-        free(b.p);
-        return GONE;
+    if (o == DONE && delay > 0 && client_gone(s->c->fd, delay))
+        o = GONE;
+    if (o == DONE) {
+        buf_printf(&b, "data:%s%s%s%s", s->f.no_space ? "" : " ", data, eol, eol);
+        o = send_sse(s, b.p, b.len);
+        s->events++;
     }
-    buf_printf(&b, "data:%s%s%s%s", s->f.no_space ? "" : " ", data, eol, eol);
-    ok = send_chunk(s->c, b.p, b.len);
     free(b.p);
-    s->events++;
-    return ok ? DONE : GONE;
+    return o;
 }
 
 static enum outcome send_event_json(struct chat *s, cJSON *o)
@@ -493,16 +312,18 @@ static enum outcome end_stream(struct chat *s)
     return send_chunk(s->c, "", 0) ? DONE : GONE;
 }
 
-/* Splits text into at most k pieces of about equal size, cut at UTF-8
- * character starts.  Returns the number n of pieces; *edges gets n + 1
- * offsets. */
-static size_t split_text(const char *t, int k, size_t **edges)
+/* Splits text into at most k pieces of about equal size, or (bytes > 0) into
+ * pieces of `bytes` bytes, cut at UTF-8 character starts either way: a JSON
+ * string holds whole characters only (see fakellm_cont.c on cut_at_byte).
+ * Returns the number n of pieces; *edges gets n + 1 offsets. */
+static size_t split_text(const char *t, int k, int bytes, size_t **edges)
 {
-    size_t len = strlen(t), parts = (size_t)k < len ? (size_t)k : len, n = 0;
+    size_t len = strlen(t), n = 0;
+    size_t parts = bytes > 0 ? (len + (size_t)bytes - 1) / (size_t)bytes : (size_t)k < len ? (size_t)k : len;
     size_t *e = must(malloc((parts + 1) * sizeof *e));
     e[0] = 0;
     for (size_t i = 1; i <= parts; i++) {
-        size_t b = len * i / parts;
+        size_t b = bytes > 0 ? (i * (size_t)bytes < len ? i * (size_t)bytes : len) : len * i / parts;
         while (b < len && ((unsigned char)t[b] & 0xC0) == 0x80)
             b++;
         if (b > e[n])
@@ -579,7 +400,7 @@ static enum outcome send_stream(struct chat *s)
     free(h.p);
     if (!ok)
         return GONE;
-    size_t *edges, n = split_text(s->text, s->f.chunks, &edges);
+    size_t *edges, n = split_text(s->text, s->f.chunks, s->f.chunk_bytes, &edges);
     enum outcome o = stream_events(s, edges, n);
     free(edges);
     cork(s, 0);
@@ -600,6 +421,12 @@ static enum outcome serve_chat(struct chat *s, const cJSON *req)
     s->model = model && *model ? model : opt_model;
     s->text = answer_text(&s->f, said);
     free(said);
+    cont_classify(&s->cont, req, s->rq, &s->f);
+    if (s->cont.asked && !s->cont.refusal) {
+        size_t from = cont_start(&s->cont, s->text, &s->f);
+        memmove(s->text, s->text + from, strlen(s->text + from) + 1);
+    }
+    record_request(s->rq, cont_record(&s->cont));
     s->prompt_tokens = s->rq->body.len / 4 > 0 ? (long)(s->rq->body.len / 4) : 1;
     s->completion_tokens = count_words(s->text);
     s->include_usage = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"));
@@ -608,12 +435,12 @@ static enum outcome serve_chat(struct chat *s, const cJSON *req)
         return client_gone(s->c->fd, WAIT_CAP_MS) ? GONE : CLOSE;
     if (s->f.delay_headers_ms > 0 && client_gone(s->c->fd, s->f.delay_headers_ms))
         return GONE;
-    if (s->f.status >= 400) {
+    if (s->f.status >= 400 || s->cont.refusal)
         chat_done(s);
-        if (s->f.error_code)
-            return respond_coded(s->c, s->rq, s->f.status, &error_codes[s->f.error_code], s->f.llama_errors);
-        return respond_simulated(s->c, s->rq, s->f.status, s->f.llama_errors);
-    }
+    if (s->f.status >= 400)
+        return respond_fault_status(s->c, s->rq, &s->f);
+    if (s->cont.refusal)
+        return cont_respond_refusal(s->c, s->rq, &s->cont, s->f.dialect);
     return cJSON_IsTrue(stream) ? send_stream(s) : send_completion(s);
 }
 
@@ -622,12 +449,12 @@ enum outcome handle_chat(struct conn *c, struct request *rq)
     struct chat s = {.c = c, .rq = rq, .f = no_faults, .active = true};
     atomic_fetch_add(&n_requests, 1);
     atomic_fetch_add(&n_active, 1);
-    record_request(rq);
     cJSON *req = cJSON_ParseWithOpts(rq->body.p, NULL, true);
     enum outcome o;
     if (cJSON_IsObject(req)) {
         o = serve_chat(&s, req);
     } else {
+        record_request(rq, cJSON_CreateNull());
         chat_done(&s);
         o = respond_error(c, rq, 400, "We could not parse the JSON body of your request.", false);
     }
@@ -635,6 +462,7 @@ enum outcome handle_chat(struct conn *c, struct request *rq)
         atomic_fetch_add(&n_client_closed, 1);
     chat_done(&s);
     cJSON_Delete(req);
+    cont_free(&s.cont);
     free(s.text);
     free(s.f.reply);
     return o;

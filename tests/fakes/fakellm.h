@@ -10,14 +10,14 @@
  * encoding with one HTTP chunk per event (wire-formats.md sections 1.4-1.6,
  * 2.2, 2.4).
  *
- * Two layers, one file each:
+ * Four files:
  *  - fakellm_http.c, the wire: one detached thread per connection (at most
  *    MAX_CONNS live), blocking sockets.  A connection reads one request at a
  *    time through a fixed 64 KiB buffer (which also bounds the header block),
  *    hands it to the endpoint it names, and loops while the connection is
  *    keep-alive.  SIGTERM and SIGINT _exit(0) at once: nothing needs
  *    flushing and the connection threads need no joining.
- *  - fakellm.c, the behaviour: the answers and the faults.  The answer is
+ *  - fakellm.c, the behaviour: the answers and what the faults do.  The answer is
  *    deterministic, "[<label> simulated] You said: <last user text>", so a
  *    test can tell which tier answered and what it was sent.  The fault mode
  *    (POST /_fake/mode or --mode) applies to every chat request until
@@ -28,7 +28,27 @@
  *    in progress ("active", dropped just before a response's last write) and
  *    those the client abandoned ("client_closed").  Chat requests are
  *    recorded (the last LOG_KEEP) for GET /_fake/requests, so tests can check
- *    exactly what the gateway forwarded.
+ *    exactly what the gateway forwarded; each record's "continuation" is
+ *    null, or {"dialect" (the shape the request spoke), "prefix" (the
+ *    trailing assistant text), "outcome", "from" (where the sent text starts
+ *    in the full answer), "error" (when refused)}.
+ *  - fakellm_faults.c, the fault vocabulary below: mode, tokens, coded errors.
+ *  - fakellm_cont.c, continuation: a request ending with an assistant message
+ *    (with its dialect's marker) is answered with the rest of the full answer
+ *    that message begins, streaming or not; the full answer is the same
+ *    asked fresh or continued.  Outcomes: "continued"; "unmatched" (the
+ *    prefix is not the start of the answer: answered from the start);
+ *    "restarted", "trimmed", "rejected" (the faults); "fresh" (dialect none:
+ *    a trailing assistant message is history); "refused" (a 400 in the
+ *    dialect's error shape for any other shape: a missing or foreign marker,
+ *    "prefix" outside /beta/, continue_final_message without
+ *    add_generation_prompt false, two trailing assistant messages, tool
+ *    calls or enable_thinking with prefill).  The 400's shape is the
+ *    provider's: llama.cpp's (prefill), DeepSeek's (prefix), DashScope's with
+ *    "request_id" (partial), vLLM's (continue_final_message), OpenAI's (none).
+ *    A status fault comes before any refusal.  The tokens are read from the
+ *    last user message, which a continuation has before its assistant one.
+ *    fakellm_cont.c says why it refuses what it refuses.
  *
  * Faults:
  *   status N              answer HTTP N (400-599) with an error body, streaming
@@ -41,6 +61,22 @@
  *   delay_first_chunk_ms  streaming: wait between the headers and the first event
  *   chunk_delay_ms N      streaming: wait between events
  *   chunks N              content chunks (default 5)
+ *   chunk_bytes N         streaming: content chunks of N bytes instead, each
+ *                         carried on to the next UTF-8 character start (a JSON
+ *                         string holds whole characters); pieces beside
+ *                         multi-byte characters and inside placeholders
+ *   cut_at_byte N         streaming: reset the connection once N bytes of SSE
+ *                         text are sent; the last HTTP chunk is announced whole
+ *                         and sent only up to the cut, which may fall inside an
+ *                         event, a JSON string or a UTF-8 character
+ *   dialect D             the continuation dialect spoken: prefill, prefix,
+ *                         partial, continue_final_message or none (default:
+ *                         --continuation, itself "prefill")
+ *   continuation X        reject: a continuation gets the dialect's 400;
+ *                         restart: the prefix is ignored, the answer starts
+ *                         over; trim: trailing whitespace of the prefix is
+ *                         dropped first (a template that trims), so the rest
+ *                         repeats it; none: no fault
  *   cut_after N           streaming: reset the connection after N content
  *                         chunks (0: after the headers); otherwise after the
  *                         headers and half the body
@@ -137,13 +173,75 @@ enum outcome respond_error(struct conn *c, struct request *rq, int status, const
                            bool llama);
 enum outcome respond_simulated(struct conn *c, struct request *rq, int status, bool llama);
 
+/* ---- the faults (fakellm_faults.c) -------------------------------------- */
+
+/* The continuation dialects; their names are dialect_names[]. */
+enum dialect { DIALECT_PREFILL, DIALECT_PREFIX, DIALECT_PARTIAL, DIALECT_CFM, DIALECT_NONE };
+/* The continuation fault. */
+enum cont_fault { CONT_FAULT_NONE, CONT_FAULT_REJECT, CONT_FAULT_RESTART, CONT_FAULT_TRIM };
+
+struct faults {
+    int status, health_status;   /* < 400: no fault */
+    bool llama_errors;           /* error_style "llama" */
+    int error_code;              /* an error code index; 0: the plain simulated error */
+    int delay_headers_ms, delay_first_chunk_ms, chunk_delay_ms, chunks, chunk_bytes;
+    int cut_after, stall_after, malformed_after, error_event_after, cut_at_byte;   /* < 0: off */
+    bool no_done, no_finish, no_usage, linger, hang, bad_json, no_space, crlf, keepalive, burst;
+    bool once;                   /* mode only: cleared after the next chat request */
+    int dialect;                 /* enum dialect: the one continuation dialect spoken */
+    int continuation;            /* enum cont_fault */
+    char *reply;                 /* mode only; the caller frees it */
+};
+
+extern const struct faults no_faults;
+extern const char *const dialect_names[];   /* NULL-terminated */
+extern int opt_dialect;                     /* --continuation; the default of "dialect" */
+
+/* The mode's faults (over no_faults and opt_dialect).  A chat request takes
+ * a mode set "once" with it: the next one finds none. */
+void faults_load_mode(struct faults *f, bool chat);
+/* Applies the "fake:KEY=VALUE" tokens of a text; bad ones are ignored. */
+void faults_from_text(struct faults *f, const char *text);
+/* Replaces the fault mode with a JSON object.  NULL, or an error in err. */
+const char *set_mode(const char *text, char *err, size_t errlen);
+/* The error answer of the status fault (f->status >= 400). */
+enum outcome respond_fault_status(struct conn *c, struct request *rq, const struct faults *f);
+
+/* ---- continuation (fakellm_cont.c) --------------------------------------- */
+
+/* What a chat request asks of the continuation machinery, and what the fake
+ * made of it. */
+struct cont {
+    bool asked;                  /* it ends with an assistant message or sets a marker */
+    enum dialect shape;          /* the dialect its shape speaks */
+    char *prefix;                /* the trailing assistant text, or NULL; owned */
+    const char *refusal;         /* the fake refuses the request (400) for this reason */
+    const char *outcome;         /* "continued", "unmatched", "restarted", "trimmed",
+                                    "fresh", "refused", "rejected" */
+    size_t from;                 /* where in the full answer the sent text starts */
+};
+
+/* Reads the request's shape and decides whether the dialect f->dialect
+ * accepts it.  rq gives the path (the "prefix" dialect wants /beta/). */
+void cont_classify(struct cont *ct, const cJSON *req, const struct request *rq, const struct faults *f);
+/* For an accepted request: where the answer to send starts in the full
+ * answer, after the continuation fault.  Sets ct->from and ct->outcome. */
+size_t cont_start(struct cont *ct, const char *full, const struct faults *f);
+/* The 400 of a refused or rejected continuation, in the dialect's error shape. */
+enum outcome cont_respond_refusal(struct conn *c, struct request *rq, const struct cont *ct, int dialect);
+/* The "continuation" field of a request record: null when not asked. */
+cJSON *cont_record(const struct cont *ct);
+void cont_free(struct cont *ct);
+
 /* ---- the behaviour (fakellm.c) ------------------------------------------- */
+
+/* The text of a message: its string content, or its text parts joined with
+ * "\n" ("" for none).  The caller frees it. */
+char *message_text(const cJSON *msg);
 
 enum outcome handle_chat(struct conn *c, struct request *rq);
 enum outcome handle_probe(struct conn *c, struct request *rq);
 enum outcome handle_requests(struct conn *c, struct request *rq, bool clear);
 enum outcome handle_stats(struct conn *c, struct request *rq);
-/* Replaces the fault mode with a JSON object.  NULL, or an error in err. */
-const char *set_mode(const char *text, char *err, size_t errlen);
 
 #endif

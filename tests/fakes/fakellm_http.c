@@ -520,18 +520,20 @@ static void print_listening(int fd)
 static void usage(FILE *out)
 {
     fprintf(out, "usage: fakellm [--host 127.0.0.1] [--port N] [--model NAME] [--label TEXT]\n"
-                 "               [--mode JSON] [--quiet]\n");
+                 "               [--mode JSON] [--continuation DIALECT] [--quiet]\n"
+                 "DIALECT: prefill (default), prefix, partial, continue_final_message or none\n");
 }
 
 int main(int argc, char **argv)
 {
-    const char *host = "127.0.0.1", *port = "0", *mode_json = "{}";
+    const char *host = "127.0.0.1", *port = "0", *mode_json = "{}", *dialect = "prefill";
     for (int i = 1; i < argc; i++) {
         const char **dst = strcmp(argv[i], "--host") == 0 ? &host
                          : strcmp(argv[i], "--port") == 0 ? &port
                          : strcmp(argv[i], "--model") == 0 ? &opt_model
                          : strcmp(argv[i], "--label") == 0 ? &opt_label
-                         : strcmp(argv[i], "--mode") == 0 ? &mode_json : NULL;
+                         : strcmp(argv[i], "--mode") == 0 ? &mode_json
+                         : strcmp(argv[i], "--continuation") == 0 ? &dialect : NULL;
         if (strcmp(argv[i], "--quiet") == 0) {
             opt_quiet = true;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -549,6 +551,13 @@ int main(int argc, char **argv)
     long p = strtol(port, &end, 10);
     if (!*port || *end || p < 0 || p > 65535) {
         fprintf(stderr, "fakellm: bad port '%s'\n", port);
+        return 2;
+    }
+    for (opt_dialect = 0; dialect_names[opt_dialect] && strcmp(dialect, dialect_names[opt_dialect]) != 0;)
+        opt_dialect++;
+    if (!dialect_names[opt_dialect]) {
+        fprintf(stderr, "fakellm: bad --continuation '%s'\n", dialect);
+        usage(stderr);
         return 2;
     }
     if (set_mode(mode_json, err, sizeof err)) {

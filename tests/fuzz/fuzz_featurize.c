@@ -82,16 +82,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         n++;
         at += len + 1;
     }
+    size_t ntools = data[0] >> 4;   /* the high bits: a number of tools */
     a.msgs = b.msgs = msgs;
     a.nmsgs = b.nmsgs = n;
-    featurize(fx, msgs, n, true, check, &a);
-    featurize(fx, msgs, n, false, check, &b);
+    featurize(fx, msgs, n, ntools, true, check, &a);
+    featurize(fx, msgs, n, ntools, false, check, &b);
     REQUIRE(a.n == b.n && a.sum == b.sum);
-    score = classifier_score(model, msgs, n);
+    score = classifier_score(model, msgs, n, ntools);
     /* Language identification reads the same untrusted text. */
     REQUIRE(classifier_language(model, msgs, n) < LANG_COUNT);
     REQUIRE(score >= 0 && score <= 1);
-    REQUIRE(classifier_explain(model, msgs, n, &e) == 0);
+    REQUIRE(classifier_explain(model, msgs, n, ntools, &e) == 0);
     REQUIRE(e.score == score && e.n <= CLASSIFIER_TOP);
+    REQUIRE(e.focus.turn <= n && e.focus.ncontext <= 4);
+    for (size_t i = 0; i < e.n; i++) REQUIRE(e.top[i].turn >= -1 && e.top[i].turn < (long)n);
     return 0;
 }

@@ -447,11 +447,12 @@ function controlRequest(base, method, p, body) {
 /**
  * Starts fakellm on host (an address of this machine) and a free port.  wrap
  * is a command prefix it runs under, e.g. ["ip", "netns", "exec", NAME] to run
- * it in a network namespace.  Returns {port, host, base, url (base URL ending
+ * it in a network namespace; args are more command-line arguments (e.g.
+ * ["--continuation", "prefix"]).  Returns {port, host, base, url (base URL ending
  * /v1), requests(), clear(), setMode(obj), stats(), stop(), proc}.
  */
-export async function startFake({ model = 'fake-model', label = 'fake', mode, host = '127.0.0.1', wrap = [] } = {}) {
-  const args = ['--host', host, '--port', '0', '--model', model, '--label', label, '--quiet'];
+export async function startFake({ model = 'fake-model', label = 'fake', mode, host = '127.0.0.1', wrap = [], args: extra = [] } = {}) {
+  const args = ['--host', host, '--port', '0', '--model', model, '--label', label, '--quiet', ...extra];
   if (mode) args.push('--mode', JSON.stringify(mode));
   const argv = [...wrap, FAKELLM_BIN, ...args];
   const proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -225,6 +225,36 @@ describe('routing', () => {
       assert.deepEqual(await counts(), { device: 0, cloud: 0 });
     });
 
+    it('explains which turn decided: a follow-up inherits the thread, a command after it does not', async () => {
+      const thread = [
+        { role: 'system', content: 'You are a careful assistant. Prove every claim and write code when asked.' },
+        { role: 'user', content: 'Prove that the square root of 2 is irrational' },
+        { role: 'assistant', content: 'Suppose sqrt(2) = p/q in lowest terms; then p^2 = 2q^2 ...' },
+      ];
+      const tools = ['set_window', 'navigate_to', 'play_media'].map((name) => ({
+        type: 'function', function: { name, parameters: { type: 'object', properties: {} } },
+      }));
+      const why = await request(gw.base, {
+        method: 'POST', path: '/v1/route',
+        body: JSON.stringify({ model: 'auto', messages: [...thread, { role: 'user', content: 'why?' }] }),
+      });
+      assert.equal(why.status, 200, why.text);
+      assert.deepEqual(why.json.decided_by, { turn: 3, follow_up: true, context_turns: [1], context_weight: 1, tools: 0 });
+      assert.equal(why.json.tier, 'cloud', why.text);
+      assertFeatures(why.json, why.text);
+      assert.ok(why.json.features.some((f) => f.turn === 1 && f.contribution > 0),
+        `no feature of the inherited proof: ${why.text}`);
+      const cmd = await request(gw.base, {
+        method: 'POST', path: '/v1/route',
+        body: JSON.stringify({ model: 'auto', tools, messages: [...thread, { role: 'user', content: 'ok, open the sunroof please' }] }),
+      });
+      assert.equal(cmd.status, 200, cmd.text);
+      assert.deepEqual(cmd.json.decided_by, { turn: 3, follow_up: false, context_turns: [1], context_weight: 0.25, tools: 3 });
+      assert.equal(cmd.json.tier, 'device', cmd.text);
+      assert.ok(cmd.json.features.every((f) => f.turn === undefined || f.turn === 1 || f.turn === 3), cmd.text);
+      assert.deepEqual(await counts(), { device: 0, cloud: 0 });
+    });
+
     it('rejects a bad body like the chat endpoint', async () => {
       const res = await request(gw.base, { method: 'POST', path: '/v1/route', body: '{"model":"auto","messages":' });
       assertErrorResponse(res, 400, 'route with malformed JSON');

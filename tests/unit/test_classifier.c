@@ -185,7 +185,7 @@ static double score_turns(const classifier *m, const char *const *texts, size_t 
         memcpy(copy, texts[i], len);
         msgs[i] = (feature_message){i % 2 == 0, copy, len};   /* user, assistant, user, ... */
     }
-    s = classifier_score(m, msgs, n);
+    s = classifier_score(m, msgs, n, 0);
     for (size_t i = 0; i < n; i++) free((char *)msgs[i].text);
     return s;
 }
@@ -215,8 +215,8 @@ static void test_scoring(void)
     CHECK(m != NULL);
     if (!m) return;
     CHECK(fabs(score_of(m, "") - 1 / (1 + exp(1.0))) < 1e-12);
-    CHECK_INT(classifier_explain(m, &msg, 1, &e), 0);
-    CHECK(e.score == classifier_score(m, &msg, 1));
+    CHECK_INT(classifier_explain(m, &msg, 1, 0, &e), 0);
+    CHECK(e.score == classifier_score(m, &msg, 1, 0));
     CHECK(e.bias == -1.0);
     CHECK_INT(e.n, 2);
     CHECK_STR(e.top[0].name, "verb:prove");
@@ -307,6 +307,64 @@ static void test_shipped_languages(void)
     classifier_free(m);
 }
 
+/* Whole conversations on the shipped model (texts written for this test,
+ * in neither the training nor the evaluation data). */
+static void test_shipped_conversations(void)
+{
+    char err[512];
+    classifier *m = classifier_load(SHIPPED, err, sizeof err);
+    static const char *const system =
+        "你是车载助手。回答要简短，不超过两句；车控指令直接执行并确认；导航时说明预计到达时间；"
+        "不回答危险驾驶相关的问题；不编造车辆没有的功能。You must prove every claim, write code when "
+        "asked, analyze trade-offs in depth and design complete plans with constraints.";
+    static const char *const hard_then_command[] = {"证明任意奇数的平方减一能被8整除", "设奇数为2k+1，平方减一得4k(k+1)……",
+                                                    "好的，把座椅通风打开"};
+    static const char *const hard_then_why[] = {"证明任意奇数的平方减一能被8整除", "设奇数为2k+1，平方减一得4k(k+1)……",
+                                                "为什么"};
+    static const char *const asks[] = {"打开车窗", "帮我把空调温度调到二十二度"};
+    static const char *const plan = "后天先去车检再接爸妈去吃饭，顺路买个蛋糕，下午五点之前要回到家，几点出门";
+    feature_message msgs[2];
+    double alone, with_system;
+
+    CHECK(m != NULL);
+    if (!m) {
+        fprintf(stderr, "  %s\n", err);
+        return;
+    }
+    CHECK(score_turns(m, hard_then_command, 3) < threshold);
+    CHECK(score_turns(m, hard_then_why, 3) >= threshold);
+    /* The explanation says which turn decided: the follow-up, inheriting the proof. */
+    {
+        feature_message conv[3];
+        classifier_explanation e;
+        bool from_proof = false;
+        for (size_t i = 0; i < 3; i++) conv[i] = (feature_message){i != 1, hard_then_why[i], strlen(hard_then_why[i])};
+        CHECK_INT(classifier_explain(m, conv, 3, 0, &e), 0);
+        CHECK(e.focus.follow_up && e.focus.turn == 2 && e.focus.ncontext == 1 && e.focus.context[0] == 0);
+        for (size_t i = 0; i < e.n; i++) {
+            CHECK(e.top[i].turn == -1 || e.top[i].turn == 0 || e.top[i].turn == 2);
+            from_proof |= e.top[i].turn == 0 && e.top[i].contribution > 0;
+        }
+        CHECK(from_proof);
+    }
+    /* A system prompt alone cannot move a request: it is not read. */
+    for (size_t i = 0; i < sizeof asks / sizeof asks[0]; i++) {
+        msgs[0] = (feature_message){false, system, strlen(system)};
+        msgs[1] = (feature_message){true, asks[i], strlen(asks[i])};
+        alone = classifier_score(m, &msgs[1], 1, 0);
+        with_system = classifier_score(m, msgs, 2, 0);
+        CHECK(alone == with_system && with_system < threshold);
+    }
+    /* Colloquial planning is complex, with or without tools; one command
+     * with tools stays simple. */
+    msgs[0] = (feature_message){true, plan, strlen(plan)};
+    CHECK(classifier_score(m, msgs, 1, 0) >= threshold);
+    CHECK(classifier_score(m, msgs, 1, 8) >= threshold);
+    msgs[0] = (feature_message){true, asks[0], strlen(asks[0])};
+    CHECK(classifier_score(m, msgs, 1, 8) < threshold);
+    classifier_free(m);
+}
+
 /* /v1/route's explanation on the shipped model: named, ordered, and the
  * score the chat endpoint acts on. */
 static void test_explanation(void)
@@ -320,8 +378,8 @@ static void test_explanation(void)
 
     CHECK(m != NULL);
     if (!m) return;
-    CHECK_INT(classifier_explain(m, &msg, 1, &e), 0);
-    CHECK(e.score == classifier_score(m, &msg, 1));
+    CHECK_INT(classifier_explain(m, &msg, 1, 0, &e), 0);
+    CHECK(e.score == classifier_score(m, &msg, 1, 0));
     CHECK(e.n == CLASSIFIER_TOP);
     for (size_t i = 0; i < e.n; i++) {
         CHECK(e.top[i].name[0] != '\0' && isfinite(e.top[i].contribution));
@@ -347,13 +405,13 @@ static void test_hostile(void)
         feature_message msg = {true, copy, cut};
         double s;
         memcpy(copy, t, cut);
-        s = classifier_score(m, &msg, 1);
+        s = classifier_score(m, &msg, 1, 0);
         CHECK(s >= 0 && s <= 1);
-        CHECK_INT(classifier_explain(m, &msg, 1, &e), 0);
+        CHECK_INT(classifier_explain(m, &msg, 1, 0, &e), 0);
         CHECK(e.score == s);
         free(copy);
     }
-    CHECK(classifier_score(m, NULL, 0) >= 0);
+    CHECK(classifier_score(m, NULL, 0, 0) >= 0);
     classifier_free(m);
 }
 
@@ -373,6 +431,7 @@ int main(void)
     test_scoring();
     test_shipped_model();
     test_shipped_languages();
+    test_shipped_conversations();
     test_explanation();
     test_hostile();
     for (const char *const *n = (const char *const[]){"a.model", "empty.model", "magic.model", "truncated.model",

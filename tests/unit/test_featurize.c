@@ -39,8 +39,9 @@ static void record(void *ctx, const feature *f, const feature_origin *o, size_t 
 
 /* Featurizes a conversation of texts (user turns unless roles says
  * otherwise: 'u' user, 's' system, 'a' assistant), each in an exact-size
- * heap block. */
-static void conv(seen *s, const char *roles, const char *const *texts, const size_t *lens, size_t n)
+ * heap block, whose request carries ntools tools. */
+static void conv_tools(seen *s, const char *roles, const char *const *texts, const size_t *lens, size_t n,
+                       size_t ntools)
 {
     feature_message m[8] = {{0}};
 
@@ -53,8 +54,13 @@ static void conv(seen *s, const char *roles, const char *const *texts, const siz
         memcpy(copy, texts[i], len);
         m[i] = (feature_message){!roles || roles[i] == 'u', copy, len};
     }
-    featurize(fx, m, n, true, record, s);
+    featurize(fx, m, n, ntools, true, record, s);
     for (size_t i = 0; i < n; i++) free((char *)m[i].text);
+}
+
+static void conv(seen *s, const char *roles, const char *const *texts, const size_t *lens, size_t n)
+{
+    conv_tools(s, roles, texts, lens, n, 0);
 }
 
 static void text(seen *s, const char *t) { conv(s, NULL, &t, NULL, 1); }
@@ -236,12 +242,14 @@ static void test_normalisation(void)
 }
 
 /* The request is the last user turn; up to four earlier user turns share
- * a weight of one; other roles are not read. */
+ * a weight of one behind a follow-up, of a quarter behind any other
+ * request; other roles are not read. */
 static void test_conversations(void)
 {
     static const char *const t3[] = {"证明勾股定理", "好的，我们从直角三角形开始……", "继续"};
     static const char *const sys[] = {"You must prove theorems and write Python code.", "打开空调"};
     static const char *const six[] = {"aa", "bb", "cc", "dd", "ee", "ff"};
+    static const char *const sw[] = {"证明勾股定理", "好的，我们从直角三角形开始……", "那先把座椅加热打开吧"};
     static seen s;
 
     conv(&s, "uau", t3, NULL, 3);
@@ -250,19 +258,79 @@ static void test_conversations(void)
     CHECK(named(&s, "verb:证明") == 1);
     CHECK(!has(&s, "chars2:三角"));                                   /* the assistant is not read */
     CHECK(fabs(named(&s, "turns") - log1p(1)) < 1e-12);
+    CHECK(named(&s, "follow_up") == 1);
+    /* A self-contained command after a hard turn rests on itself. */
+    conv(&s, "uau", sw, NULL, 3);
+    CHECK(fabs(value(&s, "chars2:证明") - 0.25 / sqrt(6)) < 1e-12);
+    CHECK(fabs(value(&s, "chars2:座椅") - 1 / sqrt(10)) < 1e-12);
+    CHECK(!has(&s, "follow_up"));
     conv(&s, "su", sys, NULL, 2);
     CHECK(!has(&s, "verb:prove") && !has(&s, "word:python") && !has(&s, "turns"));
     /* No user turn: the last message stands in for the request. */
     conv(&s, "s", sys, NULL, 1);
     CHECK(has(&s, "verb:prove"));
-    /* Six user turns: the last, and the four before it at 1/4 each. */
+    /* Six user turns: the last, and the four before it sharing 1/4. */
     conv(&s, "uuuuuu", six, NULL, 6);
     CHECK(fabs(value(&s, "word:ff") - 1 / sqrt(2)) < 1e-12);
-    CHECK(fabs(value(&s, "word:bb") - 0.25 / sqrt(2)) < 1e-12);
+    CHECK(fabs(value(&s, "word:bb") - 0.0625 / sqrt(2)) < 1e-12);
     CHECK(!has(&s, "word:aa"));
     CHECK(fabs(named(&s, "turns") - log1p(5)) < 1e-12);
     conv(&s, "", NULL, NULL, 0);
     CHECK_INT(s.n, 0);
+}
+
+/* Which turn a decision rests on. */
+static void test_focus(void)
+{
+    static const char *const followups[] = {"继续", "为什么", "举个例子", "go on", "Why?", "and in Go?"};
+    static const char *const selfcontained[] = {"打开车窗", "下一首", "thanks, play some music",
+                                                "继续往下写这篇文章的第二部分，重点写主人公离开故乡的那个冬天的心理变化"};
+    feature_message m[3] = {{true, "证明勾股定理", strlen("证明勾股定理")}, {false, "好", 3}, {true, NULL, 0}};
+    feature_focus f;
+
+    for (size_t i = 0; i < sizeof followups / sizeof followups[0]; i++) {
+        m[2] = (feature_message){true, followups[i], strlen(followups[i])};
+        featurize_focus(m, 3, &f);
+        CHECK(f.follow_up && f.turn == 2 && f.ncontext == 1 && f.context[0] == 0 && f.context_weight == 1);
+    }
+    for (size_t i = 0; i < sizeof selfcontained / sizeof selfcontained[0]; i++) {
+        m[2] = (feature_message){true, selfcontained[i], strlen(selfcontained[i])};
+        featurize_focus(m, 3, &f);
+        CHECK(!f.follow_up && f.turn == 2 && f.ncontext == 1 && f.context_weight == 0.25);
+    }
+    /* A lone turn inherits nothing, whatever it says. */
+    featurize_focus(&m[2], 1, &f);
+    CHECK(!f.follow_up && f.turn == 0 && f.ncontext == 0 && f.context_weight == 0);
+    featurize_focus(NULL, 0, &f);
+    CHECK(f.turn == 0 && f.ncontext == 0);
+}
+
+/* Tools, plans, comparisons and calculations. */
+static void test_plans(void)
+{
+    static const char *const plan[] = {"明早先送孩子再去开会，顺路加个油，九点之前要到"};
+    static const char *const cmp[] = {"两种套餐哪个更划算，帮我算算一共多少钱"};
+    static const char *const en[] = {"Drop the kids first, then the bank before 9; which option is cheaper in total?"};
+    static seen s;
+
+    conv_tools(&s, NULL, plan, NULL, 1, 4);
+    CHECK(fabs(named(&s, "tools") - log1p(4)) < 1e-12);
+    CHECK(fabs(named(&s, "steps") - log1p(3)) < 1e-12);        /* 先送 再去 顺路 */
+    CHECK(fabs(named(&s, "conditions") - log1p(1)) < 1e-12);   /* 之前 */
+    CHECK(fabs(named(&s, "tool_plan") - log1p(4)) < 1e-12);
+    conv(&s, NULL, plan, NULL, 1);
+    CHECK(!has(&s, "tools") && !has(&s, "tool_plan") && has(&s, "steps"));
+    conv(&s, NULL, cmp, NULL, 1);
+    CHECK(fabs(named(&s, "compare") - log1p(2)) < 1e-12);      /* 哪个 划算 */
+    CHECK(fabs(named(&s, "calc") - log1p(3)) < 1e-12);         /* 算算 一共 多少钱 */
+    CHECK(!has(&s, "steps"));
+    conv_tools(&s, NULL, cmp, NULL, 1, 2);
+    CHECK(has(&s, "tools") && !has(&s, "tool_plan"));          /* a comparison is not a plan of steps */
+    conv(&s, NULL, en, NULL, 1);
+    CHECK(fabs(named(&s, "steps") - log1p(2)) < 1e-12);        /* first, then */
+    CHECK(fabs(named(&s, "conditions") - log1p(1)) < 1e-12);   /* before */
+    CHECK(fabs(named(&s, "compare") - log1p(2)) < 1e-12);      /* option, cheaper */
+    CHECK(fabs(named(&s, "calc") - log1p(1)) < 1e-12);         /* total */
 }
 
 /* Names: the n-gram as seen, lower-cased, spaces collapsed, cut on a
@@ -305,7 +373,7 @@ static void test_deterministic(void)
     CHECK(same(&a, &b));
     b.n = b.batches = 0;
     b.origins_ok = true;
-    featurize(fx, &m, 1, false, record, &b);
+    featurize(fx, &m, 1, 0, false, record, &b);
     CHECK(!b.origins_ok);   /* origins NULL, as asked */
     CHECK(same(&a, &b));
     CHECK(a.batches >= 2);  /* more occurrences than one batch holds */
@@ -350,7 +418,7 @@ static void test_huge_message(void)
     for (size_t i = 0; i < len; i++) big[i] = "lorem ipsum dolor sit amet "[i % 27];
     s.n = s.batches = 0;
     s.origins_ok = true;
-    featurize(fx, &m, 1, true, record, &s);
+    featurize(fx, &m, 1, 0, true, record, &s);
     CHECK(sane(&s));
     CHECK(fabs(named(&s, "chars") - log1p((double)len)) < 0.01);
     CHECK(s.n < MAX_SEEN);   /* only the first bytes were read */
@@ -367,6 +435,8 @@ int main(void)
     test_structural();
     test_normalisation();
     test_conversations();
+    test_focus();
+    test_plans();
     test_display();
     test_deterministic();
     test_hostile_bytes();

@@ -76,7 +76,10 @@ static const char toy[] =
     "{\"role\":\"user\",\"content\":\"写一篇作文\"},{\"role\":\"assistant\",\"content\":\"好\"},"
     "{\"role\":\"user\",\"content\":\"继续\"}],\"label\":\"complex\",\"licence\":\"tiergate\"}\n"
     "{\"id\":\"t:7\",\"text\":\"derive the quadratic formula\",\"label\":\"complex\",\"licence\":\"MIT\"}\n"
-    "{\"id\":\"t:8\",\"text\":\"play some jazz\",\"label\":\"simple\",\"licence\":\"MIT\"}\n";
+    "{\"id\":\"t:8\",\"text\":\"play some jazz\",\"label\":\"simple\",\"licence\":\"MIT\"}\n"
+    "{\"id\":\"t:9\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"打开\"},"
+    "{\"type\":\"text\",\"text\":\"空调\"}]},{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[]},"
+    "{\"role\":\"tool\",\"content\":\"ok\"}],\"tools\":[{},{}],\"label\":\"simple\",\"licence\":\"tiergate\"}\n";
 
 static void test_load(const featurizer *fx)
 {
@@ -84,8 +87,8 @@ static void test_load(const featurizer *fx)
     char err[256];
 
     CHECK_INT(dataset_load(&d, write_file("toy.jsonl", toy), fx, err, sizeof err), 0);
-    CHECK_INT(d.n, 8);
-    if (d.n != 8) return;
+    CHECK_INT(d.n, 9);
+    if (d.n != 9) return;
     CHECK_STR(d.rows[0].lang, "zh");
     CHECK_STR(d.rows[2].lang, "en");
     CHECK_STR(d.rows[2].source, "unknown");
@@ -93,6 +96,12 @@ static void test_load(const featurizer *fx)
     CHECK(d.rows[0].trainable && d.rows[3].trainable && !d.rows[4].trainable);
     CHECK_INT(d.rows[5].nmsgs, 4);
     CHECK(!d.rows[5].msgs[0].user && d.rows[5].msgs[1].user && !d.rows[5].msgs[2].user);
+    CHECK_INT(d.rows[5].ntools, 0);
+    /* Text parts joined as the gateway joins them, null content, tools counted. */
+    CHECK_INT(d.rows[8].nmsgs, 3);
+    CHECK_STR(d.rows[8].msgs[0].text, "打开\n空调");
+    CHECK_INT(d.rows[8].msgs[1].len, 0);
+    CHECK_INT(d.rows[8].ntools, 2);
     for (size_t i = 0; i < d.n; i++) {
         const example *e = &d.rows[i];
         CHECK(e->nnz > 0);
@@ -105,7 +114,9 @@ static void test_load(const featurizer *fx)
         {"{\"text\":\"x\",\"label\":\"simple\"}\n{\"text\":\n", "bad.jsonl:2: not valid JSON"},
         {"{\"label\":\"simple\"}\n", "needs \"text\""},
         {"{\"messages\":[],\"label\":\"simple\"}\n", "\"messages\" is empty"},
-        {"{\"messages\":[{\"role\":\"user\"}],\"label\":\"simple\"}\n", "\"role\" and \"content\""},
+        {"{\"messages\":[{\"role\":\"user\"}],\"label\":\"simple\"}\n", "\"content\" must be"},
+        {"{\"messages\":[{\"content\":\"x\"}],\"label\":\"simple\"}\n", "needs a string \"role\""},
+        {"{\"text\":\"x\",\"tools\":{},\"label\":\"simple\"}\n", "\"tools\" must be an array"},
         {"[1]\n", "not a JSON object"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -162,7 +173,7 @@ static void test_training(const featurizer *fx)
     if (c) CHECK(memcmp(classifier_weights(a), classifier_weights(c), FEATURES_DIM * sizeof(float)) != 0);
     classifier_free(c);
     for (size_t i = 0; i < n; i++) {
-        double s = classifier_score(a, rows[i]->msgs, rows[i]->nmsgs);
+        double s = classifier_score(a, rows[i]->msgs, rows[i]->nmsgs, rows[i]->ntools);
         CHECK(rows[i]->label ? s > 0.5 : s < 0.5);
     }
 out:
@@ -241,7 +252,7 @@ static void test_args(const featurizer *fx)
     snprintf(line, sizeof line, "--epochs 3 --out m.model %s --all --seed 9 --rate 0.5 --l2 0 %s", toy_path, toy_path);
     CHECK_INT(run_args(fx, line, &p, &o, &d, &nfiles), LEARN_ARGS_OK);
     CHECK_INT(nfiles, 2);
-    CHECK_INT(d.n, 16);
+    CHECK_INT(d.n, 18);
     CHECK(p.epochs == 3 && p.seed == 9 && p.rate == 0.5 && p.l2 == 0);
     CHECK(o.out && strcmp(o.out, "m.model") == 0 && o.all);
     dataset_free(&d);
