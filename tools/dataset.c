@@ -19,9 +19,18 @@
 
 static const char *const permissive[] = {"CC-BY-3.0", "CC-BY-SA-3.0", "Apache-2.0", "MIT", "tiergate"};
 
+/* The one rule that keeps the project's evaluation sets out of training: a
+ * licence that says it is for evaluation only is never trainable, even when
+ * it starts with a trainable name ("tiergate-eval (...; evaluation only)",
+ * "evaluation-only (written by the project)"). */
+static bool evaluation_only(const char *licence)
+{
+    return strstr(licence, "evaluation only") || strstr(licence, "evaluation-only");
+}
+
 bool dataset_licence_trainable(const char *licence)
 {
-    if (!licence) return false;
+    if (!licence || evaluation_only(licence)) return false;
     for (size_t k = 0; k < sizeof permissive / sizeof permissive[0]; k++) {
         size_t n = strlen(permissive[k]);
         /* "Apache-2.0 (repo licence; ...)" is Apache-2.0; "MITx" is not. */

@@ -14,8 +14,10 @@
  * Two rules live here and nowhere else:
  * - Licence: only rows whose licence is permissive (CC-BY-3.0, CC-BY-SA-3.0,
  *   Apache-2.0, MIT) or the project's own ("tiergate") may be trained on.
- *   Anything else, a missing licence included, is evaluation-only; the
- *   project's evaluation sets say "tiergate-eval" to be so.
+ *   Anything else, a missing licence included, is evaluation-only, and so
+ *   is a licence that says "evaluation only" or "evaluation-only" whatever
+ *   it starts with: the project's evaluation sets (lang-eval.jsonl,
+ *   conversations-eval.jsonl) say so.
  * - The fixed held-out part: a row is held out when the FNV-1a 32-bit hash of
  *   its id is 0 modulo 5 (about a fifth), so the split never changes when
  *   rows are added or reordered. */
