@@ -41,6 +41,7 @@
 #include <string.h>
 
 #include "utf8.h"
+#include "wordhash.h"
 
 #define FILTER_SHIFT (64 - 12)
 
@@ -65,8 +66,6 @@ _Static_assert(sizeof ascii_class == 129, "one class per ASCII character");
 #define S_SYM 0xc0ac29b7c97c50ddull
 #define NUMBER_ELEMENT 0x3f84d5b5b5470917ull
 #define PAIR_MUL 0x9e3779b97f4a7c15ull
-/* Bytes of a word that its hash reads. */
-#define WORD_HASH_MAX 64
 #define BATCH 64
 
 /* The state of one pass. */
@@ -314,38 +313,6 @@ static inline void phrase_push(scanner *s, uint64_t h, size_t at, size_t end)
     s->word_at = at;
 }
 
-/* Bytes p[0, 8) as a little-endian number, whatever the host, so that a
- * model file works everywhere (compilers make this one load). */
-static uint64_t load64(const unsigned char *p)
-{
-    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
-           (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
-}
-
-/* Hash of a word of total bytes, of which p holds at least the first
- * WORD_HASH_MAX, and avail bytes may be read: eight at a time, past the
- * word's end when the text goes on (those bytes are masked off).  Bit 5 is
- * set in every ASCII byte, which lower-cases A-Z and changes no other byte
- * a word can hold but '_' (to 0x7F, which no word holds). */
-static uint64_t hash_word(const unsigned char *p, size_t total, size_t avail)
-{
-    size_t n = total < WORD_HASH_MAX ? total : WORD_HASH_MAX;
-    uint64_t h = 0x6a09e667f3bcc908ull ^ (uint64_t)total;
-
-    for (size_t i = 0; i < n; i += 8) {
-        size_t k = n - i < 8 ? n - i : 8;
-        uint64_t x = 0;
-        if (avail - i >= 8) x = load64(p + i);
-        else
-            for (size_t j = 0; j < k; j++) x |= (uint64_t)p[i + j] << (8 * j);
-        x &= ~(uint64_t)0 >> (64 - 8 * k);
-        x |= (~x & 0x8080808080808080ull) >> 2;
-        h = (h ^ x) * 0x9fb21c651e98df25ull;
-        h ^= h >> 29;
-    }
-    return h;
-}
-
 /* Appends the folded form of cp, a character of a word with non-ASCII
  * characters, to buf[*total] (counting on past WORD_HASH_MAX, which the hash
  * does not read): lower case, a full-width letter as ASCII (decode), the
@@ -421,8 +388,8 @@ static size_t scan_word(scanner *s, size_t i)
     if (camel || snake) s->count[NF_CODE]++;
     s->last_operand = nchars == 1;
     s->run = 0;
-    h = ascii ? hash_word(p + at, i - at, s->n - at)
-              : hash_word(folded, total, total < WORD_HASH_MAX ? total : WORD_HASH_MAX);
+    h = ascii ? wordhash(p + at, i - at, s->n - at)
+              : wordhash(folded, total, total < WORD_HASH_MAX ? total : WORD_HASH_MAX);
     ngram(s, "word", h ^ S_WORD, at, i);
     phrase_push(s, h, at, i);
     return i;
