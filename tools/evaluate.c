@@ -83,7 +83,8 @@ static void language_id(const classifier *m, const dataset *d)
 
 /* routing.unknown_language on the unseen rows whose detected language the
  * model did not learn: figures as scored ("score"), all sent to the cloud
- * ("cloud") and all kept on the device ("device"), by labelled language. */
+ * ("cloud") and all kept on the device ("device"), by labelled language;
+ * nothing when there are none (empty tables would read as a result). */
 static int unknown_language(const classifier *m, const dataset *d, double threshold)
 {
     static const char *const policies[] = {"score", "cloud", "device"};
@@ -95,7 +96,7 @@ static int unknown_language(const classifier *m, const dataset *d, double thresh
         const example *e = &d->rows[i];
         if (unseen(e) && !classifier_learned(m, classifier_language(m, e->msgs, e->nmsgs))) s[n++] = score_of(m, e);
     }
-    for (size_t p = 0; p < 3; p++) {
+    for (size_t p = 0; n > 0 && p < 3; p++) {
         char title[160];
         for (size_t i = 0; p > 0 && i < n; i++) s[i].score = p == 1 ? 1.0 : 0.0;
         snprintf(title, sizeof title, "Rows in a language the model did not learn, routing.unknown_language \"%s\"",
