@@ -162,14 +162,15 @@ static void budget_headers(const budgetstore *store, server_exchange *ex) {
 
 static bool rescue(struct chat_call *call, const chatreq *req, const privacy_call *priv);
 
-/* Parses, checks, scans, scores and routes (under the budget in store, when
- * not NULL); on success req and *priv are the caller's to free.  When the
- * router refused, *reason is the X-Tiergate-Reason of the refusal; with
- * call (the chat endpoint, not /v1/route), a refusal for want of a backend
- * is first offered to the answer cache and the degraded reply (rescue). */
+/* Parses, checks, scans, scores, identifies the language (logged as "lang")
+ * and routes (under the budget in store, when not NULL); on success req and
+ * *priv are the caller's to free.  When the router refused, *reason is the
+ * X-Tiergate-Reason of the refusal; with call (the chat endpoint, not
+ * /v1/route), a refusal for want of a backend is first offered to the answer
+ * cache and the degraded reply (rescue). */
 static int decide(const runtime *rt, const budgetstore *store, server_exchange *ex, chatreq *req,
                   privacy_call **priv, classifier_explanation *why, router_decision *dec, int *deadline_ms,
-                  const char **reason, struct chat_call *call) {
+                  const char **reason, langid_lang *lang, struct chat_call *call) {
     const config *cfg = runtime_config(rt);
     backends *health = runtime_backends(rt);
     size_t len;
@@ -192,6 +193,9 @@ static int decide(const runtime *rt, const budgetstore *store, server_exchange *
         privacy_call_free(*priv);
         return -1;
     }
+    const classifier *model = runtime_classifier(rt);
+    *lang = classifier_language(model, privacy_scoring_msgs(*priv, req), req->nmessages);
+    server_ex_log_str(ex, "lang", langid_code(*lang));
     if (privacy_found(*priv)) {
         char kinds[256];
         privacy_kinds_str(cfg, privacy_found(*priv), kinds, sizeof kinds);
@@ -203,6 +207,7 @@ static int decide(const runtime *rt, const budgetstore *store, server_exchange *
         .model = req->model,
         .force_tier = server_ex_header(ex, "X-Tiergate-Tier"),
         .score = score,
+        .unknown_language = !classifier_learned(model, *lang),
         .device_only = privacy_device_only(*priv),
         .budget = store ? budgetstore_verdict(store, server_ex_client(ex)) : BUDGET_OK,
         .budget_reject = cfg->budget.reject,
@@ -263,7 +268,8 @@ void chat_handle_route(server_exchange *ex, void *ctx) {
     router_decision dec;
     int deadline_ms;
     const char *reason;
-    if (decide(c->rt, c->budget, ex, &req, &priv, &why, &dec, &deadline_ms, &reason, NULL) < 0) return;
+    langid_lang lang;
+    if (decide(c->rt, c->budget, ex, &req, &priv, &why, &dec, &deadline_ms, &reason, &lang, NULL) < 0) return;
     const config_backend *first = &cfg->backends[dec.candidates[0]];
     server_ex_set_route(ex, tier_name(dec.tier), first->name, dec.reason, dec.score);
     cJSON *o = cJSON_CreateObject();
@@ -272,6 +278,9 @@ void chat_handle_route(server_exchange *ex, void *ctx) {
     cJSON_AddStringToObject(o, "model", first->model);
     cJSON_AddStringToObject(o, "reason", dec.reason);
     cJSON_AddNumberToObject(o, "score", dec.score);
+    cJSON_AddStringToObject(o, "lang", langid_code(lang));
+    cJSON_AddBoolToObject(o, "lang_learned", classifier_learned(runtime_classifier(c->rt), lang));
+    cJSON_AddStringToObject(o, "unknown_language", unknown_language_names[cfg->unknown_language]);
     cJSON_AddNumberToObject(o, "threshold", cfg->threshold);
     cJSON_AddNumberToObject(o, "cloud_threshold", cfg->cloud_threshold);
     cJSON_AddNumberToObject(o, "bias", why.bias);
@@ -587,8 +596,9 @@ void chat_handle_completions(server_exchange *ex, void *ctx) {
     call->created = (double)time(NULL);
     snprintf(call->id, sizeof call->id, "chatcmpl-%s", server_ex_request_id(ex) + 4);
     int deadline_ms;
+    langid_lang lang;
     if (decide(call->rt, c->budget, ex, &call->req, &call->priv, NULL, &call->dec, &deadline_ms,
-               &call->route_reason, call) < 0)
+               &call->route_reason, &lang, call) < 0)
         return;
     call->decided = true;
     set_route(call, call->dec.candidates[0], call->dec.reason);

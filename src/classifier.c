@@ -35,14 +35,17 @@
 #include <string.h>
 
 #include "crc32.h"
+#include "langid.h"
 
 #define MODEL_MAGIC "TGCM"
-#define MODEL_VERSION 1u
-#define HEADER_BYTES 32u
+#define MODEL_VERSION 2u
+#define HEADER_BYTES 36u
 #define FILE_BYTES (HEADER_BYTES + 4u * FEATURES_DIM + 4u)
 
 struct classifier {
     featurizer *fx;
+    langid *id;
+    langid_set languages;
     double bias;
     float w[FEATURES_DIM];
 };
@@ -65,7 +68,7 @@ static void put64(unsigned char *p, uint64_t v)
     put32(p + 4, (uint32_t)(v >> 32));
 }
 
-classifier *classifier_new(double bias, const float *weights)
+classifier *classifier_new(double bias, const float *weights, langid_set languages)
 {
     classifier *m;
 
@@ -73,12 +76,17 @@ classifier *classifier_new(double bias, const float *weights)
     if (!isfinite(bias)) return NULL;
     for (size_t i = 0; i < FEATURES_DIM; i++)
         if (!isfinite(weights[i])) return NULL;
-    m = malloc(sizeof *m);
+    m = calloc(1, sizeof *m);
     if (!m) return NULL;
-    if (!(m->fx = featurizer_new())) {
-        free(m);
+    m->fx = featurizer_new();
+    m->id = langid_new();
+    if (!m->fx || !m->id) {
+        classifier_free(m);
         return NULL;
     }
+    /* Languages this build cannot name (a file from a newer trainer) are
+     * left out: a request is never identified as one of them. */
+    m->languages = languages & ~(1u << LANG_UND) & (LANG_COUNT < 32 ? (1u << LANG_COUNT) - 1 : ~0u);
     m->bias = bias;
     memcpy(m->w, weights, sizeof m->w);
     return m;
@@ -88,10 +96,24 @@ void classifier_free(classifier *m)
 {
     if (!m) return;
     featurizer_free(m->fx);
+    langid_free(m->id);
     free(m);
 }
 
 double classifier_bias(const classifier *m) { return m->bias; }
+
+langid_set classifier_languages(const classifier *m) { return m->languages; }
+
+langid_lang classifier_language(const classifier *m, const feature_message *msgs, size_t n)
+{
+    assert(m != NULL);
+    return langid_detect(m->id, msgs, n);
+}
+
+bool classifier_learned(const classifier *m, langid_lang lang)
+{
+    return lang == LANG_UND || (m->languages >> lang & 1);
+}
 
 const float *classifier_weights(const classifier *m) { return m->w; }
 
@@ -153,7 +175,7 @@ static classifier *parse_model(const unsigned char *buf, size_t n, const char *p
         snprintf(err, errlen, "%s: the bias is not a finite number", path);
         goto out;
     }
-    if (!(m = classifier_new(bias, w))) goto oom;
+    if (!(m = classifier_new(bias, w, get32(buf + 32)))) goto oom;
     goto out;
 oom:
     snprintf(err, errlen, "%s: out of memory", path);
@@ -212,6 +234,7 @@ int classifier_save(const classifier *m, const char *path, char *err, size_t err
     put32(buf + 20, FEATURES_HASH_BITS);
     memcpy(&bits, &m->bias, sizeof bits);
     put64(buf + 24, bits);
+    put32(buf + 32, m->languages);
     for (size_t i = 0; i < FEATURES_DIM; i++) {
         uint32_t v;
         memcpy(&v, &m->w[i], sizeof v);

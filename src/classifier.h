@@ -8,39 +8,53 @@
  * classifier_explain() also names the features that contributed most, for
  * /v1/route.
  *
- * Model file, format version 1, little-endian:
+ * Model file, format version 2, little-endian:
  *
  *   offset     size   field
  *   0          4      magic "TGCM"
- *   4          4      u32 format version (1)
+ *   4          4      u32 format version (2)
  *   8          4      u32 FEATURES_VERSION the model was trained with
  *   12         4      u32 dimension (FEATURES_DIM)
  *   16         4      u32 named features (FEATURES_NNAMED)
  *   20         4      u32 hash bits (FEATURES_HASH_BITS)
  *   24         8      f64 bias
- *   32         4*dim  f32 weights, by feature index
- *   32+4*dim   4      u32 CRC-32 (IEEE 802.3) of every byte before it */
+ *   32         4      u32 learned languages: bit k for langid_lang k
+ *   36         4*dim  f32 weights, by feature index
+ *   36+4*dim   4      u32 CRC-32 (IEEE 802.3) of every byte before it
+ *
+ * The learned languages are those the model was trained on (tiergate-train
+ * records every language with enough training rows); the router applies
+ * routing.unknown_language to a request in any other language. */
 #ifndef TIERGATE_CLASSIFIER_H
 #define TIERGATE_CLASSIFIER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "featurize.h"
+#include "langid.h"
 
 typedef struct classifier classifier;
 
 /* Reads and validates a model file.  On failure returns NULL and writes one
  * line naming path and what is wrong with it into err. */
 classifier *classifier_load(const char *path, char *err, size_t errlen);
-/* A model from parameters (FEATURES_DIM weights, copied); NULL when out of
- * memory or a parameter is not finite. */
-classifier *classifier_new(double bias, const float *weights);
+/* A model from parameters (FEATURES_DIM weights, copied) and the set of
+ * languages it learned; NULL when out of memory or a parameter is not
+ * finite. */
+classifier *classifier_new(double bias, const float *weights, langid_set languages);
 /* Writes the model file atomically (a temporary file renamed over path).
  * Returns 0, or -1 with err filled. */
 int classifier_save(const classifier *m, const char *path, char *err, size_t errlen);
 void classifier_free(classifier *m);
 
 double classifier_bias(const classifier *m);
+/* The languages the model learned (LANG_UND never among them). */
+langid_set classifier_languages(const classifier *m);
+/* The language of a conversation (langid_detect), and whether the model
+ * learned it: LANG_UND counts as learned, since nothing says it is not. */
+langid_lang classifier_language(const classifier *m, const feature_message *msgs, size_t n);
+bool classifier_learned(const classifier *m, langid_lang lang);
 /* FEATURES_DIM weights. */
 const float *classifier_weights(const classifier *m);
 

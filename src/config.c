@@ -51,6 +51,7 @@ int tier_parse(const char *s, tier_t *out) {
 }
 
 static const char *const privacy_names[] = {"off", "local", "redact"};
+const char *const unknown_language_names[] = {"score", "cloud", "device", NULL};
 
 const char *privacy_mode_name(privacy_mode m) {
     assert((unsigned)m < sizeof privacy_names / sizeof privacy_names[0]);
@@ -408,7 +409,7 @@ static int parse_sections(configread *r, const cJSON *root, config *c) {
     static const char *const rkeys[] = {"threshold", "cloud_threshold", "classifier_model", "fallback", "deadline_ms",
                                         "max_first_byte_ms", "hedge_after_ms", "retries",
                                         "retry_backoff_ms", "max_retry_after_ms", "model_aliases",
-                                        "degraded_reply", NULL};
+                                        "degraded_reply", "unknown_language", NULL};
     static const char *const ckeys[] = {"failures_to_open", "error_rate", "min_requests", "window_ms",
                                         "cooldown_ms", NULL};
     static const char *const hkeys[] = {"probe_interval_ms", NULL};
@@ -431,6 +432,7 @@ static int parse_sections(configread *r, const cJSON *root, config *c) {
 
     cJSON empty = {.type = cJSON_Object};
     const cJSON *rt = cJSON_GetObjectItemCaseSensitive(root, "routing");
+    int unknown_language;
     if (!rt) rt = &empty;
     if (configread_keys(r, rt, "routing", rkeys) < 0 ||
         configread_double(r, rt, "routing", "threshold", 0, 1, DEFAULT_THRESHOLD, &c->threshold) < 0 ||
@@ -444,8 +446,11 @@ static int parse_sections(configread *r, const cJSON *root, config *c) {
         configread_int(r, rt, "routing", "retries", 0, 5, 1, &c->retries) < 0 ||
         configread_int(r, rt, "routing", "retry_backoff_ms", 1, 60000, 200, &c->retry_backoff_ms) < 0 ||
         configread_int(r, rt, "routing", "max_retry_after_ms", 0, 3600000, 5000, &c->max_retry_after_ms) < 0 ||
+        configread_choice(r, rt, "routing", "unknown_language", unknown_language_names, UNKNOWN_LANGUAGE_CLOUD,
+                          &unknown_language) < 0 ||
         parse_aliases(r, cJSON_GetObjectItemCaseSensitive(rt, "model_aliases"), c) < 0)
         return -1;
+    c->unknown_language = (unknown_language_policy)unknown_language;
 
     const cJSON *cb = cJSON_GetObjectItemCaseSensitive(root, "circuit");
     if (!cb) cb = &empty;

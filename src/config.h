@@ -35,6 +35,11 @@ typedef enum { PRIVACY_OFF = 0, PRIVACY_LOCAL = 1, PRIVACY_REDACT = 2 } privacy_
 
 const char *privacy_mode_name(privacy_mode m);
 
+/* routing.unknown_language: what decides the tier of a request in a language
+ * the classifier did not learn (docs/classifier.md). */
+typedef enum { UNKNOWN_LANGUAGE_SCORE = 0, UNKNOWN_LANGUAGE_CLOUD = 1, UNKNOWN_LANGUAGE_DEVICE = 2 } unknown_language_policy;
+extern const char *const unknown_language_names[];   /* "score", "cloud", "device", NULL */
+
 /* What a backend charges, per million tokens, in the operator's currency
  * (usage.h); 0 is free, as a device is. */
 typedef struct config_price {
@@ -128,6 +133,7 @@ typedef struct config {
     int retries;             /* extra attempts on the same backend after a retryable failure */
     int retry_backoff_ms;    /* base of the jittered exponential back-off */
     int max_retry_after_ms;  /* longest Retry-After honoured; longer ones fail over */
+    unknown_language_policy unknown_language;   /* default UNKNOWN_LANGUAGE_CLOUD */
     config_alias *aliases;   /* routing.model_aliases; owned */
     size_t naliases;
     circuit_params circuit;

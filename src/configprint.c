@@ -79,6 +79,7 @@ void config_print(const config *c, FILE *out) {
     cJSON_AddNumberToObject(rt, "retries", c->retries);
     cJSON_AddNumberToObject(rt, "retry_backoff_ms", c->retry_backoff_ms);
     cJSON_AddNumberToObject(rt, "max_retry_after_ms", c->max_retry_after_ms);
+    cJSON_AddStringToObject(rt, "unknown_language", unknown_language_names[c->unknown_language]);
     cJSON *al = cJSON_AddObjectToObject(rt, "model_aliases");
     for (size_t i = 0; al && i < c->naliases; i++) cJSON_AddStringToObject(al, c->aliases[i].name, c->aliases[i].target);
     cJSON *cb = cJSON_AddObjectToObject(root, "circuit");

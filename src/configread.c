@@ -107,6 +107,24 @@ int configread_bool(configread *r, const cJSON *obj, const char *path, const cha
     return 0;
 }
 
+int configread_choice(configread *r, const cJSON *obj, const char *path, const char *key,
+                      const char *const *names, int def, int *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    char p[256], list[256] = "";
+    configread_path(p, sizeof p, path, key);
+    *out = def;
+    if (!v) return 0;
+    for (int k = 0; names[k]; k++) {
+        if (cJSON_IsString(v) && strcmp(v->valuestring, names[k]) == 0) {
+            *out = k;
+            return 0;
+        }
+        size_t at = strlen(list);
+        snprintf(list + at, sizeof list - at, "%s\"%s\"", k == 0 ? "" : names[k + 1] ? ", " : " or ", names[k]);
+    }
+    return configread_fail(r, p, "must be %s", list);
+}
+
 int configread_string(configread *r, const cJSON *obj, const char *path, const char *key, const char *def,
                       char **out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);

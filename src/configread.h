@@ -39,6 +39,9 @@ int configread_size(configread *r, const cJSON *obj, const char *path, const cha
 int configread_double(configread *r, const cJSON *obj, const char *path, const char *key, double min,
                       double max, double def, double *out);
 int configread_bool(configread *r, const cJSON *obj, const char *path, const char *key, bool def, bool *out);
+/* One of names (NULL-terminated): *out is its index; def when absent. */
+int configread_choice(configread *r, const cJSON *obj, const char *path, const char *key,
+                      const char *const *names, int def, int *out);
 /* Required when def is NULL; a non-empty string, *out malloc'd. */
 int configread_string(configread *r, const cJSON *obj, const char *path, const char *key, const char *def,
                       char **out);

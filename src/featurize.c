@@ -113,10 +113,11 @@ static void featurize_turn(const featurizer *fx, const feature_message *m, doubl
     units = count_chars((const unsigned char *)m->text, n);
     scan_text(&fx->lex, m->text, n, w / sqrt(units ? (double)units : 1.0), origins, fn, ctx, &c);
 
-    /* CJK characters are about a token each, other text about four
-     * characters per token. */
+    /* CJK characters (Han, kana, Hangul) are about a token each, letters of
+     * Cyrillic, Arabic and the other alphabets about 2.5 to a token, other
+     * text about four characters per token. */
     chars = (double)c.chars * stretch;
-    tokens = ((double)c.wide + (double)(c.chars - c.wide) / 4) * stretch;
+    tokens = ((double)c.wide + (double)c.dense / 2.5 + (double)(c.chars - c.wide - c.dense) / 4) * stretch;
     add_named(named, &k, NF_CHARS, w * log1p(chars));
     add_named(named, &k, NF_TOKENS, w * log1p(tokens));
     for (uint32_t f = NF_LINES; f < NF_CJK_SHARE; f++) add_named(named, &k, f, w * log1p(c.count[f]));

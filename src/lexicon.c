@@ -88,6 +88,40 @@ static const struct {
     {"before", NF_CONDITIONS}, {"until", NF_CONDITIONS}, {"deadline", NF_CONDITIONS},
     {"budget", NF_CONDITIONS}, {"under", NF_CONDITIONS}, {"no later", NF_CONDITIONS},
     {"latest", NF_CONDITIONS}, {"closes", NF_CONDITIONS}, {"only", NF_CONDITIONS},
+    /* The export languages (de es fr pt ru ja ko ar): instruction verbs
+     * count for the English verb features, so what the model learned of
+     * "prove" or "plan" carries over; question words and constraint markers
+     * for their counts. */
+    {"beweise", V(0)}, {"beweisen", V(0)}, {"beweis", V(0)}, {"demuestra", V(0)}, {"demostrar", V(0)},
+    {"demostración", V(0)}, {"démontre", V(0)}, {"démontrer", V(0)}, {"démonstration", V(0)}, {"prouve", V(0)},
+    {"demonstre", V(0)}, {"demonstração", V(0)}, {"докажи", V(0)}, {"докажите", V(0)},
+    {"доказательство", V(0)}, {"証明", V(0)}, {"증명", V(0)}, {"برهن", V(0)}, {"أثبت", V(0)}, {"اثبت", V(0)},
+    {"herleitung", V(1)}, {"deduce", V(1)}, {"deducir", V(1)}, {"deduza", V(1)}, {"выведи", V(1)},
+    {"導出", V(1)}, {"유도", V(1)}, {"استنتج", V(1)}, {"analysiere", V(2)}, {"analiza", V(2)}, {"análisis", V(2)},
+    {"analise", V(2)}, {"проанализируй", V(2)}, {"анализ", V(2)}, {"분석", V(2)}, {"حلل", V(2)}, {"تحليل", V(2)},
+    {"vergleiche", V(3)}, {"vergleich", V(3)}, {"compara", V(3)}, {"comparación", V(3)}, {"comparaison", V(3)},
+    {"сравни", V(3)}, {"сравнение", V(3)}, {"比較", V(3)}, {"비교", V(3)}, {"قارن", V(3)}, {"مقارنة", V(3)},
+    {"schreibe", V(4)}, {"verfasse", V(4)}, {"escribe", V(4)}, {"redacta", V(4)}, {"écris", V(4)},
+    {"rédige", V(4)}, {"escreva", V(4)}, {"redija", V(4)}, {"напиши", V(4)}, {"書いて", V(4)}, {"작성", V(4)},
+    {"اكتب", V(4)}, {"implementiere", V(5)}, {"implementa", V(5)}, {"implémente", V(5)}, {"implemente", V(5)},
+    {"реализуй", V(5)}, {"実装", V(5)}, {"구현", V(5)}, {"نفذ", V(5)}, {"entwirf", V(6)}, {"diseña", V(6)},
+    {"conçois", V(6)}, {"projete", V(6)}, {"спроектируй", V(6)}, {"設計", V(6)}, {"설계", V(6)}, {"صمم", V(6)},
+    {"planifica", V(7)}, {"planifie", V(7)}, {"planeje", V(7)}, {"спланируй", V(7)},
+    {"計画", V(7)}, {"계획", V(7)}, {"خطط", V(7)}, {"warum", NF_QWORDS}, {"wie", NF_QWORDS}, {"welche", NF_QWORDS},
+    {"wieso", NF_QWORDS}, {"cómo", NF_QWORDS}, {"qué", NF_QWORDS}, {"cuál", NF_QWORDS}, {"cuánto", NF_QWORDS},
+    {"dónde", NF_QWORDS}, {"pourquoi", NF_QWORDS}, {"comment", NF_QWORDS}, {"quel", NF_QWORDS},
+    {"quelle", NF_QWORDS}, {"combien", NF_QWORDS}, {"porque", NF_QWORDS}, {"como", NF_QWORDS},
+    {"quanto", NF_QWORDS}, {"qual", NF_QWORDS}, {"onde", NF_QWORDS}, {"почему", NF_QWORDS}, {"как", NF_QWORDS},
+    {"что", NF_QWORDS}, {"какой", NF_QWORDS}, {"сколько", NF_QWORDS}, {"где", NF_QWORDS}, {"なぜ", NF_QWORDS},
+    {"どう", NF_QWORDS}, {"왜", NF_QWORDS}, {"어떻게", NF_QWORDS}, {"무엇", NF_QWORDS}, {"얼마", NF_QWORDS},
+    {"لماذا", NF_QWORDS}, {"كيف", NF_QWORDS}, {"ماذا", NF_QWORDS}, {"كم", NF_QWORDS}, {"أين", NF_QWORDS},
+    {"mindestens", NF_CONSTRAINTS}, {"höchstens", NF_CONSTRAINTS}, {"maximal", NF_CONSTRAINTS},
+    {"máximo", NF_CONSTRAINTS}, {"mínimo", NF_CONSTRAINTS}, {"al menos", NF_CONSTRAINTS},
+    {"au moins", NF_CONSTRAINTS}, {"pelo menos", NF_CONSTRAINTS}, {"no máximo", NF_CONSTRAINTS},
+    {"минимум", NF_CONSTRAINTS}, {"максимум", NF_CONSTRAINTS}, {"не более", NF_CONSTRAINTS},
+    {"не менее", NF_CONSTRAINTS}, {"以上", NF_CONSTRAINTS}, {"最大", NF_CONSTRAINTS}, {"最低", NF_CONSTRAINTS},
+    {"최소", NF_CONSTRAINTS}, {"최대", NF_CONSTRAINTS}, {"이하", NF_CONSTRAINTS}, {"이내", NF_CONSTRAINTS},
+    {"على الأقل", NF_CONSTRAINTS},
 };
 #undef V
 

@@ -4,7 +4,8 @@
  * that /v1/route and the docs show.  Some are counts of lexicon entries
  * (question words, constraint markers) or their presence (the instruction
  * verbs); the entries are lower-case words, word pairs and 1-3 character
- * CJK strings, numbers written as 0.  Others count marks in the text: list
+ * CJK or Hangul strings, numbers written as 0, in Chinese, English and the
+ * export languages.  Others count marks in the text: list
  * items, maths symbols, operators.  This module only says what counts; the
  * scanner does the reading and counting. */
 #ifndef TIERGATE_LEXICON_H
@@ -28,7 +29,7 @@ enum named_feature {
 };
 _Static_assert(NF_END == FEATURES_NNAMED, "FEATURES_NNAMED counts the named features");
 
-#define LEXICON_ENTRIES 220
+#define LEXICON_ENTRIES 360
 
 /* Name of named feature index (< FEATURES_NNAMED). */
 const char *lexicon_name(uint32_t index);

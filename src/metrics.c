@@ -28,8 +28,9 @@
 #define NTIERS (TIER_COUNT + 1)               /* the tiers and "none" */
 #define NBUCKETS_MAX 16
 
-static const char *const reasons[] = {"complexity", "forced", "fallback", "offline", "slow_network",
-                                      "hedge", "failed", "privacy", "budget", "cache", "degraded", "none"};
+static const char *const reasons[] = {"complexity", "unknown_language", "forced", "fallback", "offline",
+                                      "slow_network", "hedge", "failed", "privacy", "budget", "cache",
+                                      "degraded", "none"};
 #define NREASONS (sizeof reasons / sizeof *reasons)
 #define REASON_NONE (NREASONS - 1)
 

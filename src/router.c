@@ -259,7 +259,7 @@ int router_decide(const config *cfg, const router_backend *view, const router_in
 {
     tier_t tier;
     int forced_backend = -1;
-    bool forced = true, slow = false;
+    bool forced = true, slow = false, by_language = false;
 
     assert(cfg != NULL && in != NULL && in->model != NULL && out != NULL && err != NULL);
     assert(view != NULL || cfg->nbackends == 0);
@@ -287,7 +287,12 @@ int router_decide(const config *cfg, const router_backend *view, const router_in
     } else if ((forced_backend = config_backend_index(cfg, model)) >= 0) {
         tier = cfg->backends[forced_backend].tier;
     } else if (strcmp(model, "auto") == 0) {
-        tier = router_tier_for_score(cfg, in->score);
+        /* A language the classifier did not learn: the policy, not the
+         * score, picks the tier ("cloud" as the top score would, "device"
+         * as the lowest). */
+        by_language = in->unknown_language && cfg->unknown_language != UNKNOWN_LANGUAGE_SCORE;
+        tier = router_tier_for_score(cfg, !by_language ? in->score
+                                          : cfg->unknown_language == UNKNOWN_LANGUAGE_CLOUD ? 1.0 : 0.0);
         forced = false;
     } else {
         model_not_found(cfg, in->model, err);
@@ -363,7 +368,7 @@ int router_decide(const config *cfg, const router_backend *view, const router_in
         return -1;
     }
     out->reason = moved_private ? "privacy" : moved_budget ? "budget" : moved ? "offline" : slow ? "slow_network"
-                  : forced ? "forced" : "complexity";
+                  : forced ? "forced" : by_language ? "unknown_language" : "complexity";
     out->tier = cfg->backends[out->candidates[0]].tier;
     return 0;
 }

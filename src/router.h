@@ -29,6 +29,8 @@ typedef struct router_input {
     const char *model;        /* the request's "model" */
     const char *force_tier;   /* X-Tiergate-Tier header value, or NULL */
     double score;             /* classifier score in [0,1] */
+    bool unknown_language;    /* written in a language the classifier did not learn:
+                                 routing.unknown_language decides instead of the score */
     int max_first_byte_ms;    /* latency budget; 0 = none */
     bool device_only;         /* privacy.mode "local" and the request holds personal data */
     budget_verdict budget;    /* BUDGET_OK, or why the priced backends are out */
@@ -37,7 +39,8 @@ typedef struct router_input {
 
 typedef struct router_decision {
     tier_t tier;              /* tier of candidates[0] */
-    const char *reason;       /* static: "forced", "complexity", "offline", "slow_network",
+    const char *reason;       /* static: "forced", "complexity", "unknown_language" (the
+                                 routing.unknown_language policy picked the tier), "offline", "slow_network",
                                  "privacy" (device_only moved it to the device tier),
                                  "budget" (the spend cap moved it off a priced backend) */
     double score;

@@ -41,6 +41,7 @@
 #include <string.h>
 
 #include "utf8.h"
+#include "wordhash.h"
 
 #define FILTER_SHIFT (64 - 12)
 
@@ -65,8 +66,6 @@ _Static_assert(sizeof ascii_class == 129, "one class per ASCII character");
 #define S_SYM 0xc0ac29b7c97c50ddull
 #define NUMBER_ELEMENT 0x3f84d5b5b5470917ull
 #define PAIR_MUL 0x9e3779b97f4a7c15ull
-/* Bytes of a word that its hash reads. */
-#define WORD_HASH_MAX 64
 #define BATCH 64
 
 /* The state of one pass. */
@@ -79,7 +78,7 @@ typedef struct scanner {
     double scale;              /* value of one n-gram occurrence */
     const unsigned char *p;
     size_t n;
-    size_t chars, wide;
+    size_t chars, wide, dense;
     unsigned count[NF_END];     /* occurrences behind the named count features */
     uint32_t verbs;            /* bit k: verb k seen */
     bool have_word;            /* a word or number precedes, only spaces between */
@@ -119,6 +118,12 @@ static inline uint32_t decode(const unsigned char *p, size_t avail, size_t *len)
         *len = 1;
         return p[0];
     }
+    /* Two bytes under a lead byte C2..DF (Latin-1 to Arabic): any
+     * continuation byte makes a valid character. */
+    if (p[0] >= 0xC2 && p[0] <= 0xDF && avail >= 2 && (p[1] & 0xC0) == 0x80) {
+        *len = 2;
+        return (p[0] & 0x1Fu) << 6 | (p[1] & 0x3Fu);
+    }
     /* Three bytes under a lead byte that allows any continuation byte (CJK
      * is E4..E9): no other check of Unicode's table 3-7 applies. */
     if (((p[0] >= 0xE1 && p[0] <= 0xEC) || p[0] >= 0xEE) && p[0] <= 0xEF && avail >= 3 &&
@@ -132,7 +137,9 @@ static inline uint32_t decode(const unsigned char *p, size_t avail, size_t *len)
     return cp == 0x3000 ? ' ' : cp;
 }
 
-/* Han, kana, Hangul, bopomofo: scripts written without spaces. */
+/* Han, kana, Hangul, bopomofo: scripts written without spaces, or (Korean)
+ * with spaces between words that take endings and particles, where the
+ * 2- and 3-character windows find the stem as they find a Chinese word. */
 static inline bool is_cjk(uint32_t cp)
 {
     return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) ||
@@ -146,9 +153,13 @@ static inline enum char_class classify(uint32_t cp)
     if (cp < 0x80) return (enum char_class)(ascii_class[cp] - '0');
     if (is_cjk(cp)) return C_WIDE;
     if (cp == 0xA0 || (cp >= 0x2000 && cp <= 0x200B) || cp == 0x2028 || cp == 0x2029) return C_SPACE;
-    /* Latin-1 and Latin Extended letters (not the x and / signs), Cyrillic.
-     * Greek is left to symbols: in these prompts it is maths. */
-    if ((cp >= 0xC0 && cp <= 0x24F && cp != 0xD7 && cp != 0xF7) || (cp >= 0x400 && cp <= 0x4FF))
+    /* Latin-1 and Latin Extended letters (not the x and / signs), Cyrillic,
+     * Hebrew, Arabic (its letters and vowel marks, not its digits and
+     * punctuation) and Devanagari: scripts written in words, read as words
+     * (Thai, written without spaces, stays one symbol a character).  Greek is left to symbols: in these prompts it is maths. */
+    if ((cp >= 0xC0 && cp <= 0x24F && cp != 0xD7 && cp != 0xF7) || (cp >= 0x400 && cp <= 0x4FF) ||
+        (cp >= 0x5D0 && cp <= 0x5EA) || (cp >= 0x620 && cp <= 0x65F) || (cp >= 0x66E && cp <= 0x6D3) ||
+        (cp >= 0x900 && cp <= 0x97F) || (cp >= 0x1E00 && cp <= 0x1EFF))
         return C_LETTER;
     return C_SYMBOL;
 }
@@ -302,56 +313,30 @@ static inline void phrase_push(scanner *s, uint64_t h, size_t at, size_t end)
     s->word_at = at;
 }
 
-/* Bytes p[0, 8) as a little-endian number, whatever the host, so that a
- * model file works everywhere (compilers make this one load). */
-static uint64_t load64(const unsigned char *p)
+/* Appends the folded form of cp, a character of a word with non-ASCII
+ * characters, to buf[*total] (counting on past WORD_HASH_MAX, which the hash
+ * does not read): lower case, a full-width letter as ASCII (decode), the
+ * apostrophe U+2019 as '.  Arabic vowel marks and the tatweel are left out:
+ * they are optional in writing, and a word with them is the same word. */
+static inline void fold_into(unsigned char *buf, size_t *total, uint32_t cp)
 {
-    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
-           (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
-}
+    unsigned char u[4];
+    size_t k;
 
-/* Hash of a word of total bytes, of which p holds at least the first
- * WORD_HASH_MAX, and avail bytes may be read: eight at a time, past the
- * word's end when the text goes on (those bytes are masked off).  Bit 5 is
- * set in every ASCII byte, which lower-cases A-Z and changes no other byte
- * a word can hold but '_' (to 0x7F, which no word holds). */
-static uint64_t hash_word(const unsigned char *p, size_t total, size_t avail)
-{
-    size_t n = total < WORD_HASH_MAX ? total : WORD_HASH_MAX;
-    uint64_t h = 0x6a09e667f3bcc908ull ^ (uint64_t)total;
-
-    for (size_t i = 0; i < n; i += 8) {
-        size_t k = n - i < 8 ? n - i : 8;
-        uint64_t x = 0;
-        if (avail - i >= 8) x = load64(p + i);
-        else
-            for (size_t j = 0; j < k; j++) x |= (uint64_t)p[i + j] << (8 * j);
-        x &= ~(uint64_t)0 >> (64 - 8 * k);
-        x |= (~x & 0x8080808080808080ull) >> 2;
-        h = (h ^ x) * 0x9fb21c651e98df25ull;
-        h ^= h >> 29;
+    if ((cp >= 0x64B && cp <= 0x65F) || cp == 0x640) return;
+    cp = cp == 0x2019 ? '\'' : utf8_lower(cp);
+    if (cp < 0x80) {
+        u[0] = (unsigned char)cp;
+        k = 1;
+    } else if (cp < 0x800) {
+        u[0] = (unsigned char)(0xC0 | cp >> 6);
+        u[1] = (unsigned char)(0x80 | (cp & 0x3F));
+        k = 2;
+    } else {
+        k = utf8_encode(cp, u);
     }
-    return h;
-}
-
-/* hash_word() of a word with non-ASCII characters, over their folded forms
- * (a full-width letter as ASCII, the apostrophe U+2019 as '). */
-static uint64_t hash_word_folded(const unsigned char *p, size_t at, size_t end)
-{
-    unsigned char buf[WORD_HASH_MAX + 4];
-    size_t total = 0;
-
-    while (at < end) {
-        size_t len, k;
-        uint32_t cp = decode(p + at, end - at, &len);
-        unsigned char u[4];
-
-        at += len;
-        k = utf8_encode(cp == 0x2019 ? '\'' : cp, u);
-        if (total < WORD_HASH_MAX) memcpy(buf + total, u, k);
-        total += k;
-    }
-    return hash_word(buf, total, total < WORD_HASH_MAX ? total : WORD_HASH_MAX);
+    if (*total + k <= WORD_HASH_MAX + 4) memcpy(buf + *total, u, k);
+    *total += k;
 }
 
 /* A word: letters, then letters, digits and '_', with ' (or U+2019) and '-'
@@ -359,26 +344,39 @@ static uint64_t hash_word_folded(const unsigned char *p, size_t at, size_t end)
 static size_t scan_word(scanner *s, size_t i)
 {
     const unsigned char *p = s->p;
-    size_t at = i, nchars = 0, len, len2;
+    size_t at = i, nchars = 0, dense = 0, len, len2, total = 0;
     bool lower = false, camel = false, snake = false, ascii = true;
+    unsigned char folded[WORD_HASH_MAX + 4];
     uint64_t h;
 
     while (i < s->n) {
         uint32_t cp = p[i];
         enum char_class c;
+        bool wide_byte = cp >= 0x80;   /* full width decodes to ASCII, but is not ASCII text */
 
-        if (cp < 0x80) {
+        if (!wide_byte) {
             len = 1;
             c = (enum char_class)(ascii_class[cp] - '0');
         } else {
             cp = decode(p + i, s->n - i, &len);
             c = classify(cp);
-            ascii = false;
         }
         if (c != C_LETTER && c != C_DIGIT &&
             ((cp != '\'' && cp != 0x2019 && cp != '-') || i + len >= s->n ||
              classify(decode(p + i + len, s->n - i - len, &len2)) != C_LETTER))
             break;
+        /* A word with non-ASCII characters is hashed over its folded form,
+         * made here in the same pass; an ASCII word straight from the text. */
+        if (wide_byte && ascii) {
+            ascii = false;
+            total = i - at < WORD_HASH_MAX ? i - at : WORD_HASH_MAX;
+            memcpy(folded, p + at, total);
+            total = i - at;
+        }
+        if (!ascii) {
+            fold_into(folded, &total, cp);
+            dense += cp >= 0x370 && c == C_LETTER;
+        }
         camel |= lower && cp - 'A' < 26u;
         lower = cp - 'a' < 26u;
         snake |= cp == '_' && nchars > 0;
@@ -386,10 +384,12 @@ static size_t scan_word(scanner *s, size_t i)
         i += len;
     }
     s->chars += nchars;
+    s->dense += dense;
     if (camel || snake) s->count[NF_CODE]++;
     s->last_operand = nchars == 1;
     s->run = 0;
-    h = ascii ? hash_word(p + at, i - at, s->n - at) : hash_word_folded(p, at, i);
+    h = ascii ? wordhash(p + at, i - at, s->n - at)
+              : wordhash(folded, total, total < WORD_HASH_MAX ? total : WORD_HASH_MAX);
     ngram(s, "word", h ^ S_WORD, at, i);
     phrase_push(s, h, at, i);
     return i;
@@ -538,6 +538,7 @@ void scan_text(const scan_lexicon *lex, const char *text, size_t n, double scale
     flush(&s);
     out->chars = s.chars;
     out->wide = s.wide;
+    out->dense = s.dense;
     memcpy(out->count, s.count, sizeof out->count);
     out->verbs = s.verbs;
 }

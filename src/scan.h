@@ -17,7 +17,7 @@
 #include "featurize.h"
 #include "lexicon.h"
 
-#define SCAN_LEXICON_SLOTS 512
+#define SCAN_LEXICON_SLOTS 1024
 #define SCAN_FILTER_BITS 4096
 
 /* Lexicon entries by the hash of their n-gram, and two filters that say
@@ -36,6 +36,8 @@ typedef struct scan_lexicon {
 typedef struct scan_counts {
     size_t chars;                 /* characters read */
     size_t wide;                  /* of them, CJK characters and CJK punctuation */
+    size_t dense;                 /* letters of Cyrillic, Arabic and other non-Latin
+                                     alphabets, about 2.5 to a token */
     unsigned count[NF_END];       /* by enum named_feature: lines, code marks, ... (not
                                      the verbs) */
     uint32_t verbs;               /* bit k: instruction verb k seen */

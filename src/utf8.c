@@ -77,3 +77,13 @@ size_t utf8_encode(uint32_t cp, unsigned char out[4]) {
     out[0] = (unsigned char)((0xF00u >> n) | cp);
     return n;
 }
+
+uint32_t utf8_lower(uint32_t cp)
+{
+    if (cp - 'A' < 26u || (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) || (cp >= 0x410 && cp <= 0x42F)) return cp + 0x20;
+    if (cp >= 0x400 && cp <= 0x40F) return cp + 0x50;
+    if (cp == 0x130) return 'i';
+    if ((cp >= 0x100 && cp <= 0x137) || (cp >= 0x14A && cp <= 0x177)) return cp | 1;
+    if ((cp >= 0x139 && cp <= 0x148) || (cp >= 0x179 && cp <= 0x17E)) return cp & 1 ? cp + 1 : cp;
+    return cp;
+}

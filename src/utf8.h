@@ -20,5 +20,9 @@ size_t utf8_invalid_offset(const char *text, size_t len);
 uint32_t utf8_decode(const unsigned char *s, size_t n, size_t *len);
 /* Writes the UTF-8 of cp (<= U+10FFFF) to out; returns its length. */
 size_t utf8_encode(uint32_t cp, unsigned char out[4]);
+/* The lower case of cp for the alphabets the classifier reads in words:
+ * ASCII, Latin-1, Latin Extended-A and Cyrillic capitals (dotted capital I
+ * as i); any other character as it is. */
+uint32_t utf8_lower(uint32_t cp);
 
 #endif

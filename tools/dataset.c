@@ -14,13 +14,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "langid.h"
 #include "utf8.h"
 
 static const char *const permissive[] = {"CC-BY-3.0", "CC-BY-SA-3.0", "Apache-2.0", "MIT", "tiergate"};
 
+/* The one rule that keeps the project's evaluation sets out of training: a
+ * licence that says it is for evaluation only is never trainable, even when
+ * it starts with a trainable name ("tiergate-eval (...; evaluation only)",
+ * "evaluation-only (written by the project)"). */
+static bool evaluation_only(const char *licence)
+{
+    return strstr(licence, "evaluation only") || strstr(licence, "evaluation-only");
+}
+
 bool dataset_licence_trainable(const char *licence)
 {
-    if (!licence) return false;
+    if (!licence || evaluation_only(licence)) return false;
     for (size_t k = 0; k < sizeof permissive / sizeof permissive[0]; k++) {
         size_t n = strlen(permissive[k]);
         /* "Apache-2.0 (repo licence; ...)" is Apache-2.0; "MITx" is not. */
@@ -96,13 +106,6 @@ static void vec_merge(vec *v)
         }
     }
     v->n = out;
-}
-
-static bool has_cjk(const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (p[0] >= 0xE3 && p[0] <= 0xE9) return true;   /* U+3000..U+9FFF */
-    return false;
 }
 
 static char *dup_or_null(const cJSON *item)
@@ -189,8 +192,8 @@ static void example_free(example *e)
 }
 
 /* Builds example e from one parsed line.  Returns an error text or NULL. */
-static const char *read_example(const cJSON *root, const featurizer *fx, const char *path, size_t line,
-                                example *e)
+static const char *read_example(const cJSON *root, const featurizer *fx, const langid *id, const char *path,
+                                size_t line, example *e)
 {
     const cJSON *label = cJSON_GetObjectItemCaseSensitive(root, "label");
     const cJSON *lang = cJSON_GetObjectItemCaseSensitive(root, "lang");
@@ -215,10 +218,11 @@ static const char *read_example(const cJSON *root, const featurizer *fx, const c
     e->category = dup_or_null(cJSON_GetObjectItemCaseSensitive(root, "category"));
     if (!e->category) e->category = strdup("");
     if (!e->id || !e->source || !e->category) return "out of memory";
-    if (cJSON_IsString(lang) && (strcmp(lang->valuestring, "en") == 0 || strcmp(lang->valuestring, "zh") == 0))
+    if (cJSON_IsString(lang) && strlen(lang->valuestring) == 2 && (unsigned)(lang->valuestring[0] - 'a') < 26u &&
+        (unsigned)(lang->valuestring[1] - 'a') < 26u)
         memcpy(e->lang, lang->valuestring, 3);
     else
-        memcpy(e->lang, has_cjk(e->msgs[e->nmsgs - 1].text) ? "zh" : "en", 3);
+        memcpy(e->lang, langid_code(langid_detect(id, e->msgs, e->nmsgs)), 2);
     e->trainable = dataset_licence_trainable(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "licence")));
     e->held_out = dataset_id_held_out(e->id);
 
@@ -234,14 +238,17 @@ static const char *read_example(const cJSON *root, const featurizer *fx, const c
 int dataset_load(dataset *d, const char *path, const featurizer *fx, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
+    langid *id = langid_new();
     char *line = NULL;
     size_t cap = 0, lineno = 0;
     ssize_t len;
     int rc = -1;
 
     assert(d != NULL && fx != NULL);
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    if (!f || !id) {
+        snprintf(err, errlen, "%s: %s", path, f ? "out of memory" : strerror(errno));
+        if (f) fclose(f);
+        langid_free(id);
         return -1;
     }
     while ((len = getline(&line, &cap, f)) >= 0) {
@@ -255,7 +262,7 @@ int dataset_load(dataset *d, const char *path, const featurizer *fx, char *err, 
             snprintf(err, errlen, "%s:%zu: not valid JSON", path, lineno);
             goto out;
         }
-        why = read_example(root, fx, path, lineno, &e);
+        why = read_example(root, fx, id, path, lineno, &e);
         cJSON_Delete(root);
         if (!why && d->n == d->cap) {
             size_t ncap = d->cap ? 2 * d->cap : 1024;
@@ -281,6 +288,7 @@ int dataset_load(dataset *d, const char *path, const featurizer *fx, char *err, 
 out:
     free(line);
     fclose(f);
+    langid_free(id);
     return rc;
 }
 

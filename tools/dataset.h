@@ -6,7 +6,7 @@
  * string, an array of text parts, or null for an assistant turn that only
  * calls tools), optionally "tools" (the request's tool definitions, an
  * array, counted as the gateway counts them), "label" ("simple" or
- * "complex"), and optionally "id", "lang" ("en"/"zh", else detected),
+ * "complex"), and optionally "id", "lang" (a two-letter code, else detected),
  * "source", "category" and "licence".  Every example is featurized once at
  * load time with the gateway's own featurize(), so training and evaluation
  * see exactly what the gateway sees.
@@ -14,7 +14,10 @@
  * Two rules live here and nowhere else:
  * - Licence: only rows whose licence is permissive (CC-BY-3.0, CC-BY-SA-3.0,
  *   Apache-2.0, MIT) or the project's own ("tiergate") may be trained on.
- *   Anything else, a missing licence included, is evaluation-only.
+ *   Anything else, a missing licence included, is evaluation-only, and so
+ *   is a licence that says "evaluation only" or "evaluation-only" whatever
+ *   it starts with: the project's evaluation sets (lang-eval.jsonl,
+ *   conversations-eval.jsonl) say so.
  * - The fixed held-out part: a row is held out when the FNV-1a 32-bit hash of
  *   its id is 0 modulo 5 (about a fifth), so the split never changes when
  *   rows are added or reordered. */
@@ -29,7 +32,8 @@
 
 typedef struct example {
     char *id, *source, *category;
-    char lang[3];                /* "en" or "zh" */
+    char lang[3];                /* two-letter code: the row's "lang", else langid_detect()'s
+                                    ("un" for an undetermined one) */
     int label;                   /* 1: complex, 0: simple */
     bool trainable;              /* the licence allows training */
     bool held_out;               /* in the fixed held-out part */

@@ -10,7 +10,12 @@
  * be trained on, a model is trained (same parameters and seed as the shipped
  * one) without that source and scored on all of its rows.  Sources differ
  * in style, so this is the honest estimate for traffic that looks like no
- * training source. */
+ * training source.
+ *
+ * The project's export-language evaluation set (source "tiergate-eval") is
+ * reported by language, with how often langid names each language; rows in
+ * a language the model did not learn are also reported under each
+ * routing.unknown_language policy. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +25,8 @@
 #include "learn.h"
 
 #define OWN_SOURCE "tiergate"
+/* The export-language evaluation set (tools/data/lang-eval.jsonl). */
+#define LANG_EVAL_SOURCE "tiergate-eval"
 
 static const char usage[] =
     "usage: tiergate-evaluate --model FILE [options] DATA.jsonl...\n"
@@ -41,6 +48,7 @@ static scored score_of(const classifier *m, const example *e)
 }
 
 static bool is_own(const example *e) { return strcmp(e->source, OWN_SOURCE) == 0; }
+static bool is_lang_eval(const example *e) { return strcmp(e->source, LANG_EVAL_SOURCE) == 0; }
 
 /* Whether a model trained on d by tiergate-train (without --all) saw e. */
 static bool unseen(const example *e) { return !e->trainable || e->held_out; }
@@ -50,6 +58,53 @@ static void report(const char *title, const scored *s, size_t n, double threshol
     printf("\n### %s (threshold %.2f)\n\n", title, threshold);
     learn_print_header(stdout);
     learn_print_groups(stdout, s, n, threshold, by_source);
+}
+
+/* How often langid names the language a row is labelled with, by language,
+ * over the rows of the export-language evaluation set. */
+static void language_id(const classifier *m, const dataset *d)
+{
+    size_t n[LANG_COUNT] = {0}, right[LANG_COUNT] = {0};
+
+    printf("\n### Language identification on the export-language evaluation set\n\n");
+    printf("| lang | n | identified | learned by the model |\n|---|---:|---:|---|\n");
+    for (size_t i = 0; i < d->n; i++) {
+        const example *e = &d->rows[i];
+        langid_lang want = langid_from_code(e->lang);
+        if (!is_lang_eval(e)) continue;
+        n[want]++;
+        right[want] += classifier_language(m, e->msgs, e->nmsgs) == want;
+    }
+    for (unsigned l = 0; l < LANG_COUNT; l++)
+        if (n[l])
+            printf("| %s | %zu | %.3f | %s |\n", langid_code((langid_lang)l), n[l], (double)right[l] / (double)n[l],
+                   classifier_learned(m, (langid_lang)l) ? "yes" : "no");
+}
+
+/* routing.unknown_language on the unseen rows whose detected language the
+ * model did not learn: figures as scored ("score"), all sent to the cloud
+ * ("cloud") and all kept on the device ("device"), by labelled language;
+ * nothing when there are none (empty tables would read as a result). */
+static int unknown_language(const classifier *m, const dataset *d, double threshold)
+{
+    static const char *const policies[] = {"score", "cloud", "device"};
+    scored *s = malloc((d->n ? d->n : 1) * sizeof *s);
+    size_t n = 0;
+
+    if (!s) return -1;
+    for (size_t i = 0; i < d->n; i++) {
+        const example *e = &d->rows[i];
+        if (unseen(e) && !classifier_learned(m, classifier_language(m, e->msgs, e->nmsgs))) s[n++] = score_of(m, e);
+    }
+    for (size_t p = 0; n > 0 && p < 3; p++) {
+        char title[160];
+        for (size_t i = 0; p > 0 && i < n; i++) s[i].score = p == 1 ? 1.0 : 0.0;
+        snprintf(title, sizeof title, "Rows in a language the model did not learn, routing.unknown_language \"%s\"",
+                 policies[p]);
+        report(title, s, n, threshold, false);
+    }
+    free(s);
+    return 0;
 }
 
 /* Leave-one-source-out over the public sources that may be trained on. */
@@ -120,8 +175,8 @@ int main(int argc, char **argv)
     featurizer *fx = featurizer_new();
     dataset d = {0};
     classifier *m = NULL;
-    scored *pub = NULL, *own = NULL;
-    size_t npub = 0, nown = 0;
+    scored *pub = NULL, *own = NULL, *langs = NULL;
+    size_t npub = 0, nown = 0, nlangs = 0;
     char err[512];
     int rc = 1, nfiles = 0;
 
@@ -137,12 +192,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "tiergate-evaluate: %s\n", err);
         goto out;
     }
-    if (!(pub = malloc((d.n ? d.n : 1) * sizeof *pub)) || !(own = malloc((d.n ? d.n : 1) * sizeof *own)))
+    if (!(pub = malloc((d.n ? d.n : 1) * sizeof *pub)) || !(own = malloc((d.n ? d.n : 1) * sizeof *own)) ||
+        !(langs = malloc((d.n ? d.n : 1) * sizeof *langs)))
         goto out;
     for (size_t i = 0; i < d.n; i++) {
         const example *e = &d.rows[i];
         if (!unseen(e)) continue;
         if (is_own(e)) own[nown++] = score_of(m, e);
+        else if (is_lang_eval(e)) langs[nlangs++] = score_of(m, e);
         else pub[npub++] = score_of(m, e);
     }
     report("Public rows the model was not trained on", pub, npub, o.threshold, true);
@@ -154,12 +211,18 @@ int main(int argc, char **argv)
         learn_print_categories(stdout, pub, npub, o.threshold, o.by_lang);
     }
     if (nown) report("The project's own examples, held-out part", own, nown, o.threshold, false);
+    if (nlangs) {
+        report("The export-language evaluation set, by language", langs, nlangs, o.threshold, false);
+        language_id(m, &d);
+    }
+    if (unknown_language(m, &d, o.threshold) < 0) goto out;
     if (o.loso && loso(&d, &p, o.threshold) < 0) goto out;
     rc = 0;
 out:
     classifier_free(m);
     free(pub);
     free(own);
+    free(langs);
     dataset_free(&d);
     featurizer_free(fx);
     return rc;

@@ -40,6 +40,19 @@ unsigned learn_fold(const char *id, uint64_t seed, unsigned k)
     return (unsigned)(splitmix(&h) % k);
 }
 
+/* The languages with at least LEARN_LANGUAGE_ROWS rows among rows[0..n):
+ * what the model can be said to have learned. */
+static langid_set learned_languages(const example *const *rows, size_t n)
+{
+    size_t count[LANG_COUNT] = {0};
+    langid_set set = 0;
+
+    for (size_t i = 0; i < n; i++) count[langid_from_code(rows[i]->lang)]++;
+    for (unsigned l = 1; l < LANG_COUNT; l++)
+        if (count[l] >= LEARN_LANGUAGE_ROWS) set |= 1u << l;
+    return set;
+}
+
 classifier *learn_train(const example *const *rows, size_t n, const learn_params *p)
 {
     double *w = calloc(FEATURES_DIM, sizeof *w), *g2 = malloc(FEATURES_DIM * sizeof *g2);
@@ -83,7 +96,7 @@ classifier *learn_train(const example *const *rows, size_t n, const learn_params
         }
     }
     for (size_t j = 0; j < FEATURES_DIM; j++) wf[j] = (float)w[j];
-    m = classifier_new(bias, wf);
+    m = classifier_new(bias, wf, learned_languages(rows, n));
 out:
     free(w);
     free(g2);
@@ -208,18 +221,25 @@ void learn_print_sweep(FILE *out, const scored *s, size_t n)
 
 void learn_print_groups(FILE *out, const scored *s, size_t n, double threshold, bool by_source)
 {
-    static const char *const langs[] = {NULL, "en", "zh"};
     scored *sub = malloc((n ? n : 1) * sizeof *sub);
     learn_eval e;
 
     if (!sub) return;
-    for (size_t g = 0; g < sizeof langs / sizeof langs[0]; g++) {
+    learn_measure(s, n, threshold, &e);
+    if (n) learn_print_row(out, "all", &e);
+    /* en and zh first, as before there were other languages, then the others
+     * in order of first appearance. */
+    for (size_t g = 0; g < 2 + n; g++) {
+        const char *lang = g == 0 ? "en" : g == 1 ? "zh" : s[g - 2].lang;
         size_t m = 0;
+        bool seen = g >= 2 && (strcmp(lang, "en") == 0 || strcmp(lang, "zh") == 0);
+        for (size_t k = 0; g >= 2 && k < g - 2 && !seen; k++) seen = strcmp(s[k].lang, lang) == 0;
+        if (seen) continue;
         for (size_t i = 0; i < n; i++)
-            if (!langs[g] || strcmp(s[i].lang, langs[g]) == 0) sub[m++] = s[i];
+            if (strcmp(s[i].lang, lang) == 0) sub[m++] = s[i];
         if (m == 0) continue;
         learn_measure(sub, m, threshold, &e);
-        learn_print_row(out, langs[g] ? langs[g] : "all", &e);
+        learn_print_row(out, lang, &e);
     }
     for (size_t i = 0; by_source && i < n; i++) {
         size_t m = 0, first = i;

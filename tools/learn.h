@@ -30,6 +30,10 @@ typedef struct learn_params {
 #define LEARN_DEFAULT_SEED 20241122u
 #define LEARN_DEFAULTS {LEARN_DEFAULT_SEED, 40, 0.3, 1e-4}
 
+/* A language with at least this many training rows counts as learned (the
+ * model file records it; see routing.unknown_language). */
+#define LEARN_LANGUAGE_ROWS 100
+
 /* Trains on rows[0..n) (n > 0).  NULL when out of memory. */
 classifier *learn_train(const example *const *rows, size_t n, const learn_params *p);
 

@@ -5,7 +5,8 @@
  * by a model with fixed, non-zero weights, and featurized with and without
  * origins.  Each must stay within its promises: indexes below FEATURES_DIM,
  * finite values, origins inside their message, readable names, the same
- * occurrences either way, and an explanation whose score is the score. */
+ * occurrences either way, an explanation whose score is the score, and a
+ * language the detector knows. */
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -70,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         static float w[FEATURES_DIM];
         for (size_t i = 0; i < FEATURES_DIM; i++) w[i] = (float)((int)(i % 13) - 6) / 4;
         fx = featurizer_new();
-        model = classifier_new(-1.0, w);
+        model = classifier_new(-1.0, w, 1u << LANG_EN | 1u << LANG_DE);
         REQUIRE(fx && model);
     }
     if (size == 0) return 0;
@@ -88,6 +89,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     featurize(fx, msgs, n, ntools, false, check, &b);
     REQUIRE(a.n == b.n && a.sum == b.sum);
     score = classifier_score(model, msgs, n, ntools);
+    /* Language identification reads the same untrusted text. */
+    REQUIRE(classifier_language(model, msgs, n) < LANG_COUNT);
     REQUIRE(score >= 0 && score <= 1);
     REQUIRE(classifier_explain(model, msgs, n, ntools, &e) == 0);
     REQUIRE(e.score == score && e.n <= CLASSIFIER_TOP);

@@ -18,7 +18,7 @@
 #include "testlib.h"
 
 #define SHIPPED TIERGATE_SOURCE_DIR "/config/classifier.model"
-#define FILE_BYTES (32u + 4u * FEATURES_DIM + 4u)
+#define FILE_BYTES (36u + 4u * FEATURES_DIM + 4u)
 
 static char dir[] = "/tmp/tiergate-test-classifier-XXXXXX";
 static double threshold;   /* the configuration's default routing.threshold */
@@ -90,7 +90,7 @@ static void test_file_round_trip(void)
     classifier *m, *back;
 
     for (size_t i = 0; i < FEATURES_DIM; i++) w[i] = (float)((double)(i % 7) - 3.0) / 8;
-    m = classifier_new(-0.25, w);
+    m = classifier_new(-0.25, w, 1u << LANG_DE | 1u << LANG_JA | 1u << LANG_UND | 1u << 31);
     CHECK(m != NULL);
     CHECK_INT(classifier_save(m, tmp_path("a.model"), err, sizeof err), 0);
     back = classifier_load(tmp_path("a.model"), err, sizeof err);
@@ -98,14 +98,18 @@ static void test_file_round_trip(void)
     if (back) {
         CHECK(classifier_bias(back) == -0.25);
         CHECK(memcmp(classifier_weights(back), w, FEATURES_DIM * sizeof *w) == 0);
+        /* The learned languages survive the file; "undetermined" is never one. */
+        CHECK_INT(classifier_languages(back), 1u << LANG_DE | 1u << LANG_JA);
+        CHECK(classifier_learned(back, LANG_JA) && !classifier_learned(back, LANG_TR));
+        CHECK(classifier_learned(back, LANG_UND));
     }
     CHECK(access(tmp_path("a.model.tmp"), F_OK) != 0);   /* the temporary file was renamed */
     classifier_free(back);
     classifier_free(m);
     w[5] = NAN;
-    CHECK(classifier_new(0, w) == NULL);
+    CHECK(classifier_new(0, w, 0) == NULL);
     w[5] = 0;
-    CHECK(classifier_new(INFINITY, w) == NULL);
+    CHECK(classifier_new(INFINITY, w, 0) == NULL);
     free(w);
 }
 
@@ -139,10 +143,10 @@ static void test_load_errors(void)
     write_all(tmp_path("flipped.model"), bad, n);
     expect_load_error(tmp_path("flipped.model"), "checksum mismatch");
     memcpy(bad, good, n);
-    put32(bad + 4, 2);
+    put32(bad + 4, 1);
     reseal(bad, n);
     write_all(tmp_path("version.model"), bad, n);
-    expect_load_error(tmp_path("version.model"), "format version 2");
+    expect_load_error(tmp_path("version.model"), "format version 1");
     memcpy(bad, good, n);
     put32(bad + 12, FEATURES_DIM + 1);
     reseal(bad, n);
@@ -160,7 +164,7 @@ static void test_load_errors(void)
     expect_load_error(tmp_path("fversion.model"), "retrain");
     memcpy(bad, good, n);
     memcpy(&bits, &nan, 4);
-    put32(bad + 32 + 4 * 7, bits);
+    put32(bad + 36 + 4 * 7, bits);
     reseal(bad, n);
     write_all(tmp_path("nan.model"), bad, n);
     expect_load_error(tmp_path("nan.model"), "weight 7 is not a finite number");
@@ -207,7 +211,7 @@ static void test_scoring(void)
 
     w[named_index("verb:prove")] = 2.0f;
     w[named_index("chars")] = -0.5f;
-    m = classifier_new(-1.0, w);
+    m = classifier_new(-1.0, w, 0);
     CHECK(m != NULL);
     if (!m) return;
     CHECK(fabs(score_of(m, "") - 1 / (1 + exp(1.0))) < 1e-12);
@@ -283,6 +287,23 @@ static void test_shipped_model(void)
     CHECK(score_turns(m, proof_followup, 3) >= threshold);
     CHECK(score_of(m, "继续") < threshold);
     CHECK(score_turns(m, car_followup, 3) < threshold);
+    classifier_free(m);
+}
+
+/* The shipped model learned the export languages it was trained on, and
+ * knows it did not learn others. */
+static void test_shipped_languages(void)
+{
+    static const langid_lang learned[] = {LANG_EN, LANG_ZH, LANG_DE, LANG_ES, LANG_FR, LANG_PT,
+                                          LANG_RU, LANG_JA, LANG_KO, LANG_AR};
+    static const langid_lang unlearned[] = {LANG_IT, LANG_TR, LANG_TH, LANG_PL, LANG_VI};
+    char err[512];
+    classifier *m = classifier_load(SHIPPED, err, sizeof err);
+
+    CHECK(m != NULL);
+    if (!m) return;
+    for (size_t i = 0; i < sizeof learned / sizeof learned[0]; i++) CHECK(classifier_learned(m, learned[i]));
+    for (size_t i = 0; i < sizeof unlearned / sizeof unlearned[0]; i++) CHECK(!classifier_learned(m, unlearned[i]));
     classifier_free(m);
 }
 
@@ -409,6 +430,7 @@ int main(void)
     test_load_errors();
     test_scoring();
     test_shipped_model();
+    test_shipped_languages();
     test_shipped_conversations();
     test_explanation();
     test_hostile();

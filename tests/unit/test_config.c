@@ -536,12 +536,34 @@ static void test_budget(void) {
                  "budget: no backend has a price");
 }
 
+/* routing.unknown_language: "cloud" unless set, one of three names. */
+static void test_unknown_language(void) {
+    char err[256];
+    config *c = parse("{\"backends\":[" MIN_BACKEND "]}", err);
+    CHECK(c != NULL);
+    if (c) CHECK_INT(c->unknown_language, UNKNOWN_LANGUAGE_CLOUD);
+    config_free(c);
+    c = parse("{\"backends\":[" MIN_BACKEND "],\"routing\":{\"unknown_language\":\"device\"}}", err);
+    CHECK(c != NULL);
+    if (c) CHECK_INT(c->unknown_language, UNKNOWN_LANGUAGE_DEVICE);
+    config_free(c);
+    c = parse("{\"backends\":[" MIN_BACKEND "],\"routing\":{\"unknown_language\":\"score\"}}", err);
+    CHECK(c != NULL);
+    if (c) CHECK_INT(c->unknown_language, UNKNOWN_LANGUAGE_SCORE);
+    config_free(c);
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"routing\":{\"unknown_language\":\"english\"}}",
+                 "routing.unknown_language: must be \"score\", \"cloud\" or \"device\"");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"routing\":{\"unknown_language\":1}}",
+                 "routing.unknown_language: must be");
+}
+
 int main(void) {
     test_budget();
     test_aliases();
     test_restart_fields();
     test_privacy();
     test_detectors();
+    test_unknown_language();
     test_defaults();
     test_full();
     test_errors();

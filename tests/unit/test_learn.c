@@ -45,6 +45,11 @@ static void test_licences(void)
     CHECK(!dataset_licence_trainable(NULL));
     CHECK(!dataset_licence_trainable(""));
     CHECK(!dataset_licence_trainable("MITx"));
+    /* Both evaluation sets' licences, and the rule behind them. */
+    CHECK(!dataset_licence_trainable("tiergate-eval (written by the project; evaluation only)"));
+    CHECK(!dataset_licence_trainable("evaluation-only (written by the project)"));
+    CHECK(!dataset_licence_trainable("tiergate (evaluation only)"));
+    CHECK(!dataset_licence_trainable("MIT (evaluation-only copy)"));
     CHECK(!dataset_licence_trainable("no licence file; SMP2017-ECDT evaluation data, research use"));
     CHECK(!dataset_licence_trainable("ODC-By-1.0 (DATA_LICENSE) + README: research use only"));
 }

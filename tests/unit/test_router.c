@@ -19,6 +19,7 @@ typedef struct fixture {
     bool device_only;
     budget_verdict spent;
     bool reject;
+    bool unknown_language;
     char names[1024];
 } fixture;
 
@@ -45,7 +46,8 @@ static int decide(fixture *f, const char *model, const char *header, double scor
 {
     router_input in = {.model = model, .force_tier = header, .score = score,
                        .max_first_byte_ms = f->budget_ms, .device_only = f->device_only,
-                       .budget = f->spent, .budget_reject = f->reject};
+                       .budget = f->spent, .budget_reject = f->reject,
+                       .unknown_language = f->unknown_language};
 
     memset(dec, 0, sizeof *dec);
     memset(err, 0, sizeof *err);
@@ -535,6 +537,42 @@ static void test_device_only(void)
     CHECK(strstr(e.message, "privacy.mode") != NULL);
 }
 
+/* A language the classifier did not learn: the policy picks the tier for
+ * "auto", a client's tier or backend still wins, and so do privacy and the
+ * state of the network. */
+static void test_unknown_language(void)
+{
+    fixture f;
+
+    setup(&f, "d:local e:depot c:spark");
+    f.unknown_language = true;
+    f.cfg.unknown_language = UNKNOWN_LANGUAGE_CLOUD;
+    ROUTE(&f, "auto", NULL, 0.1, "cloud", "unknown_language", "spark depot local");
+    ROUTE(&f, "auto", NULL, 0.9, "cloud", "unknown_language", "spark depot local");
+    ROUTE(&f, "device", NULL, 0.9, "device", "forced", "local depot spark");
+    ROUTE(&f, "auto", "edge", 0.1, "edge", "forced", "depot spark local");
+    f.cfg.unknown_language = UNKNOWN_LANGUAGE_DEVICE;
+    ROUTE(&f, "auto", NULL, 0.9, "device", "unknown_language", "local depot spark");
+    f.cfg.unknown_language = UNKNOWN_LANGUAGE_SCORE;
+    ROUTE(&f, "auto", NULL, 0.1, "device", "complexity", "local depot spark");
+    ROUTE(&f, "auto", NULL, 0.9, "cloud", "complexity", "spark depot local");
+    /* A learned language is scored whatever the policy. */
+    f.unknown_language = false;
+    f.cfg.unknown_language = UNKNOWN_LANGUAGE_CLOUD;
+    ROUTE(&f, "auto", NULL, 0.1, "device", "complexity", "local depot spark");
+    f.unknown_language = true;
+    f.device_only = true;
+    ROUTE(&f, "auto", NULL, 0.1, "device", "privacy", "local");
+    f.device_only = false;
+    set_down(&f, "spark");
+    ROUTE(&f, "auto", NULL, 0.1, "edge", "offline", "depot local");
+    /* Without a cloud tier, "cloud" is the largest tier there is. */
+    setup(&f, "d:local e:depot");
+    f.unknown_language = true;
+    f.cfg.unknown_language = UNKNOWN_LANGUAGE_CLOUD;
+    ROUTE(&f, "auto", NULL, 0.1, "edge", "unknown_language", "depot local");
+}
+
 /* Backends named "$..." have a price. */
 static void setup_priced(fixture *f, const char *spec)
 {
@@ -610,6 +648,7 @@ int main(void)
 {
     test_budget();
     test_device_only();
+    test_unknown_language();
     test_tier_for_score();
     test_missing_tiers();
     test_candidate_order();

@@ -8,6 +8,22 @@
 static int first_bad(const char *s) { return (int)utf8_invalid_offset(s, strlen(s)); }
 
 int main(void) {
+    /* Lower case for the alphabets read in words; everything else as it is. */
+    CHECK_INT(utf8_lower('Q'), 'q');
+    CHECK_INT(utf8_lower('q'), 'q');
+    CHECK_INT(utf8_lower('['), '[');
+    CHECK_INT(utf8_lower(0xC9), 0xE9);                     /* É -> é */
+    CHECK_INT(utf8_lower(0xD7), 0xD7);                     /* the multiplication sign */
+    CHECK_INT(utf8_lower(0xDF), 0xDF);                     /* ß has no capital here */
+    CHECK_INT(utf8_lower(0x11E), 0x11F);                   /* Ğ -> ğ */
+    CHECK_INT(utf8_lower(0x130), 'i');                     /* İ -> i */
+    CHECK_INT(utf8_lower(0x131), 0x131);                   /* ı stays */
+    CHECK_INT(utf8_lower(0x141), 0x142);                   /* Ł -> ł (odd capitals) */
+    CHECK_INT(utf8_lower(0x17D), 0x17E);                   /* Ž -> ž */
+    CHECK_INT(utf8_lower(0x410), 0x430);                   /* А -> а */
+    CHECK_INT(utf8_lower(0x401), 0x451);                   /* Ё -> ё */
+    CHECK_INT(utf8_lower(0x44F), 0x44F);
+    CHECK_INT(utf8_lower(0x4E00), 0x4E00);
     CHECK_INT(first_bad("plain ascii, long enough to take the 8-byte path"), 48);
     CHECK_INT(first_bad("打开空调"), 12);
     CHECK_INT(first_bad("\xF0\x9F\x98\x80"), 4);            /* U+1F600 */
