@@ -21,24 +21,10 @@
 static char dir[64], path[128], prev[160], tmp[160];
 
 static void fresh_dir(void) {
-    snprintf(dir, sizeof dir, "/tmp/tg-budgetstore-XXXXXX");
-    if (!mkdtemp(dir)) abort();
+    tl_make_dir(dir, sizeof dir, "budgetstore");
     snprintf(path, sizeof path, "%s/budget.state", dir);
     snprintf(prev, sizeof prev, "%s.prev", path);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-}
-
-static void remove_dir(void) {
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char p[512];
-    while (d && (e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        if (rmdir(p) < 0) unlink(p);
-    }
-    if (d) closedir(d);
-    rmdir(dir);
 }
 
 static config_budget cfg_of(double daily) {
@@ -145,7 +131,7 @@ static void test_first_start_and_saves(void) {
     CHECK_INT(budgetstore_check(&c, msg, sizeof msg), 0);
     CHECK(strstr(msg, "loaded") != NULL && strstr(msg, "spent 1.5") != NULL);
     evloop_free(l);
-    remove_dir();
+    tl_remove_dir(dir);
 }
 
 static void test_damaged_with_prev(void) {
@@ -196,7 +182,7 @@ static void test_damaged_with_prev(void) {
     CHECK(spent == 0.5);
     budgetstore_free(s);
     evloop_free(l);
-    remove_dir();
+    tl_remove_dir(dir);
 }
 
 static void test_no_good_copy(void) {
@@ -240,7 +226,7 @@ static void test_no_good_copy(void) {
     budgetstore_free(s);
     CHECK(exists(path));
     evloop_free(l);
-    remove_dir();
+    tl_remove_dir(dir);
 }
 
 static void test_cannot_write(void) {
@@ -283,7 +269,7 @@ static void test_cannot_write(void) {
     free(data);
     budgetstore_free(s);
     evloop_free(l);
-    remove_dir();
+    tl_remove_dir(dir);
 }
 
 static int64_t fake_now;
@@ -331,7 +317,7 @@ static void test_block_ends_with_the_day(void) {
     free(data);
     budgetstore_free(s);
     evloop_free(l);
-    remove_dir();
+    tl_remove_dir(dir);
 }
 
 int main(void) {

@@ -30,22 +30,8 @@ static int64_t now_s;
 static int64_t test_clock(void) { return now_s; }
 
 static void fresh_dir(void) {
-    snprintf(dir, sizeof dir, "/tmp/tg-cache-XXXXXX");
-    if (!mkdtemp(dir)) abort();
+    tl_make_dir(dir, sizeof dir, "cache");
     snprintf(path, sizeof path, "%s/answers.cache", dir);
-}
-
-static void remove_dir(void) {
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char p[512];
-    while (d && (e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        unlink(p);
-    }
-    if (d) closedir(d);
-    rmdir(dir);
 }
 
 /* Files in dir whose name starts with prefix. */
@@ -129,7 +115,7 @@ static void test_memory(void) {
     /* One answer larger than a quarter of max_bytes is not kept. */
     CHECK_INT(put(c, 2, "kiosk-a", (1 << 20) / 4), -1);
     cache_free(c);
-    remove_dir();
+    tl_remove_dir(dir);
 }
 
 /* A file that cannot be created stops the start, naming it. */
@@ -149,7 +135,7 @@ static void test_unwritable(void) {
         CHECK(strstr(err, "create: Read-only file system") != NULL);
         CHECK_INT(umount(dir), 0);
     }
-    remove_dir();
+    tl_remove_dir(dir);
 }
 
 static void test_eviction(void) {
@@ -181,7 +167,7 @@ static void test_eviction(void) {
     CHECK_INT(cache_get_stats(c).evictions, 0);
     CHECK(has(c, 90) && has(c, 99) && !has(c, 89));
     cache_free(c);
-    remove_dir();
+    tl_remove_dir(dir);
 }
 
 static void test_clear_and_persist(void) {
@@ -222,7 +208,7 @@ static void test_clear_and_persist(void) {
     CHECK_INT(cache_get_stats(c).entries, 2);
     cache_free(c);
     CHECK_INT(count_files("answers.cache.corrupt-"), 0);
-    remove_dir();
+    tl_remove_dir(dir);
 }
 
 static unsigned char *slurp(size_t *len) {
@@ -292,7 +278,7 @@ static void damaged(void (*damage)(unsigned char *, size_t *), int kept) {
     CHECK_INT(cache_get_stats(c).entries, kept);
     CHECK_INT(count_files("answers.cache.corrupt-"), 1);
     cache_free(c);
-    remove_dir();
+    tl_remove_dir(dir);
 }
 
 static void test_damage(void) {
@@ -324,7 +310,7 @@ static void test_damage(void) {
     CHECK(c != NULL && cache_get_stats(c).entries == 0);
     CHECK_INT(count_files("answers.cache.corrupt-"), 1);
     cache_free(c);
-    remove_dir();
+    tl_remove_dir(dir);
     fresh_dir();
     spit((const unsigned char *)"", 0);
     c = open_cache(1 << 20);
@@ -332,7 +318,7 @@ static void test_damage(void) {
     CHECK_INT(count_files("answers.cache.corrupt-"), 0);
     CHECK_INT(file_size(), CACHEFILE_HEADER);
     cache_free(c);
-    remove_dir();
+    tl_remove_dir(dir);
 }
 
 static void test_full_disk(void) {
@@ -342,7 +328,7 @@ static void test_full_disk(void) {
     CHECK_INT(rc, 0);
     if (rc < 0) {
         fprintf(stderr, "mount tmpfs on %s: %s\n", dir, strerror(errno));
-        remove_dir();
+        tl_remove_dir(dir);
         return;
     }
     cache *c = open_cache(1 << 20);
@@ -376,7 +362,7 @@ static void test_full_disk(void) {
     CHECK(has(c, 0));                         /* memory still serves */
     cache_free(c);
     CHECK_INT(umount(dir), 0);
-    remove_dir();
+    tl_remove_dir(dir);
 }
 
 int main(void) {

@@ -4,8 +4,11 @@
 #ifndef TIERGATE_TESTLIB_H
 #define TIERGATE_TESTLIB_H
 
+#include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int tl_passed, tl_failed;
 
@@ -32,5 +35,25 @@ static int tl_passed, tl_failed;
         printf("%d passed, %d failed\n", tl_passed, tl_failed); \
         return tl_failed ? 1 : 0; \
     } while (0)
+
+/* A new directory /tmp/tg-NAME-XXXXXX for a test's files, into dir. */
+static inline void tl_make_dir(char *dir, size_t n, const char *name) {
+    snprintf(dir, n, "/tmp/tg-%s-XXXXXX", name);
+    if (!mkdtemp(dir)) abort();
+}
+
+/* Removes dir with the files and empty directories in it. */
+static inline void tl_remove_dir(const char *dir) {
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char p[512];
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (rmdir(p) < 0) unlink(p);
+    }
+    if (d) closedir(d);
+    rmdir(dir);
+}
 
 #endif
