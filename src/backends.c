@@ -160,6 +160,26 @@ void backends_router_view(const backends *b, router_backend *out) {
     }
 }
 
+cJSON *backends_json(const backends *b) {
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; arr && i < b->n; i++) {
+        const config_backend *cb = &b->cfg->backends[i];
+        cJSON *e = cJSON_CreateObject();
+        const char *why = backends_last_error(b, i);
+        if (!cJSON_AddItemToArray(arr, e) || !cJSON_AddStringToObject(e, "name", cb->name) ||
+            !cJSON_AddStringToObject(e, "tier", tier_name(cb->tier)) ||
+            !cJSON_AddStringToObject(e, "state", backends_health_name(backends_health(b, i))) ||
+            !cJSON_AddStringToObject(e, "circuit", circuit_state_name(backends_circuit(b, i))) ||
+            !cJSON_AddNumberToObject(e, "est_connect_ms", backends_est_connect_ms(b, i)) ||
+            !cJSON_AddNumberToObject(e, "est_first_byte_ms", backends_est_first_byte_ms(b, i)) ||
+            (*why && !cJSON_AddStringToObject(e, "reason", why))) {
+            cJSON_Delete(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
 static void log_change(backend_state *s, circuit_state from) {
     circuit_state to = s->circuit.state;
     cJSON *o = log_begin(to == CIRCUIT_OPEN ? "warn" : "info", "circuit changed");

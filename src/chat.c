@@ -69,6 +69,7 @@ struct chat {
     metrics *m;
     budgetstore *budget;         /* main's; NULL without a budget */
     cache *cache;                /* main's; NULL without an answer cache (requests read it at each use) */
+    const linkreport *link;      /* main's: the vehicle's link report (issue 15) */
 };
 
 typedef struct chat_call {
@@ -109,6 +110,8 @@ void chat_set_runtime(chat *c, runtime *rt) {
 void chat_set_budget(chat *c, budgetstore *store) { c->budget = store; }
 
 void chat_set_cache(chat *c, cache *store) { c->cache = store; }
+
+void chat_set_link(chat *c, const linkreport *link) { c->link = link; }
 
 void chat_free(chat *c) {
     if (!c) return;
@@ -163,12 +166,12 @@ static void budget_headers(const budgetstore *store, server_exchange *ex) {
 static bool rescue(struct chat_call *call, const chatreq *req, const privacy_call *priv);
 
 /* Parses, checks, scans, scores and routes (under the budget in store, when
- * not NULL); on success req and *priv are the caller's to free.  When the
+ * not NULL, and the link report in force); on success req and *priv are the caller's to free.  When the
  * router refused, *reason is the X-Tiergate-Reason of the refusal; with
  * call (the chat endpoint, not /v1/route), a refusal for want of a backend
  * is first offered to the answer cache and the degraded reply (rescue). */
-static int decide(const runtime *rt, const budgetstore *store, server_exchange *ex, chatreq *req,
-                  privacy_call **priv, classifier_explanation *why, router_decision *dec, int *deadline_ms,
+static int decide(const runtime *rt, const budgetstore *store, const linkreport *link, server_exchange *ex,
+                  chatreq *req, privacy_call **priv, classifier_explanation *why, router_decision *dec, int *deadline_ms,
                   const char **reason, struct chat_call *call) {
     const config *cfg = runtime_config(rt);
     backends *health = runtime_backends(rt);
@@ -206,6 +209,7 @@ static int decide(const runtime *rt, const budgetstore *store, server_exchange *
         .device_only = privacy_device_only(*priv),
         .budget = store ? budgetstore_verdict(store, server_ex_client(ex)) : BUDGET_OK,
         .budget_reject = cfg->budget.reject,
+        .link = linkreport_state(link),
     };
     /* A client may shorten the operator's deadline, never extend it. */
     if (header_ms(ex, "X-Tiergate-Max-First-Byte-Ms", 0, 3600000, cfg->max_first_byte_ms,
@@ -263,7 +267,7 @@ void chat_handle_route(server_exchange *ex, void *ctx) {
     router_decision dec;
     int deadline_ms;
     const char *reason;
-    if (decide(c->rt, c->budget, ex, &req, &priv, &why, &dec, &deadline_ms, &reason, NULL) < 0) return;
+    if (decide(c->rt, c->budget, c->link, ex, &req, &priv, &why, &dec, &deadline_ms, &reason, NULL) < 0) return;
     const config_backend *first = &cfg->backends[dec.candidates[0]];
     server_ex_set_route(ex, tier_name(dec.tier), first->name, dec.reason, dec.score);
     cJSON *o = cJSON_CreateObject();
@@ -587,7 +591,7 @@ void chat_handle_completions(server_exchange *ex, void *ctx) {
     call->created = (double)time(NULL);
     snprintf(call->id, sizeof call->id, "chatcmpl-%s", server_ex_request_id(ex) + 4);
     int deadline_ms;
-    if (decide(call->rt, c->budget, ex, &call->req, &call->priv, NULL, &call->dec, &deadline_ms,
+    if (decide(call->rt, c->budget, c->link, ex, &call->req, &call->priv, NULL, &call->dec, &deadline_ms,
                &call->route_reason, call) < 0)
         return;
     call->decided = true;
