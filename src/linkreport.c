@@ -185,8 +185,10 @@ static int parse_reason(const cJSON *v, char *out, api_error *err) {
 int linkreport_parse(const char *body, size_t len, linkreport_body *out, api_error *err) {
     *out = (linkreport_body){.state = LINK_NONE};
     if (utf8_invalid_offset(body, len) != len) return bad(err, "invalid_utf8", NULL, "The body is not valid UTF-8.");
-    cJSON *root = cJSON_ParseWithLength(body, len);
-    if (!cJSON_IsObject(root)) {
+    const char *end = body;
+    cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, false);
+    while (root && end < body + len && strchr(" \t\r\n", *end) && *end) end++;
+    if (!cJSON_IsObject(root) || end != body + len) {   /* nothing may follow the object */
         cJSON_Delete(root);
         return bad(err, "invalid_json", NULL,
                    "The body must be a JSON object: {\"state\": \"offline\"|\"weak\"|\"good\", \"for_ms\": N, "
