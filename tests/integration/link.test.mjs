@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import {
   startFake, startGateway, makeConfig, chat, sse, request, chatBody, streamedContent, assertSseWire,
   assertErrorResponse, waitFor, waitProbes, scaled, assertCleanStop,
+  metric as harnessMetric,
 } from './harness.mjs';
 
 const COMPLEX = 'Prove that there are infinitely many primes, step by step';
@@ -59,11 +60,7 @@ function waitLines(gw, msg, n = 1) {
   return waitFor(() => { const l = logLines(gw, msg); return l.length >= n && l; }, { what: `${n} "${msg}" log line(s)` });
 }
 
-async function metric(gw, name) {
-  const res = await request(gw.base, { path: '/metrics', headers: { Authorization: `Bearer ${KEY}` } });
-  const m = new RegExp(`^${name.replace(/[{}"=]/g, (c) => `\\${c}`)} (\\d+)$`, 'm').exec(res.text);
-  return m ? Number(m[1]) : undefined;
-}
+const metric = (gw, name) => harnessMetric(gw, name, KEY);
 
 describe('link report', () => {
   it('offline: edge and cloud are skipped at once, with no connection to the cloud', async () => {
