@@ -125,6 +125,10 @@ describe('link report', () => {
     assert.equal(reported.length, 1);
     assert.equal(reported[0].state, 'offline');
     assert.equal(reported[0].reason, 'tunnel ahead');
+    const putLine = await waitFor(() => logLines(gw, 'request').find((o) => o.request_id === put.headers['x-request-id']),
+      { what: "the PUT's request line" });
+    assert.equal(putLine.link, 'offline');
+    assert.equal(putLine.client, 'ops');
     assert.ok(!gw.stderrText().includes(ADMIN));
     // /readyz and /metrics show it.
     const ready = await request(gw.base, { path: '/readyz' });

@@ -2,13 +2,15 @@
  * state (offline leaves edge and cloud out with reason "offline" and marks
  * the need unreachable for the answer cache; weak makes them slower than
  * the budget; good assumes nothing), the report's expiry at exactly for_ms
- * on the loop's clock driven by hand, its JSON view and metrics text, and
- * every way a PUT body is refused. */
+ * on the loop's clock driven by hand, its JSON view and metrics text (and
+ * the view's backends) when memory runs out at each allocation, and every
+ * way a PUT body is refused. */
 #include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
+#include "backends.h"
 #include "evloop.h"
 #include "linkreport.h"
 #include "router.h"
@@ -295,11 +297,63 @@ static void test_parse(void)
     refused("{\"state\":\"offline\",\"state\":\"good\",\"for_ms\":1000}", "invalid_request", "state");
 }
 
+/* cJSON's allocator, failing the allocation numbered fail_at (from 0). */
+static int allocs, fail_at = -1;
+
+static void *failing_malloc(size_t n)
+{
+    return allocs++ == fail_at ? NULL : malloc(n);
+}
+
+/* Out of memory at every allocation in turn: NULL, never a part-built view
+ * (and, under ASan, nothing leaked). */
+static void test_view_oom(void)
+{
+    evloop *loop = evloop_new();
+    linkreport *lr = linkreport_new(loop);
+    linkreport_body b = body(LINK_WEAK, 1000, "tunnel ahead");
+    fixture f;
+    cJSON_Hooks hooks = {failing_malloc, free};
+
+    setup(&f, true);
+    f.cfg.circuit = (circuit_params){.failures_to_open = 3, .window_ms = 10000, .cooldown_ms = 1000};
+    backends *reg = backends_new(&f.cfg);
+    CHECK(reg != NULL);
+    linkreport_set(lr, &b);
+    cJSON_InitHooks(&hooks);
+    /* How many allocations the two views make when none fails. */
+    fail_at = -1;
+    allocs = 0;
+    cJSON *r = linkreport_json(lr), *arr = backends_json(reg);
+    int needed = allocs;
+    CHECK(r && arr && needed > 20);
+    cJSON_Delete(r);
+    cJSON_Delete(arr);
+    /* Each of them failing leaves one of the views NULL. */
+    int failed = 0;
+    for (fail_at = 0; fail_at < needed; fail_at++) {
+        allocs = 0;
+        r = linkreport_json(lr);
+        arr = backends_json(reg);
+        failed += !r || !arr;
+        if (r) CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(r, "reason")), "tunnel ahead");
+        if (arr) CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 5), "name")), "e2");
+        cJSON_Delete(r);
+        cJSON_Delete(arr);
+    }
+    cJSON_InitHooks(NULL);
+    CHECK_INT(failed, needed);
+    backends_free(reg);
+    linkreport_free(lr);
+    evloop_free(loop);
+}
+
 int main(void)
 {
     test_offline();
     test_weak_and_good();
     test_expiry();
     test_parse();
+    test_view_oom();
     TEST_MAIN_END();
 }
