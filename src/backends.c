@@ -139,13 +139,14 @@ bool backends_any_up(const backends *b) {
     return false;
 }
 
-uint64_t backends_next_usable_ms(const backends *b) {
+uint64_t backends_next_usable_ms(const backends *b, uint64_t network_ms) {
     uint64_t now = now_ms(b), best = UINT64_MAX;
     for (size_t i = 0; i < b->n; i++) {
         const backend_state *s = &b->st[i];
         uint64_t hold = s->hold_until_ms > now ? s->hold_until_ms - now : 0;
         uint64_t wait = circuit_wait_ms(&s->circuit, now);
         uint64_t w = hold > wait ? hold : wait;
+        if (b->cfg->backends[i].tier != TIER_DEVICE && w < network_ms) w = network_ms;
         if (w < best) best = w;
     }
     return best == UINT64_MAX ? 0 : best;

@@ -171,8 +171,8 @@ static bool rescue(struct chat_call *call, const chatreq *req, const privacy_cal
  * call (the chat endpoint, not /v1/route), a refusal for want of a backend
  * is first offered to the answer cache and the degraded reply (rescue). */
 static int decide(const runtime *rt, const budgetstore *store, const linkreport *link, server_exchange *ex,
-                  chatreq *req, privacy_call **priv, classifier_explanation *why, router_decision *dec, int *deadline_ms,
-                  const char **reason, struct chat_call *call) {
+                  chatreq *req, privacy_call **priv, classifier_explanation *why, router_decision *dec,
+                  int *deadline_ms, const char **reason, struct chat_call *call) {
     const config *cfg = runtime_config(rt);
     backends *health = runtime_backends(rt);
     size_t len;
@@ -228,8 +228,8 @@ static int decide(const runtime *rt, const budgetstore *store, const linkreport 
         if (refused) budget_headers(store, ex);
         if (err.status == 503) {
             char after[24];
-            snprintf(after, sizeof after, "%llu",
-                     (unsigned long long)(backends_next_usable_ms(health) + 999) / 1000);
+            uint64_t wait = backends_next_usable_ms(health, linkreport_offline_ms(link));
+            snprintf(after, sizeof after, "%llu", (unsigned long long)(wait + 999) / 1000);
             server_ex_add_header(ex, "Retry-After", after);
         }
         server_ex_reply_error(ex, &err);

@@ -97,6 +97,10 @@ link_state linkreport_state(const linkreport *lr) {
     return lr->body.state;
 }
 
+uint64_t linkreport_offline_ms(const linkreport *lr) {
+    return linkreport_state(lr) == LINK_OFFLINE ? lr->until_ms - evloop_now_ms(lr->loop) : 0;
+}
+
 cJSON *linkreport_json(const linkreport *lr) {
     if (linkreport_state(lr) == LINK_NONE) return cJSON_CreateNull();
     cJSON *o = cJSON_CreateObject();
@@ -160,7 +164,8 @@ static int parse_state(const cJSON *v, link_state *out, api_error *err) {
 }
 
 static int parse_for_ms(const cJSON *v, int *out, api_error *err) {
-    if (!cJSON_IsNumber(v)) return bad(err, "invalid_request", "for_ms", "Invalid type for 'for_ms': expected an integer.");
+    if (!cJSON_IsNumber(v))
+        return bad(err, "invalid_request", "for_ms", "Invalid type for 'for_ms': expected an integer.");
     double d = v->valuedouble;
     if (!(d >= 1 && d <= LINKREPORT_MAX_FOR_MS) || d != floor(d))
         return bad(err, "invalid_value", "for_ms",
@@ -171,7 +176,8 @@ static int parse_for_ms(const cJSON *v, int *out, api_error *err) {
 
 static int parse_reason(const cJSON *v, char *out, api_error *err) {
     if (cJSON_IsNull(v)) return 0;
-    if (!cJSON_IsString(v)) return bad(err, "invalid_request", "reason", "Invalid type for 'reason': expected a string.");
+    if (!cJSON_IsString(v))
+        return bad(err, "invalid_request", "reason", "Invalid type for 'reason': expected a string.");
     size_t n = strlen(v->valuestring);
     if (n > LINKREPORT_MAX_REASON)
         return bad(err, "invalid_value", "reason", "Invalid 'reason': at most 200 bytes.");

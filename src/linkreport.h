@@ -56,6 +56,8 @@ bool linkreport_clear(linkreport *lr);
 
 /* The state in force now; LINK_NONE for lr NULL. */
 link_state linkreport_state(const linkreport *lr);
+/* Milliseconds left of an offline report in force; 0 for any other. */
+uint64_t linkreport_offline_ms(const linkreport *lr);
 const char *link_state_name(link_state s);
 
 /* The report in force as {"state","reason","for_ms","remaining_ms","since"}

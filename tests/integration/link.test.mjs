@@ -10,7 +10,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startFake, startGateway, makeConfig, chat, sse, request, chatBody, streamedContent, assertSseWire,
-  assertErrorResponse, waitFor, waitProbes, scaled, assertCleanStop,
+  assertErrorResponse, waitFor, waitProbes, scaled, assertCleanStop, unusedPort,
   metric as harnessMetric,
 } from './harness.mjs';
 
@@ -274,6 +274,23 @@ describe('link report', () => {
     const r = await ask(gw, chatBody(COMPLEX));
     assert.equal(r.headers['x-tiergate-reason'], 'offline');
     assert.equal((await cloud.requests()).length, 0);
+    await assertCleanStop(gw);
+  });
+
+  it('offline with the device down: an immediate 503 that names the link, with a Retry-After that is not 0', async () => {
+    await cloud.clear();
+    const nowhere = `http://127.0.0.1:${await unusedPort()}/v1`;
+    const gw = await startGateway(makeConfig({
+      device: nowhere, cloud: cloud.url, health: { probe_interval_ms: 60000 }, extra: AUTH,
+    }), ENV);
+    await waitFor(async () => (await link(gw, 'GET')).json.backends.find((b) => b.name === 'local').circuit === 'open',
+      { what: "the device's circuit open after its failed probe" });
+    assert.equal((await link(gw, 'PUT', { state: 'offline', for_ms: 60000 })).status, 200);
+    const res = await ask(gw, chatBody(COMPLEX));
+    assertErrorResponse(res, 503);
+    assert.match(res.json.error.message, /link offline/);
+    assert.ok(Number(res.headers['retry-after']) >= 1, `Retry-After: ${res.headers['retry-after']}`);
+    assert.deepEqual(await cloud.requests(), []);
     await assertCleanStop(gw);
   });
 

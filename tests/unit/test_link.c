@@ -3,8 +3,8 @@
  * the need unreachable for the answer cache; weak makes them slower than
  * the budget; good assumes nothing), the report's expiry at exactly for_ms
  * on the loop's clock driven by hand, its JSON view and metrics text (and
- * the view's backends) when memory runs out at each allocation, and every
- * way a PUT body is refused. */
+ * the view's backends) when memory runs out at each allocation, the
+ * Retry-After wait while offline, and every way a PUT body is refused. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -348,6 +348,28 @@ static void test_view_oom(void)
     evloop_free(loop);
 }
 
+/* Retry-After of a 503 while offline: the device's wait, or the report's
+ * time left for the tiers above it, whichever ends first. */
+static void test_retry_wait(void)
+{
+    fixture f;
+
+    setup(&f, true);
+    f.cfg.circuit = (circuit_params){.failures_to_open = 3, .window_ms = 10000, .cooldown_ms = 1000};
+    backends *reg = backends_new(&f.cfg);
+    CHECK(reg != NULL);
+    CHECK_INT(backends_next_usable_ms(reg, 5000), 0);   /* the device answers now */
+    for (int i = 0; i < 3; i++) {
+        backends_report(reg, 1, false, false, "test");
+        backends_report(reg, 3, false, false, "test");
+    }
+    CHECK_INT(backends_circuit(reg, 1), CIRCUIT_OPEN);
+    CHECK_INT(backends_next_usable_ms(reg, 0), 0);      /* no report: the cloud answers now */
+    CHECK_INT(backends_next_usable_ms(reg, 5000), 1000);
+    CHECK_INT(backends_next_usable_ms(reg, 400), 400);
+    backends_free(reg);
+}
+
 int main(void)
 {
     test_offline();
@@ -355,5 +377,6 @@ int main(void)
     test_expiry();
     test_parse();
     test_view_oom();
+    test_retry_wait();
     TEST_MAIN_END();
 }
