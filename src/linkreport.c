@@ -174,6 +174,12 @@ static int parse_for_ms(const cJSON *v, int *out, api_error *err) {
     return 0;
 }
 
+static bool has_control(const char *s) {
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) return true;
+    return false;
+}
+
 static int parse_reason(const cJSON *v, char *out, api_error *err) {
     if (cJSON_IsNull(v)) return 0;
     if (!cJSON_IsString(v))
@@ -181,9 +187,8 @@ static int parse_reason(const cJSON *v, char *out, api_error *err) {
     size_t n = strlen(v->valuestring);
     if (n > LINKREPORT_MAX_REASON)
         return bad(err, "invalid_value", "reason", "Invalid 'reason': at most 200 bytes.");
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)v->valuestring[i] < 0x20 || v->valuestring[i] == 0x7f)
-            return bad(err, "invalid_value", "reason", "Invalid 'reason': control characters are not allowed.");
+    if (has_control(v->valuestring))
+        return bad(err, "invalid_value", "reason", "Invalid 'reason': control characters are not allowed.");
     memcpy(out, v->valuestring, n + 1);
     return 0;
 }
@@ -208,9 +213,11 @@ int linkreport_parse(const char *body, size_t len, linkreport_body *out, api_err
                              : strcmp(m->string, "reason") == 0 ? &reason
                                                                 : NULL;
         if (!slot) {
+            /* The name is quoted only when it keeps the message one line; param has it anyway. */
+            bool printable = !has_control(m->string);
             api_error_set(err, 400, "invalid_request_error", "unknown_parameter", m->string,
-                          "Unrecognized request argument supplied: %.64s (expected state, for_ms, reason).",
-                          m->string);
+                          "Unrecognized request argument supplied%s%.64s (expected state, for_ms, reason).",
+                          printable ? ": " : "", printable ? m->string : "");
             rc = -1;
         } else if (*slot) {
             rc = bad(err, "invalid_request", m->string, "Duplicate key in the body.");

@@ -295,6 +295,12 @@ static void test_parse(void)
     refused("{\"state\":\"offline\",\"for_ms\":1000,\"reason\":\"a\\nb\"}", "invalid_value", "reason");
     refused("{\"state\":\"offline\",\"for_ms\":1000,\"until\":5}", "unknown_parameter", "until");
     refused("{\"state\":\"offline\",\"state\":\"good\",\"for_ms\":1000}", "invalid_request", "state");
+    /* An unknown name is quoted in the message only when that keeps it one line. */
+    CHECK_INT(linkreport_parse("{\"until\":1}", 11, &b, &e), -1);
+    CHECK(strstr(e.message, "supplied: until") != NULL);
+    CHECK_INT(linkreport_parse("{\"a\\nb\":1}", 10, &b, &e), -1);
+    CHECK_STR(e.param, "a\nb");
+    CHECK(strchr(e.message, '\n') == NULL);
 }
 
 /* cJSON's allocator, failing the allocation numbered fail_at (from 0). */
