@@ -34,7 +34,7 @@ struct linkreport {
     evloop_timer expiry;
     bool set;                  /* a report was put in force and not cleared or expired */
     linkreport_body body;
-    uint64_t set_ms, until_ms; /* loop clock */
+    uint64_t until_ms;         /* when it ends, on the loop clock */
     double since;              /* Unix seconds */
     unsigned long long reports[LINK_STATES];
 };
@@ -76,8 +76,7 @@ void linkreport_free(linkreport *lr) {
 void linkreport_set(linkreport *lr, const linkreport_body *r) {
     lr->body = *r;
     lr->set = true;
-    lr->set_ms = evloop_now_ms(lr->loop);
-    lr->until_ms = lr->set_ms + (uint64_t)r->for_ms;
+    lr->until_ms = evloop_now_ms(lr->loop) + (uint64_t)r->for_ms;
     lr->since = (double)time(NULL);
     lr->reports[r->state]++;
     evloop_timer_start(lr->loop, &lr->expiry, (uint64_t)r->for_ms);
