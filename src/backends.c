@@ -139,13 +139,14 @@ bool backends_any_up(const backends *b) {
     return false;
 }
 
-uint64_t backends_next_usable_ms(const backends *b) {
+uint64_t backends_next_usable_ms(const backends *b, uint64_t network_ms) {
     uint64_t now = now_ms(b), best = UINT64_MAX;
     for (size_t i = 0; i < b->n; i++) {
         const backend_state *s = &b->st[i];
         uint64_t hold = s->hold_until_ms > now ? s->hold_until_ms - now : 0;
         uint64_t wait = circuit_wait_ms(&s->circuit, now);
         uint64_t w = hold > wait ? hold : wait;
+        if (b->cfg->backends[i].tier != TIER_DEVICE && w < network_ms) w = network_ms;
         if (w < best) best = w;
     }
     return best == UINT64_MAX ? 0 : best;
@@ -158,6 +159,26 @@ void backends_router_view(const backends *b, router_backend *out) {
         out[i].usable = usable(s, now);
         out[i].est_first_byte_ms = s->first_byte.seen ? backends_est_first_byte_ms(b, i) : 0;
     }
+}
+
+cJSON *backends_json(const backends *b) {
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; arr && i < b->n; i++) {
+        const config_backend *cb = &b->cfg->backends[i];
+        cJSON *e = cJSON_CreateObject();
+        const char *why = backends_last_error(b, i);
+        if (!cJSON_AddItemToArray(arr, e) || !cJSON_AddStringToObject(e, "name", cb->name) ||
+            !cJSON_AddStringToObject(e, "tier", tier_name(cb->tier)) ||
+            !cJSON_AddStringToObject(e, "state", backends_health_name(backends_health(b, i))) ||
+            !cJSON_AddStringToObject(e, "circuit", circuit_state_name(backends_circuit(b, i))) ||
+            !cJSON_AddNumberToObject(e, "est_connect_ms", backends_est_connect_ms(b, i)) ||
+            !cJSON_AddNumberToObject(e, "est_first_byte_ms", backends_est_first_byte_ms(b, i)) ||
+            (*why && !cJSON_AddStringToObject(e, "reason", why))) {
+            cJSON_Delete(arr);
+            return NULL;
+        }
+    }
+    return arr;
 }
 
 static void log_change(backend_state *s, circuit_state from) {

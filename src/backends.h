@@ -49,8 +49,14 @@ int backends_est_connect_ms(const backends *b, size_t i);
 int backends_est_first_byte_ms(const backends *b, size_t i);
 /* True when at least one backend is UP. */
 bool backends_any_up(const backends *b);
-/* Milliseconds until some backend may take a request again (0: one may now). */
-uint64_t backends_next_usable_ms(const backends *b);
+/* Milliseconds until some backend may take a request again (0: one may now);
+ * the backends above the device tier not before network_ms (the time left
+ * of a link reported offline; 0: no such wait). */
+uint64_t backends_next_usable_ms(const backends *b, uint64_t network_ms);
+/* Every backend as /readyz and GET /v1/link show it: an array of
+ * {"name","tier","state","circuit","est_connect_ms","est_first_byte_ms"}
+ * and "reason" when there is one; NULL when out of memory. */
+struct cJSON *backends_json(const backends *b);
 /* Fills out[i] for every backend, as of now (the loop's clock). */
 void backends_router_view(const backends *b, router_backend *out);
 

@@ -69,6 +69,7 @@ struct chat {
     metrics *m;
     budgetstore *budget;         /* main's; NULL without a budget */
     cache *cache;                /* main's; NULL without an answer cache (requests read it at each use) */
+    const linkreport *link;      /* main's: the vehicle's link report (issue 15) */
 };
 
 typedef struct chat_call {
@@ -109,6 +110,8 @@ void chat_set_runtime(chat *c, runtime *rt) {
 void chat_set_budget(chat *c, budgetstore *store) { c->budget = store; }
 
 void chat_set_cache(chat *c, cache *store) { c->cache = store; }
+
+void chat_set_link(chat *c, const linkreport *link) { c->link = link; }
 
 void chat_free(chat *c) {
     if (!c) return;
@@ -163,14 +166,14 @@ static void budget_headers(const budgetstore *store, server_exchange *ex) {
 static bool rescue(struct chat_call *call, const chatreq *req, const privacy_call *priv);
 
 /* Parses, checks, scans, scores, identifies the language (logged as "lang")
- * and routes (under the budget in store, when not NULL); on success req and
- * *priv are the caller's to free.  When the router refused, *reason is the
- * X-Tiergate-Reason of the refusal; with call (the chat endpoint, not
- * /v1/route), a refusal for want of a backend is first offered to the answer
- * cache and the degraded reply (rescue). */
-static int decide(const runtime *rt, const budgetstore *store, server_exchange *ex, chatreq *req,
-                  privacy_call **priv, classifier_explanation *why, router_decision *dec, int *deadline_ms,
-                  const char **reason, langid_lang *lang, struct chat_call *call) {
+ * and routes (under the budget in store, when not NULL, and the link report in
+ * force); on success req and *priv are the caller's to free.  When the router
+ * refused, *reason is the X-Tiergate-Reason of the refusal; with call (the
+ * chat endpoint, not /v1/route), a refusal for want of a backend is first
+ * offered to the answer cache and the degraded reply (rescue). */
+static int decide(const runtime *rt, const budgetstore *store, const linkreport *link, server_exchange *ex,
+                  chatreq *req, privacy_call **priv, classifier_explanation *why, router_decision *dec,
+                  int *deadline_ms, const char **reason, langid_lang *lang, struct chat_call *call) {
     const config *cfg = runtime_config(rt);
     backends *health = runtime_backends(rt);
     size_t len;
@@ -211,6 +214,7 @@ static int decide(const runtime *rt, const budgetstore *store, server_exchange *
         .device_only = privacy_device_only(*priv),
         .budget = store ? budgetstore_verdict(store, server_ex_client(ex)) : BUDGET_OK,
         .budget_reject = cfg->budget.reject,
+        .link = linkreport_state(link),
     };
     /* A client may shorten the operator's deadline, never extend it. */
     if (header_ms(ex, "X-Tiergate-Max-First-Byte-Ms", 0, 3600000, cfg->max_first_byte_ms,
@@ -229,8 +233,8 @@ static int decide(const runtime *rt, const budgetstore *store, server_exchange *
         if (refused) budget_headers(store, ex);
         if (err.status == 503) {
             char after[24];
-            snprintf(after, sizeof after, "%llu",
-                     (unsigned long long)(backends_next_usable_ms(health) + 999) / 1000);
+            uint64_t wait = backends_next_usable_ms(health, linkreport_offline_ms(link));
+            snprintf(after, sizeof after, "%llu", (unsigned long long)(wait + 999) / 1000);
             server_ex_add_header(ex, "Retry-After", after);
         }
         server_ex_reply_error(ex, &err);
@@ -269,7 +273,8 @@ void chat_handle_route(server_exchange *ex, void *ctx) {
     int deadline_ms;
     const char *reason;
     langid_lang lang;
-    if (decide(c->rt, c->budget, ex, &req, &priv, &why, &dec, &deadline_ms, &reason, &lang, NULL) < 0) return;
+    if (decide(c->rt, c->budget, c->link, ex, &req, &priv, &why, &dec, &deadline_ms, &reason, &lang, NULL) < 0)
+        return;
     const config_backend *first = &cfg->backends[dec.candidates[0]];
     server_ex_set_route(ex, tier_name(dec.tier), first->name, dec.reason, dec.score);
     cJSON *o = cJSON_CreateObject();
@@ -597,7 +602,7 @@ void chat_handle_completions(server_exchange *ex, void *ctx) {
     snprintf(call->id, sizeof call->id, "chatcmpl-%s", server_ex_request_id(ex) + 4);
     int deadline_ms;
     langid_lang lang;
-    if (decide(call->rt, c->budget, ex, &call->req, &call->priv, NULL, &call->dec, &deadline_ms,
+    if (decide(call->rt, c->budget, c->link, ex, &call->req, &call->priv, NULL, &call->dec, &deadline_ms,
                &call->route_reason, &lang, call) < 0)
         return;
     call->decided = true;

@@ -13,6 +13,7 @@
 
 #include "budgetstore.h"
 #include "cache.h"
+#include "linkreport.h"
 #include "metrics.h"
 #include "runtime.h"
 #include "server.h"
@@ -31,6 +32,9 @@ void chat_set_runtime(chat *c, runtime *rt);
 void chat_set_budget(chat *c, budgetstore *budget);
 /* The answer cache (main's, outliving reloads), or NULL for none. */
 void chat_set_cache(chat *c, cache *store);
+/* The vehicle's link report (main's, issue 15); the router reads its state
+ * at every request. */
+void chat_set_link(chat *c, const linkreport *link);
 void chat_free(chat *c);
 
 /* server_endpoint handlers; ctx is the chat. */

@@ -21,7 +21,10 @@
  *
  * The spend budget (budgetstore.h) is main's too, outside the runtime: its
  * spend must outlive every reload.  A reload gives it new caps, opens it when
- * the budget was just turned on and saves and closes it when turned off. */
+ * the budget was just turned on and saves and closes it when turned off.
+ *
+ * So is the vehicle's link report (linkreport.h, issue 15): it is about the
+ * car, not the configuration, and a reload leaves it in force. */
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <signal.h>
@@ -37,6 +40,8 @@
 #include "cacheserve.h"
 #include "chat.h"
 #include "evloop.h"
+#include "linkreport.h"
+#include "linkserve.h"
 #include "log.h"
 #include "metrics.h"
 #include "runtime.h"
@@ -71,6 +76,8 @@ typedef struct gateway {
     budgetstore *budget;     /* NULL without a budget section */
     cache *cache;            /* the answer cache; NULL while cache.mode is "off" (issue 17) */
     metrics *metrics;        /* outlives the runtimes */
+    linkreport *link;        /* the vehicle's link report; outlives the runtimes (issue 15) */
+    linkserve link_endpoints;
     chat *chat;
     status *status;
     server *srv;
@@ -356,6 +363,7 @@ static void gateway_free(gateway *g) {
     budgetstore_free(g->budget);    /* after the server: every answer has been charged */
     cache_free(g->cache);           /* after the server: every answer has been stored */
     metrics_free(g->metrics);
+    linkreport_free(g->link);
     upstream_free(g->up);
     log_close();
     if (g->sigfd >= 0) close(g->sigfd);
@@ -366,7 +374,7 @@ static void gateway_free(gateway *g) {
 static int gateway_run(gateway *g, config *cfg, classifier *model) {
     char err[512] = "out of memory";
     if (!(g->loop = evloop_new()) || watch_signals(g) < 0 || !(g->up = upstream_new(g->loop)) ||
-        !(g->metrics = metrics_new())) {
+        !(g->metrics = metrics_new()) || !(g->link = linkreport_new(g->loop))) {
         classifier_free(model);
         config_free(cfg);
         fprintf(stderr, "tiergate: %s\n", err);
@@ -377,6 +385,9 @@ static int gateway_run(gateway *g, config *cfg, classifier *model) {
         fprintf(stderr, "tiergate: %s\n", err);
         return 1;
     }
+    chat_set_link(g->chat, g->link);
+    status_set_link(g->status, g->link);
+    g->link_endpoints = (linkserve){g->link, &g->rt};
     if (open_request_log(runtime_config(g->rt)) < 0) return 1;
     const config *c = runtime_config(g->rt);
     if (c->budget.enabled) {
@@ -404,6 +415,9 @@ static int gateway_run(gateway *g, config *cfg, classifier *model) {
         {"GET", "/readyz", status_handle_readyz, g->status, true, false},
         {"GET", "/metrics", status_handle_metrics, g->status, false, false},
         {"DELETE", "/v1/cache", cacheserve_handle_delete, &g->cache, false, true},   /* admin (issue 17) */
+        {"GET", "/v1/link", linkserve_handle_get, &g->link_endpoints, false, true},    /* admin (issue 15) */
+        {"PUT", "/v1/link", linkserve_handle_put, &g->link_endpoints, false, true},
+        {"DELETE", "/v1/link", linkserve_handle_delete, &g->link_endpoints, false, true},
     };
     g->srv = server_new(g->loop, c, table, sizeof table / sizeof *table, err, sizeof err);
     if (!g->srv) {

@@ -30,6 +30,18 @@
  *    the client did not ask for, and the reason says so ("offline").  When
  *    it leaves nothing, the answer is an immediate 503.
  *
+ * The vehicle's link (router_input.link, issue 15).  The car may know its
+ * network is gone or poor before any request fails; its report is believed
+ * in the two steps above rather than in a rule of its own, so a request's
+ * reason stays the one an operator already reads.  Offline: every backend
+ * above the device tier counts as unusable in the availability step (reason
+ * "offline", no connect attempt, and the answer cache's needed_out as for an
+ * open circuit).  Weak: in the network step every such backend counts as
+ * slower than the latency budget, whatever its estimate ("slow_network");
+ * with no budget (0) there is no network step, so weak changes nothing, and
+ * a forced tier is kept however slow, as always.  Good, or no report:
+ * nothing is assumed; estimates and circuits decide as they would.
+ *
  * Budget.  When the client is over a spend cap (router_input.budget), the
  * backends with a price are left out of the list, as privacy leaves out the
  * larger tiers, and the reason is "budget" when that moved the first choice;
@@ -156,15 +168,22 @@ static void over_budget(budget_verdict v, api_error *err)
                                               "the gateway's budget state is damaged (an operator can repair it)");
 }
 
-/* Leaves out the backends whose circuit is open, keeping the order.
+/* True when backend i may take a request: its circuit allows it and, for
+ * a tier that needs the network, the vehicle does not report it offline. */
+static bool reachable(const config *cfg, const router_backend *view, link_state link, int i)
+{
+    return view[i].usable && !(link == LINK_OFFLINE && cfg->backends[i].tier != TIER_DEVICE);
+}
+
+/* Leaves out the backends that are not reachable, keeping the order.
  * Returns true when that changed the first choice. */
-static bool drop_unusable(const router_backend *view, router_decision *out)
+static bool drop_unusable(const config *cfg, const router_backend *view, link_state link, router_decision *out)
 {
     size_t n = 0;
     int first = out->candidates[0];
 
     for (size_t i = 0; i < out->ncandidates; i++)
-        if (view[out->candidates[i]].usable) out->candidates[n++] = out->candidates[i];
+        if (reachable(cfg, view, link, out->candidates[i])) out->candidates[n++] = out->candidates[i];
     out->ncandidates = n;
     return n > 0 && out->candidates[0] != first;
 }
@@ -181,15 +200,18 @@ static bool serves_need(const config *cfg, const router_decision *d)
 
 /* True when tier t has usable backends and every one of them is expected to
  * take longer than budget_ms for its first byte.  Unknown estimates count as
- * fast: a backend that was never measured gets the benefit of the doubt. */
-static bool tier_too_slow(const config *cfg, const router_backend *view, tier_t t, int budget_ms)
+ * fast: a backend that was never measured gets the benefit of the doubt.
+ * Over a link reported weak, a tier above the device is slow whatever its
+ * estimates say. */
+static bool tier_too_slow(const config *cfg, const router_backend *view, link_state link, tier_t t,
+                          int budget_ms)
 {
-    bool any = false;
+    bool any = false, weak = link == LINK_WEAK && t != TIER_DEVICE;
 
     if (budget_ms <= 0) return false;
     for (size_t i = 0; i < cfg->nbackends; i++) {
         if (cfg->backends[i].tier != t || !view[i].usable) continue;
-        if (view[i].est_first_byte_ms <= budget_ms) return false;
+        if (!weak && view[i].est_first_byte_ms <= budget_ms) return false;
         any = true;
     }
     return any;
@@ -197,14 +219,15 @@ static bool tier_too_slow(const config *cfg, const router_backend *view, tier_t 
 
 /* The largest configured tier below t that is not too slow; the device tier
  * (or the smallest configured one) when every one is. */
-static tier_t smaller_tier(const config *cfg, const router_backend *view, tier_t t, int budget_ms)
+static tier_t smaller_tier(const config *cfg, const router_backend *view, link_state link, tier_t t,
+                           int budget_ms)
 {
     tier_t last = t;
 
     for (int s = (int)t - 1; s >= 0; s--) {
         if (!config_has_tier(cfg, (tier_t)s)) continue;
         last = (tier_t)s;
-        if (!tier_too_slow(cfg, view, last, budget_ms)) return last;
+        if (!tier_too_slow(cfg, view, link, last, budget_ms)) return last;
     }
     return last;
 }
@@ -333,8 +356,8 @@ int router_decide(const config *cfg, const router_backend *view, const router_in
     out->needed_backend = forced_backend;
 
     /* A client that named a tier gets it however slow; "auto" does not. */
-    if (!forced && tier_too_slow(cfg, view, tier, in->max_first_byte_ms)) {
-        tier_t smaller = smaller_tier(cfg, view, tier, in->max_first_byte_ms);
+    if (!forced && tier_too_slow(cfg, view, in->link, tier, in->max_first_byte_ms)) {
+        tier_t smaller = smaller_tier(cfg, view, in->link, tier, in->max_first_byte_ms);
         slow = smaller != tier;
         tier = smaller;
     }
@@ -356,7 +379,7 @@ int router_decide(const config *cfg, const router_backend *view, const router_in
     }
     out->score = in->score;
     bool had_need = serves_need(cfg, out);
-    bool moved = drop_unusable(view, out);
+    bool moved = drop_unusable(cfg, view, in->link, out);
     out->needed_out = had_need && !serves_need(cfg, out);
     if (out->ncandidates == 0 && in->device_only) {
         private_unavailable(err);
@@ -364,7 +387,10 @@ int router_decide(const config *cfg, const router_backend *view, const router_in
     }
     if (out->ncandidates == 0) {
         api_error_set(err, 503, "server_error", "backend_unavailable", NULL,
-                      "Every backend that could answer is unavailable (circuit open); retry later");
+                      in->link == LINK_OFFLINE
+                          ? "Every backend that could answer is unavailable (circuit open, or above the device "
+                            "tier while the vehicle reports its link offline); retry later"
+                          : "Every backend that could answer is unavailable (circuit open); retry later");
         return -1;
     }
     out->reason = moved_private ? "privacy" : moved_budget ? "budget" : moved ? "offline" : slow ? "slow_network"

@@ -5,7 +5,8 @@
  * cheapest tier good enough) -> network (a tier whose estimated first byte is
  * over the budget gives way to a smaller one) -> budget (a client over its
  * spend cap loses the priced backends) -> availability (backends whose
- * circuit is open are left out).
+ * circuit is open are left out, and the edge and cloud tiers while the
+ * vehicle reports its link offline).
  * The result is an ordered list of candidate backends: dispatch tries them in
  * that order.  The router is pure: no I/O, no allocation, no global state. */
 #ifndef TIERGATE_ROUTER_H
@@ -16,6 +17,7 @@
 #include "apierror.h"
 #include "budget.h"
 #include "config.h"
+#include "linkreport.h"
 
 #define ROUTER_MAX_CANDIDATES 16
 
@@ -35,6 +37,7 @@ typedef struct router_input {
     bool device_only;         /* privacy.mode "local" and the request holds personal data */
     budget_verdict budget;    /* BUDGET_OK, or why the priced backends are out */
     bool budget_reject;       /* budget.when_exhausted "reject": 429 rather than a smaller tier */
+    link_state link;          /* the vehicle's link report in force (issue 15); LINK_NONE: none */
 } router_input;
 
 typedef struct router_decision {

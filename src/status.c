@@ -15,6 +15,7 @@ struct status {
     const runtime *rt;
     const budgetstore *budget;   /* main's, or NULL */
     const cache *cache;          /* main's, or NULL (issue 17) */
+    const linkreport *link;      /* main's (issue 15) */
     const metrics *m;
     double started;
     bool draining;
@@ -33,6 +34,7 @@ void status_set_runtime(status *s, const runtime *rt) { s->rt = rt; }
 void status_set_draining(status *s) { s->draining = true; }
 void status_set_budget(status *s, const budgetstore *store) { s->budget = store; }
 void status_set_cache(status *s, const cache *store) { s->cache = store; }
+void status_set_link(status *s, const linkreport *link) { s->link = link; }
 
 void status_free(status *s) { free(s); }
 
@@ -57,25 +59,12 @@ void status_handle_healthz(server_exchange *ex, void *ctx) {
  * work even though its backends are fine. */
 void status_handle_readyz(server_exchange *ex, void *ctx) {
     status *s = ctx;
-    const config *cfg = runtime_config(s->rt);
     const backends *health = runtime_backends(s->rt);
     bool ready = !s->draining && backends_any_up(health);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "status", s->draining ? "draining" : ready ? "ready" : "unavailable");
-    cJSON *arr = cJSON_AddArrayToObject(o, "backends");
-    for (size_t i = 0; i < cfg->nbackends; i++) {
-        const config_backend *b = &cfg->backends[i];
-        cJSON *e = cJSON_CreateObject();
-        cJSON_AddStringToObject(e, "name", b->name);
-        cJSON_AddStringToObject(e, "tier", tier_name(b->tier));
-        cJSON_AddStringToObject(e, "state", backends_health_name(backends_health(health, i)));
-        cJSON_AddStringToObject(e, "circuit", circuit_state_name(backends_circuit(health, i)));
-        cJSON_AddNumberToObject(e, "est_connect_ms", backends_est_connect_ms(health, i));
-        cJSON_AddNumberToObject(e, "est_first_byte_ms", backends_est_first_byte_ms(health, i));
-        const char *why = backends_last_error(health, i);
-        if (*why) cJSON_AddStringToObject(e, "reason", why);
-        cJSON_AddItemToArray(arr, e);
-    }
+    cJSON_AddItemToObject(o, "backends", backends_json(health));
+    cJSON_AddItemToObject(o, "link", linkreport_json(s->link));   /* issue 15: the vehicle's report, or null */
     /* A spent or blocked budget does not make the gateway unready: its free
      * tiers still answer.  It is shown here so that a damaged state file is
      * seen where operators look. */
@@ -151,17 +140,17 @@ void status_handle_metrics(server_exchange *ex, void *ctx) {
         now[i] = (metrics_backend_state){cfg->backends[i].name, cfg->backends[i].tier, backends_health(health, i),
                                          backends_circuit(health, i)};
     size_t len, n = 0;
-    char *text = metrics_render(s->m, now, cfg->nbackends, &len), more[2048];
-    if (text && s->cache) {   /* issue 17: the answer cache's counters follow the registry's */
-        n = cache_render_metrics(s->cache, more, sizeof more);
-        char *t = realloc(text, len + n + 1);
-        if (!t) free(text);
-        text = t;
-    }
-    if (!text) {
+    char *text = metrics_render(s->m, now, cfg->nbackends, &len), more[3072];
+    /* The answer cache's counters (issue 17) and the link's (issue 15) follow the registry's. */
+    if (s->cache) n = cache_render_metrics(s->cache, more, sizeof more);
+    n += linkreport_render_metrics(s->link, more + n, sizeof more - n);
+    char *t = text ? realloc(text, len + n + 1) : NULL;
+    if (!t) {
+        free(text);
         server_ex_fail_oom(ex);
         return;
     }
+    text = t;
     memcpy(text + len, more, n);
     len += n;
     text[len] = '\0';

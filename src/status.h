@@ -1,6 +1,6 @@
 /* status: the endpoints that describe the gateway rather than answer chats:
  * GET /healthz (the process is alive), GET /readyz (some backend can serve and the
- * gateway is not draining; each backend's health; the spend budget), GET /v1/models
+ * gateway is not draining; each backend's health; the spend budget; the link report), GET /v1/models
  * and GET /v1/models/{id} (what a client may put in "model": "auto", the configured
  * tiers, the backends),
  * GET /metrics (the Prometheus text of metrics.h, with each configured
@@ -10,6 +10,7 @@
 
 #include "budgetstore.h"
 #include "cache.h"
+#include "linkreport.h"
 #include "metrics.h"
 #include "runtime.h"
 #include "server.h"
@@ -26,6 +27,8 @@ void status_set_draining(status *s);
 void status_set_budget(status *s, const budgetstore *budget);
 /* The answer cache whose counters /metrics shows, or NULL. */
 void status_set_cache(status *s, const cache *store);
+/* The vehicle's link report (main's, issue 15) that /readyz and /metrics show. */
+void status_set_link(status *s, const linkreport *link);
 void status_free(status *s);
 
 void status_handle_healthz(server_exchange *ex, void *ctx);

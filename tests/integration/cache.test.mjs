@@ -17,6 +17,7 @@ import OpenAI from 'openai';
 import {
   startFake, startGateway, makeConfig, chat, request, sse, chatBody, streamedContent, assertSseWire,
   assertErrorResponse, unusedPort, waitFor, sleep, runGateway,
+  metric as harnessMetric,
 } from './harness.mjs';
 
 const Q1 = 'Where is the left-luggage office in this station?';
@@ -58,11 +59,7 @@ async function logLine(gw, requestId) {
     .map((l) => JSON.parse(l)).find((o) => o.request_id === requestId), { what: `log line of ${requestId}` });
 }
 
-async function metric(gw, name) {
-  const res = await request(gw.base, { path: '/metrics', headers: { Authorization: `Bearer ${KEY_A}` } });
-  const m = new RegExp(`^${name.replace(/[{}"=]/g, (c) => `\\${c}`)} (\\d+)$`, 'm').exec(res.text);
-  return m ? Number(m[1]) : undefined;
-}
+const metric = (gw, name) => harnessMetric(gw, name, KEY_A);
 
 const cachePath = (gw, file = 'answers.cache') => path.join(path.dirname(gw.configPath), file);
 

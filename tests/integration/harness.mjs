@@ -642,6 +642,13 @@ export async function assertCleanStop(gw) {
   assert.equal(r.code, 0, `tiergate exited with ${r.code ?? r.signal} after SIGTERM${under}; stderr tail:\n${r.stderr.slice(-3000)}`);
 }
 
+/** The value of one series (its name with labels, as printed) on GET /metrics; undefined when absent. */
+export async function metric(gw, name, key) {
+  const res = await request(gw.base, { path: '/metrics', headers: key ? { Authorization: `Bearer ${key}` } : {} });
+  const m = new RegExp(`^${name.replace(/[{}"=]/g, (c) => `\\${c}`)} (\\d+)$`, 'm').exec(res.text);
+  return m ? Number(m[1]) : undefined;
+}
+
 /** Polls GET /readyz until its status is want. */
 export function waitReadyz(gw, want, timeoutMs = 5000) {
   return waitFor(async () => {
