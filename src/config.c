@@ -189,93 +189,6 @@ static int parse_backend(configread *r, const cJSON *obj, size_t i, config *c) {
     return parse_tls(r, obj, path, b);
 }
 
-/* A pattern name becomes a placeholder (⟨NAME_1⟩) that the answer path
- * recognises by its shape: upper-case letters, digits and '_'. */
-static bool valid_pattern_name(const char *s) {
-    size_t n = strlen(s);
-    if (n == 0 || n > PII_MAX_NAME || s[0] < 'A' || s[0] > 'Z') return false;
-    return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == n;
-}
-
-/* Fills c->patterns[i]; on success it counts in c->npatterns and is
- * config_free's, on failure nothing of it is left allocated. */
-static int parse_pattern(configread *r, const cJSON *obj, size_t i, config *c) {
-    static const char *const keys[] = {"name", "regex", NULL};
-    char path[64], p[80];
-    snprintf(path, sizeof path, "privacy.patterns[%zu]", i);
-    pii_pattern *pat = &c->patterns[i];
-    char *regex = NULL;
-    if (configread_keys(r, obj, path, keys) < 0 || configread_string(r, obj, path, "name", NULL, &pat->name) < 0)
-        goto err;
-    configread_path(p, sizeof p, path, "name");
-    if (!valid_pattern_name(pat->name)) {
-        configread_fail(r, p, "must be A-Z, 0-9 and '_', start with a letter, at most %d bytes", PII_MAX_NAME);
-        goto err;
-    }
-    for (int k = 0; k < PII_BUILTIN_KINDS; k++)
-        if (strcmp(pat->name, pii_kind_name((pii_kind)k)) == 0) {
-            configread_fail(r, p, "is a built-in kind");
-            goto err;
-        }
-    for (size_t k = 0; k < i; k++)
-        if (strcmp(pat->name, c->patterns[k].name) == 0) {
-            configread_fail(r, p, "duplicate name");
-            goto err;
-        }
-    if (configread_string(r, obj, path, "regex", NULL, &regex) < 0) goto err;
-    configread_path(p, sizeof p, path, "regex");
-    /* glibc's regcomp copies the tree once per stacked quantifier ("a++++"),
-     * which exhausts memory long before the regex is refused (fuzz_config). */
-    for (const char *q = regex; *q && q[1]; q++)
-        if (strchr("*+?}", *q) && strchr("*+?{", q[1]) && (q == regex || q[-1] != '\\')) {
-            free(regex);
-            configread_fail(r, p, "must not stack quantifiers (\"a**\", \"a+{2}\")");
-            goto err;
-        }
-    int rc = regcomp(&pat->re, regex, REG_EXTENDED);
-    free(regex);
-    if (rc != 0) {
-        char msg[128];
-        regerror(rc, &pat->re, msg, sizeof msg);
-        configread_fail(r, p, "not a POSIX extended regular expression: %s", msg);
-        goto err;
-    }
-    c->npatterns = i + 1;
-    return 0;
-err:
-    free(pat->name);
-    pat->name = NULL;
-    return -1;
-}
-
-static int parse_privacy(configread *r, const cJSON *root, config *c) {
-    static const char *const keys[] = {"mode", "detectors", "patterns", NULL};
-    static const cJSON empty = {.type = cJSON_Object};
-    const cJSON *pv = cJSON_GetObjectItemCaseSensitive(root, "privacy");
-    if (!pv) pv = &empty;
-    if (configread_keys(r, pv, "privacy", keys) < 0) return -1;
-    c->privacy = PRIVACY_REDACT;
-    const cJSON *mode = cJSON_GetObjectItemCaseSensitive(pv, "mode");
-    if (mode) {
-        size_t m = 0;
-        while (m < 3 && !(cJSON_IsString(mode) && strcmp(mode->valuestring, privacy_names[m]) == 0)) m++;
-        if (m == 3) return configread_fail(r, "privacy.mode", "must be \"off\", \"local\" or \"redact\"");
-        c->privacy = (privacy_mode)m;
-    }
-    if (privacy_read_detectors(r, pv, &c->pii_kinds) < 0) return -1;
-    const cJSON *ps = cJSON_GetObjectItemCaseSensitive(pv, "patterns");
-    if (!ps) return 0;
-    if (!cJSON_IsArray(ps) || cJSON_GetArraySize(ps) > PII_MAX_PATTERNS)
-        return configread_fail(r, "privacy.patterns", "must be an array of at most %d patterns", PII_MAX_PATTERNS);
-    size_t n = (size_t)cJSON_GetArraySize(ps);
-    if (n == 0) return 0;
-    c->patterns = calloc(n, sizeof *c->patterns);
-    if (!c->patterns) return configread_fail(r, "privacy.patterns", "out of memory");
-    for (size_t i = 0; i < n; i++)
-        if (parse_pattern(r, cJSON_GetArrayItem(ps, (int)i), i, c) < 0) return -1;
-    return 0;
-}
-
 /* Names where the client and admin keys are; auth_load_keys reads them. */
 static int parse_auth(configread *r, const cJSON *root, config *c) {
     static const char *const keys[] = {"keys_env", "keys_file", "admin_keys_env", "admin_keys_file", NULL};
@@ -490,7 +403,7 @@ static int parse_sections(configread *r, const cJSON *root, config *c) {
     if (parse_auth(r, root, c) < 0 || parse_log(r, root, c) < 0 || parse_budget(r, root, c) < 0 ||
         cacheconf_parse(r, root, cJSON_GetObjectItemCaseSensitive(root, "routing"), c) < 0)   /* issue 17 */
         return -1;
-    return parse_privacy(r, root, c);
+    return privacy_parse_config(r, root, c);
 }
 
 static const char *default_getenv(const char *name) { return getenv(name); }

@@ -19,10 +19,12 @@
 struct cJSON;
 struct configread;
 
-/* Reads privacy.detectors from the privacy object pv into *kinds: an
- * object of built-in kind names (as privacy.found spells them) to booleans,
- * {"NAME": false}; kinds not named stay on.  -1 with the message in r. */
-int privacy_read_detectors(struct configread *r, const struct cJSON *pv, pii_kindset *kinds);
+/* Reads the "privacy" section of root into c (part of config_parse, like
+ * cacheconf): mode, detectors (an object of built-in kind names, as
+ * privacy.found spells them, to booleans, {"NAME": false}; kinds not named
+ * stay on) and the operator's patterns, compiled; what it allocates is
+ * config_free's.  -1 with the message in r. */
+int privacy_parse_config(struct configread *r, const struct cJSON *root, config *c);
 
 /* Kinds found: bit k for built-in kind k, bit PII_BUILTIN_KINDS + i for
  * operator pattern i. */
