@@ -461,7 +461,7 @@ JSON
     # reports, or SIGSYS).
     local journal
     journal=$(in_ct journalctl --no-pager -o cat -u tiergate)
-    ! grep -E '"level":"(warn|error)"|code=killed|core-dump|SIGSYS|status=31|seccomp' <<<"$journal" >&2 ||
+    ! grep -E '"level":"(warn|error)"|Failed|code=killed|core-dump|SIGSYS|status=31|seccomp' <<<"$journal" >&2 ||
         unit_fail "the journal has warnings or a killed process"
     say "unit: installed in a booted Debian ($(in_ct systemctl --version | head -1)), the sandboxed service answered the device and the cloud, stored and compacted its cache ($size bytes left of 24 stores) and its budget in /var/lib/tiergate, reloaded, and stopped in ${stopped} s with a stream drained"
 }
