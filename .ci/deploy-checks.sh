@@ -290,7 +290,7 @@ unit_cleanup() {
     rm -rf "$work"
 }
 
-# unit_fail MESSAGE: the gateway's journal and the boot's failures, then fail.
+# unit_fail MESSAGE: the unit's status and journal, then fail.
 unit_fail() {
     in_ct systemctl status --no-pager tiergate >&2 || true
     in_ct journalctl --no-pager -o cat -u tiergate >&2 || true
