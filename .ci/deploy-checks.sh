@@ -297,13 +297,14 @@ unit_fail() {
     fail "unit: $*"
 }
 
-# chat BODY [CURL ARGS...]: a chat request with the client key; prints the
-# headers, the body goes to $work/answer.
+# chat BODY [CURL ARGS...]: a chat request, with the client key if there is
+# one; prints the headers, the body goes to $work/answer.
 chat() {
-    local body=$1
+    local body=$1 auth=()
     shift
+    [ -z "$client_key" ] || auth=(-H "Authorization: Bearer $client_key")
     curl -s --max-time 20 -D - -o "$work/answer" localhost:8088/v1/chat/completions \
-        -H 'Content-Type: application/json' -H "Authorization: Bearer $client_key" "$@" -d "$body"
+        -H 'Content-Type: application/json' "${auth[@]}" "$@" -d "$body"
 }
 
 # unit_inside ROOTFS DEB BUILD: in a network namespace of our own, which the
@@ -376,6 +377,7 @@ JSON
     # Installed as an operator would: the package, then the configuration
     # and the keys, then enable --now.
     in_ct dpkg -i /mnt/ci/tiergate.deb >/dev/null || fail "unit: dpkg -i in the container"
+    in_ct cp /etc/tiergate/tiergate.json /root/shipped.json
     in_ct sh -c 'echo "127.0.0.1 cloud-sim" >>/etc/hosts'
     in_ct install -m 644 /mnt/ci/tiergate.json /etc/tiergate/tiergate.json
     in_ct install -m 600 /mnt/ci/tiergate.env /etc/tiergate/tiergate.env
@@ -463,7 +465,26 @@ JSON
     journal=$(in_ct journalctl --no-pager -o cat -u tiergate)
     ! grep -E '"level":"(warn|error)"|Failed|code=killed|core-dump|SIGSYS|status=31|seccomp' <<<"$journal" >&2 ||
         unit_fail "the journal has warnings or a killed process"
-    say "unit: installed in a booted Debian ($(in_ct systemctl --version | head -1)), the sandboxed service answered the device and the cloud, stored and compacted its cache ($size bytes left of 24 stores) and its budget in /var/lib/tiergate, reloaded, and stopped in ${stopped} s with a stream drained"
+
+    # The shipped configuration as it is, under the same unit: the device
+    # answers, and the real cloud's name cannot be resolved (the namespace
+    # has no route to the name server), so a hard request falls back to it.
+    in_ct install -m 644 /root/shipped.json /etc/tiergate/tiergate.json
+    in_ct systemctl start tiergate || unit_fail "systemctl start with the shipped configuration"
+    wait_ready http://127.0.0.1:8088 || unit_fail "/readyz never answered 200 with the shipped configuration"
+    client_key=""
+    h=$(chat '{"model":"auto","messages":[{"role":"user","content":"打开空调"}]}') || unit_fail "no answer"
+    grep -q "^HTTP/1.1 200" <<<"$h" && grep -qi "^X-Tiergate-Backend: llama-local" <<<"$h" ||
+        { echo "$h" >&2; unit_fail "shipped configuration: a simple request was not answered by the device"; }
+    h=$(chat "$hard") || unit_fail "no answer"
+    grep -q "^HTTP/1.1 200" <<<"$h" && grep -qi "^X-Tiergate-Backend: llama-local" <<<"$h" &&
+        grep -qiE "^X-Tiergate-Reason: (fallback|offline)" <<<"$h" ||
+        { echo "$h" >&2; unit_fail "shipped configuration: a hard request did not fall back to the device"; }
+    in_ct systemctl stop tiergate || unit_fail "systemctl stop"
+    show=$(in_ct systemctl show -p Result -p ExecMainCode -p ExecMainStatus -p NRestarts tiergate | sort | tr '\n' ' ')
+    [ "$show" = "ExecMainCode=1 ExecMainStatus=0 NRestarts=0 Result=success " ] ||
+        unit_fail "shipped configuration, after stop: $show"
+    say "unit: installed in a booted Debian ($(in_ct systemctl --version | head -1)), the sandboxed service answered the device and the cloud, stored and compacted its cache ($size bytes left of 24 stores) and its budget in /var/lib/tiergate, reloaded, and stopped in ${stopped} s with a stream drained; with the shipped configuration it answered from the device and fell back to it from the unreachable cloud"
 }
 
 # ---------------------------------------------------------------------- arm64
