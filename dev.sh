@@ -25,10 +25,11 @@ TEST_PACKAGES_SLIM="prometheus"
 # The deployment checks (.ci/deploy-checks.sh) need the arm64 cross compiler and
 # the arm64 -dev packages from Debian's multiarch (apt installs the amd64 ones
 # at the same version beside them), qemu-user to run arm64 binaries (called
-# directly, so binfmt_misc is not needed), lintian, and systemd for
-# systemd-analyze (installed, never run as init).
+# directly, so binfmt_misc is not needed), lintian, systemd for systemd-analyze
+# (installed, never run as init here), and debootstrap and systemd-container
+# (systemd-nspawn) to boot a minimal Debian whose systemd runs the unit.
 DEPLOY_PACKAGES="gcc-aarch64-linux-gnu libc6-dev-arm64-cross libmicrohttpd-dev:arm64 libcurl4-openssl-dev:arm64 libcjson-dev:arm64"
-DEPLOY_PACKAGES_SLIM="qemu-user lintian systemd"
+DEPLOY_PACKAGES_SLIM="qemu-user lintian systemd debootstrap systemd-container"
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -126,7 +127,8 @@ run_suite() {
 }
 
 # The deployment checks, each timed: node-less demo, the amd64 package (from
-# the gcc build), the arm64 build under qemu-user and its package.  The node
+# the gcc build), that package's unit run by a booted systemd, the arm64
+# build under qemu-user and its package.  The node
 # tests must have been in both builds of the suite, so a machine without node
 # cannot pass the suite by leaving them out.
 run_deploy_checks() {
@@ -134,7 +136,7 @@ run_deploy_checks() {
     for d in build build-asan; do
         grep -q "integration\.routing" <<<"$(cd "$d" && ctest -N)" || { echo "dev.sh: $d has no node tests" >&2; return 1; }
     done
-    for job in nonode-demo "package build" arm64; do
+    for job in nonode-demo "package build" "unit build" arm64; do
         echo "== deployment check: $job =="
         t0=$SECONDS
         .ci/deploy-checks.sh $job

@@ -9,6 +9,11 @@
 #                      systemd-analyze verify and security, and the installed
 #                      binary run with the installed configuration, unpacked
 #                      into a scratch root, against the simulated backends
+#   unit BUILD         the unit started by a real systemd: BUILD's package
+#                      installed in a minimal Debian (debootstrap, kept in
+#                      BUILD/unit-root) booted by systemd-nspawn, the
+#                      gateway enabled, asked, reloaded and stopped with
+#                      systemctl, its state files and journal checked
 #   arm64              the cross build (cmake/aarch64-linux-gnu.cmake): unit
 #                      tests and the smoke integration tests under qemu-user,
 #                      then `package` for its arm64 package
@@ -138,15 +143,16 @@ check_package() {
     esac
     ! grep -q '\.debug_info' <<<"$(readelf -S "$root/usr/bin/tiergate")" || fail "$deb: the binary is not stripped"
 
-    # The unit, as installed into a root that has systemd's targets and kill.
+    # The unit, as installed into a root that has systemd's targets and the
+    # shell its ExecReload runs.
     mkdir -p "$root/usr/lib/systemd/system" "$root/bin"
     cp /lib/systemd/system/*.target "$root/usr/lib/systemd/system/"
-    cp /bin/kill "$root/bin/"
+    cp /bin/sh "$root/bin/"
     local unit=$root/lib/systemd/system/tiergate.service verify
     verify=$(MANPATH=$root/usr/share/man systemd-analyze verify --root="$root" "$unit" 2>&1) ||
         { echo "$verify" >&2; fail "systemd-analyze verify"; }
     [ -z "$verify" ] || { echo "$verify" >&2; fail "systemd-analyze verify warned"; }
-    grep -q "^ExecReload=/bin/kill -HUP \$MAINPID" "$unit" || fail "unit: ExecReload"
+    grep -qF "ExecReload=/bin/sh -c 'kill -HUP \$\$MAINPID'" "$unit" || fail "unit: ExecReload"
     ! grep -qiE "api_key|^Environment=.*KEY" "$unit" || fail "unit: a key in the unit"
     local exposure
     exposure=$(systemd-analyze security --offline=yes --root="$root" tiergate.service 2>&1 |
@@ -201,13 +207,284 @@ run_installed() {
     wait "$gw" || fail "the installed gateway did not exit 0 on SIGTERM"
 }
 
+# build_package BUILD: builds BUILD's Debian package, prints its path.
+build_package() {
+    rm -f "$1"/tiergate_*.deb
+    cmake -S . -B "$1" -DCMAKE_INSTALL_PREFIX=/usr >/dev/null
+    cmake --build "$1" --target package >/dev/null
+    ls "$1"/tiergate_*.deb
+}
+
 # package BUILD ARCH [EMULATOR]: EMULATOR runs the package's binary.
 package() {
-    local build=$1 arch=$2 emu=${3:-}
-    rm -f "$build"/tiergate_*.deb
-    cmake -S . -B "$build" -DCMAKE_INSTALL_PREFIX=/usr >/dev/null
-    cmake --build "$build" --target package >/dev/null
-    check_package "$(ls "$build"/tiergate_*.deb)" "$arch" "$emu"
+    local deb
+    deb=$(build_package "$1")
+    check_package "$deb" "$2" "${3:-}"
+}
+
+# ----------------------------------------------------------------------- unit
+
+# debian_mirror: the Debian mirror apt uses for this release (one-line or
+# deb822 sources), the one debootstrap can reach.
+debian_mirror() {
+    local c=$1 url
+    url=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | awk -v c="$c" '
+        $1 == "deb" { i = 2; if ($2 ~ /^\[/) { while (i < NF && $i !~ /\]$/) i++; i++ }
+                      if ($(i + 1) == c) { print $i; exit } }')
+    [ -n "$url" ] || url=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk -v c="$c" 'BEGIN { RS = "" } {
+        t = u = s = ""; n = split($0, l, "\n")
+        for (i = 1; i <= n; i++) {
+            if (l[i] ~ /^Types:/) t = l[i]; else if (l[i] ~ /^URIs:/) u = l[i]; else if (l[i] ~ /^Suites:/) s = l[i]
+        }
+        if (t ~ /[ \t]deb([ \t]|$)/ && (s " ") ~ ("[ \t]" c "[ \t]")) { split(u, w, /[ \t]+/); print w[2]; exit }
+    }')
+    [ -n "$url" ] || fail "no Debian mirror for $c in /etc/apt/sources.list*"
+    echo "$url"
+}
+
+# unit_root DIR PACKAGES: a minimal Debian of this machine's release with
+# systemd and PACKAGES, made by debootstrap unless DIR.stamp says DIR is
+# already that (a developer's second run; CI's machine is always fresh).
+# The container boots it with --volatile=overlay, so it stays as made.
+unit_root() {
+    local dir=$1 pkgs=$2 codename mirror want t0=$SECONDS
+    codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
+    mirror=$(debian_mirror "$codename")
+    want="$codename minbase systemd $pkgs $mirror"
+    [ -f "$dir.stamp" ] && [ "$(cat "$dir.stamp")" = "$want" ] && return 0
+    rm -rf "$dir" "$dir.stamp"
+    debootstrap --variant=minbase --include="systemd,${pkgs// /,}" "$codename" "$dir" "$mirror" >"$dir.log" 2>&1 ||
+        { tail -30 "$dir.log" >&2; fail "debootstrap $codename from $mirror"; }
+    echo "$want" >"$dir.stamp"
+    say "unit: debootstrap $codename (minbase, systemd, $pkgs) from $mirror in $((SECONDS - t0)) s, $(du -sm "$dir" | cut -f1) MB"
+}
+
+# unit BUILD: BUILD's package, installed in a booted minimal Debian, run as
+# the service.  Root only: systemd-nspawn boots a container as root, and a
+# check that cannot run fails.
+unit() {
+    local build=$1 deb deps
+    [ "$(id -u)" = 0 ] || fail "unit: needs root (systemd-nspawn)"
+    command -v systemd-nspawn >/dev/null && command -v debootstrap >/dev/null ||
+        fail "unit: needs systemd-nspawn (systemd-container) and debootstrap"
+    deb=$(build_package "$build")
+    # The runtime libraries the package names, so a missing Depends shows.
+    deps=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed 's/^ *//; s/ .*//' | grep -vx libc6 | sort | tr '\n' ' ')
+    unit_root "$PWD/$build/unit-root" "${deps% }"
+    unshare --net -- "$0" unit-inside "$PWD/$build/unit-root" "$PWD/$deb" "$PWD/$build"
+}
+
+# in_ct COMMAND...: runs COMMAND in the container, in every namespace of its
+# init (there is no machined outside to ask: systemd is not init here).
+in_ct() { nsenter -t "$ct_init" -a -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"; }
+
+unit_cleanup() {
+    if [ -n "${nspawn:-}" ] && kill -0 "$nspawn" 2>/dev/null; then
+        kill -TERM "$nspawn"   # nspawn asks the container's systemd to power off
+        local i
+        for ((i = 0; i < 300; i++)); do kill -0 "$nspawn" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$nspawn" 2>/dev/null || true
+    fi
+    kill "${pids[@]}" 2>/dev/null || true
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+
+# unit_fail MESSAGE: the unit's status and journal, then fail.
+unit_fail() {
+    in_ct systemctl status --no-pager tiergate >&2 || true
+    in_ct journalctl --no-pager -o cat -u tiergate >&2 || true
+    fail "unit: $*"
+}
+
+# chat BODY [CURL ARGS...]: a chat request, with the client key if there is
+# one; prints the headers, the body goes to $work/answer.
+chat() {
+    local body=$1 auth=()
+    shift
+    [ -z "$client_key" ] || auth=(-H "Authorization: Bearer $client_key")
+    curl -s --max-time 20 -D - -o "$work/answer" localhost:8088/v1/chat/completions \
+        -H 'Content-Type: application/json' "${auth[@]}" "$@" -d "$body"
+}
+
+# unit_inside ROOTFS DEB BUILD: in a network namespace of our own, which the
+# container shares (no --private-network): the simulated device tier on
+# 127.0.0.1:8080, the simulated cloud on 127.0.0.1:8081 under the name
+# cloud-sim (so that libcurl resolves a name inside the sandbox), the
+# gateway on 127.0.0.1:8088.
+unit_inside() {
+    local rootfs=$1 deb=$2 build=$3 i
+    ip link set lo up
+    work=$(mktemp -d /tmp/tiergate-unit.XXXXXX) pids=() nspawn="" client_key=sk-ci-client-0123456789   # global, for the trap
+    trap unit_cleanup EXIT
+    cp "$deb" "$work/tiergate.deb"
+    # The installed configuration's backends, with the answer cache, a
+    # budget and the request log in the directories the unit makes, and
+    # client keys from the unit's EnvironmentFile.
+    cat >"$work/tiergate.json" <<'JSON'
+{
+  "listen": "127.0.0.1:8088",
+  "backends": [
+    {"name": "llama-local", "tier": "device", "url": "http://127.0.0.1:8080/v1", "model": "qwen2.5-1.5b-instruct",
+     "dialect": "compat", "health_path": "/health"},
+    {"name": "deepseek", "tier": "cloud", "url": "http://cloud-sim:8081/v1", "model": "deepseek-chat",
+     "api_key_env": "DEEPSEEK_API_KEY", "dialect": "compat", "health_path": "/health",
+     "price": {"input_per_mtok": 0.28, "output_per_mtok": 0.42}}
+  ],
+  "routing": {"threshold": 0.3, "fallback": true},
+  "health": {"probe_interval_ms": 1000},
+  "auth": {"keys_env": "TIERGATE_CLIENT_KEYS"},
+  "cache": {"mode": "offline", "file": "/var/lib/tiergate/answers.cache"},
+  "budget": {"daily": 5.0, "state_file": "/var/lib/tiergate/budget.state"},
+  "log": {"file": "/var/log/tiergate/requests.log"}
+}
+JSON
+    printf 'DEEPSEEK_API_KEY=sk-ci-not-a-key\nTIERGATE_CLIENT_KEYS=ci:%s\n' "$client_key" >"$work/tiergate.env"
+
+    # The cloud answers 60 000 bytes, so that two dozen answers to one
+    # question make the cache's file outgrow twice its live bytes plus 1 MiB
+    # and be compacted by a forked child.
+    local reply
+    reply=$(printf 'lorem %.0s' $(seq 10000))
+    "$build/fakellm" --port 8080 --model qwen2.5-1.5b-instruct --label device --quiet >/dev/null &
+    pids+=($!)
+    "$build/fakellm" --port 8081 --model deepseek-chat --label cloud --quiet --mode "{\"reply\":\"$reply\"}" >/dev/null &
+    pids+=($!)
+
+    # --register=no --keep-unit: no machined and no systemd outside to ask
+    # for a scope.  --volatile=overlay: what the test writes is on a tmpfs
+    # over the root, gone at the end.
+    systemd-nspawn --quiet --boot --register=no --keep-unit --volatile=overlay --console=passive \
+        -D "$rootfs" -M tiergate-ci --bind-ro="$work:/mnt/ci" >"$work/nspawn.log" 2>&1 &
+    nspawn=$!
+    ct_init=""
+    for ((i = 0; i < 100; i++)); do
+        local p
+        p=$(pgrep -P "$nspawn" || true)
+        [ -n "$p" ] && [ "$(cat "/proc/$p/comm" 2>/dev/null)" = systemd ] && { ct_init=$p; break; }
+        sleep 0.1
+    done
+    [ -n "$ct_init" ] || { cat "$work/nspawn.log" >&2; fail "unit: systemd-nspawn started no systemd"; }
+    local state="" t0=$SECONDS
+    for ((i = 0; i < 600; i++)); do
+        state=$(in_ct systemctl is-system-running --wait 2>/dev/null) || true
+        case $state in running | degraded) break ;; *) state=""; sleep 0.1 ;; esac
+    done
+    [ -n "$state" ] || { cat "$work/nspawn.log" >&2; fail "unit: the container's systemd did not finish booting"; }
+    [ "$state" = running ] || in_ct systemctl --failed --no-pager >&2
+    say "unit: the container booted ($state) in $((SECONDS - t0)) s"
+
+    # Installed as an operator would: the package, then the configuration
+    # and the keys, then enable --now.
+    in_ct dpkg -i /mnt/ci/tiergate.deb >/dev/null || fail "unit: dpkg -i in the container"
+    in_ct cp /etc/tiergate/tiergate.json /root/shipped.json
+    in_ct sh -c 'echo "127.0.0.1 cloud-sim" >>/etc/hosts'
+    in_ct install -m 644 /mnt/ci/tiergate.json /etc/tiergate/tiergate.json
+    in_ct install -m 600 /mnt/ci/tiergate.env /etc/tiergate/tiergate.env
+    in_ct systemctl enable --now tiergate 2>/dev/null || unit_fail "systemctl enable --now"
+    wait_ready http://127.0.0.1:8088 || unit_fail "/readyz never answered 200"
+    [ "$(in_ct systemctl is-active tiergate)" = active ] || unit_fail "not active"
+    local main uid
+    main=$(in_ct systemctl show -P MainPID tiergate)
+    uid=$(in_ct stat -c %u "/proc/$main")
+    [ "$uid" -ge 61184 ] && [ "$uid" -le 65519 ] || unit_fail "runs as uid $uid, not a dynamic user"
+
+    # Keys reach the gateway from the EnvironmentFile; the device answers a
+    # simple request, the cloud (a name resolved in the sandbox) a hard one.
+    local h
+    h=$(curl -s --max-time 10 -o /dev/null -w '%{http_code}' localhost:8088/v1/chat/completions \
+        -H 'Content-Type: application/json' -d '{"model":"auto","messages":[{"role":"user","content":"hi"}]}')
+    [ "$h" = 401 ] || unit_fail "a request without a client key got $h"
+    h=$(chat '{"model":"auto","messages":[{"role":"user","content":"打开空调"}]}') || unit_fail "no answer"
+    grep -q "^HTTP/1.1 200" <<<"$h" && grep -qi "^X-Tiergate-Backend: llama-local" <<<"$h" &&
+        grep -q '\[device simulated\] You said: 打开空调' "$work/answer" ||
+        { echo "$h" >&2; unit_fail "a simple request was not answered by the device"; }
+    local hard='{"model":"auto","temperature":0,"messages":[{"role":"user","content":"Prove that there are infinitely many primes, step by step, and derive the prime number theorem bound."}]}'
+    for ((i = 0; i < 24; i++)); do
+        h=$(chat "$hard") || unit_fail "no answer"
+        grep -q "^HTTP/1.1 200" <<<"$h" && grep -qi "^X-Tiergate-Backend: deepseek" <<<"$h" &&
+            grep -q '"content":"lorem lorem' "$work/answer" ||
+            { echo "$h" >&2; unit_fail "a hard request was not answered by the cloud"; }
+    done
+
+    # State where the unit lets it be: the budget's file (written within a
+    # second of a charge), and the cache's, compacted by its child: 24
+    # stored answers of 60 kB appended 1.44 MB; compaction starts past 20 of
+    # them (twice one live answer plus 1 MiB), and leaves the live one and
+    # at most the few appended after it.
+    local size="" stores appended=$((24 * 60000))
+    for ((i = 0; i < 100; i++)); do
+        stores=$(curl -s --max-time 5 -H "Authorization: Bearer $client_key" localhost:8088/metrics |
+            awk '$1 == "tiergate_cache_stores_total" {print $2}')
+        size=$(in_ct stat -c %s /var/lib/tiergate/answers.cache 2>/dev/null || true)
+        [ "$stores" = 24 ] && [ -n "$size" ] && [ "$size" -ge 60000 ] && [ "$size" -lt $((appended / 2)) ] &&
+            ! in_ct test -e /var/lib/tiergate/answers.cache.tmp && break
+        sleep 0.1
+    done
+    [ "$stores" = 24 ] || unit_fail "the cache stored $stores answers, not 24"
+    [ -n "$size" ] && [ "$size" -ge 60000 ] && [ "$size" -lt $((appended / 2)) ] ||
+        unit_fail "the cache's file (${size:-no} bytes after $appended appended) was not compacted"
+    in_ct test -s /var/lib/tiergate/budget.state || unit_fail "no budget state file in /var/lib/tiergate"
+    in_ct test -L /var/lib/tiergate || unit_fail "/var/lib/tiergate is not DynamicUser's link to private/"
+    [ "$(in_ct stat -c %u /var/lib/private/tiergate/budget.state)" = "$uid" ] || unit_fail "budget.state is not the service's"
+    local lines
+    lines=$(in_ct cat /var/log/tiergate/requests.log | grep -c '"status":200' || true)
+    [ "$lines" -ge 25 ] || unit_fail "the request log in /var/log/tiergate has $lines answered requests"
+
+    # systemctl reload: SIGHUP, the same process, still active.
+    in_ct systemctl reload tiergate || unit_fail "systemctl reload"
+    for ((i = 0; i < 50; i++)); do
+        in_ct journalctl --no-pager -o cat -u tiergate | grep -q '"msg":"configuration reloaded"' && break
+        sleep 0.1
+    done
+    ((i < 50)) || unit_fail "no 'configuration reloaded' after systemctl reload"
+    [ "$(in_ct systemctl is-active tiergate)" = active ] && [ "$(in_ct systemctl show -P MainPID tiergate)" = "$main" ] ||
+        unit_fail "not the same active process after reload"
+
+    # systemctl stop with a stream in flight: the stream ends with [DONE]
+    # (the drain), the process exits 0, well within TimeoutStopSec.
+    chat '{"model":"auto","stream":true,"messages":[{"role":"user","content":"hi fake:chunks=10 fake:chunk_delay_ms=200"}]}' \
+        -N >"$work/stream.h" &
+    local streamer=$!
+    for ((i = 0; i < 50; i++)); do grep -q '^data: ' "$work/answer" 2>/dev/null && break; sleep 0.1; done
+    ((i < 50)) || unit_fail "the stream did not start"
+    local t1=$SECONDS stopped
+    in_ct systemctl stop tiergate || unit_fail "systemctl stop"
+    stopped=$((SECONDS - t1))
+    wait "$streamer" || true
+    grep -q '^data: \[DONE\]' "$work/answer" || { cat "$work/answer" >&2; unit_fail "the stream in flight was cut by the stop"; }
+    ((stopped < 40)) || unit_fail "stop took $stopped s"
+    local show
+    show=$(in_ct systemctl show -p Result -p ExecMainCode -p ExecMainStatus -p NRestarts tiergate | sort | tr '\n' ' ')
+    [ "$show" = "ExecMainCode=1 ExecMainStatus=0 NRestarts=0 Result=success " ] || unit_fail "after stop: $show"
+
+    # The journal: no warning or error from the gateway, no process killed
+    # (a system call outside the filter would be EPERM, which the gateway
+    # reports, or SIGSYS).
+    local journal
+    journal=$(in_ct journalctl --no-pager -o cat -u tiergate)
+    ! grep -E '"level":"(warn|error)"|Failed|code=killed|core-dump|SIGSYS|status=31|seccomp' <<<"$journal" >&2 ||
+        unit_fail "the journal has warnings or a killed process"
+
+    # The shipped configuration as it is, under the same unit: the device
+    # answers, and the real cloud's name cannot be resolved (the namespace
+    # has no route to the name server), so a hard request falls back to it.
+    in_ct install -m 644 /root/shipped.json /etc/tiergate/tiergate.json
+    in_ct systemctl start tiergate || unit_fail "systemctl start with the shipped configuration"
+    wait_ready http://127.0.0.1:8088 || unit_fail "/readyz never answered 200 with the shipped configuration"
+    client_key=""
+    h=$(chat '{"model":"auto","messages":[{"role":"user","content":"打开空调"}]}') || unit_fail "no answer"
+    grep -q "^HTTP/1.1 200" <<<"$h" && grep -qi "^X-Tiergate-Backend: llama-local" <<<"$h" ||
+        { echo "$h" >&2; unit_fail "shipped configuration: a simple request was not answered by the device"; }
+    h=$(chat "$hard") || unit_fail "no answer"
+    grep -q "^HTTP/1.1 200" <<<"$h" && grep -qi "^X-Tiergate-Backend: llama-local" <<<"$h" &&
+        grep -qiE "^X-Tiergate-Reason: (fallback|offline)" <<<"$h" ||
+        { echo "$h" >&2; unit_fail "shipped configuration: a hard request did not fall back to the device"; }
+    in_ct systemctl stop tiergate || unit_fail "systemctl stop"
+    show=$(in_ct systemctl show -p Result -p ExecMainCode -p ExecMainStatus -p NRestarts tiergate | sort | tr '\n' ' ')
+    [ "$show" = "ExecMainCode=1 ExecMainStatus=0 NRestarts=0 Result=success " ] ||
+        unit_fail "shipped configuration, after stop: $show"
+    say "unit: installed in a booted Debian ($(in_ct systemctl --version | head -1)), the sandboxed service answered the device and the cloud, stored and compacted its cache ($size bytes left of 24 stores) and its budget in /var/lib/tiergate, reloaded, and stopped in ${stopped} s with a stream drained; with the shipped configuration it answered from the device and fell back to it from the unreachable cloud"
 }
 
 # ---------------------------------------------------------------------- arm64
@@ -230,6 +507,8 @@ case "${1:-}" in
     nonode-demo-inside) nonode_demo_inside ;;
     package) package "${2:?build directory}" "${3:-$(dpkg --print-architecture)}" ;;
     run-installed) run_installed "$2" "${3:-}" ;;
+    unit) unit "${2:?build directory}" ;;
+    unit-inside) unit_inside "$2" "$3" "$4" ;;
     arm64) arm64 ;;
-    *) echo "usage: $0 nonode-demo|package BUILD [ARCH]|arm64" >&2; exit 2 ;;
+    *) echo "usage: $0 nonode-demo|package BUILD [ARCH]|unit BUILD|arm64" >&2; exit 2 ;;
 esac
