@@ -388,6 +388,8 @@ JSON
     main=$(in_ct systemctl show -P MainPID tiergate)
     uid=$(in_ct stat -c %u "/proc/$main")
     [ "$uid" -ge 61184 ] && [ "$uid" -le 65519 ] || unit_fail "runs as uid $uid, not a dynamic user"
+    nofile=$(in_ct awk '/^Max open files/ {print $4}' "/proc/$main/limits")
+    [ "$nofile" = 8192 ] || unit_fail "open-file limit $nofile, not the unit's LimitNOFILE=8192"
 
     # Keys reach the gateway from the EnvironmentFile; the device answers a
     # simple request, the cloud (a name resolved in the sandbox) a hard one.
