@@ -21,6 +21,7 @@ static const cJSON *get(const cJSON *o, const char *key) { return cJSON_GetObjec
 
 void chatcont_chunk(chatcont *cc, const cJSON *chunk) {
     const cJSON *c;
+    cc->folded = false;
     cJSON_ArrayForEach(c, get(chunk, "choices")) {
         const cJSON *idx = get(c, "index"), *delta = get(c, "delta");
         if (cJSON_IsNumber(idx) && idx->valueint != 0) cc->not_text = true;
@@ -39,13 +40,16 @@ static size_t chars(const char *s, size_t n) {
 const char *chatcont_prefix(chatcont *cc, privacy_call *priv, const config_backend *to, usage_meter *meter,
                             const config_price *price, const feature_message *msgs, size_t nmsgs, size_t *len) {
     if (cc->not_text) return NULL;
-    usage u = usage_meter_result(meter, msgs, nmsgs);
-    cc->prior.input_tokens += u.input_tokens;
-    cc->prior.output_tokens += u.output_tokens;
-    cc->prior.input_estimated |= u.input_estimated;
-    cc->prior.output_estimated |= u.output_estimated;
-    cc->prior_cost += usage_cost(price, &u);
-    usage_meter_init(meter);
+    if (!cc->folded) {   /* once per broken attempt, however many candidates are asked */
+        usage u = usage_meter_result(meter, msgs, nmsgs);
+        cc->prior.input_tokens += u.input_tokens;
+        cc->prior.output_tokens += u.output_tokens;
+        cc->prior.input_estimated |= u.input_estimated;
+        cc->prior.output_estimated |= u.output_estimated;
+        cc->prior_cost += usage_cost(price, &u);
+        usage_meter_init(meter);
+        cc->folded = true;
+    }
     size_t n;
     const char *s = buf_data(&cc->sent, &n);
     free(cc->prefix);

@@ -30,6 +30,7 @@ typedef struct chatcont {
     bool not_text;               /* a tool call or a second choice was relayed */
     char *prefix;                /* the last text given to dispatch (owned) */
     usage prior;                 /* the tokens of the attempts before the current one */
+    bool folded;                 /* the current attempt is in prior already (no chunk since) */
     double prior_cost;
     int hops;                    /* continuations that went to a backend */
     bool errors;                 /* one of them failed, was refused or broke */
