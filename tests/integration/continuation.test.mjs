@@ -182,6 +182,24 @@ describe('continuation through the openai SDK', () => {
     });
   });
 
+  it('a cut inside a tool call ends with an error event; after the whole tool call the stream is complete', async () => {
+    const gw = await startGateway(gatewayConfig());
+    await cloud.setMode({ tool_call: true, cut_after: 2 });
+    const r = await streamed(gw, user(TEXT));
+    assert.ok(r.error, 'the stream did not fail');
+    assert.match(r.error.message, /backend bigcloud failed mid-stream.*cannot be continued as text/);
+    assert.equal((await device.requests()).length, 0, 'a tool call was continued as text');
+    assert.equal(r.text, '');
+    // the same tool call, whole (its finish_reason came), then cut: complete
+    await cloud.setMode({ tool_call: true, no_done: true });
+    const whole = await streamed(gw, user(TEXT));
+    assert.equal(whole.error, null);
+    const args = whole.chunks.map((c) => c.choices[0]?.delta?.tool_calls?.[0]?.function?.arguments ?? '').join('');
+    assert.equal(args, cloud.answer(TEXT));
+    assert.equal(whole.chunks.at(-1).choices[0].finish_reason, 'tool_calls');
+    await assertCleanStop(gw);
+  });
+
   it('no candidate can continue: an error event and no [DONE]', async () => {
     const gw = await startGateway(gatewayConfig({ deviceCont: 'none' }));
     await cloud.setMode({ cut_after: 2 });
