@@ -8,13 +8,10 @@
 // N streams per kind (default 50), one at a time.  It replaces what lies
 // between its two markers in docs/resilience.md.  About N × 7 s.
 
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { SOURCE_DIR } from '../integration/harness.mjs';
-import { available } from './netlab.mjs';
-import { startEnv, stopEnv } from './faultrun.mjs';
+import { gitDescribe, pct, runReport } from './docsection.mjs';
 import { startMidstream, measureMidstream } from './midstream.mjs';
 
 const DOC = path.join(SOURCE_DIR, 'docs', 'resilience.md');
@@ -23,22 +20,13 @@ const END = '<!-- END continuation-report -->';
 const N = Number(process.argv[2]) || 50;
 
 const log = (...a) => console.error('contreport:', ...a);
-const pct = (a, b) => `${((100 * a) / (b || 1)).toFixed(1)} % (${a}/${b})`;
 const ms = (v) => (v === null ? '—' : `${v} ms`);
-
-function describeTree() {
-  try {
-    return execFileSync('git', ['-C', SOURCE_DIR, 'describe', '--always', '--dirty'], { encoding: 'utf8' }).trim();
-  } catch {
-    return 'unknown';
-  }
-}
 
 function render(rows) {
   return [
     BEGIN,
     '',
-    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on tiergate ${describeTree()}, `
+    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on tiergate ${gitDescribe()}, `
       + `Linux ${os.release()}, ${os.cpus().length} cores: ${N} streams of each kind, one at a time, the cloud `
       + 'in a network namespace (30 content events 20 ms apart, the fault after the eighth), the device '
       + '(`continuation: "prefill"`) on loopback.',
@@ -52,29 +40,17 @@ function render(rows) {
   ].join('\n');
 }
 
-const lab = await available();
-if (!lab.ok) {
-  log(`cannot measure: ${lab.reason}`);
-  process.exit(2);
-}
-const env = await startEnv();
-let rows;
-try {
-  const ms0 = await startMidstream(env);
-  rows = await measureMidstream(ms0, { n: N });
-  for (const r of rows) log(JSON.stringify(r));
-  await ms0.gw.stop();
-} catch (e) {
-  log(e.stack);
-  process.exitCode = 1;
-} finally {
-  await stopEnv(env);
-}
-if (!process.exitCode) {
-  const text = fs.readFileSync(DOC, 'utf8');
-  const a = text.indexOf(BEGIN);
-  const b = text.indexOf(END);
-  if (a < 0 || b < a) throw new Error(`${DOC} lacks the markers`);
-  fs.writeFileSync(DOC, text.slice(0, a) + render(rows) + text.slice(b + END.length));
-  log(`wrote ${DOC}`);
-}
+await runReport({
+  doc: DOC,
+  begin: BEGIN,
+  end: END,
+  log,
+  render,
+  async measure(env) {
+    const ms0 = await startMidstream(env);
+    const rows = await measureMidstream(ms0, { n: N });
+    for (const r of rows) log(JSON.stringify(r));
+    await ms0.gw.stop();
+    return rows;
+  },
+});

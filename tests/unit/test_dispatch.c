@@ -670,6 +670,18 @@ static void continued_on_the_next_candidate(void) {
     }
 }
 
+/* big's stream broke after bytes; local and then mid can continue it. */
+static dispatch_job *big_cut_after(const char *bytes) {
+    reset();
+    cfg->backends[config_backend_index(cfg, "local")].continuation = CONTINUATION_PREFILL;
+    cfg->backends[config_backend_index(cfg, "mid")].continuation = CONTINUATION_PREFILL;
+    dispatch_job *j = start(&req_stream, "big local mid", 10000);
+    headers(0, 200);
+    data(0, bytes);
+    done(0, UPSTREAM_ERR_CUT, "lost");
+    return j;
+}
+
 static void continuation_refused(void) {
     /* an answer that starts over: a clean error naming the first failure */
     dispatch_job *j = broken_after_hello(UPSTREAM_ERR_CUT, NULL);
@@ -690,13 +702,7 @@ static void continuation_refused(void) {
     dispatch_job_free(j);
 
     /* a continuation that fails before its first byte; then mid continues */
-    reset();
-    cfg->backends[config_backend_index(cfg, "local")].continuation = CONTINUATION_PREFILL;
-    cfg->backends[config_backend_index(cfg, "mid")].continuation = CONTINUATION_PREFILL;
-    j = start(&req_stream, "big local mid", 10000);
-    headers(0, 200);
-    data(0, CHUNK("Hi"));
-    done(0, UPSTREAM_ERR_CUT, "lost");
+    j = big_cut_after(CHUNK("Hi"));
     done(1, UPSTREAM_ERR_CONNECT, "connection refused");   /* not retried: the next one */
     started(3, "mid");
     headers(2, 200);
@@ -709,13 +715,7 @@ static void continuation_refused(void) {
     dispatch_job_free(j);
 
     /* a continuation that breaks in turn is continued from where it got */
-    reset();
-    cfg->backends[config_backend_index(cfg, "local")].continuation = CONTINUATION_PREFILL;
-    cfg->backends[config_backend_index(cfg, "mid")].continuation = CONTINUATION_PREFILL;
-    j = start(&req_stream, "big local mid", 10000);
-    headers(0, 200);
-    data(0, CHUNK("one"));
-    done(0, UPSTREAM_ERR_CUT, "lost");
+    j = big_cut_after(CHUNK("one"));
     headers(1, 200);
     data(1, CHUNK(" two"));
     evloop_advance(loop, 0);
@@ -730,14 +730,20 @@ static void continuation_refused(void) {
     dispatch_job_free(j);
 }
 
-static void continuation_impossible(void) {
-    /* the answer cannot be continued as text (a tool call was under way) */
+/* big has sent "x", local can continue; deadline_ms for the job. */
+static dispatch_job *big_sent_x(int deadline_ms) {
     reset();
-    not_text = true;
     cfg->backends[config_backend_index(cfg, "local")].continuation = CONTINUATION_PREFILL;
-    dispatch_job *j = start(&req_stream, "big local", 10000);
+    dispatch_job *j = start(&req_stream, "big local", deadline_ms);
     headers(0, 200);
     data(0, CHUNK("x"));
+    return j;
+}
+
+static void continuation_impossible(void) {
+    /* the answer cannot be continued as text (a tool call was under way) */
+    dispatch_job *j = big_sent_x(10000);
+    not_text = true;
     done(0, UPSTREAM_ERR_CUT, "lost");
     CHECK_INT(nxfers, 1);
     CHECK(strstr(seen, "continued big>none unavailable; error 502 committed big; ") != NULL);
@@ -745,11 +751,7 @@ static void continuation_impossible(void) {
     dispatch_job_free(j);
 
     /* no time left: the deadline passed while the first stream ran */
-    reset();
-    cfg->backends[config_backend_index(cfg, "local")].continuation = CONTINUATION_PREFILL;
-    j = start(&req_stream, "big local", 1000);
-    headers(0, 200);
-    data(0, CHUNK("x"));
+    j = big_sent_x(1000);
     evloop_advance(loop, 1000);
     done(0, UPSTREAM_ERR_TOTAL_TIMEOUT, "total time-out");
     CHECK_INT(nxfers, 1);
@@ -758,11 +760,7 @@ static void continuation_impossible(void) {
 
     /* the time runs out during the continuation: its limits are what is
      * left, and the error names the first failure */
-    reset();
-    cfg->backends[config_backend_index(cfg, "local")].continuation = CONTINUATION_PREFILL;
-    j = start(&req_stream, "big local", 1000);
-    headers(0, 200);
-    data(0, CHUNK("x"));
+    j = big_sent_x(1000);
     evloop_advance(loop, 600);
     done(0, UPSTREAM_ERR_CUT, "lost");
     CHECK_INT(xfers[1].req.total_ms, 400);
