@@ -42,7 +42,11 @@
  * on_need_lost before it falls back to a smaller tier, an uncommitted 5xx
  * (a stored answer, else the degraded reply), and the answer's chunks and
  * end (collected and stored).  A cached answer is accounted under reason
- * "cache" and the backend that made it, with no tokens and no cost. */
+ * "cache" and the backend that made it, with no tokens and no cost.
+ *
+ * Continuation (issue 15, chatcont.h).  A stream that broke is continued by
+ * dispatch on another backend; chat gives it the text the client has and
+ * relays the rest as the same stream, with the first chunk's model. */
 #include "chat.h"
 
 #include <assert.h>
