@@ -90,6 +90,7 @@ struct dispatch_job {
     int cont_from;           /* the backend whose stream broke last */
     attempt_prefix prefix;   /* the sink's text, for slot_start */
     char broke[512];         /* the failure that called for it, and the continuations' */
+    bool paused;             /* the client's backpressure, for an attempt that commits later */
 };
 
 dispatch *dispatch_new(const config *cfg, backends *health, evloop *loop, const upstream_ops *ops) {
@@ -453,13 +454,13 @@ static const char *answer_reason(const dispatch_job *j) {
 static void on_attempt_commit(void *ud, attempt *a) {
     slot *s = ud;
     dispatch_job *j = s->job;
-    (void)a;
     j->winner = s;
     track_wait(j);
     backends_report(j->d->health, (size_t)s->backend, s->trial, true, NULL);
     s->trial = false;
     evloop_timer_stop(j->d->loop, &j->hedge_timer);
     slot_stop(&j->slots[s == &j->slots[0] ? 1 : 0]);
+    if (j->paused) attempt_pause(a, true);   /* a continuation, while the client is held off */
 }
 
 static void on_attempt_response(void *ud, attempt *a, cJSON *body) {
@@ -517,6 +518,7 @@ dispatch_job *dispatch_start(dispatch *d, const chatreq *req, const router_decis
 }
 
 void dispatch_job_pause(dispatch_job *j, bool paused) {
+    j->paused = paused;
     if (j->winner && j->winner->a) attempt_pause(j->winner->a, paused);
 }
 

@@ -103,7 +103,8 @@ dispatch_job *dispatch_start(dispatch *d, const chatreq *req, const router_decis
 /* Stops the job if still running (no more callbacks) and frees it. */
 void dispatch_job_free(dispatch_job *j);
 /* Backpressure: pauses or resumes the transfer of the attempt whose answer
- * the client is reading (nothing before commitment). */
+ * the client is reading (nothing before commitment); a continuation that
+ * commits while the client is held off starts paused. */
 void dispatch_job_pause(dispatch_job *j, bool paused);
 /* Attempts made so far, retries and hedges included. */
 int dispatch_job_attempts(const dispatch_job *j);

@@ -838,6 +838,20 @@ static void backpressure(void) {
     CHECK(xfers[0].cancelled);
     CHECK_STR(seen, "try local first; chunk local complexity u; chunk local complexity -; end; ");
     dispatch_job_free(j);
+
+    /* the client is held off when the stream breaks: the continuation
+     * starts paused once it commits, and resumes with the client */
+    j = big_sent_x(10000);
+    dispatch_job_pause(j, true);
+    CHECK(xfers[0].paused);
+    done(0, UPSTREAM_ERR_CUT, "lost");
+    headers(1, 200);
+    CHECK(!xfers[1].paused);
+    data(1, CHUNK("yz abcdefghijklmnopq"));
+    CHECK(xfers[1].paused);
+    dispatch_job_pause(j, false);
+    CHECK(!xfers[1].paused);
+    dispatch_job_free(j);
 }
 
 /* The client hangs up (chat frees the job) in each state of the job: the
