@@ -24,6 +24,19 @@
  * broken: flags can combine into a state that cannot happen, one state
  * cannot.
  *
+ * Continuations (issue 15).  An attempt started with a prefix asks its
+ * backend to continue it (dialect_continue_body) and passes its first
+ * chunks through a seam (seam.h) in state JOINING: a backend that starts
+ * over fails the attempt before anything reached the caller, like any
+ * failure before commitment, so the caller can try another or end the
+ * stream cleanly.
+ *
+ * A malformed event after commitment (a data line that is not JSON) is
+ * skipped and counted (attempt_result.malformed): one bad line in a long
+ * answer says nothing about the rest, and the stream's end still tells
+ * whether the answer is whole.  Before commitment it fails the attempt,
+ * which costs nothing to retry.
+ *
  * Which failures are retryable on the same backend: a connection lost before
  * any header (a restart, a reset keep-alive connection) and 500/502/503.
  * Refused connections and time-outs are not: the backend is not there or not
@@ -43,6 +56,7 @@
 #include "evloop.h"
 #include "invariant.h"
 #include "log.h"
+#include "seam.h"
 #include "sse.h"
 
 #define ATTEMPT_MAX_BODY (16u << 20)
@@ -52,12 +66,14 @@
 
 /* The moves (allowed[] below):
  *   SENDING → RECEIVING → COMMITTED → FINISHING → COMPLETE, and COMMITTED → COMPLETE;
- *   SENDING, RECEIVING → FAILED (a failure before commitment);
+ *   a continuation: RECEIVING → JOINING → COMMITTED;
+ *   SENDING, RECEIVING, JOINING → FAILED (a failure before commitment);
  *   COMMITTED, FINISHING → BROKEN (a failure after it);
  *   every state but ENDED → ENDED (on_end has run). */
 typedef enum {
     AT_SENDING,       /* the request is out; no status yet */
     AT_RECEIVING,     /* the status came; nothing passed to the caller yet */
+    AT_JOINING,       /* a continuation's first chunks wait for the seam's verdict */
     AT_COMMITTED,     /* the answer, or the stream's first valid chunk, went to the caller */
     AT_FINISHING,     /* a finish_reason came: a usage chunk may follow, silence ends it */
     AT_COMPLETE,      /* [DONE] came after commitment: what follows is ignored */
@@ -68,7 +84,7 @@ typedef enum {
 } attempt_state;
 
 static const char *const state_names[AT_STATES] = {
-    [AT_SENDING] = "sending", [AT_RECEIVING] = "receiving", [AT_COMMITTED] = "committed",
+    [AT_SENDING] = "sending", [AT_RECEIVING] = "receiving", [AT_JOINING] = "joining", [AT_COMMITTED] = "committed",
     [AT_FINISHING] = "finishing", [AT_COMPLETE] = "complete", [AT_FAILED] = "failed",
     [AT_BROKEN] = "broken", [AT_ENDED] = "ended",
 };
@@ -76,7 +92,8 @@ static const char *const state_names[AT_STATES] = {
 #define B(st) (1u << (st))
 static const unsigned allowed[AT_STATES] = {
     [AT_SENDING] = B(AT_RECEIVING) | B(AT_FAILED) | B(AT_ENDED),
-    [AT_RECEIVING] = B(AT_COMMITTED) | B(AT_FAILED) | B(AT_ENDED),
+    [AT_RECEIVING] = B(AT_JOINING) | B(AT_COMMITTED) | B(AT_FAILED) | B(AT_ENDED),
+    [AT_JOINING] = B(AT_COMMITTED) | B(AT_FAILED) | B(AT_ENDED),
     [AT_COMMITTED] = B(AT_FINISHING) | B(AT_COMPLETE) | B(AT_BROKEN) | B(AT_ENDED),
     [AT_FINISHING] = B(AT_COMPLETE) | B(AT_BROKEN) | B(AT_ENDED),
     [AT_COMPLETE] = B(AT_ENDED),
@@ -105,6 +122,9 @@ struct attempt {
     bool holding;                /* the first event went out this turn: hold the rest */
     buf held;                    /* stream bytes after the first event, not parsed yet */
     evloop_timer drain_timer;
+    seam *seam;                  /* a continuation's, or NULL */
+    int malformed;               /* malformed events skipped */
+    bool restarted;              /* the seam found the answer starting over */
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -153,11 +173,38 @@ static void commit(attempt *a) {
 
 /* ---- SSE events of the stream ---- */
 
+/* A valid chunk to the caller (deleted here). */
+static void pass_on(attempt *a, cJSON *chunk) {
+    bool finish = false;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(chunk, "choices")) {
+        if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(c, "finish_reason"))) finish = true;
+    }
+    if (finish) attempt_to(a, AT_FINISHING);
+    a->hooks->on_chunk(a->ud, a, chunk);
+    cJSON_Delete(chunk);
+    if (a->state == AT_FINISHING && !a->paused) evloop_timer_start(a->loop, &a->grace_timer, ATTEMPT_DONE_GRACE_MS);
+}
+
+/* The seam's verdict on a continuation: commit and pass on what it held,
+ * or fail.  The return is on_event's. */
+static int joined(attempt *a, seam_verdict v) {
+    if (v == SEAM_RESTARTED) {
+        a->restarted = true;
+        fail_inside(a, "the continuation started the answer over");
+        return 1;
+    }
+    commit(a);
+    for (cJSON *chunk; a->state != AT_ENDED && (chunk = seam_next(a->seam));) pass_on(a, chunk);
+    return 0;
+}
+
 static int on_event(void *ud, const char *event, const char *data, size_t len) {
     (void)event;
     attempt *a = ud;
     if (a->state == AT_COMPLETE || a->state == AT_FAILED || a->state == AT_BROKEN) return 0;
     if (len == 6 && memcmp(data, "[DONE]", 6) == 0) {
+        if (a->state == AT_JOINING && joined(a, seam_settle(a->seam))) return 1;
         if (committed(a)) attempt_to(a, AT_COMPLETE);
         else fail_inside(a, "stream ended before its first chunk");
         return 0;
@@ -166,7 +213,11 @@ static int on_event(void *ud, const char *event, const char *data, size_t len) {
     const cJSON *choices = cJSON_GetObjectItemCaseSensitive(chunk, "choices");
     if (!cJSON_IsObject(chunk) || (!cJSON_IsArray(choices) && !cJSON_HasObjectItem(chunk, "error"))) {
         cJSON_Delete(chunk);
-        fail_inside(a, committed(a) ? "malformed chunk" : "malformed stream chunk");
+        if (committed(a)) {
+            a->malformed++;
+            return 0;
+        }
+        fail_inside(a, "malformed stream chunk");
         return 1;
     }
     if (cJSON_HasObjectItem(chunk, "error")) {
@@ -177,16 +228,13 @@ static int on_event(void *ud, const char *event, const char *data, size_t len) {
         fail_inside(a, why);
         return 1;
     }
-    bool finish = false;
-    const cJSON *c;
-    cJSON_ArrayForEach(c, choices) {
-        if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(c, "finish_reason"))) finish = true;
+    if (a->state == AT_JOINING) {
+        int v = seam_add(a->seam, chunk);
+        if (v == SEAM_WAIT) return 0;
+        return v < 0 ? (fail_inside(a, "out of memory"), 1) : joined(a, (seam_verdict)v);
     }
     if (!committed(a)) commit(a);
-    if (finish) attempt_to(a, AT_FINISHING);
-    a->hooks->on_chunk(a->ud, a, chunk);
-    cJSON_Delete(chunk);
-    if (a->state == AT_FINISHING && !a->paused) evloop_timer_start(a->loop, &a->grace_timer, ATTEMPT_DONE_GRACE_MS);
+    pass_on(a, chunk);
     return 0;
 }
 
@@ -198,6 +246,7 @@ static int on_headers(void *ud, long status, const char *ct) {
     a->status = status;
     attempt_to(a, AT_RECEIVING);
     if (a->req->stream && status == 200) {
+        if (a->seam) attempt_to(a, AT_JOINING);
         a->sse = sse_new(ATTEMPT_MAX_EVENT, on_event, a);
         if (!a->sse) {
             fail_inside(a, "out of memory");
@@ -330,6 +379,8 @@ static void end_with(attempt *a, attempt_result *r) {
     r->kind = r->end == ATTEMPT_FAILED ? a->kind : ATTEMPT_FAIL_NONE;
     r->why = a->why;
     r->status = a->status;
+    r->malformed = a->malformed;
+    r->restarted = a->restarted;
     a->hooks->on_end(a->ud, a, r);
 }
 
@@ -339,6 +390,7 @@ static void on_done(void *ud, const upstream_report *up) {
     a->xfer = NULL;
     bool whole = drain(a);
     if (up->res == UPSTREAM_OK && a->sse && whole) sse_finish(a->sse);   /* a failure sets why */
+    if (a->state == AT_JOINING && up->res == UPSTREAM_OK) joined(a, seam_settle(a->seam));
 
     if (committed(a) && a->req->stream) {
         if (a->state == AT_COMPLETE || a->state == AT_FINISHING) {
@@ -394,7 +446,7 @@ static void on_drain(void *ud) {
 }
 
 attempt *attempt_start(evloop *loop, const upstream_ops *ops, const chatreq *req, const config_backend *b,
-                       int left_ms, const attempt_hooks *hooks, void *ud) {
+                       const attempt_prefix *prefix, int left_ms, const attempt_hooks *hooks, void *ud) {
     assert(left_ms > 0);
     attempt *a = calloc(1, sizeof *a);
     if (!a) return NULL;
@@ -408,7 +460,14 @@ attempt *attempt_start(evloop *loop, const upstream_ops *ops, const chatreq *req
     evloop_timer_init(&a->drain_timer, on_drain, a);
 
     size_t blen;
-    char *body = dialect_body(req, b, &blen);
+    char *body;
+    if (prefix) {
+        size_t n = seam_send_len(prefix->text, prefix->len);
+        a->seam = seam_new(prefix->text, n, prefix->text + n, prefix->len - n);
+        body = a->seam ? dialect_continue_body(req, b, prefix->text, n, &blen) : NULL;
+    } else {
+        body = dialect_body(req, b, &blen);
+    }
     if (!body) goto err;
     char url[1024];
     snprintf(url, sizeof url, "%s/chat/completions", b->url);
@@ -430,6 +489,7 @@ attempt *attempt_start(evloop *loop, const upstream_ops *ops, const chatreq *req
     if (!a->xfer) goto err;
     return a;
 err:
+    seam_free(a->seam);
     free(a);
     return NULL;
 }
@@ -441,6 +501,7 @@ void attempt_free(attempt *a) {
     buf_free(&a->held);
     if (a->xfer) a->ops->cancel(a->ops->ctx, a->xfer);
     sse_free(a->sse);
+    seam_free(a->seam);
     buf_free(&a->body);
     free(a);
 }

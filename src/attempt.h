@@ -12,6 +12,7 @@
 #define TIERGATE_ATTEMPT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "apierror.h"
 #include "config.h"
@@ -44,7 +45,16 @@ typedef struct attempt_result {
     int retry_after_ms;           /* the backend's Retry-After, or -1 */
     const upstream_report *up;    /* the transfer's timings */
     api_error error;              /* ATTEMPT_CLIENT_ERROR: in the OpenAI shape */
+    int malformed;                /* malformed events skipped after commitment */
+    bool restarted;               /* a continuation that started the answer over */
 } attempt_result;
+
+/* Issue 15: the text a continuation goes on from, in the backend's own
+ * words (masked for a tier that gets the masked request); borrowed. */
+typedef struct attempt_prefix {
+    const char *text;
+    size_t len;
+} attempt_prefix;
 
 /* The caller's side.  on_commit comes once, before the first on_chunk or the
  * on_response; on_chunk and on_commit may run inside libcurl, so they may
@@ -61,10 +71,13 @@ typedef struct attempt_hooks {
 } attempt_hooks;
 
 /* Starts an attempt of req (borrowed) on backend b (borrowed), all of it
- * within left_ms, through ops (borrowed; upstream_ops_of() in the gateway,
+ * within left_ms; with prefix (borrowed, NULL for a fresh answer) it asks b
+ * to continue that text in b's continuation dialect, and its stream reaches
+ * on_commit only once it proved to continue it (seam.h), without its role
+ * delta and without the whitespace the client already has; through ops (borrowed; upstream_ops_of() in the gateway,
  * scripted transfers in tests).  NULL when out of memory. */
 attempt *attempt_start(struct evloop *loop, const upstream_ops *ops, const chatreq *req, const config_backend *b,
-                       int left_ms, const attempt_hooks *hooks, void *ud);
+                       const attempt_prefix *prefix, int left_ms, const attempt_hooks *hooks, void *ud);
 /* Stops the attempt if still running (no more hooks) and frees it. */
 void attempt_free(attempt *a);
 /* Backpressure from the client's side: pauses or resumes the transfer

@@ -42,7 +42,11 @@
  * on_need_lost before it falls back to a smaller tier, an uncommitted 5xx
  * (a stored answer, else the degraded reply), and the answer's chunks and
  * end (collected and stored).  A cached answer is accounted under reason
- * "cache" and the backend that made it, with no tokens and no cost. */
+ * "cache" and the backend that made it, with no tokens and no cost.
+ *
+ * Continuation (issue 15, chatcont.h).  A stream that broke is continued by
+ * dispatch on another backend; chat gives it the text the client has and
+ * relays the rest as the same stream, with the first chunk's model. */
 #include "chat.h"
 
 #include <assert.h>
@@ -55,6 +59,7 @@
 #include "budgetstore.h"
 #include "buf.h"
 #include "cacheserve.h"
+#include "chatcont.h"
 #include "classifier.h"
 #include "evloop.h"
 #include "jsonout.h"
@@ -91,6 +96,8 @@ typedef struct chat_call {
     usage_meter meter;
     buf text;                    /* the answer's text, with log.include_text only */
     cacheserve_call cache;       /* issue 17: the answer cache and the degraded reply */
+    int meter_backend;           /* the backend whose answer meter counts; -1 */
+    chatcont cont;               /* issue 15: continuing a stream that broke */
 } chat_call;
 
 chat *chat_new(runtime *rt, metrics *m) {
@@ -344,9 +351,12 @@ static bool on_need_lost(void *ud) {
     return cacheserve_stale(&call->cache, &r);
 }
 
+/* A continued answer is stored only when every continuation went cleanly,
+ * under the backend that finished it (chatcont.h). */
 static void store_answer(chat_call *call) {
+    if (!chatcont_storable(&call->cont)) return;
     usage u = usage_meter_result(&call->meter, call->req.msgs, call->req.nmessages);
-    cacheserve_store(&call->cache, call->backend, &u);
+    cacheserve_store(&call->cache, call->meter_backend, &u);
 }
 
 /* The X-Tiergate-* headers, remembered for the accounting; backend -1 is "none". */
@@ -387,7 +397,7 @@ static void stamp(chat_call *call, cJSON *o, const char *object, int backend) {
 static void on_response(void *ud, int backend, const char *reason, cJSON *body) {
     chat_call *call = ud;
     set_route(call, backend, reason);
-    call->backend = backend;
+    call->backend = call->meter_backend = backend;
     usage_meter_add(&call->meter, body);
     privacy_restore_response(call->priv, &call->cfg->backends[backend], body);
     keep_text(call, body);
@@ -428,10 +438,12 @@ static void on_chunk(void *ud, int backend, const char *reason, cJSON *chunk) {
     const cJSON *choices = cJSON_GetObjectItemCaseSensitive(chunk, "choices");
     bool usage_only = cJSON_GetArraySize(choices) == 0;
     usage_meter_add(&call->meter, chunk);
+    call->meter_backend = backend;
     if (!call->req.include_usage) {
         if (usage_only) return;
         cJSON_DeleteItemFromObjectCaseSensitive(chunk, "usage");
     }
+    chatcont_usage(&call->cont, chunk);
     if (!call->stream_started) set_route(call, backend, reason);
     if (!begin_stream(call)) return;
     if (!call->role_sent && !usage_only) {
@@ -441,11 +453,14 @@ static void on_chunk(void *ud, int backend, const char *reason, cJSON *chunk) {
             cJSON_AddStringToObject(delta, "role", "assistant");
         call->role_sent = true;
     }
-    call->backend = backend;
+    /* A continued stream keeps the model of its first chunk: one answer,
+     * one name; the log line says who continued it. */
+    if (call->backend < 0) call->backend = backend;
     privacy_restore_chunk(call->priv, &call->cfg->backends[backend], chunk);
+    chatcont_chunk(&call->cont, chunk);
     keep_text(call, chunk);
     cacheserve_chunk(&call->cache, chunk);
-    stamp(call, chunk, "chat.completion.chunk", backend);
+    stamp(call, chunk, "chat.completion.chunk", call->backend);
     write_event(call, chunk);
 }
 
@@ -502,17 +517,44 @@ static void on_pressure(void *ud, bool hold_off) {
     if (call->job) dispatch_job_pause(call->job, hold_off);
 }
 
-static const dispatch_sink chat_sink = {on_response, on_chunk, on_stream_end, on_error, on_attempt, on_need_lost};
+/* ---- issue 15: continuation (chatcont.h) ---- */
+
+static int slot_of(const chat_call *call, int backend) {
+    const config_backend *b = &call->cfg->backends[backend];
+    return metrics_backend(call->m, b->name, b->tier);
+}
+
+static const char *on_continue(void *ud, int from, int to, size_t *len) {
+    chat_call *call = ud;
+    return chatcont_prefix(&call->cont, call->priv, &call->cfg->backends[to], &call->meter,
+                           &call->cfg->backends[from].price, call->req.msgs, call->req.nmessages, len);
+}
+
+static void on_continued(void *ud, int from, int to, const char *outcome, const char *why) {
+    chat_call *call = ud;
+    chatcont_outcome(&call->cont, call->m, slot_of(call, from), to >= 0 ? slot_of(call, to) : METRICS_NO_BACKEND,
+                     to >= 0 ? call->cfg->backends[to].name : "none", outcome, why);
+}
+
+static void on_malformed(void *ud, int backend, int n) {
+    chat_call *call = ud;
+    call->cont.malformed += n;
+    metrics_malformed(call->m, slot_of(call, backend), n);
+}
+
+static const dispatch_sink chat_sink = {on_response,  on_chunk,     on_stream_end, on_error,    on_attempt,
+                                        on_need_lost, on_continue, on_continued,  on_malformed};
 
 /* ---- accounting, when the exchange closes ---- */
 
 /* What the answer took and cost; savings at the first cloud backend's
  * price when a smaller tier answered. */
 static void account_answer(chat_call *call, metrics_request *r) {
-    const config_backend *b = &call->cfg->backends[call->backend];
+    const config_backend *b = &call->cfg->backends[call->meter_backend];
     r->answered = true;
     r->tokens = usage_meter_result(&call->meter, call->req.msgs, call->req.nmessages);
     r->cost = usage_cost(&b->price, &r->tokens);
+    chatcont_account(&call->cont, call->ex, &r->tokens, &r->cost);
     for (size_t i = 0; i < call->cfg->nbackends && b->tier != TIER_CLOUD; i++)
         if (call->cfg->backends[i].tier == TIER_CLOUD) {
             r->savings = usage_cost(&call->cfg->backends[i].price, &r->tokens);
@@ -578,6 +620,7 @@ static void call_close(void *ud, bool client_gone) {
         privacy_call_free(call->priv);
     }
     buf_free(&call->text);
+    chatcont_free(&call->cont);
     runtime_unref(call->rt);
     free(call);
 }
@@ -594,7 +637,7 @@ void chat_handle_completions(server_exchange *ex, void *ctx) {
     call->cfg = runtime_config(call->rt);
     call->ex = ex;
     call->m = c->m;
-    call->backend = call->route_backend = -1;
+    call->backend = call->route_backend = call->meter_backend = -1;
     call->route_reason = "none";
     usage_meter_init(&call->meter);
     server_ex_on_close(ex, call_close, call);

@@ -26,6 +26,7 @@
 #include "cacheconf.h"
 #include "configread.h"
 #include "datadir.h"
+#include "dialect.h"
 #include "privacy.h"
 
 #define CONFIG_MAX_BACKENDS 16
@@ -127,7 +128,8 @@ static int parse_price(configread *r, const cJSON *obj, const char *path, config
 
 static int parse_backend(configread *r, const cJSON *obj, size_t i, config *c) {
     static const char *const keys[] = {"name", "tier", "url", "model", "api_key_env", "dialect",
-                                       "health_path", "timeouts", "context_tokens", "tls", "price", NULL};
+                                       "health_path", "timeouts", "context_tokens", "tls", "price",
+                                       "continuation", NULL};
     static const char *const tkeys[] = {"connect_ms", "first_byte_ms", "idle_ms", "total_ms", NULL};
     config_backend *b = &c->backends[i];
     char path[64], p[128];
@@ -169,6 +171,7 @@ static int parse_backend(configread *r, const cJSON *obj, size_t i, config *c) {
           : strcmp(s, "openai") == 0 ? (b->dialect = DIALECT_OPENAI, 0) : 1;
     free(s);
     if (bad) return configread_fail(r, p, "must be \"compat\" or \"openai\"");
+    if (dialect_read_continuation(r, obj, path, &b->continuation) < 0) return -1;   /* issue 15 */
     if (configread_string(r, obj, path, "health_path", "/models", &b->health_path) < 0) return -1;
     snprintf(p, sizeof p, "%s.health_path", path);
     if (b->health_path[0] != '/') return configread_fail(r, p, "must start with '/'");

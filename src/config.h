@@ -29,6 +29,16 @@ int tier_parse(const char *s, tier_t *out);
  * takes the request as the client wrote it. */
 typedef enum { DIALECT_COMPAT = 0, DIALECT_OPENAI = 1 } dialect_t;
 
+/* backends[].continuation: how a backend is asked to continue an answer
+ * whose beginning the client already has (dialect.h, docs/resilience.md). */
+typedef enum {
+    CONTINUATION_NONE = 0,               /* never asked to continue */
+    CONTINUATION_PREFILL,                /* a trailing assistant message is continued */
+    CONTINUATION_PREFIX,                 /* DeepSeek: "prefix": true on it */
+    CONTINUATION_PARTIAL,                /* DashScope, Moonshot: "partial": true on it */
+    CONTINUATION_CONTINUE_FINAL_MESSAGE  /* vLLM, SGLang: body flags */
+} continuation_t;
+
 /* What happens to a request that holds personal data (docs/privacy.md):
  * nothing, it stays on the device tier, or larger tiers get it masked. */
 typedef enum { PRIVACY_OFF = 0, PRIVACY_LOCAL = 1, PRIVACY_REDACT = 2 } privacy_mode;
@@ -55,6 +65,7 @@ typedef struct config_backend {
     char *api_key_env;   /* NULL when the backend needs no key */
     char *api_key;       /* secret read from api_key_env at load; NULL if none */
     dialect_t dialect;
+    continuation_t continuation;
     char *health_path;   /* appended to url for probes; default "/models" */
     int connect_ms, first_byte_ms, idle_ms, total_ms;
     int context_tokens;  /* context window, for context-length fallback; 0 = unknown */

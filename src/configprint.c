@@ -13,6 +13,8 @@
 #include "cacheconf.h"
 #include "config.h"
 
+#include "dialect.h"
+
 /* A cap that is not set prints as null, so the output says "no cap". */
 static void add_cap(cJSON *o, const char *key, double cap) {
     if (cap >= 0) cJSON_AddNumberToObject(o, key, cap);
@@ -52,6 +54,7 @@ void config_print(const config *c, FILE *out) {
             cJSON_AddStringToObject(o, "api_key", "***");
         }
         cJSON_AddStringToObject(o, "dialect", b->dialect == DIALECT_OPENAI ? "openai" : "compat");
+        cJSON_AddStringToObject(o, "continuation", dialect_continuation_name(b->continuation));
         cJSON_AddStringToObject(o, "health_path", b->health_path);
         cJSON *t = cJSON_AddObjectToObject(o, "timeouts");
         cJSON_AddNumberToObject(t, "connect_ms", b->connect_ms);

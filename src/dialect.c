@@ -5,8 +5,11 @@
 
 #include <assert.h>
 #include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "configread.h"
 #include "jsonout.h"
 
 /* Sets obj[key] to item, replacing a member of that name; takes item. */
@@ -47,9 +50,9 @@ static int rewrite_for_compat(cJSON *body) {
     return 0;
 }
 
-char *dialect_body(const chatreq *r, const config_backend *b, size_t *len) {
+/* The body for b as a cJSON tree (the caller's), or NULL on OOM. */
+static cJSON *body_for(const chatreq *r, const config_backend *b) {
     cJSON *body, *options;
-    char *text = NULL;
 
     assert(r && r->root && b && b->model);
     body = cJSON_Duplicate(r->redacted && b->tier != TIER_DEVICE ? r->redacted : r->root, 1);
@@ -65,8 +68,75 @@ char *dialect_body(const chatreq *r, const config_backend *b, size_t *len) {
         if (!put(options, "include_usage", cJSON_CreateTrue())) goto done;
     }
     if (b->dialect == DIALECT_COMPAT && rewrite_for_compat(body)) goto done;
-    text = jsonout_print(body, NULL, NULL, len);
+    return body;
 done:
     cJSON_Delete(body);
+    return NULL;
+}
+
+static char *print_and_free(cJSON *body, size_t *len) {
+    char *text = body ? jsonout_print(body, NULL, NULL, len) : NULL;
+    cJSON_Delete(body);
     return text;
+}
+
+char *dialect_body(const chatreq *r, const config_backend *b, size_t *len) {
+    return print_and_free(body_for(r, b), len);
+}
+
+static const char *const continuation_names[] = {
+    [CONTINUATION_NONE] = "none", [CONTINUATION_PREFILL] = "prefill", [CONTINUATION_PREFIX] = "prefix",
+    [CONTINUATION_PARTIAL] = "partial", [CONTINUATION_CONTINUE_FINAL_MESSAGE] = "continue_final_message",
+};
+
+const char *dialect_continuation_name(continuation_t c) { return continuation_names[c]; }
+
+int dialect_read_continuation(configread *r, const cJSON *obj, const char *path, continuation_t *out) {
+    char *s = NULL, p[128];
+    if (configread_string(r, obj, path, "continuation", "none", &s) < 0) return -1;
+    int found = -1;
+    for (size_t i = 0; i < sizeof continuation_names / sizeof *continuation_names; i++)
+        if (strcmp(s, continuation_names[i]) == 0) found = (int)i;
+    free(s);
+    snprintf(p, sizeof p, "%s.continuation", path);
+    if (found < 0)
+        return configread_fail(r, p, "must be \"prefill\", \"prefix\", \"partial\", \"continue_final_message\" "
+                                     "or \"none\"");
+    *out = (continuation_t)found;
+    return 0;
+}
+
+/* The one shape every dialect shares, a final assistant message with the
+ * prefix, and each dialect's marker: none (prefill), a flag on the message
+ * (prefix, partial) or two flags on the body (continue_final_message). */
+char *dialect_continue_body(const chatreq *r, const config_backend *b, const char *prefix, size_t plen,
+                            size_t *len) {
+    assert(b->continuation != CONTINUATION_NONE);
+    cJSON *body = body_for(r, b), *msg = cJSON_CreateObject();
+    char *text = malloc(plen + 1);
+    cJSON *messages = cJSON_GetObjectItemCaseSensitive(body, "messages");
+    if (!body || !msg || !text || !cJSON_IsArray(messages)) goto oom;
+    memcpy(text, prefix, plen);
+    text[plen] = '\0';
+    if (!put(msg, "role", cJSON_CreateString("assistant")) || !put(msg, "content", cJSON_CreateString(text)))
+        goto oom;
+    bool ok = true;
+    switch (b->continuation) {
+    case CONTINUATION_PREFIX: ok = put(msg, "prefix", cJSON_CreateTrue()); break;
+    case CONTINUATION_PARTIAL: ok = put(msg, "partial", cJSON_CreateTrue()); break;
+    case CONTINUATION_CONTINUE_FINAL_MESSAGE:
+        ok = put(body, "continue_final_message", cJSON_CreateTrue()) &&
+             put(body, "add_generation_prompt", cJSON_CreateFalse());
+        break;
+    case CONTINUATION_PREFILL:
+    case CONTINUATION_NONE: break;
+    }
+    if (!ok || !cJSON_AddItemToArray(messages, msg)) goto oom;
+    free(text);
+    return print_and_free(body, len);
+oom:
+    free(text);
+    cJSON_Delete(msg);
+    cJSON_Delete(body);
+    return NULL;
 }

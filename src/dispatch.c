@@ -21,7 +21,15 @@
  * Failures are classified (attempt_fail) and the last one decides the final
  * status when every candidate failed: unreachable 503, bad answer 502, too
  * slow 504.  Every failure goes into a trail ("local (device): connection
- * refused; ...") that the final error message carries. */
+ * refused; ...") that the final error message carries.
+ *
+ * Continuations (issue 15) run in the slot whose stream broke, one at a
+ * time, through the candidates after the one that answered, in order:
+ * never a retry of the backend that broke (it just failed) nor any backend
+ * the decision left out (privacy's device-only requests have only device
+ * candidates, so they are never continued on the cloud).  While one waits
+ * for its first byte the job has no winner again, which makes that wait
+ * the backends' time, not the gateway's (track_wait). */
 #include "dispatch.h"
 
 #include <assert.h>
@@ -76,6 +84,13 @@ struct dispatch_job {
     uint64_t deadline_ms;
     int budget_ms;
     evloop_timer hedge_timer;
+    /* Issue 15: a stream that broke, being continued. */
+    bool continuing;         /* the next attempts continue the stream (with prefix) */
+    size_t cont_next;        /* the next candidate to try */
+    int cont_from;           /* the backend whose stream broke last */
+    attempt_prefix prefix;   /* the sink's text, for slot_start */
+    char broke[512];         /* the failure that called for it, and the continuations' */
+    bool paused;             /* the client's backpressure, for an attempt that commits later */
 };
 
 dispatch *dispatch_new(const config *cfg, backends *health, evloop *loop, const upstream_ops *ops) {
@@ -194,7 +209,8 @@ static bool slot_start(slot *s, size_t cand, dispatch_attempt_kind kind) {
         j->kind = j->kind ? j->kind : ATTEMPT_UNREACHABLE;
         return false;
     }
-    s->a = attempt_start(d->loop, &d->ops, j->req, backend_cfg(j, backend), left, &slot_hooks, s);
+    s->a = attempt_start(d->loop, &d->ops, j->req, backend_cfg(j, backend), j->continuing ? &j->prefix : NULL, left,
+                         &slot_hooks, s);
     if (!s->a) {
         backends_release(d->health, (size_t)backend, s->trial);
         trail_add(j, backend, "could not start the transfer (out of memory)");
@@ -296,6 +312,66 @@ static bool skip_to_larger_context(dispatch_job *j, int backend) {
     return false;
 }
 
+/* ---- issue 15: continuing a stream that broke ---- */
+
+static void continued(dispatch_job *j, int to, const char *outcome) {
+    if (j->sink->on_continued) j->sink->on_continued(j->ud, j->cont_from, to, outcome, j->broke);
+}
+
+static void broke_add(dispatch_job *j, const char *fmt, const char *name, const char *why) {
+    size_t n = strlen(j->broke);
+    snprintf(j->broke + n, sizeof j->broke - n, fmt, name, why);
+}
+
+/* Starts a continuation of the stream that broke on j->cont_from in s, on
+ * the next candidate that can continue it; false when none can. */
+static bool continue_stream(slot *s) {
+    dispatch_job *j = s->job;
+    if (!j->sink->on_continue || !j->d->cfg->fallback) return false;
+    while (j->cont_next < j->dec.ncandidates) {
+        size_t c = j->cont_next++;
+        int to = j->dec.candidates[c];
+        if (backend_cfg(j, to)->continuation == CONTINUATION_NONE || to == j->cont_from) continue;
+        if (time_left_ms(j) == 0) {
+            broke_add(j, "; %s%s", "no time left to continue it", "");
+            return false;
+        }
+        const char *text = j->sink->on_continue(j->ud, j->cont_from, to, &j->prefix.len);
+        if (!text) {
+            broke_add(j, "; %s%s", "it cannot be continued as text", "");
+            return false;
+        }
+        j->prefix.text = text;
+        j->continuing = true;
+        j->winner = NULL;
+        if (slot_start(s, c, DISPATCH_CONTINUATION)) return true;
+        broke_add(j, "; continuation on %s: %s", backend_cfg(j, to)->name, "could not start");
+        continued(j, to, "failed");
+    }
+    return false;
+}
+
+/* The stream cannot go on: the client gets the error event. */
+static void end_broken(slot *s, bool tried) {
+    dispatch_job *j = s->job;
+    api_error e;
+    if (!tried) continued(j, -1, "unavailable");
+    api_error_set(&e, 502, "server_error", "upstream_error", NULL, "%s", j->broke);
+    finish(j);
+    j->sink->on_error(j->ud, &e, true, s->backend);
+}
+
+/* A continuation ended before its first byte reached the client. */
+static void continuation_failed(slot *s, const attempt_result *r) {
+    dispatch_job *j = s->job;
+    bool refused = r->end == ATTEMPT_CLIENT_ERROR || r->restarted;
+    backends_report(j->d->health, (size_t)s->backend, s->trial, r->end == ATTEMPT_CLIENT_ERROR, r->why);
+    s->trial = false;
+    broke_add(j, "; continuation on %s: %s", backend_cfg(j, s->backend)->name, r->why);
+    continued(j, s->backend, refused ? "refused" : "failed");
+    if (!continue_stream(s)) end_broken(s, true);
+}
+
 /* What to do after s's attempt ended with r. */
 static void slot_judge(slot *s, const attempt_result *r) {
     dispatch_job *j = s->job;
@@ -303,19 +379,30 @@ static void slot_judge(slot *s, const attempt_result *r) {
     const config_backend *b = backend_cfg(j, s->backend);
     backends_observe(h, (size_t)s->backend, r->up, j->req->stream,
                      r->up->res == UPSTREAM_ERR_CONNECT_TIMEOUT ? b->connect_ms : b->first_byte_ms);
+    if (r->malformed && j->sink->on_malformed) j->sink->on_malformed(j->ud, s->backend, r->malformed);
+    if (j->continuing && !j->winner) {
+        continuation_failed(s, r);
+        return;
+    }
 
     switch (r->end) {
     case ATTEMPT_ANSWERED:
+        if (j->continuing) continued(j, s->backend, "completed");
         finish(j);
         if (j->req->stream) j->sink->on_stream_end(j->ud);
         return;
     case ATTEMPT_BROKEN: {
-        api_error e;
         backends_report(h, (size_t)s->backend, false, false, r->why);
-        api_error_set(&e, 502, "server_error", "upstream_error", NULL, "backend %s failed mid-stream: %s",
-                      b->name, r->why);
-        finish(j);
-        j->sink->on_error(j->ud, &e, true, s->backend);
+        bool again = j->continuing;
+        if (again) {
+            broke_add(j, "; continuation on %s broke too: %s", b->name, r->why);
+            continued(j, s->backend, "broken");
+        } else {
+            snprintf(j->broke, sizeof j->broke, "backend %s failed mid-stream: %s", b->name, r->why);
+            j->cont_next = s->cand + 1;
+        }
+        j->cont_from = s->backend;
+        if (!continue_stream(s)) end_broken(s, again);
         return;
     }
     case ATTEMPT_CLIENT_ERROR:
@@ -359,6 +446,7 @@ static void on_attempt_end(void *ud, attempt *a, const attempt_result *r) {
 }
 
 static const char *answer_reason(const dispatch_job *j) {
+    if (j->continuing) return "continuation";
     if (j->winner->hedge) return "hedge";
     return j->winner->cand == 0 ? j->dec.reason : "fallback";
 }
@@ -366,13 +454,13 @@ static const char *answer_reason(const dispatch_job *j) {
 static void on_attempt_commit(void *ud, attempt *a) {
     slot *s = ud;
     dispatch_job *j = s->job;
-    (void)a;
     j->winner = s;
     track_wait(j);
     backends_report(j->d->health, (size_t)s->backend, s->trial, true, NULL);
     s->trial = false;
     evloop_timer_stop(j->d->loop, &j->hedge_timer);
     slot_stop(&j->slots[s == &j->slots[0] ? 1 : 0]);
+    if (j->paused) attempt_pause(a, true);   /* a continuation, while the client is held off */
 }
 
 static void on_attempt_response(void *ud, attempt *a, cJSON *body) {
@@ -430,6 +518,7 @@ dispatch_job *dispatch_start(dispatch *d, const chatreq *req, const router_decis
 }
 
 void dispatch_job_pause(dispatch_job *j, bool paused) {
+    j->paused = paused;
     if (j->winner && j->winner->a) attempt_pause(j->winner->a, paused);
 }
 

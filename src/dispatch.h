@@ -11,6 +11,14 @@
  * gone to the sink the job is committed: a later failure becomes on_error with
  * committed = true, which the caller turns into an error event.
  *
+ * Continuation (issue 15).  When a committed stream breaks, the job asks
+ * the sink for the text its client has (on_continue) and gives it to the
+ * next candidate whose backends[].continuation is not "none", within the
+ * same deadline; that attempt's chunks come to on_chunk as the same
+ * stream.  A continuation that fails, is refused or starts over moves on
+ * to the next such candidate; when none is left (or the time is up) the
+ * job ends with a committed on_error naming the original failure.
+ *
  * dispatch speaks the OpenAI response format through attempt, but not HTTP
  * towards the client: the sink does that. */
 #ifndef TIERGATE_DISPATCH_H
@@ -38,6 +46,7 @@ typedef enum {
     DISPATCH_RETRY,          /* the same backend again, after a failure */
     DISPATCH_FALLBACK,       /* a later candidate, after a failure or a refusal */
     DISPATCH_HEDGE,          /* a later candidate, alongside one slow to answer */
+    DISPATCH_CONTINUATION,   /* a later candidate, continuing a stream that broke */
     DISPATCH_ATTEMPT_KINDS
 } dispatch_attempt_kind;
 
@@ -62,6 +71,21 @@ typedef struct dispatch_sink {
      * instead (from the answer cache); the job then ends with no further
      * callback. */
     bool (*on_need_lost)(void *ud);
+    /* Optional (issue 15).  The stream from backend `from` broke: the text
+     * its client has so far, in the words of backend `to` (masked when `to`
+     * gets the masked request), valid until the next call or the job's
+     * end; NULL when the answer cannot be continued by text (a tool call
+     * was under way, several choices, out of memory). */
+    const char *(*on_continue)(void *ud, int from, int to, size_t *len);
+    /* Optional (issue 15).  How one continuation went: outcome is
+     * "completed", "broken" (it broke in turn), "refused" (a 4xx, or it
+     * started over) or "failed" (any other failure before its first
+     * byte); `to` is -1 with outcome "unavailable" when no candidate could
+     * continue.  why is the failure that called for it. */
+    void (*on_continued)(void *ud, int from, int to, const char *outcome, const char *why);
+    /* Optional (issue 15).  An attempt on backend skipped n malformed
+     * events in its stream (n > 0), reported when it ends. */
+    void (*on_malformed)(void *ud, int backend, int n);
 } dispatch_sink;
 
 /* The job's world is two things, both replaceable by a test: the loop,
@@ -79,7 +103,8 @@ dispatch_job *dispatch_start(dispatch *d, const chatreq *req, const router_decis
 /* Stops the job if still running (no more callbacks) and frees it. */
 void dispatch_job_free(dispatch_job *j);
 /* Backpressure: pauses or resumes the transfer of the attempt whose answer
- * the client is reading (nothing before commitment). */
+ * the client is reading (nothing before commitment); a continuation that
+ * commits while the client is held off starts paused. */
 void dispatch_job_pause(dispatch_job *j, bool paused);
 /* Attempts made so far, retries and hedges included. */
 int dispatch_job_attempts(const dispatch_job *j);
@@ -87,5 +112,6 @@ int dispatch_job_attempts(const dispatch_job *j);
  * byte: with an attempt in flight or a retry's back-off pending.  What is
  * left of a request's time is the gateway's own (docs/operations.md). */
 unsigned long long dispatch_job_wait_us(const dispatch_job *j);
+
 
 #endif

@@ -38,7 +38,11 @@ static const int statuses[] = {200, 400, 401, 403, 404, 405, 408, 413, 422, 429,
 #define NSTATUSES (sizeof statuses / sizeof *statuses + 1)   /* the last is "other" */
 #define STATUS_CLIENT_GONE 499
 
-static const char *const attempt_kinds[DISPATCH_ATTEMPT_KINDS] = {"first", "retry", "fallback", "hedge"};
+static const char *const attempt_kinds[DISPATCH_ATTEMPT_KINDS] = {"first", "retry", "fallback", "hedge",
+                                                                          "continuation"};
+/* Issue 15: how a continuation went (dispatch_sink.on_continued). */
+static const char *const cont_outcomes[] = {"completed", "broken", "refused", "failed", "unavailable"};
+#define NCONT (sizeof cont_outcomes / sizeof *cont_outcomes)
 
 /* Upper bounds in microseconds. */
 static const uint64_t latency_bounds[] = {5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000,
@@ -55,6 +59,7 @@ typedef struct slot {
     int tier;                                 /* tier_t, or TIER_COUNT for "none" */
     uint64_t requests[NREASONS][NSTATUSES];
     uint64_t attempts[DISPATCH_ATTEMPT_KINDS];
+    uint64_t malformed;                       /* malformed events skipped mid-stream */
     uint64_t tokens[2][2];                    /* [input, output][reported, estimated] */
     double cost, savings;
 } slot;
@@ -63,6 +68,7 @@ struct metrics {
     slot slots[METRICS_MAX_BACKENDS];
     histogram latency[NTIERS], ttfb[NTIERS], added[NTIERS];
     uint64_t refused[NSTATUSES];
+    uint64_t continuations[METRICS_MAX_BACKENDS][METRICS_MAX_BACKENDS][NCONT];   /* [from][to][outcome] */
 };
 
 static const char *tier_label(int t) { return t == TIER_COUNT ? "none" : tier_name((tier_t)t); }
@@ -101,6 +107,17 @@ int metrics_backend(metrics *m, const char *name, tier_t tier) {
 void metrics_attempt(metrics *m, int slot_index, dispatch_attempt_kind kind) {
     assert(slot_index >= 0 && slot_index < METRICS_MAX_BACKENDS && kind < DISPATCH_ATTEMPT_KINDS);
     m->slots[slot_index].attempts[kind]++;
+}
+
+void metrics_malformed(metrics *m, int slot_index, int n) {
+    assert(slot_index >= 0 && slot_index < METRICS_MAX_BACKENDS && n >= 0);
+    m->slots[slot_index].malformed += (uint64_t)n;
+}
+
+void metrics_continuation(metrics *m, int from, int to, const char *outcome) {
+    assert(from >= 0 && from < METRICS_MAX_BACKENDS && to >= 0 && to < METRICS_MAX_BACKENDS);
+    for (size_t k = 0; k < NCONT; k++)
+        if (strcmp(cont_outcomes[k], outcome) == 0) m->continuations[from][to][k]++;
 }
 
 static size_t reason_index(const char *reason) {
@@ -261,13 +278,36 @@ static void render_backends(out *o, const metrics *m) {
     static const char *const dirs[2] = {"input", "output"}, *const sources[2] = {"reported", "estimated"};
     head(o, "tiergate_upstream_attempts_total", "counter",
          "Attempts on each backend, by why they were made: first, retry (the same backend again), "
-         "fallback (a later candidate), hedge (a later candidate alongside a slow one).");
+         "fallback (a later candidate), hedge (a later candidate alongside a slow one), continuation (a later "
+         "candidate continuing a stream that broke).");
     for (size_t i = 0; i < METRICS_MAX_BACKENDS && m->slots[i].name; i++)
         for (size_t k = 0; k < DISPATCH_ATTEMPT_KINDS; k++) {
             if (!m->slots[i].attempts[k]) continue;
             series(o, "tiergate_upstream_attempts_total", &m->slots[i]);
             put(o, ",kind=\"%s\"} %llu\n", attempt_kinds[k], (unsigned long long)m->slots[i].attempts[k]);
         }
+    head(o, "tiergate_upstream_malformed_events_total", "counter",
+         "Events in the middle of a stream that were not JSON, skipped (the stream went on).");
+    for (size_t i = 0; i < METRICS_MAX_BACKENDS && m->slots[i].name; i++) {
+        if (!m->slots[i].malformed) continue;
+        put(o, "tiergate_upstream_malformed_events_total{backend=");
+        put_value(o, m->slots[i].name);
+        put(o, "} %llu\n", (unsigned long long)m->slots[i].malformed);
+    }
+    head(o, "tiergate_continuations_total", "counter",
+         "Streams that broke after their first byte and were continued from the backend that broke (from) "
+         "on another (to; \"none\" when none could), by outcome: completed, broken (it broke in turn), "
+         "refused (a 4xx, or it started over), failed (before its first byte), unavailable.");
+    for (size_t f = 0; f < METRICS_MAX_BACKENDS && m->slots[f].name; f++)
+        for (size_t t = 0; t < METRICS_MAX_BACKENDS && m->slots[t].name; t++)
+            for (size_t k = 0; k < NCONT; k++) {
+                if (!m->continuations[f][t][k]) continue;
+                put(o, "tiergate_continuations_total{from=");
+                put_value(o, m->slots[f].name);
+                put(o, ",to=");
+                put_value(o, m->slots[t].name);
+                put(o, ",outcome=\"%s\"} %llu\n", cont_outcomes[k], (unsigned long long)m->continuations[f][t][k]);
+            }
     head(o, "tiergate_tokens_total", "counter",
          "Tokens of the answered requests by backend, direction (input: prompt, output: completion) "
          "and source (reported by the backend, or estimated where it reported none).");

@@ -68,6 +68,11 @@ void metrics_free(metrics *m);
 int metrics_backend(metrics *m, const char *name, tier_t tier);
 
 void metrics_attempt(metrics *m, int slot, dispatch_attempt_kind kind);
+/* Issue 15: n malformed events skipped in a stream from the backend of slot. */
+void metrics_malformed(metrics *m, int slot, int n);
+/* Issue 15: a continuation from the backend of slot from on that of slot to
+ * (METRICS_NO_BACKEND: none could), outcome as dispatch_sink.on_continued. */
+void metrics_continuation(metrics *m, int from, int to, const char *outcome);
 void metrics_request_done(metrics *m, const metrics_request *r);
 /* A request the server answered itself, before any handler (a missing key,
  * an unknown path, a body over the limit, ...), by the status it sent. */

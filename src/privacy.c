@@ -361,3 +361,31 @@ cJSON *privacy_flush_chunk(privacy_call *p) {
     }
     return chunk;
 }
+
+/* Every value the request's text held is masked by the same placeholder
+ * the request used, whether or not the scanner would find it again in the
+ * answer's context (redact_known); values the scanner finds that the
+ * request did not hold get new placeholders, which the restore knows. */
+int privacy_continuation_text(privacy_call *p, const config_backend *b, const char *text, size_t n, char **out,
+                              size_t *outlen) {
+    for (int i = 0; i < PRIVACY_MAX_CHOICES; i++) p->streams[i].nheld = 0;
+    char *t;
+    if (!p->r || b->tier == TIER_DEVICE) {
+        t = malloc(n + 1);
+        if (t) {
+            memcpy(t, text, n);
+            t[n] = '\0';
+        }
+    } else {
+        char *known = redact_known(p->r, text, n);
+        t = NULL;
+        if (known && pii_scan(known, strlen(known), p->cfg->pii_kinds, p->cfg->patterns, p->cfg->npatterns,
+                              &p->spans) == 0)
+            t = redact_text(p->r, known, strlen(known), &p->spans, p->cfg->patterns);
+        free(known);
+    }
+    if (!t) return -1;
+    *out = t;
+    *outlen = strlen(t);
+    return 0;
+}

@@ -59,4 +59,13 @@ void privacy_restore_chunk(privacy_call *p, const config_backend *b, struct cJSO
  * placeholder's start the stream never completed), or NULL. */
 struct cJSON *privacy_flush_chunk(privacy_call *p);
 
+/* Issue 15.  The text a client has received (text, n bytes, restored),
+ * as backend b must be sent it to continue the answer: masked with the
+ * request's own placeholders when b gets the masked request, else as it
+ * is; malloc'd into *out (NUL-terminated, length *outlen), -1 when out of
+ * memory.  The restore streams' held bytes (a placeholder's start the
+ * client never received) are dropped: the continuation writes it again. */
+int privacy_continuation_text(privacy_call *p, const config_backend *b, const char *text, size_t n, char **out,
+                              size_t *outlen);
+
 #endif

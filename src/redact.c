@@ -173,6 +173,34 @@ static void restore_into(const redactor *r, out *o, const char *s, size_t n) {
     put(o, s + pos, n - pos);
 }
 
+/* The value of r found at s (the longest when several are), or NULL. */
+static const entry *value_at(const redactor *r, const char *s, size_t n) {
+    const entry *best = NULL;
+    for (size_t k = 0; k < r->n; k++)
+        if (r->v[k].vlen && r->v[k].vlen <= n && memcmp(r->v[k].value, s, r->v[k].vlen) == 0 &&
+            (!best || r->v[k].vlen > best->vlen))
+            best = &r->v[k];
+    return best;
+}
+
+char *redact_known(const redactor *r, const char *s, size_t n) {
+    out o = {0};
+    size_t pos = 0;
+    for (size_t i = 0; i < n;) {
+        const entry *e = value_at(r, s + i, n - i);
+        if (!e) {
+            i++;
+            continue;
+        }
+        put(&o, s + pos, i - pos);
+        put(&o, e->ph, e->plen);
+        i += e->vlen;
+        pos = i;
+    }
+    put(&o, s + pos, n - pos);
+    return finish(&o);
+}
+
 char *restore_text(const redactor *r, const char *s, size_t n) {
     out o = {0};
     restore_into(r, &o, s, n);

@@ -32,6 +32,10 @@ size_t redactor_count(const redactor *r);
  * or NULL when out of memory. */
 char *redact_text(redactor *r, const char *s, size_t n, const pii_spans *sp, const pii_pattern *pats);
 
+/* Issue 15: s (n bytes) with every value r holds replaced by its
+ * placeholder, longest value first; malloc'd, NULL when out of memory. */
+char *redact_known(const redactor *r, const char *s, size_t n);
+
 /* s with every placeholder r issued replaced by its value; malloc'd, NULL
  * when out of memory. */
 char *restore_text(const redactor *r, const char *s, size_t n);

@@ -301,7 +301,21 @@ static enum outcome send_piece(struct chat *s, size_t from, size_t to)
 {
     cJSON *delta = cJSON_CreateObject();
     char *piece = must(strndup(s->text + from, to - from));
-    cJSON_AddStringToObject(delta, "content", piece);
+    if (s->f.tool_call) {
+        cJSON *call = cJSON_CreateObject();
+        cJSON_AddItemToArray(cJSON_AddArrayToObject(delta, "tool_calls"), call);
+        cJSON_AddNumberToObject(call, "index", 0);
+        if (from == 0) {
+            cJSON_AddStringToObject(call, "id", "call_1");
+            cJSON_AddStringToObject(call, "type", "function");
+        }
+        cJSON *fn = cJSON_AddObjectToObject(call, "function");
+        if (from == 0)
+            cJSON_AddStringToObject(fn, "name", "answer");
+        cJSON_AddStringToObject(fn, "arguments", piece);
+    } else {
+        cJSON_AddStringToObject(delta, "content", piece);
+    }
     free(piece);
     return send_delta(s, delta, NULL);
 }
@@ -376,7 +390,7 @@ static enum outcome stream_events(struct chat *s, const size_t *edge, size_t n)
             return o;
     }
     if (!f->no_finish) {
-        if ((o = send_delta(s, cJSON_CreateObject(), "stop")) != DONE)
+        if ((o = send_delta(s, cJSON_CreateObject(), s->f.tool_call ? "tool_calls" : "stop")) != DONE)
             return o;
         if (s->include_usage && !f->no_usage && !f->usage_first && (o = send_usage(s)) != DONE)
             return o;

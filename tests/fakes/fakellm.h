@@ -86,6 +86,10 @@
  *   error_event_after N   streaming: after N content chunks send an error event
  *                         and end the stream without [DONE]
  *   no_done, no_finish    omit [DONE]; omit the finish and usage chunks and [DONE]
+ *   tool_call             streaming: the answer's pieces are the arguments of one
+ *                         tool call ("answer"; id and name in the first delta),
+ *                         finish_reason "tool_calls" (a gateway must not continue
+ *                         a stream cut inside it as text)
  *   no_usage              report no token counts: no "usage" in a plain answer,
  *                         no usage chunk in a stream (as some llama.cpp builds)
  *   usage_first           streaming: the usage chunk (empty choices) comes first,
@@ -190,6 +194,7 @@ struct faults {
     int cut_after, stall_after, malformed_after, error_event_after, cut_at_byte;   /* < 0: off */
     bool no_done, no_finish, no_usage, linger, hang, bad_json, no_space, crlf, keepalive, burst;
     bool usage_first;
+    bool tool_call;              /* streaming: the answer as one tool call's arguments */
     bool once;                   /* mode only: cleared after the next chat request */
     int dialect;                 /* enum dialect: the one continuation dialect spoken */
     int continuation;            /* enum cont_fault */

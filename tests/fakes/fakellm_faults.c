@@ -69,6 +69,7 @@ static const struct fault_key {
     FAULT(no_finish, F_BOOL, 0, 1),
     FAULT(no_usage, F_BOOL, 0, 1),
     FAULT(usage_first, F_BOOL, 0, 1),
+    FAULT(tool_call, F_BOOL, 0, 1),
     FAULT(linger, F_BOOL, 0, 1),
     FAULT(hang, F_BOOL, 0, 1),
     FAULT(bad_json, F_BOOL, 0, 1),

@@ -5,7 +5,8 @@
 //  - no request outlives its deadline,
 //  - the cloud is used again after the fault is lifted,
 //  - the fault took effect (so that nothing passes by accident),
-// and the circuit breaker's behaviour.  The faults are shorter than in report.mjs (the 503 one lasts
+// and the circuit breaker's behaviour; then the mid-stream failures of
+// issue 15 (midstream.mjs), each continued on the device.  The faults are shorter than in report.mjs (the 503 one lasts
 // 10 s here instead of 60 s) through the same code.  Where network namespaces
 // or nftables are unavailable the suite is skipped, saying why, and ctest
 // reports it as skipped (the line FAULT_SUITE_SKIPPED, tests/CMakeLists.txt);
@@ -17,6 +18,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { assertCleanStop } from '../integration/harness.mjs';
 import { available } from './netlab.mjs';
+import { KINDS, startMidstream, measureMidstream } from './midstream.mjs';
 import {
   FAULTS, CLOUD, DEADLINE_MS, PROBE_INTERVAL_MS, startEnv, stopEnv, startFaultGateway, runFault,
   summarize,
@@ -114,4 +116,22 @@ describe('faults', () => {
       assertCircuit(r, s);
     });
   }
+
+  // Issue 15: every mid-stream failure kind, the nftables drop of the link
+  // included, is continued on the device, and the client gets the whole
+  // answer with nothing lost or repeated at the join.
+  it('mid-stream failures are continued on the device, joined exactly', async (t) => {
+    const ms = await startMidstream(env);
+    const rows = await measureMidstream(ms, { n: 4 });
+    await assertCleanStop(ms.gw);
+    await ms.device.stop();
+    t.diagnostic(JSON.stringify(rows.map((r) => ({ ...r, failures: undefined }))));
+    assert.deepEqual(rows.map((r) => r.id), KINDS.map((k) => k.id));
+    for (const r of rows) {
+      assert.equal(r.completed, r.n, `${r.title}: ${r.n - r.completed} of ${r.n} answers not whole: ${JSON.stringify(r.failures)}`);
+      assert.equal(r.continued, r.n, `${r.title}: ${r.n - r.continued} of ${r.n} streams were not continued`);
+      assert.equal(r.lost + r.repeated, 0, `${r.title}: ${r.lost} characters lost, ${r.repeated} repeated`);
+      assert.notEqual(r.gapP99, null, `${r.title}: no join was measured`);
+    }
+  });
 });

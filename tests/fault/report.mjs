@@ -8,15 +8,13 @@
 // leaves the rest of the file, the hand-written prose, alone.  TIERGATE_BIN
 // and FAKELLM_BIN choose other binaries, as for the tests.  About 6 minutes.
 
-import { execFileSync, spawnSync } from 'node:child_process';
-import fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { SOURCE_DIR, TIERGATE_BIN, procUsage, sleep } from '../integration/harness.mjs';
-import { available } from './netlab.mjs';
+import { gitDescribe, pct, runReport } from './docsection.mjs';
 import {
-  FAULTS, DEADLINE_MS, PROBE_INTERVAL_MS, startEnv, stopEnv, startFaultGateway, runFault, summarize,
-  startLoad, liftAll,
+  FAULTS, DEADLINE_MS, PROBE_INTERVAL_MS, startFaultGateway, runFault, summarize, startLoad, liftAll,
 } from './faultrun.mjs';
 
 const DOC = path.join(SOURCE_DIR, 'docs', 'resilience.md');
@@ -108,16 +106,6 @@ function measureValgrind() {
 
 const ms = (v) => (v === null || v === undefined ? '—' : `${Math.round(v)} ms`);
 const pair = (t) => (t.n ? `${ms(t.p50)} / ${ms(t.p99)}` : '—');
-// rounded down, so that 9 999 of 10 000 never reads as 100 %
-const pct = (a, n) => `${Math.floor((10000 * a) / n) / 100} % (${a}/${n})`;
-
-function gitDescribe() {
-  try {
-    return execFileSync('git', ['-C', SOURCE_DIR, 'describe', '--always', '--dirty'], { encoding: 'utf8' }).trim();
-  } catch {
-    return 'unknown';
-  }
-}
 
 function render(faults, soak, vg) {
   const rows = faults.map((s) => `| ${s.title} | ${s.faultMs / 1000} s | ${pct(s.answered, s.requests)} `
@@ -160,34 +148,13 @@ function render(faults, soak, vg) {
   ].join('\n');
 }
 
-function writeDoc(section) {
-  const text = fs.readFileSync(DOC, 'utf8');
-  const a = text.indexOf(BEGIN);
-  const b = text.indexOf(END);
-  if (a < 0 || b < a) throw new Error(`${DOC} lacks the markers ${BEGIN} ... ${END}`);
-  fs.writeFileSync(DOC, text.slice(0, a) + section + text.slice(b + END.length));
-}
-
 /* ---- main ----------------------------------------------------------------- */
 
-const lab = await available();
-if (!lab.ok) {
-  log(`cannot measure: ${lab.reason}`);
-  process.exit(2);
-}
-const env = await startEnv();
-let faults;
-let soak;
-try {
-  faults = await measureFaults(env);
-  soak = await measureSoak(env);
-} catch (e) {
-  log(e.stack);
-  process.exitCode = 1;
-} finally {
-  await stopEnv(env);
-}
-if (!process.exitCode) {
-  writeDoc(render(faults, soak, measureValgrind()));
-  log(`wrote ${DOC}`);
-}
+await runReport({
+  doc: DOC,
+  begin: BEGIN,
+  end: END,
+  log,
+  measure: async (env) => ({ faults: await measureFaults(env), soak: await measureSoak(env) }),
+  render: (r) => render(r.faults, r.soak, measureValgrind()),
+});

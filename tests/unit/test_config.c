@@ -38,6 +38,7 @@ static void test_defaults(void) {
     CHECK_STR(c->backends[0].url, "http://127.0.0.1:8080/v1");   /* trailing slash dropped */
     CHECK_STR(c->backends[0].health_path, "/models");
     CHECK(c->backends[0].dialect == DIALECT_COMPAT);
+    CHECK(c->backends[0].continuation == CONTINUATION_NONE);
     CHECK(c->backends[0].api_key == NULL);
     CHECK_INT(c->backends[0].connect_ms, 2000);
     CHECK(c->threshold == 0.3);
@@ -73,6 +74,7 @@ static void test_full(void) {
     config *c = parse("{\"listen\":\"[::1]:0\",\"backends\":[" MIN_BACKEND ","
                       "{\"name\":\"big\",\"tier\":\"cloud\",\"url\":\"https://x.example/v1\",\"model\":\"big\","
                       "\"api_key_env\":\"CLOUD_KEY\",\"dialect\":\"openai\",\"health_path\":\"/health\","
+                      "\"continuation\":\"continue_final_message\","
                       "\"timeouts\":{\"connect_ms\":10,\"first_byte_ms\":20,\"idle_ms\":30,\"total_ms\":40},"
                       "\"price\":{\"input_per_mtok\":0.27,\"output_per_mtok\":1.1}}],"
                       "\"routing\":{\"threshold\":0.3,\"cloud_threshold\":0.9,\"fallback\":false,\"deadline_ms\":5000,"
@@ -92,6 +94,7 @@ static void test_full(void) {
     CHECK_INT(c->listen_port, 0);
     CHECK_STR(c->backends[1].api_key, "sk-secret-value-123");
     CHECK(c->backends[1].dialect == DIALECT_OPENAI);
+    CHECK(c->backends[1].continuation == CONTINUATION_CONTINUE_FINAL_MESSAGE);
     CHECK_INT(c->backends[1].total_ms, 40);
     CHECK(c->backends[1].price.input_per_mtok == 0.27 && c->backends[1].price.output_per_mtok == 1.1);
     CHECK_STR(c->log_file, "/var/log/tiergate/requests.log");
@@ -148,6 +151,13 @@ static void test_errors(void) {
                  "backends[0].api_key_env: environment variable NOPE is not set");
     expect_error("{\"backends\":[{\"name\":\"a\",\"tier\":\"device\",\"url\":\"http://a\",\"model\":\"m\",\"dialect\":\"x\"}]}",
                  "backends[0].dialect: must be \"compat\" or \"openai\"");
+    expect_error("{\"backends\":[{\"name\":\"a\",\"tier\":\"device\",\"url\":\"http://a\",\"model\":\"m\","
+                 "\"continuation\":\"prefil\"}]}",
+                 "backends[0].continuation: must be \"prefill\", \"prefix\", \"partial\", \"continue_final_message\" "
+                 "or \"none\"");
+    expect_error("{\"backends\":[{\"name\":\"a\",\"tier\":\"device\",\"url\":\"http://a\",\"model\":\"m\","
+                 "\"continuation\":true}]}",
+                 "backends[0].continuation: must be a non-empty string");
     expect_error("{\"backends\":[{\"name\":\"a\",\"tier\":\"device\",\"url\":\"http://a\",\"model\":\"m\",\"timeouts\":{\"connect_ms\":-5}}]}",
                  "backends[0].timeouts.connect_ms: must be an integer");
     expect_error("{\"backends\":[{\"name\":\"a\",\"tier\":\"device\",\"url\":\"http://a\",\"model\":\"m\",\"timeouts\":{\"connect_ms\":1.5}}]}",

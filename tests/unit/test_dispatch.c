@@ -16,8 +16,12 @@
  * first chunk; an attempt that cannot start (out of memory: a 500); backpressure reaching the transfer and holding the finish
  * grace; and the client hanging up in each state (attempt in flight,
  * back-off pending, hedged, committed, in the finish grace).
- * Continuation across tiers adds its cases here: a stream broken after
- * commitment is where it starts (stream_broken_mid_way). */
+ * Continuation (issue 15): a stream broken after commitment by each kind of
+ * failure, continued on the next candidate that can (the body it gets, the
+ * seam: whitespace the client has dropped, the role delta dropped, a
+ * restart refused); refusals, a continuation that breaks in turn, no
+ * candidate that can, an answer that cannot be continued as text, the
+ * deadline; and malformed events skipped mid-stream. */
 #include <cjson/cJSON.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -41,6 +45,7 @@ typedef struct fake_xfer {
     const upstream_callbacks *cb;
     void *ud;
     bool live, cancelled, paused;
+    char body[1024];               /* the request's body, cut to fit */
 } fake_xfer;
 
 static fake_xfer xfers[MAX_XFERS];
@@ -54,6 +59,7 @@ static upstream_xfer *fake_start(void *ctx, const upstream_request *req, const u
     memset(x, 0, sizeof *x);
     sscanf(req->url, "http://%31[^/]", x->host);
     x->req = *req;
+    snprintf(x->body, sizeof x->body, "%.*s", (int)req->body_len, req->body);
     x->req.url = x->req.body = NULL;
     x->cb = cb;
     x->ud = ud;
@@ -112,6 +118,9 @@ static void started(int n, const char *host) {
 /* ---- the sink: what the client's side saw, as one line ---- */
 
 static char seen[2048];
+static char client_text[512];      /* the content the client got */
+static char last_error[1024];
+static bool not_text;              /* on_continue: the answer cannot be continued as text */
 
 static void note(const char *fmt, ...) {
     size_t n = strlen(seen);
@@ -135,6 +144,7 @@ static void on_chunk(void *ud, int backend, const char *reason, cJSON *chunk) {
     const char *t = cJSON_GetStringValue(
         cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c, "delta"), "content"));
     note("chunk %s %s %s; ", cfg->backends[backend].name, reason, t ? t : "-");
+    if (t) snprintf(client_text + strlen(client_text), sizeof client_text - strlen(client_text), "%s", t);
 }
 
 static void on_stream_end(void *ud) {
@@ -145,15 +155,38 @@ static void on_stream_end(void *ud) {
 static void on_error(void *ud, const api_error *e, bool committed, int backend) {
     (void)ud;
     note("error %d%s %s; ", e->status, committed ? " committed" : "", backend >= 0 ? cfg->backends[backend].name : "-");
+    snprintf(last_error, sizeof last_error, "%s", e->message);
 }
 
 static void on_attempt(void *ud, int backend, dispatch_attempt_kind kind) {
     (void)ud;
-    static const char *const kinds[] = {"first", "retry", "fallback", "hedge"};
+    static const char *const kinds[] = {"first", "retry", "fallback", "hedge", "continuation"};
     note("try %s %s; ", cfg->backends[backend].name, kinds[kind]);
 }
 
-static const dispatch_sink sink = {on_response, on_chunk, on_stream_end, on_error, on_attempt, NULL};
+static const char *on_continue(void *ud, int from, int to, size_t *len) {
+    (void)ud;
+    note("prefix %s>%s; ", cfg->backends[from].name, cfg->backends[to].name);
+    *len = strlen(client_text);
+    return not_text ? NULL : client_text;
+}
+
+static void on_continued(void *ud, int from, int to, const char *outcome, const char *why) {
+    (void)ud;
+    (void)why;
+    note("continued %s>%s %s; ", cfg->backends[from].name, to >= 0 ? cfg->backends[to].name : "none", outcome);
+}
+
+static void on_malformed(void *ud, int backend, int n) {
+    (void)ud;
+    note("malformed %s %d; ", cfg->backends[backend].name, n);
+}
+
+static const dispatch_sink sink = {on_response, on_chunk,     on_stream_end, on_error,    on_attempt,
+                                   NULL,        on_continue, on_continued,  on_malformed};
+/* Issue 17's and 15's callbacks left out: what a sink without them gets. */
+static const dispatch_sink plain_sink = {on_response, on_chunk, on_stream_end, on_error, on_attempt,
+                                         NULL,        NULL,     NULL,          NULL};
 
 /* ---- the fixture ---- */
 
@@ -199,7 +232,9 @@ static void setup(void) {
 static void reset(void) {
     for (int i = 0; i < nxfers; i++) CHECK(!xfers[i].live);   /* the last case left nothing running */
     nxfers = 0;
-    seen[0] = '\0';
+    seen[0] = client_text[0] = last_error[0] = '\0';
+    not_text = false;
+    for (size_t i = 0; i < cfg->nbackends; i++) cfg->backends[i].continuation = CONTINUATION_NONE;
     dispatch_free(disp);
     backends_free(health);
     health = backends_new(cfg);
@@ -523,15 +558,15 @@ static void streams(void) {
     dispatch_job_free(j);
 }
 
-/* Where continuation on another tier will begin: today a stream broken
- * after its first chunk ends with an error event (committed). */
+/* With no candidate that can continue it, a stream broken after its
+ * first chunk ends with an error event (committed), whatever broke it. */
 static void stream_broken_mid_way(void) {
     struct { const char *bytes; upstream_result res; } cases[] = {
         {"", UPSTREAM_ERR_CUT},                                   /* the connection is lost */
         {"", UPSTREAM_ERR_IDLE_TIMEOUT},                          /* the backend stalls */
         {"", UPSTREAM_OK},                                        /* a clean close without a finish */
         {"data: {\"error\":{\"message\":\"oops\"}}\n\n", UPSTREAM_ERR_ABORTED},   /* an error event */
-        {"data: not json\n\n", UPSTREAM_ERR_ABORTED},                                /* a malformed chunk */
+        {"data: not json\n\n", UPSTREAM_OK},                    /* a malformed event, then the end */
     };
     for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
         reset();
@@ -541,10 +576,213 @@ static void stream_broken_mid_way(void) {
         evloop_advance(loop, 0);
         if (cases[k].bytes[0]) data(0, cases[k].bytes);
         done_full(0, cases[k].res, 200, "lost", -1);
-        CHECK_STR(seen, "try local first; chunk local complexity p; error 502 committed local; ");
-        CHECK_INT(nxfers, 1);                                     /* no other candidate, yet */
+        CHECK_STR(seen, k == 4 ? "try local first; chunk local complexity p; malformed local 1; "
+                                 "continued local>none unavailable; error 502 committed local; "
+                               : "try local first; chunk local complexity p; continued local>none unavailable; "
+                                 "error 502 committed local; ");
+        CHECK(strncmp(last_error, "backend local failed mid-stream: ", 33) == 0);
+        CHECK_INT(nxfers, 1);                                     /* big cannot continue */
         dispatch_job_free(j);
     }
+    /* a sink without the continuation callbacks: the same error event */
+    reset();
+    cfg->backends[0].continuation = CONTINUATION_PREFILL;
+    router_decision dec = {.tier = TIER_CLOUD, .reason = "complexity", .ncandidates = 2,
+                           .candidates = {config_backend_index(cfg, "big"), config_backend_index(cfg, "local")}};
+    dispatch_job *j = dispatch_start(disp, &req_stream, &dec, 10000, &plain_sink, NULL);
+    headers(0, 200);
+    data(0, CHUNK("p"));
+    done(0, UPSTREAM_ERR_CUT, "connection lost");
+    CHECK_STR(seen, "try big first; chunk big complexity p; error 502 committed big; ");
+    CHECK_STR(last_error, "backend big failed mid-stream: connection lost");
+    dispatch_job_free(j);
+}
+
+/* big's stream broke after "Hello, "; local continues it. */
+static dispatch_job *broken_after_hello(upstream_result res, const char *bytes) {
+    reset();
+    cfg->backends[config_backend_index(cfg, "local")].continuation = CONTINUATION_PREFILL;
+    dispatch_job *j = start(&req_stream, "big local", 10000);
+    headers(0, 200);
+    data(0, CHUNK("Hello") CHUNK(", "));
+    evloop_advance(loop, 0);
+    if (bytes) data(0, bytes);
+    done_full(0, res, 200, "lost", -1);
+    return j;
+}
+
+#define ROLE "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n"
+#define USAGE "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2}}\n\n"
+
+static void continued_on_the_next_candidate(void) {
+    static const struct { upstream_result res; const char *bytes; } kinds[] = {
+        {UPSTREAM_ERR_CUT, NULL},                                                     /* cut */
+        {UPSTREAM_ERR_IDLE_TIMEOUT, NULL},                                            /* stall */
+        {UPSTREAM_ERR_ABORTED, "data: {\"error\":{\"message\":\"overloaded\"}}\n\n"},   /* error event */
+        {UPSTREAM_OK, NULL},                                                          /* no finish_reason */
+        {UPSTREAM_OK, "data: nonsense\n\n"},                                          /* malformed, then no finish */
+    };
+    for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
+        dispatch_job *j = broken_after_hello(kinds[k].res, kinds[k].bytes);
+        started(2, "local");
+        /* the prefix without its trailing space, as a prefill */
+        CHECK(strstr(xfers[1].body, "{\"role\":\"assistant\",\"content\":\"Hello,\"}]") != NULL);
+        CHECK(xfers[1].req.total_ms <= 10000);
+        headers(1, 200);
+        data(1, ROLE CHUNK(" wor"));                 /* the space the client has is dropped */
+        evloop_advance(loop, 0);
+        data(1, CHUNK("ld") FINISH USAGE DONE);
+        evloop_advance(loop, 0);
+        done_full(1, UPSTREAM_OK, 200, "", -1);
+        CHECK_STR(client_text, "Hello, world");
+        CHECK(strstr(seen, "prefix big>local; try local continuation; chunk local continuation wor; chunk local "
+                           "continuation ld; chunk local continuation -; chunk local continuation -; continued "
+                           "big>local completed; end; ") != NULL);
+        CHECK_INT(k == 4, strstr(seen, "malformed big 1; ") != NULL);
+        dispatch_job_free(j);
+    }
+
+    /* a seam inside the probe: the continuation comes a byte at a time and
+     * finishes before SEAM_PROBE bytes; none of its text is lost */
+    dispatch_job *j = broken_after_hello(UPSTREAM_ERR_CUT, NULL);
+    headers(1, 200);
+    data(1, ROLE CHUNK(" ") CHUNK("w") CHUNK("!") FINISH DONE);
+    evloop_advance(loop, 0);
+    done_full(1, UPSTREAM_OK, 200, "", -1);
+    CHECK_STR(client_text, "Hello, w!");
+    dispatch_job_free(j);
+
+    /* the other dialects' markers */
+    static const struct { continuation_t c; const char *marker; } dialects[] = {
+        {CONTINUATION_PREFIX, "\"content\":\"Hello,\",\"prefix\":true}"},
+        {CONTINUATION_PARTIAL, "\"content\":\"Hello,\",\"partial\":true}"},
+        {CONTINUATION_CONTINUE_FINAL_MESSAGE, "\"continue_final_message\":true,\"add_generation_prompt\":false"},
+    };
+    for (size_t k = 0; k < sizeof dialects / sizeof *dialects; k++) {
+        reset();
+        cfg->backends[config_backend_index(cfg, "local")].continuation = dialects[k].c;
+        j = start(&req_stream, "big local", 10000);
+        headers(0, 200);
+        data(0, CHUNK("Hello,"));
+        done(0, UPSTREAM_ERR_CUT, "lost");
+        CHECK(strstr(xfers[1].body, dialects[k].marker) != NULL);
+        dispatch_job_free(j);
+    }
+}
+
+/* big's stream broke after bytes; local and then mid can continue it. */
+static dispatch_job *big_cut_after(const char *bytes) {
+    reset();
+    cfg->backends[config_backend_index(cfg, "local")].continuation = CONTINUATION_PREFILL;
+    cfg->backends[config_backend_index(cfg, "mid")].continuation = CONTINUATION_PREFILL;
+    dispatch_job *j = start(&req_stream, "big local mid", 10000);
+    headers(0, 200);
+    data(0, bytes);
+    done(0, UPSTREAM_ERR_CUT, "lost");
+    return j;
+}
+
+static void continuation_refused(void) {
+    /* an answer that starts over: a clean error naming the first failure */
+    dispatch_job *j = broken_after_hello(UPSTREAM_ERR_CUT, NULL);
+    headers(1, 200);
+    data(1, ROLE CHUNK("Hello, world, and so on"));
+    evloop_advance(loop, 0);
+    done(1, UPSTREAM_ERR_ABORTED, "aborted by the gateway");
+    CHECK_STR(client_text, "Hello, ");
+    CHECK(strstr(seen, "continued big>local refused; error 502 committed local; ") != NULL);
+    CHECK(strncmp(last_error, "backend big failed mid-stream: lost; continuation on local: ", 60) == 0);
+    dispatch_job_free(j);
+
+    /* a 400 */
+    j = broken_after_hello(UPSTREAM_ERR_CUT, NULL);
+    answer(1, 400, "{\"error\":{\"message\":\"Cannot continue\"}}", -1);
+    CHECK(strstr(seen, "continued big>local refused; error 502 committed local; ") != NULL);
+    CHECK(strstr(last_error, "backend big failed mid-stream: lost") == last_error);
+    dispatch_job_free(j);
+
+    /* a continuation that fails before its first byte; then mid continues */
+    j = big_cut_after(CHUNK("Hi"));
+    done(1, UPSTREAM_ERR_CONNECT, "connection refused");   /* not retried: the next one */
+    started(3, "mid");
+    headers(2, 200);
+    data(2, CHUNK(" there") FINISH DONE);
+    evloop_advance(loop, 0);
+    done_full(2, UPSTREAM_OK, 200, "", -1);
+    CHECK_STR(client_text, "Hi there");
+    CHECK(strstr(seen, "continued big>local failed; prefix big>mid; try mid continuation; ") != NULL);
+    CHECK(strstr(seen, "continued big>mid completed; end; ") != NULL);
+    dispatch_job_free(j);
+
+    /* a continuation that breaks in turn is continued from where it got */
+    j = big_cut_after(CHUNK("one"));
+    headers(1, 200);
+    data(1, CHUNK(" two"));
+    evloop_advance(loop, 0);
+    done(1, UPSTREAM_ERR_IDLE_TIMEOUT, "idle");
+    CHECK(strstr(xfers[2].body, "\"content\":\"one two\"}]") != NULL);
+    headers(2, 200);
+    data(2, CHUNK(" three") FINISH DONE);
+    evloop_advance(loop, 0);
+    done_full(2, UPSTREAM_OK, 200, "", -1);
+    CHECK_STR(client_text, "one two three");
+    CHECK(strstr(seen, "continued big>local broken; prefix local>mid; ") != NULL);
+    dispatch_job_free(j);
+}
+
+/* big has sent "x", local can continue; deadline_ms for the job. */
+static dispatch_job *big_sent_x(int deadline_ms) {
+    reset();
+    cfg->backends[config_backend_index(cfg, "local")].continuation = CONTINUATION_PREFILL;
+    dispatch_job *j = start(&req_stream, "big local", deadline_ms);
+    headers(0, 200);
+    data(0, CHUNK("x"));
+    return j;
+}
+
+static void continuation_impossible(void) {
+    /* the answer cannot be continued as text (a tool call was under way) */
+    dispatch_job *j = big_sent_x(10000);
+    not_text = true;
+    done(0, UPSTREAM_ERR_CUT, "lost");
+    CHECK_INT(nxfers, 1);
+    CHECK(strstr(seen, "continued big>none unavailable; error 502 committed big; ") != NULL);
+    CHECK(strstr(last_error, "it cannot be continued as text") != NULL);
+    dispatch_job_free(j);
+
+    /* no time left: the deadline passed while the first stream ran */
+    j = big_sent_x(1000);
+    evloop_advance(loop, 1000);
+    done(0, UPSTREAM_ERR_TOTAL_TIMEOUT, "total time-out");
+    CHECK_INT(nxfers, 1);
+    CHECK(strstr(last_error, "no time left to continue it") != NULL);
+    dispatch_job_free(j);
+
+    /* the time runs out during the continuation: its limits are what is
+     * left, and the error names the first failure */
+    j = big_sent_x(1000);
+    evloop_advance(loop, 600);
+    done(0, UPSTREAM_ERR_CUT, "lost");
+    CHECK_INT(xfers[1].req.total_ms, 400);
+    evloop_advance(loop, 400);
+    done(1, UPSTREAM_ERR_TOTAL_TIMEOUT, "total time-out");
+    CHECK(strstr(seen, "continued big>local failed; error 502 committed local; ") != NULL);
+    CHECK(strstr(last_error, "backend big failed mid-stream: lost") == last_error);
+    dispatch_job_free(j);
+}
+
+/* A malformed event amid a stream is skipped: the answer goes on. */
+static void malformed_event_skipped(void) {
+    reset();
+    dispatch_job *j = start(&req_stream, "local", 10000);
+    headers(0, 200);
+    data(0, CHUNK("a"));
+    evloop_advance(loop, 0);
+    data(0, "data: {nope\n\n" CHUNK("b") FINISH DONE);
+    done_full(0, UPSTREAM_OK, 200, "", -1);
+    CHECK_STR(seen, "try local first; chunk local complexity a; chunk local complexity b; "
+                    "chunk local complexity -; malformed local 1; end; ");
+    dispatch_job_free(j);
 }
 
 /* The one out-of-memory policy: an attempt that cannot start ends the job
@@ -599,6 +837,20 @@ static void backpressure(void) {
     evloop_advance(loop, 1);
     CHECK(xfers[0].cancelled);
     CHECK_STR(seen, "try local first; chunk local complexity u; chunk local complexity -; end; ");
+    dispatch_job_free(j);
+
+    /* the client is held off when the stream breaks: the continuation
+     * starts paused once it commits, and resumes with the client */
+    j = big_sent_x(10000);
+    dispatch_job_pause(j, true);
+    CHECK(xfers[0].paused);
+    done(0, UPSTREAM_ERR_CUT, "lost");
+    headers(1, 200);
+    CHECK(!xfers[1].paused);
+    data(1, CHUNK("yz abcdefghijklmnopq"));
+    CHECK(xfers[1].paused);
+    dispatch_job_pause(j, false);
+    CHECK(!xfers[1].paused);
     dispatch_job_free(j);
 }
 
@@ -682,6 +934,10 @@ int main(void) {
     hedging();
     streams();
     stream_broken_mid_way();
+    continued_on_the_next_candidate();
+    continuation_refused();
+    continuation_impossible();
+    malformed_event_skipped();
     out_of_memory();
     backpressure();
     client_hang_up();
