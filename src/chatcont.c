@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dispatch.h"
+
 static const cJSON *get(const cJSON *o, const char *key) { return cJSON_GetObjectItemCaseSensitive(o, key); }
 
 void chatcont_chunk(chatcont *cc, const cJSON *chunk) {
@@ -54,7 +56,9 @@ const char *chatcont_prefix(chatcont *cc, privacy_call *priv, const config_backe
     const char *s = buf_data(&cc->sent, &n);
     free(cc->prefix);
     cc->prefix = NULL;
-    if (privacy_continuation_text(priv, to, s ? s : "", s ? n : 0, &cc->prefix, len) < 0) return NULL;
+    int rc = privacy_continuation_text(priv, to, s ? s : "", s ? n : 0, &cc->prefix, len);
+    if (rc < 0) return NULL;
+    if (rc > 0) return DISPATCH_CONT_SKIP;
     cc->after_chars = chars(s ? s : "", s ? n : 0);
     return cc->prefix;
 }

@@ -45,7 +45,8 @@ typedef struct chatcont {
 void chatcont_chunk(chatcont *cc, const struct cJSON *chunk);
 
 /* dispatch_sink.on_continue: the prefix for backend to (NULL when the
- * answer cannot be continued as text, or out of memory).  meter holds the
+ * answer cannot be continued as text, or out of memory; DISPATCH_CONT_SKIP
+ * when to may not see it: privacy_continuation_text).  meter holds the
  * attempt that broke, at price; it is folded into prior and reset. */
 const char *chatcont_prefix(chatcont *cc, privacy_call *priv, const config_backend *to, usage_meter *meter,
                             const config_price *price, const feature_message *msgs, size_t nmsgs, size_t *len);

@@ -314,6 +314,8 @@ static bool skip_to_larger_context(dispatch_job *j, int backend) {
 
 /* ---- issue 15: continuing a stream that broke ---- */
 
+const char dispatch_cont_skip[] = "";
+
 static void continued(dispatch_job *j, int to, const char *outcome) {
     if (j->sink->on_continued) j->sink->on_continued(j->ud, j->cont_from, to, outcome, j->broke);
 }
@@ -337,6 +339,11 @@ static bool continue_stream(slot *s) {
             return false;
         }
         const char *text = j->sink->on_continue(j->ud, j->cont_from, to, &j->prefix.len);
+        if (text == DISPATCH_CONT_SKIP) {
+            broke_add(j, "; continuation on %s: %s", backend_cfg(j, to)->name,
+                      "not asked: the answer was cut inside a personal value it must not see");
+            continue;
+        }
         if (!text) {
             broke_add(j, "; %s%s", "it cannot be continued as text", "");
             return false;

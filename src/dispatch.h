@@ -75,7 +75,9 @@ typedef struct dispatch_sink {
      * its client has so far, in the words of backend `to` (masked when `to`
      * gets the masked request), valid until the next call or the job's
      * end; NULL when the answer cannot be continued by text (a tool call
-     * was under way, several choices, out of memory). */
+     * was under way, several choices, out of memory); DISPATCH_CONT_SKIP
+     * when this candidate must not continue it but a later one may (its
+     * text would show the candidate what privacy keeps from it). */
     const char *(*on_continue)(void *ud, int from, int to, size_t *len);
     /* Optional (issue 15).  How one continuation went: outcome is
      * "completed", "broken" (it broke in turn), "refused" (a 4xx, or it
@@ -87,6 +89,10 @@ typedef struct dispatch_sink {
      * events in its stream (n > 0), reported when it ends. */
     void (*on_malformed)(void *ud, int backend, int n);
 } dispatch_sink;
+
+/* on_continue's "not this candidate": compared by address, never read. */
+extern const char dispatch_cont_skip[];
+#define DISPATCH_CONT_SKIP dispatch_cont_skip
 
 /* The job's world is two things, both replaceable by a test: the loop,
  * whose clock and timers it uses (a test moves the clock with

@@ -377,6 +377,7 @@ int privacy_continuation_text(privacy_call *p, const config_backend *b, const ch
             t[n] = '\0';
         }
     } else {
+        if (redact_cut_in_value(p->r, text, n)) return 1;
         char *known = redact_known(p->r, text, n);
         t = NULL;
         if (known && pii_scan(known, strlen(known), p->cfg->pii_kinds, p->cfg->patterns, p->cfg->npatterns,

@@ -64,7 +64,10 @@ struct cJSON *privacy_flush_chunk(privacy_call *p);
  * request's own placeholders when b gets the masked request, else as it
  * is; malloc'd into *out (NUL-terminated, length *outlen), -1 when out of
  * memory.  The restore streams' held bytes (a placeholder's start the
- * client never received) are dropped: the continuation writes it again. */
+ * client never received) are dropped: the continuation writes it again.
+ * 1, and nothing in *out, when b gets the masked request but the text ends
+ * inside a personal value the client has part of (redact_cut_in_value):
+ * that part would reach b unmasked, so b must not continue it. */
 int privacy_continuation_text(privacy_call *p, const config_backend *b, const char *text, size_t n, char **out,
                               size_t *outlen);
 

@@ -201,6 +201,13 @@ char *redact_known(const redactor *r, const char *s, size_t n) {
     return finish(&o);
 }
 
+bool redact_cut_in_value(const redactor *r, const char *s, size_t n) {
+    for (size_t i = 0; i < r->n; i++)
+        for (size_t k = r->v[i].vlen - 1; k >= REDACT_MIN_CUT && k < r->v[i].vlen; k--)
+            if (k <= n && memcmp(s + n - k, r->v[i].value, k) == 0) return true;
+    return false;
+}
+
 char *restore_text(const redactor *r, const char *s, size_t n) {
     out o = {0};
     restore_into(r, &o, s, n);

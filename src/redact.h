@@ -35,6 +35,12 @@ char *redact_text(redactor *r, const char *s, size_t n, const pii_spans *sp, con
 /* Issue 15: s (n bytes) with every value r holds replaced by its
  * placeholder, longest value first; malloc'd, NULL when out of memory. */
 char *redact_known(const redactor *r, const char *s, size_t n);
+/* Issue 15: whether s (n bytes) ends inside one of r's values, with at
+ * least REDACT_MIN_CUT bytes of it and not all of it: a stream cut there
+ * holds part of a personal value that redact_known cannot mask, because no
+ * placeholder stands for a part. */
+#define REDACT_MIN_CUT 3
+bool redact_cut_in_value(const redactor *r, const char *s, size_t n);
 
 /* s with every placeholder r issued replaced by its value; malloc'd, NULL
  * when out of memory. */

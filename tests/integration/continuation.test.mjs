@@ -261,6 +261,30 @@ describe('continuation through the openai SDK', () => {
       await assertCleanStop(gw);
     });
 
+    it('redact: a device answer cut inside a personal value is not continued on a masked tier', async () => {
+      // The device gets the request as written and echoes the value; the edge
+      // gets it masked, so the part of the value the client already has must
+      // not reach it as the continuation's prefix: the edge is passed over.
+      const gw = await startGateway(gatewayConfig({ privacy: 'redact', deviceCont: 'none', edgeCont: 'prefill' }));
+      const full = device.answer(PII);
+      const at = full.indexOf('13800138000');
+      for (let cut = 17; cut <= 26; cut++) {
+        await device.setMode({ chunk_bytes: 2, cut_after: cut });
+        await edge.clear();
+        const r = await streamed(gw, user(PII), { model: 'local' });
+        for (const rec of await edge.requests()) assert.ok(!rec.body.includes('138'), `cut ${cut}: part of the value reached the edge`);
+        const had = 2 * cut - at;   // bytes of the value the client had at the cut
+        if (had >= 3 && had < 11) {
+          assert.ok(r.error, `cut ${cut}: the stream did not fail`);
+          assert.match(r.error.message, /cut inside a personal value/);
+        } else if (had <= 0 || had >= 11) {
+          assert.equal(r.error, null, `cut ${cut}: ${r.error && r.error.message}`);
+          assert.equal(r.text, full, `cut ${cut}`);
+        }
+      }
+      await assertCleanStop(gw);
+    });
+
     it('local: a request kept on the device is never continued on the cloud', async () => {
       const gw = await startGateway(gatewayConfig({ privacy: 'local', deviceCont: 'none', cloudCont: 'prefill' }));
       await device.setMode({ cut_after: 2 });

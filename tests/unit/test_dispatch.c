@@ -121,6 +121,7 @@ static char seen[2048];
 static char client_text[512];      /* the content the client got */
 static char last_error[1024];
 static bool not_text;              /* on_continue: the answer cannot be continued as text */
+static int not_to = -1;            /* on_continue: this backend may not continue it (privacy) */
 
 static void note(const char *fmt, ...) {
     size_t n = strlen(seen);
@@ -168,6 +169,7 @@ static const char *on_continue(void *ud, int from, int to, size_t *len) {
     (void)ud;
     note("prefix %s>%s; ", cfg->backends[from].name, cfg->backends[to].name);
     *len = strlen(client_text);
+    if (to == not_to) return DISPATCH_CONT_SKIP;
     return not_text ? NULL : client_text;
 }
 
@@ -234,6 +236,7 @@ static void reset(void) {
     nxfers = 0;
     seen[0] = client_text[0] = last_error[0] = '\0';
     not_text = false;
+    not_to = -1;
     for (size_t i = 0; i < cfg->nbackends; i++) cfg->backends[i].continuation = CONTINUATION_NONE;
     dispatch_free(disp);
     backends_free(health);
@@ -771,6 +774,40 @@ static void continuation_impossible(void) {
     dispatch_job_free(j);
 }
 
+/* A candidate that may not see the text (cut inside a personal value it
+ * gets masked) is passed over: the next one continues, or none does. */
+static void continuation_passed_over(void) {
+    reset();
+    cfg->backends[config_backend_index(cfg, "local")].continuation = CONTINUATION_PREFILL;
+    cfg->backends[config_backend_index(cfg, "mid")].continuation = CONTINUATION_PREFILL;
+    not_to = config_backend_index(cfg, "local");
+    dispatch_job *j = start(&req_stream, "big local mid", 10000);
+    headers(0, 200);
+    data(0, CHUNK("call 1381"));
+    done(0, UPSTREAM_ERR_CUT, "lost");
+    started(2, "mid");
+    CHECK(strstr(seen, "prefix big>local; prefix big>mid; try mid continuation; ") != NULL);
+    headers(1, 200);
+    data(1, ROLE CHUNK("2345678") FINISH DONE);
+    evloop_advance(loop, 0);
+    done_full(1, UPSTREAM_OK, 200, "", -1);
+    CHECK_STR(client_text, "call 13812345678");
+    dispatch_job_free(j);
+
+    /* the only candidate passed over: the stream ends with the error event */
+    reset();
+    cfg->backends[config_backend_index(cfg, "local")].continuation = CONTINUATION_PREFILL;
+    not_to = config_backend_index(cfg, "local");
+    j = start(&req_stream, "big local", 10000);
+    headers(0, 200);
+    data(0, CHUNK("call 1381"));
+    done(0, UPSTREAM_ERR_CUT, "lost");
+    CHECK_INT(nxfers, 1);
+    CHECK(strstr(seen, "continued big>none unavailable; error 502 committed big; ") != NULL);
+    CHECK(strstr(last_error, "continuation on local: not asked: the answer was cut inside a personal value") != NULL);
+    dispatch_job_free(j);
+}
+
 /* A malformed event amid a stream is skipped: the answer goes on. */
 static void malformed_event_skipped(void) {
     reset();
@@ -937,6 +974,7 @@ int main(void) {
     continued_on_the_next_candidate();
     continuation_refused();
     continuation_impossible();
+    continuation_passed_over();
     malformed_event_skipped();
     out_of_memory();
     backpressure();

@@ -127,8 +127,28 @@ static void test_no_delay(void) {
     redactor_free(r);
 }
 
+/* Issue 15: a text cut inside a value the redactor holds (a continuation's
+ * prefix) is told apart from one that holds whole values or none. */
+static void test_cut_in_value(void) {
+    redactor *r = redactor_new();
+    free(redact(r, "call 13812345678, mail li@example.com"));
+    static const struct { const char *text; bool cut; } cases[] = {
+        {"please call 138", true},           /* REDACT_MIN_CUT bytes of the phone */
+        {"please call 1381234567", true},    /* all but its last digit */
+        {"please call 13", false},           /* too little to tell anything */
+        {"please call 13812345678", false},  /* the whole value: redact_known masks it */
+        {"write to li@exam", true},
+        {"nothing personal", false},
+        {"", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        CHECK_INT(redact_cut_in_value(r, cases[i].text, strlen(cases[i].text)), cases[i].cut);
+    redactor_free(r);
+}
+
 int main(void) {
     test_stable();
+    test_cut_in_value();
     test_every_split();
     test_no_delay();
     TEST_MAIN_END();
