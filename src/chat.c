@@ -14,7 +14,7 @@
  * chunk is dropped and "usage" removed, because clients that read
  * chunk.choices[0] break on the usage chunk's empty choices.
  *
- * Privacy.  decide() scans the request once (privacy.h): in local mode the
+ * Privacy.  front_decide() (front.h) scans the request once (privacy.h): in local mode the
  * router keeps it on the device tier, and an uncommitted failure becomes a
  * 503 that says privacy kept it there; in redact mode larger tiers get the
  * masked body and their answers are restored here, just before they are
@@ -28,7 +28,7 @@
  * reached the client, estimated.  The answer's text is kept only when
  * log.include_text asks for it.
  *
- * Budget.  decide() asks the budget (budgetstore.h) whether the client may
+ * Budget.  front_decide() asks the budget (budgetstore.h) whether the client may
  * still spend, and the router leaves the priced backends out when not; a
  * refusal is OpenAI's 429 insufficient_quota with Retry-After at the end of
  * the budget day and X-Should-Retry: false, which the official SDKs obey
@@ -62,6 +62,7 @@
 #include "chatcont.h"
 #include "classifier.h"
 #include "evloop.h"
+#include "front.h"
 #include "jsonout.h"
 #include "limits.h"
 #include "privacy.h"
@@ -126,132 +127,6 @@ void chat_free(chat *c) {
     free(c);
 }
 
-/* ---- shared front half: parse, score, decide ---- */
-
-/* A header with a whole number of milliseconds from min to max, or def when
- * absent.  Returns -1 with err filled when present but not such a number. */
-static int header_ms(server_exchange *ex, const char *name, int min, int max, int def, int *out,
-                     api_error *err) {
-    const char *v = server_ex_header(ex, name);
-    *out = def;
-    if (!v) return 0;
-    char *end;
-    long n = strtol(v, &end, 10);
-    if (end == v || *end || n < min || n > max) {
-        api_error_set(err, 400, "invalid_request_error", "invalid_header", NULL,
-                      "%s must be a whole number of milliseconds from %d to %d", name, min, max);
-        return -1;
-    }
-    *out = (int)n;
-    return 0;
-}
-
-/* The score, and when why is not NULL its explanation: /v1/route wants it,
- * the chat endpoint only needs the score, which costs less.  Both read the
- * text with personal data masked (privacy.h).  -1 when out of memory. */
-static int score_request(const classifier *model, const chatreq *req, const privacy_call *priv,
-                         classifier_explanation *why, double *score) {
-    const feature_message *msgs = privacy_scoring_msgs(priv, req);
-    if (!why) {
-        *score = classifier_score(model, msgs, req->nmessages, req->ntools);
-        return 0;
-    }
-    if (classifier_explain(model, msgs, req->nmessages, req->ntools, why) < 0) return -1;
-    *score = why->score;
-    return 0;
-}
-
-/* A refusal for the budget: when to come back, and that retrying sooner is
- * pointless. */
-static void budget_headers(const budgetstore *store, server_exchange *ex) {
-    char after[24];
-    snprintf(after, sizeof after, "%lld", (long long)budgetstore_seconds_left(store));
-    server_ex_add_header(ex, "Retry-After", after);
-    server_ex_add_header(ex, "X-Should-Retry", "false");
-}
-
-static bool rescue(struct chat_call *call, const chatreq *req, const privacy_call *priv);
-
-/* Parses, checks, scans, scores, identifies the language (logged as "lang")
- * and routes (under the budget in store, when not NULL, and the link report in
- * force); on success req and *priv are the caller's to free.  When the router
- * refused, *reason is the X-Tiergate-Reason of the refusal; with call (the
- * chat endpoint, not /v1/route), a refusal for want of a backend is first
- * offered to the answer cache and the degraded reply (rescue). */
-static int decide(const runtime *rt, const budgetstore *store, const linkreport *link, server_exchange *ex,
-                  chatreq *req, privacy_call **priv, classifier_explanation *why, router_decision *dec,
-                  int *deadline_ms, const char **reason, langid_lang *lang, struct chat_call *call) {
-    const config *cfg = runtime_config(rt);
-    backends *health = runtime_backends(rt);
-    size_t len;
-    const char *body = server_ex_body(ex, &len);
-    api_error err;
-    if (limits_check_body(cfg, body, len, &err) < 0 || chatreq_parse(body, len, req, &err) < 0) {
-        server_ex_reply_error(ex, &err);
-        return -1;
-    }
-    if (limits_check_request(cfg, req, &err) < 0) {
-        server_ex_reply_error(ex, &err);
-        chatreq_free(req);
-        return -1;
-    }
-    double score;
-    *priv = privacy_call_new(cfg, req);
-    if (!*priv || score_request(runtime_classifier(rt), req, *priv, why, &score) < 0) {
-        server_ex_fail_oom(ex);
-        chatreq_free(req);
-        privacy_call_free(*priv);
-        return -1;
-    }
-    const classifier *model = runtime_classifier(rt);
-    *lang = classifier_language(model, privacy_scoring_msgs(*priv, req), req->nmessages);
-    server_ex_log_str(ex, "lang", langid_code(*lang));
-    if (privacy_found(*priv)) {
-        char kinds[256];
-        privacy_kinds_str(cfg, privacy_found(*priv), kinds, sizeof kinds);
-        server_ex_log_str(ex, "pii", kinds);
-    }
-    router_backend view[ROUTER_MAX_CANDIDATES];
-    backends_router_view(health, view);
-    router_input in = {
-        .model = req->model,
-        .force_tier = server_ex_header(ex, "X-Tiergate-Tier"),
-        .score = score,
-        .unknown_language = !classifier_learned(model, *lang),
-        .device_only = privacy_device_only(*priv),
-        .budget = store ? budgetstore_verdict(store, server_ex_client(ex)) : BUDGET_OK,
-        .budget_reject = cfg->budget.reject,
-        .link = linkreport_state(link),
-    };
-    /* A client may shorten the operator's deadline, never extend it. */
-    if (header_ms(ex, "X-Tiergate-Max-First-Byte-Ms", 0, 3600000, cfg->max_first_byte_ms,
-                  &in.max_first_byte_ms, &err) < 0 ||
-        header_ms(ex, "X-Tiergate-Deadline-Ms", 1, cfg->deadline_ms, cfg->deadline_ms, deadline_ms,
-                  &err) < 0 ||
-        router_decide(cfg, view, &in, dec, &err) < 0) {
-        if (call && err.status == 503 && rescue(call, req, *priv)) {   /* issue 17 */
-            chatreq_free(req);
-            privacy_call_free(*priv);
-            return -1;
-        }
-        bool refused = err.status == 429 && in.budget != BUDGET_OK;
-        *reason = refused ? "budget" : "none";
-        server_ex_set_route(ex, "none", "none", *reason, score);
-        if (refused) budget_headers(store, ex);
-        if (err.status == 503) {
-            char after[24];
-            uint64_t wait = backends_next_usable_ms(health, linkreport_offline_ms(link));
-            snprintf(after, sizeof after, "%llu", (unsigned long long)(wait + 999) / 1000);
-            server_ex_add_header(ex, "Retry-After", after);
-        }
-        server_ex_reply_error(ex, &err);
-        chatreq_free(req);
-        privacy_call_free(*priv);
-        return -1;
-    }
-    return 0;
-}
-
 /* ---- /v1/route ---- */
 
 /* "decided_by": the turn the score rests on, whether it is a follow-up that
@@ -280,8 +155,8 @@ void chat_handle_route(server_exchange *ex, void *ctx) {
     int deadline_ms;
     const char *reason;
     langid_lang lang;
-    if (decide(c->rt, c->budget, c->link, ex, &req, &priv, &why, &dec, &deadline_ms, &reason, &lang, NULL) < 0)
-        return;
+    front_env env = {.rt = c->rt, .budget = c->budget, .link = c->link};
+    if (front_decide(&env, ex, &req, &priv, &why, &dec, &deadline_ms, &reason, &lang) < 0) return;
     const config_backend *first = &cfg->backends[dec.candidates[0]];
     server_ex_set_route(ex, tier_name(dec.tier), first->name, dec.reason, dec.score);
     cJSON *o = cJSON_CreateObject();
@@ -336,9 +211,10 @@ static cacheserve_reply reply_of(chat_call *call) {
     return (cacheserve_reply){call->ex, &call->req, call->id, call->created};
 }
 
-/* No backend can take the request (router's 503): a stored answer, else
- * the degraded reply. */
-static bool rescue(chat_call *call, const chatreq *req, const privacy_call *priv) {
+/* front_env.rescue: no backend can take the request (the router's 503): a
+ * stored answer, else the degraded reply. */
+static bool rescue(void *ud, const chatreq *req, const privacy_call *priv) {
+    chat_call *call = ud;
     cacheserve_begin(&call->cache, &call->c->cache, call->cfg, req, privacy_found(priv) != 0,
                      server_ex_client(call->ex), &call->dec);
     cacheserve_reply r = reply_of(call);
@@ -645,8 +521,9 @@ void chat_handle_completions(server_exchange *ex, void *ctx) {
     snprintf(call->id, sizeof call->id, "chatcmpl-%s", server_ex_request_id(ex) + 4);
     int deadline_ms;
     langid_lang lang;
-    if (decide(call->rt, c->budget, c->link, ex, &call->req, &call->priv, NULL, &call->dec, &deadline_ms,
-               &call->route_reason, &lang, call) < 0)
+    front_env env = {.rt = call->rt, .budget = c->budget, .link = c->link, .rescue = rescue, .rescue_ctx = call};
+    if (front_decide(&env, ex, &call->req, &call->priv, NULL, &call->dec, &deadline_ms, &call->route_reason,
+                     &lang) < 0)
         return;
     call->decided = true;
     set_route(call, call->dec.candidates[0], call->dec.reason);
