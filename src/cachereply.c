@@ -143,7 +143,17 @@ static void collect_choice(cache_collect *k, const cJSON *choices, const char *p
         return;
     }
     const cJSON *m = get(c, part), *f;
+    /* A backend's JSON is checked only for "choices" being an array: a
+     * message or delta of another shape is not an answer to keep. */
+    if (!cJSON_IsObject(c) || (m && !cJSON_IsObject(m))) {
+        k->unfit = true;
+        return;
+    }
     cJSON_ArrayForEach(f, m) {
+        if (!f->string) {
+            k->unfit = true;
+            continue;
+        }
         if (strcmp(f->string, "role") == 0 || cJSON_IsNull(f) ||
             (strcmp(f->string, "refusal") == 0 && cJSON_IsNull(f)) ||
             (strcmp(f->string, "tool_calls") == 0 && cJSON_GetArraySize(f) == 0))

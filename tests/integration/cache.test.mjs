@@ -213,6 +213,21 @@ describe('answer cache', () => {
     await gw.stop();
   });
 
+  it('a backend chunk whose delta is not an object: the gateway survives, nothing is stored', async () => {
+    const cloud = await startFake({ model: 'big-model', label: 'cloud' });
+    const gw = await startGateway(config({ cloudUrl: cloud.url, cache: { mode: 'always' } }));
+    await cloud.setMode({ array_delta_after: 1 });
+    const odd = await sse(gw.base, body(Q1, { stream: true }));
+    assert.equal(odd.status, 200);
+    assert.notEqual((await logLine(gw, odd.headers['x-request-id'])).cache, 'store');
+    await cloud.setMode({});
+    const next = await chat(gw.base, body(Q1));
+    assert.equal(next.status, 200, 'the gateway is still up');
+    assert.equal(next.headers['x-tiergate-cache'], undefined, 'the odd answer was not stored');
+    assert.equal(next.json.choices[0].message.content, cloud.answer(Q1));
+    await gw.stop();
+  });
+
   it('two client keys never see each other\'s answers; DELETE /v1/cache?key= clears one', async () => {
     const cloud = await startFake({ model: 'big-model', label: 'cloud' });
     const gw = await startGateway(config({ cloudUrl: cloud.url, cache: { mode: 'always' },

@@ -144,6 +144,13 @@ static void test_collect(void) {
     CHECK(collected("[{\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}]", true, &n) == NULL);
     CHECK(collected("[{\"choices\":[{\"delta\":{\"content\":\"a\"}}]},{\"choices\":[{\"index\":1,\"delta\":"
                     "{\"content\":\"b\"},\"finish_reason\":\"stop\"}]}]", true, &n) == NULL);
+    /* A delta or message that is not an object (a backend's bug): not
+     * stored, and no crash on its members' missing names. */
+    CHECK(collected("[{\"choices\":[{\"delta\":[\"x\"]}]},{\"choices\":[{\"delta\":{\"content\":\"a\"},"
+                    "\"finish_reason\":\"stop\"}]}]", true, &n) == NULL);
+    CHECK(collected("{\"choices\":[{\"message\":[\"x\"],\"finish_reason\":\"stop\"}]}", false, &n) == NULL);
+    CHECK(collected("{\"choices\":[[\"x\"]]}", false, &n) == NULL);
+    CHECK(collected("{\"choices\":[{\"message\":\"hi\",\"finish_reason\":\"stop\"}]}", false, &n) == NULL);
     collected("[]", true, &n);
 }
 
