@@ -114,7 +114,8 @@ static uint32_t tokens32(long long n) { return n <= 0 ? 0 : n > UINT32_MAX ? UIN
 
 void cacheserve_store(cacheserve_call *cc, int backend, const usage *tokens) {
     cache *store = cc->eligible ? *cc->store : NULL;
-    if (!store) return;
+    /* backend < 0: no chunk named one (a stream of empty choices). */
+    if (!store || backend < 0) return;
     const config_backend *b = &cc->cfg->backends[backend];
     bool needed = cc->dec->needed_backend >= 0 ? backend == cc->dec->needed_backend : b->tier == cc->dec->needed;
     size_t len;

@@ -228,6 +228,20 @@ describe('answer cache', () => {
     await gw.stop();
   });
 
+  it('a stream whose every chunk has no choice ends whole, and nothing is stored', async () => {
+    const cloud = await startFake({ model: 'big-model', label: 'cloud' });
+    const gw = await startGateway(config({ cloudUrl: cloud.url, cache: { mode: 'always' } }));
+    await cloud.setMode({ empty_choices: true });
+    const empty = await sse(gw.base, body(Q1, { stream: true }));
+    assert.equal(empty.status, 200);
+    assert.notEqual((await logLine(gw, empty.headers['x-request-id'])).cache, 'store');
+    await cloud.setMode({});
+    const next = await chat(gw.base, body(Q1));
+    assert.equal(next.status, 200, 'the gateway is still up');
+    assert.equal(next.headers['x-tiergate-cache'], undefined);
+    await gw.stop();
+  });
+
   it('two client keys never see each other\'s answers; DELETE /v1/cache?key= clears one', async () => {
     const cloud = await startFake({ model: 'big-model', label: 'cloud' });
     const gw = await startGateway(config({ cloudUrl: cloud.url, cache: { mode: 'always' },
