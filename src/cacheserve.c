@@ -136,9 +136,18 @@ void cacheserve_end(cacheserve_call *cc, server_exchange *ex) {
 
 void cacheserve_handle_delete(server_exchange *ex, void *ctx) {
     cache *store = *(cache **)ctx;
-    const char *client = server_ex_query(ex, "key");
+    static const char *const known[] = {"key", NULL};
+    const char *client = server_ex_query(ex, "key"), *bad = server_ex_query_unknown(ex, known);
     api_error e;
-    if (client && !*client) {
+    /* A clear the operator did not mean ("?client=alice", "?key" without a
+     * value) must not wipe every client's entries. */
+    if (bad && strcmp(bad, "key") != 0) {
+        api_error_set(&e, 400, "invalid_request_error", "unknown_parameter", bad,
+                      "Unknown query parameter; DELETE /v1/cache takes only key=NAME");
+        server_ex_reply_error(ex, &e);
+        return;
+    }
+    if (bad || (client && !*client)) {
         api_error_set(&e, 400, "invalid_request_error", "invalid_value", "key",
                       "key must name a client key: DELETE /v1/cache?key=NAME");
         server_ex_reply_error(ex, &e);

@@ -263,6 +263,13 @@ describe('answer cache', () => {
     const forbidden = await del('/v1/cache', KEY_A);
     assert.equal(forbidden.status, 403);
     assert.equal(forbidden.json.error.code, 'permission_denied');
+    // What it does not understand clears nothing: a 400 naming the parameter.
+    for (const [q, param] of [['?key', 'key'], ['?client=kiosk-a', 'client'], ['?key=kiosk-a&all=1', 'all']]) {
+      const bad = await del(`/v1/cache${q}`, ADMIN);
+      assertErrorResponse(bad, 400);
+      assert.equal(bad.json.error.param, param, q);
+    }
+    assert.equal(await metric(gw, 'tiergate_cache_entries'), 2, 'nothing was cleared');
     const one = await del('/v1/cache?key=kiosk-a', ADMIN);
     assert.equal(one.status, 200, one.text);
     assert.deepEqual(one.json, { deleted: true, key: 'kiosk-a', entries: 1 });
