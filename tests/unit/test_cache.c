@@ -24,12 +24,14 @@
 #include "testlib.h"
 
 static char dir[64], path[128];
-/* The test's clock, set by the store after it loaded with the wall clock. */
+/* The test's clock, set on the store after it loaded with the wall clock. */
 static int64_t now_s;
 
 static int64_t test_clock(void) { return now_s; }
 
+/* Each case starts at the wall clock, which loading uses. */
 static void fresh_dir(void) {
+    now_s = (int64_t)time(NULL);
     tl_make_dir(dir, sizeof dir, "cache");
     snprintf(path, sizeof path, "%s/answers.cache", dir);
 }
@@ -404,6 +406,29 @@ static void test_failed_start_compaction(void) {
     tl_remove_dir(dir);
 }
 
+/* An entry made ahead of the clock (it stepped back) is expired, not fresh
+ * forever: in a lookup and at load. */
+static void test_future(void) {
+    fresh_dir();
+    cache *c = open_cache(1 << 20);
+    CHECK(c != NULL);
+    int64_t now = now_s;
+    now_s = now + 3600;
+    CHECK_INT(put(c, 1, "k", 0), 0);
+    now_s = now + 3600 - 60;                  /* within the slack */
+    CHECK(has(c, 1));
+    now_s = now;
+    CHECK(!has(c, 1));
+    CHECK_INT(put(c, 2, "k", 0), 0);
+    cache_free(c);
+    c = open_cache(1 << 20);                  /* loads with the wall clock, an hour behind entry 1 */
+    CHECK(c != NULL);
+    CHECK_INT(cache_get_stats(c).entries, 1);
+    CHECK(has(c, 2));
+    cache_free(c);
+    tl_remove_dir(dir);
+}
+
 int main(void) {
     now_s = (int64_t)time(NULL);
     test_memory();
@@ -413,5 +438,6 @@ int main(void) {
     test_damage();
     test_full_disk();
     test_failed_start_compaction();
+    test_future();
     TEST_MAIN_END();
 }
