@@ -7,7 +7,9 @@
  * page tables (the gateway's stall, about a millisecond for a 64 MB
  * cache), as Redis rewrites its append-only file.  The child only calls
  * open, writev, fdatasync, close and _exit, which are safe after fork in a
- * process with other threads (libcurl's resolver), and allocates nothing.
+ * process with other threads (libcurl's resolver), and allocates nothing;
+ * it first closes every descriptor it inherited (close_range) but the
+ * standard ones.
  * Its end is noticed by the flush timer (waitpid WNOHANG every 100 ms
  * while it runs).  If the records appended meanwhile cannot be kept (out
  * of memory), the child's file is thrown away and the old one stays.
@@ -190,6 +192,10 @@ static void start_child(cachelog *l) {
     unlink(l->tmp);
     pid_t pid = fork();
     if (pid == 0) {
+        /* The child holds nothing of the gateway's open: a client's
+         * connection or the listening socket must not outlive its close
+         * there because a compaction still has it. */
+        close_range(3, ~0u, 0);
         int fd = open(l->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         _exit(fd < 0 || write_snapshot(l, fd) < 0 || close(fd) < 0 ? 1 : 0);
     }
