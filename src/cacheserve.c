@@ -21,18 +21,22 @@
 #include <string.h>
 
 #include "jsonout.h"
+#include "privacy.h"
 
 void cacheserve_begin(cacheserve_call *cc, cache *const *store, const config *cfg, const chatreq *req, bool pii,
                       const char *client, const router_decision *dec) {
     *cc = (cacheserve_call){.store = store, .cfg = cfg, .dec = dec};
     snprintf(cc->client, sizeof cc->client, "%s", client);
-    if (!*store || cfg->cache.mode == CACHE_OFF) return;
-    /* privacy.mode "off" scans nothing; the cache still must not keep personal data. */
-    if (pii || (cfg->privacy == PRIVACY_OFF && cachekey_has_pii(req->msgs, req->nmessages) != 0)) return;
+    if (!*store || cfg->cache.mode == CACHE_OFF || pii) return;
     char target[96];
     cachekey_target(cfg, dec->needed, dec->needed_backend, target, sizeof target);
-    cc->eligible = cachekey_make(&cfg->cache, req->root, client, target, &cc->key) == CACHEKEY_OK;
-    if (cc->eligible) cc->log = "miss";
+    if (cachekey_make(&cfg->cache, req->root, client, target, &cc->key) != CACHEKEY_OK) return;
+    /* privacy found nothing, but it may scan for less (mode "off", kinds
+     * turned off in privacy.detectors): a stored answer outlives the
+     * request, so the cache looks for every kind in the same texts. */
+    if (privacy_scan_all(cfg, req->root) != 0) return;
+    cc->eligible = true;
+    cc->log = "miss";
 }
 
 static void oom(server_exchange *ex) {

@@ -318,6 +318,39 @@ describe('answer cache', () => {
     }
   });
 
+  it('personal data privacy lets through is not stored either: a kind switched off, tool-call arguments', async () => {
+    const phone = '13812345678';
+    const cases = [
+      // redact with PHONE off: privacy finds nothing and sends the number on; the cache still looks.
+      { privacy: { mode: 'redact', detectors: { PHONE: false } },
+        messages: [{ role: 'user', content: `Call me back on ${phone} about the left luggage` }] },
+      // off: the number only in an assistant's tool-call arguments.
+      { privacy: { mode: 'off' },
+        messages: [
+          { role: 'user', content: 'Ring the station office for me' },
+          { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function',
+            function: { name: 'dial', arguments: JSON.stringify({ number: phone }) } }] },
+          { role: 'tool', tool_call_id: 'call_1', content: 'ringing' },
+          { role: 'user', content: 'Thanks, and where is the left-luggage office?' }] },
+    ];
+    for (const { privacy, messages } of cases) {
+      const cloud = await startFake({ model: 'big-model', label: 'cloud' });
+      const gw = await startGateway(config({ cloudUrl: cloud.url, cache: { mode: 'always' }, extra: { privacy } }));
+      for (let i = 0; i < 2; i++) {
+        const res = await chat(gw.base, { model: 'cloud', temperature: 0, messages });
+        assert.equal(res.status, 200, `${privacy.mode}: ${res.text}`);
+        assert.equal(res.headers['x-tiergate-cache'], undefined, `${privacy.mode}: never served from the cache`);
+        assert.equal((await logLine(gw, res.headers['x-request-id'])).cache, undefined, privacy.mode);
+      }
+      await chat(gw.base, body(Q1));   // a plain one is stored, so the file is not empty
+      await gw.stop();
+      const file = fs.readFileSync(cachePath(gw));
+      assert.ok(file.includes(Buffer.from(cloud.answer(Q1))), `${privacy.mode}: the plain answer is in the file`);
+      assert.ok(!file.includes(Buffer.from(phone)), `${privacy.mode}: the phone number is not in the file`);
+      await cloud.stop();
+    }
+  });
+
   it('entries survive a restart; a damaged file is set aside and the trusted part kept', async () => {
     const dir = tmpDir();
     const file = path.join(dir, 'kiosk.cache');

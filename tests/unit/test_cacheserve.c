@@ -3,7 +3,7 @@
  * stored and no backend is read (the backends sit right after a page that
  * cannot be read, so backends[-1] faults rather than passing unseen, as it
  * would under ASan when it lands in another allocation).  The backend the
- * request needed is stored. */
+ * request needed is stored.  The personal-data check before a store. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "cacheserve.h"
+#include "pii.h"
+#include "privacy.h"
 #include "testlib.h"
 
 static void collect(cacheserve_call *cc, const char *json) {
@@ -51,7 +53,37 @@ static void test_store(void) {
     tl_remove_dir(dir);
 }
 
+/* What the cache scans before it keeps an answer: every built-in kind
+ * whatever privacy.detectors says, in tool-call arguments too, and the
+ * operator's patterns, in any privacy.mode. */
+static void test_scan_all(void) {
+    pii_pattern pat = {.name = "TICKET"};
+    CHECK_INT(regcomp(&pat.re, "TK-[0-9]{6}", REG_EXTENDED), 0);
+    config cfg = {.privacy = PRIVACY_OFF, .pii_kinds = 0, .patterns = &pat, .npatterns = 1};
+    static const char *const found[] = {
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"call 13812345678\"}]}",
+        "{\"messages\":[{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"1\",\"type\":"
+        "\"function\",\"function\":{\"name\":\"dial\",\"arguments\":\"{\\\"to\\\":\\\"13812345678\\\"}\"}}]},"
+        "{\"role\":\"user\",\"content\":\"done?\"}]}",
+        "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"my ticket TK-123456\"}]}]}",
+    };
+    for (size_t i = 0; i < sizeof found / sizeof *found; i++) {
+        cJSON *root = cJSON_Parse(found[i]);
+        CHECK(root != NULL);
+        for (int mode = PRIVACY_OFF; mode <= PRIVACY_REDACT; mode++) {
+            cfg.privacy = (privacy_mode)mode;
+            CHECK_INT(privacy_scan_all(&cfg, root), 1);
+        }
+        cJSON_Delete(root);
+    }
+    cJSON *clean = cJSON_Parse("{\"messages\":[{\"role\":\"user\",\"content\":\"where is the exit\"}]}");
+    CHECK_INT(privacy_scan_all(&cfg, clean), 0);
+    cJSON_Delete(clean);
+    regfree(&pat.re);
+}
+
 int main(void) {
     test_store();
+    test_scan_all();
     TEST_MAIN_END();
 }
