@@ -56,21 +56,23 @@ static void reply(cacheserve_call *cc, const cacheserve_reply *r, const cache_an
     if (cache_header) server_ex_add_header(ex, "X-Tiergate-Cache", cache_header);
     else server_ex_add_header(ex, "X-Tiergate-Degraded", "true");
     size_t n;
-    char *body = r->req->stream ? cachereply_sse(a, r->id, r->created, r->req->include_usage, &n)
-                                : cachereply_json(a, r->id, r->created, &n);
-    if (!body) {
-        oom(ex);
-        return;
-    }
     if (!r->req->stream) {
-        server_ex_reply(ex, 200, "application/json", body, n);
+        char *body = cachereply_json(a, r->id, r->created, &n);
+        if (body) server_ex_reply(ex, 200, "application/json", body, n);
+        else oom(ex);
         return;
     }
-    if (server_ex_stream_begin(ex) == 0) {
-        server_ex_stream_write(ex, body, n);
+    /* Built whole, then queued in one write: the stream is the answer plus
+     * a bounded overhead (cachereply.h), and the answer is bounded
+     * (CACHEREPLY_MAX_STORED), so its memory is too. */
+    buf sse = {0};
+    if (cachereply_sse(&sse, a, r->id, r->created, r->req->include_usage) < 0) oom(ex);
+    else if (server_ex_stream_begin(ex) == 0) {
+        const char *data = buf_data(&sse, &n);
+        server_ex_stream_write(ex, data, n);
         server_ex_stream_end(ex);
     }
-    free(body);
+    buf_free(&sse);
 }
 
 /* Looks k up no older than max_age; counts and answers a find as outcome. */
