@@ -351,6 +351,37 @@ describe('answer cache', () => {
     }
   });
 
+  it('over budget: the device answers live; when it fails too, a stored cloud answer (free) stands in', async () => {
+    const cloud = await startFake({ model: 'big-model', label: 'cloud' });
+    const dev = await startFake({ model: 'qwen-small', label: 'device' });
+    const dir = tmpDir();
+    const noon = Math.round((12 - new Date().getUTCHours() - new Date().getUTCMinutes() / 60) * 60);
+    const cfg = config({ cloudUrl: cloud.url, deviceUrl: dev.url, extra: {
+      budget: { daily: 1, state_file: path.join(dir, 'budget.state'), utc_offset_minutes: noon } } });
+    cfg.backends[1].price = { input_per_mtok: 100000, output_per_mtok: 100000 };
+    const gw = await startGateway(cfg);
+    const first = await chat(gw.base, body(Q1));
+    assert.equal(first.headers['x-tiergate-tier'], 'cloud');
+    assert.equal((await logLine(gw, first.headers['x-request-id'])).cache, 'store');
+    // The budget moved the cloud away; the device is reachable and answers: its reason stands.
+    const moved = await chat(gw.base, body(Q1));
+    assert.equal(moved.status, 200, moved.text);
+    assert.equal(moved.headers['x-tiergate-reason'], 'budget');
+    assert.equal(moved.headers['x-tiergate-cache'], undefined);
+    assert.equal(moved.json.choices[0].message.content, dev.answer(Q1));
+    // The device fails too: the stored cloud answer costs nothing, and beats a 503.
+    await dev.stop();
+    for (let i = 0; i < 2; i++) {   // twice: the device found down in dispatch, then (maybe) by its circuit
+      const res = await chat(gw.base, body(Q1));
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.headers['x-tiergate-cache'], 'stale');
+      assert.equal(res.json.choices[0].message.content, cloud.answer(Q1));
+    }
+    assert.equal((await cloud.requests()).length, 1, 'the cloud was not asked again');
+    await gw.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   it('entries survive a restart; a damaged file is set aside and the trusted part kept', async () => {
     const dir = tmpDir();
     const file = path.join(dir, 'kiosk.cache');
