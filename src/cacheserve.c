@@ -8,8 +8,9 @@
  *
  * What is stored.  Only an answer the request's need produced (a cloud
  * answer for a request that needed the cloud: never the device's stand-in,
- * which the cache would later pass off as the cloud's), whole (the stream
- * ended with [DONE] or the body came), plain (one choice of text,
+ * which the cache would later pass off as the cloud's), whole (the body
+ * came, or the stream ended normally: [DONE], or a finish_reason then a
+ * clean close or attempt.c's grace of silence), plain (one choice of text,
  * finish_reason "stop": a cut or tool-calling answer is not replayed), for
  * a request without personal data whose output is not meant to vary. */
 #include "cacheserve.h"
@@ -123,10 +124,9 @@ void cacheserve_store(cacheserve_call *cc, int backend, const usage *tokens) {
     /* backend < 0: no chunk named one (a stream of empty choices). */
     if (!store || backend < 0) return;
     const config_backend *b = &cc->cfg->backends[backend];
-    bool needed = cc->dec->needed_backend >= 0 ? backend == cc->dec->needed_backend : b->tier == cc->dec->needed;
     size_t len;
     const char *content = cachecollect_result(&cc->collect, &len);
-    if (!needed || !content) return;
+    if (!router_meets_need(cc->cfg, cc->dec, backend) || !content) return;
     cache_answer a = {
         .client = cc->client, .backend = b->name, .model = b->model, .finish_reason = "stop",
         .content = content, .content_len = len, .tier = b->tier, .created = cache_now(store),
