@@ -16,7 +16,12 @@
  *
  * Loading maps the file (read ahead at once), checks each record's CRC and
  * keeps the last record of each key; a damaged record ends the trusted part.
- * A record older than max_age_s is not loaded. */
+ * A record older than max_age_s is not loaded.
+ *
+ * Time.  A record made "in the future" (more than CLOCK_SLACK_S ahead of
+ * the clock: a head unit without a real-time clock that stepped back) has
+ * no age anyone can trust; it counts as expired, in lookups and at load,
+ * rather than as fresh forever. */
 #include "cache.h"
 
 #include <cjson/cJSON.h>
@@ -54,7 +59,13 @@ struct cache {
     int64_t (*clock)(void);
 };
 
+#define CLOCK_SLACK_S 60
+
 static int64_t wall_clock(void) { return (int64_t)time(NULL); }
+
+static bool expired(int64_t now, int64_t created, int64_t max_age_s) {
+    return now - created > max_age_s || created > now + CLOCK_SLACK_S;
+}
 
 static size_t record_size(const entry *e) { return CACHEFILE_RECORD_HEAD + e->len; }
 
@@ -174,7 +185,7 @@ bool cache_get(cache *c, const cache_key *k, int64_t max_age_s, cache_answer *ou
     char why[64];
     cache_key ek;
     if (!e || cachefile_decode_body(e->body, e->len, &ek, out, why, sizeof why) < 0) return false;
-    if (c->clock() - out->created > max_age_s) return false;
+    if (expired(c->clock(), out->created, max_age_s)) return false;
     unlink_lru(c, e);
     push_newest(c, e);
     return true;
@@ -297,7 +308,7 @@ static int map_whole(const char *path, unsigned char **data, size_t *len) {
  * is (appends may follow); false when it must be written anew. */
 static bool load(cache *c, size_t *file_bytes) {
     unsigned char *data;
-    size_t len, off = CACHEFILE_HEADER, expired = 0;
+    size_t len, off = CACHEFILE_HEADER, old = 0;
     *file_bytes = 0;
     char why[128] = "";
     uint64_t t0 = evloop_clock_us();
@@ -319,7 +330,7 @@ static bool load(cache *c, size_t *file_bytes) {
             const unsigned char *body = cachefile_next(data + off, len - off, &blen, &used, why, sizeof why);
             if (!body || cachefile_decode_body(body, blen, &k, &a, why, sizeof why) < 0) break;
             off += used;
-            if (now - a.created > c->cfg.max_age_s) expired++;
+            if (expired(now, a.created, c->cfg.max_age_s)) old++;
             else if (!insert(c, &k, body, blen)) {
                 snprintf(why, sizeof why, "out of memory while loading");
                 break;
@@ -334,7 +345,7 @@ static bool load(cache *c, size_t *file_bytes) {
         cJSON_AddStringToObject(o, "file", c->path);
         cJSON_AddNumberToObject(o, "entries", (double)c->count);
         cJSON_AddNumberToObject(o, "bytes", (double)c->bytes);
-        cJSON_AddNumberToObject(o, "expired", (double)expired);
+        cJSON_AddNumberToObject(o, "expired", (double)old);
         cJSON_AddNumberToObject(o, "ms", (double)(evloop_clock_us() - t0) / 1000.0);
     }
     log_end(o);

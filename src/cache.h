@@ -30,7 +30,9 @@ typedef struct cache_stats {
 
 /* Opens and loads cc->file (created when absent); loop runs the batched
  * writes (NULL: every store is written at once, for tools and tests).
- * NULL with err only when the file cannot be created or written at all. */
+ * NULL with err only when a new file cannot be created or written at all;
+ * a good file is never lost to a failed compaction (it is kept, appended
+ * to, and compacted later). */
 cache *cache_open(const config_cache *cc, struct evloop *loop, char *err, size_t errlen);
 /* Writes what is pending and closes. */
 void cache_free(cache *c);

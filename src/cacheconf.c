@@ -14,8 +14,6 @@
 
 static const char *const mode_names[] = {"off", "offline", "always"};
 
-const char *cacheconf_mode_name(cache_mode m) { return mode_names[m]; }
-
 static int parse_cache(configread *r, const cJSON *cs, config_cache *c) {
     static const char *const keys[] = {"mode", "file", "max_bytes", "ttl_s", "max_age_s", "max_temperature",
                                        "require_seed", NULL};

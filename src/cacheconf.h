@@ -17,7 +17,6 @@
 int cacheconf_parse(configread *r, const cJSON *root, const cJSON *routing, config *c);
 /* Frees what cacheconf_parse allocated in c. */
 void cacheconf_free(config *c);
-const char *cacheconf_mode_name(cache_mode m);
 /* Adds "cache" (and the degraded reply under root's "routing", when set)
  * to root, for --check. */
 void cacheconf_print(const config *c, cJSON *root);

@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pii.h"
 
 typedef struct hasher {
     uint64_t a, b;
@@ -134,18 +133,4 @@ cachekey_verdict cachekey_make(const config_cache *cc, const cJSON *root, const 
 void cachekey_target(const config *cfg, tier_t needed, int needed_backend, char *out, size_t n) {
     if (needed_backend >= 0) snprintf(out, n, "backend:%s", cfg->backends[needed_backend].name);
     else snprintf(out, n, "tier:%s", tier_name(needed));
-}
-
-int cachekey_has_pii(const feature_message *msgs, size_t n) {
-    pii_spans sp = {0};
-    int found = 0;
-    for (size_t i = 0; i < n && !found; i++) {
-        if (pii_scan(msgs[i].text, msgs[i].len, PII_ALL_KINDS, NULL, 0, &sp) < 0) {
-            found = -1;
-            break;
-        }
-        found = sp.n > 0;
-    }
-    pii_spans_free(&sp);
-    return found;
 }

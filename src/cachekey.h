@@ -14,7 +14,6 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "featurize.h"
 
 struct cJSON;
 
@@ -34,11 +33,5 @@ cachekey_verdict cachekey_make(const config_cache *cc, const struct cJSON *root,
                                const char *target, cache_key *out);
 /* The target of the key: "tier:<name>" or "backend:<name>" into out. */
 void cachekey_target(const config *cfg, tier_t needed, int needed_backend, char *out, size_t n);
-/* Whether the built-in detectors, every kind of them whatever
- * privacy.detectors says (a stored answer outlives the request), find
- * personal data in any of the n
- * messages: the cache's own check for when privacy.mode is "off" and
- * nothing else looked.  -1 when out of memory. */
-int cachekey_has_pii(const feature_message *msgs, size_t n);
 
 #endif

@@ -7,7 +7,9 @@
  * page tables (the gateway's stall, about a millisecond for a 64 MB
  * cache), as Redis rewrites its append-only file.  The child only calls
  * open, writev, fdatasync, close and _exit, which are safe after fork in a
- * process with other threads (libcurl's resolver), and allocates nothing.
+ * process with other threads (libcurl's resolver), and allocates nothing;
+ * it first closes every descriptor it inherited (close_range) but the
+ * standard ones.
  * Its end is noticed by the flush timer (waitpid WNOHANG every 100 ms
  * while it runs).  If the records appended meanwhile cannot be kept (out
  * of memory), the child's file is thrown away and the old one stays.
@@ -190,6 +192,10 @@ static void start_child(cachelog *l) {
     unlink(l->tmp);
     pid_t pid = fork();
     if (pid == 0) {
+        /* The child holds nothing of the gateway's open: a client's
+         * connection or the listening socket must not outlive its close
+         * there because a compaction still has it. */
+        close_range(3, ~0u, 0);
         int fd = open(l->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         _exit(fd < 0 || write_snapshot(l, fd) < 0 || close(fd) < 0 ? 1 : 0);
     }
@@ -239,7 +245,9 @@ static void poll_child(cachelog *l) {
 
 /* ---- in this process ---- */
 
-int cachelog_rewrite(cachelog *l) {
+/* Rewrites the file in this process; on failure a clear (cut true) cuts
+ * it to its header, a compaction leaves it as it is. */
+static int rewrite(cachelog *l, bool cut) {
     const char *step = "create";
     stop_child(l);
     l->pending.n = 0;   /* every live record goes into the new file */
@@ -258,11 +266,17 @@ err:;
     if (fd >= 0) close(fd);
     unlink(l->tmp);
     report(l, step, e);
-    /* What was removed must not come back at a restart. */
-    if (l->fd >= 0 && ftruncate(l->fd, CACHEFILE_HEADER) == 0) l->file_bytes = CACHEFILE_HEADER;
-    l->need_rewrite = true;
+    if (cut) {
+        /* What was removed must not come back at a restart. */
+        if (l->fd >= 0 && ftruncate(l->fd, CACHEFILE_HEADER) == 0) l->file_bytes = CACHEFILE_HEADER;
+        l->need_rewrite = true;
+    } else {
+        l->retry_at = l->file_bytes + COMPACT_SLACK;
+    }
     return -1;
 }
+
+int cachelog_rewrite(cachelog *l) { return rewrite(l, true); }
 
 /* Writes the queue to the file (and keeps it for a child's new file). */
 static void append_pending(cachelog *l) {
@@ -338,7 +352,14 @@ cachelog *cachelog_new(const char *path, struct evloop *loop, cachelog_walk_fn w
 int cachelog_start(cachelog *l, bool good, size_t file_bytes, char *err, size_t errlen) {
     l->file_bytes = file_bytes;
     if (good && (l->fd = open(l->path, O_WRONLY | O_APPEND | O_CLOEXEC)) < 0) good = false;
-    if ((!good || file_bytes > 2 * *l->live + COMPACT_SLACK) && cachelog_rewrite(l) < 0) {
+    /* A good file that is mostly dead records is only compacted: when that
+     * fails (a full disk, <file>.tmp not creatable), it is appended to as it
+     * is and compacted again once it has grown by COMPACT_SLACK. */
+    if (good) {
+        if (file_bytes > 2 * *l->live + COMPACT_SLACK) rewrite(l, false);
+        return 0;
+    }
+    if (rewrite(l, true) < 0) {
         snprintf(err, errlen, "cache.file: %s", l->write_error);
         return -1;
     }

@@ -32,17 +32,19 @@ cachelog *cachelog_new(const char *path, struct evloop *loop, cachelog_walk_fn w
                        const size_t *live, char *err, size_t errlen);
 /* Stops a compaction under way, writes what is queued, closes. */
 void cachelog_free(cachelog *l);
-/* After loading: a good file of file_bytes is appended to; otherwise (or
- * when it is mostly dead records) it is rewritten now.  -1 with err when
- * it cannot be written at all. */
+/* After loading: a good file of file_bytes is appended to (compacted
+ * first when it is mostly dead records; if that fails, it is kept as it is
+ * and compaction is tried again later); a file that is not good is
+ * rewritten now.  -1 with err when that cannot be written at all. */
 int cachelog_start(cachelog *l, bool good, size_t file_bytes, char *err, size_t errlen);
 /* Queues one record (its 8-byte head is made here). */
 void cachelog_append(cachelog *l, const unsigned char *body, size_t len);
 /* Writes the queue now; finishes a compaction whose child is done; starts
  * one when due. */
 void cachelog_flush(cachelog *l);
-/* Rewrites the file now, in this process.  -1 when it cannot: the file is
- * then cut to its header, so that nothing removed survives a restart. */
+/* Rewrites the file now, in this process, after a clear.  -1 when it
+ * cannot: the file is then cut to its header, so that nothing removed
+ * survives a restart. */
 int cachelog_rewrite(cachelog *l);
 /* True while a child compacts. */
 bool cachelog_compacting(const cachelog *l);

@@ -14,7 +14,6 @@
 #include "jsonout.h"
 #include "utf8.h"
 
-#define MAX_CONTENT (64u << 20)
 
 static cJSON *object(const cache_answer *a, const char *id, double created, const char *type) {
     cJSON *o = cJSON_CreateObject();
@@ -72,16 +71,17 @@ static bool put_chunk(buf *out, const cache_answer *a, const char *id, double cr
     return ok;
 }
 
-char *cachereply_sse(const cache_answer *a, const char *id, double created, bool include_usage, size_t *len) {
-    buf out = {0};
-    bool ok = put_chunk(&out, a, id, created, include_usage, "assistant", "", 0, NULL);
+int cachereply_sse(buf *out, const cache_answer *a, const char *id, double created, bool include_usage) {
+    bool ok = put_chunk(out, a, id, created, include_usage, "assistant", "", 0, NULL);
+    size_t piece = a->content_len / CACHEREPLY_PIECES + 1;
+    if (piece < CACHEREPLY_PIECE_MIN) piece = CACHEREPLY_PIECE_MIN;
     for (size_t at = 0; ok && at < a->content_len;) {
-        size_t n = a->content_len - at < CACHEREPLY_PIECE_BYTES ? a->content_len - at : CACHEREPLY_PIECE_BYTES;
+        size_t n = a->content_len - at < piece ? a->content_len - at : piece;
         while (at + n < a->content_len && ((unsigned char)a->content[at + n] & 0xC0) == 0x80) n++;
-        ok = put_chunk(&out, a, id, created, include_usage, NULL, a->content + at, n, NULL);
+        ok = put_chunk(out, a, id, created, include_usage, NULL, a->content + at, n, NULL);
         at += n;
     }
-    ok = ok && put_chunk(&out, a, id, created, include_usage, NULL, NULL, 0, a->finish_reason);
+    ok = ok && put_chunk(out, a, id, created, include_usage, NULL, NULL, 0, a->finish_reason);
     if (ok && include_usage) {
         cJSON *o = object(a, id, created, "chat.completion.chunk");
         cJSON_AddArrayToObject(o, "choices");
@@ -89,21 +89,11 @@ char *cachereply_sse(const cache_answer *a, const char *id, double created, bool
         size_t n;
         char *s = jsonout_print(o, "data: ", "\n\n", &n);
         cJSON_Delete(o);
-        ok = s && buf_append(&out, s, n, 0);
+        ok = s && buf_append(out, s, n, 0);
         free(s);
     }
     static const char done[] = "data: [DONE]\n\n";
-    ok = ok && buf_append(&out, done, sizeof done - 1, 0);
-    size_t n;
-    const char *data = buf_data(&out, &n);
-    char *s = ok ? malloc(n + 1) : NULL;
-    if (s) {
-        memcpy(s, data, n);
-        s[n] = 0;
-        *len = n;
-    }
-    buf_free(&out);
-    return s;
+    return ok && buf_append(out, done, sizeof done - 1, 0) ? 0 : -1;
 }
 
 /* True when text holds a CJK ideograph. */
@@ -143,13 +133,23 @@ static void collect_choice(cache_collect *k, const cJSON *choices, const char *p
         return;
     }
     const cJSON *m = get(c, part), *f;
+    /* A backend's JSON is checked only for "choices" being an array: a
+     * message or delta of another shape is not an answer to keep. */
+    if (!cJSON_IsObject(c) || (m && !cJSON_IsObject(m))) {
+        k->unfit = true;
+        return;
+    }
     cJSON_ArrayForEach(f, m) {
+        if (!f->string) {
+            k->unfit = true;
+            continue;
+        }
         if (strcmp(f->string, "role") == 0 || cJSON_IsNull(f) ||
             (strcmp(f->string, "refusal") == 0 && cJSON_IsNull(f)) ||
             (strcmp(f->string, "tool_calls") == 0 && cJSON_GetArraySize(f) == 0))
             continue;
         if (strcmp(f->string, "content") != 0 || !cJSON_IsString(f) ||
-            !buf_append(&k->content, f->valuestring, strlen(f->valuestring), MAX_CONTENT))
+            !buf_append(&k->content, f->valuestring, strlen(f->valuestring), CACHEREPLY_MAX_STORED))
             k->unfit = true;
     }
     const char *fr = cJSON_GetStringValue(get(c, "finish_reason"));

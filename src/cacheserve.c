@@ -8,8 +8,9 @@
  *
  * What is stored.  Only an answer the request's need produced (a cloud
  * answer for a request that needed the cloud: never the device's stand-in,
- * which the cache would later pass off as the cloud's), whole (the stream
- * ended with [DONE] or the body came), plain (one choice of text,
+ * which the cache would later pass off as the cloud's), whole (the body
+ * came, or the stream ended normally: [DONE], or a finish_reason then a
+ * clean close or attempt.c's grace of silence), plain (one choice of text,
  * finish_reason "stop": a cut or tool-calling answer is not replayed), for
  * a request without personal data whose output is not meant to vary. */
 #include "cacheserve.h"
@@ -21,18 +22,22 @@
 #include <string.h>
 
 #include "jsonout.h"
+#include "privacy.h"
 
 void cacheserve_begin(cacheserve_call *cc, cache *const *store, const config *cfg, const chatreq *req, bool pii,
                       const char *client, const router_decision *dec) {
     *cc = (cacheserve_call){.store = store, .cfg = cfg, .dec = dec};
     snprintf(cc->client, sizeof cc->client, "%s", client);
-    if (!*store || cfg->cache.mode == CACHE_OFF) return;
-    /* privacy.mode "off" scans nothing; the cache still must not keep personal data. */
-    if (pii || (cfg->privacy == PRIVACY_OFF && cachekey_has_pii(req->msgs, req->nmessages) != 0)) return;
+    if (!*store || cfg->cache.mode == CACHE_OFF || pii) return;
     char target[96];
     cachekey_target(cfg, dec->needed, dec->needed_backend, target, sizeof target);
-    cc->eligible = cachekey_make(&cfg->cache, req->root, client, target, &cc->key) == CACHEKEY_OK;
-    if (cc->eligible) cc->log = "miss";
+    if (cachekey_make(&cfg->cache, req->root, client, target, &cc->key) != CACHEKEY_OK) return;
+    /* privacy found nothing, but it may scan for less (mode "off", kinds
+     * turned off in privacy.detectors): a stored answer outlives the
+     * request, so the cache looks for every kind in the same texts. */
+    if (privacy_scan_all(cfg, req->root) != 0) return;
+    cc->eligible = true;
+    cc->log = "miss";
 }
 
 static void oom(server_exchange *ex) {
@@ -52,21 +57,23 @@ static void reply(cacheserve_call *cc, const cacheserve_reply *r, const cache_an
     if (cache_header) server_ex_add_header(ex, "X-Tiergate-Cache", cache_header);
     else server_ex_add_header(ex, "X-Tiergate-Degraded", "true");
     size_t n;
-    char *body = r->req->stream ? cachereply_sse(a, r->id, r->created, r->req->include_usage, &n)
-                                : cachereply_json(a, r->id, r->created, &n);
-    if (!body) {
-        oom(ex);
-        return;
-    }
     if (!r->req->stream) {
-        server_ex_reply(ex, 200, "application/json", body, n);
+        char *body = cachereply_json(a, r->id, r->created, &n);
+        if (body) server_ex_reply(ex, 200, "application/json", body, n);
+        else oom(ex);
         return;
     }
-    if (server_ex_stream_begin(ex) == 0) {
-        server_ex_stream_write(ex, body, n);
+    /* Built whole, then queued in one write: the stream is the answer plus
+     * a bounded overhead (cachereply.h), and the answer is bounded
+     * (CACHEREPLY_MAX_STORED), so its memory is too. */
+    buf sse = {0};
+    if (cachereply_sse(&sse, a, r->id, r->created, r->req->include_usage) < 0) oom(ex);
+    else if (server_ex_stream_begin(ex) == 0) {
+        const char *data = buf_data(&sse, &n);
+        server_ex_stream_write(ex, data, n);
         server_ex_stream_end(ex);
     }
-    free(body);
+    buf_free(&sse);
 }
 
 /* Looks k up no older than max_age; counts and answers a find as outcome. */
@@ -114,12 +121,12 @@ static uint32_t tokens32(long long n) { return n <= 0 ? 0 : n > UINT32_MAX ? UIN
 
 void cacheserve_store(cacheserve_call *cc, int backend, const usage *tokens) {
     cache *store = cc->eligible ? *cc->store : NULL;
-    if (!store) return;
+    /* backend < 0: no chunk named one (a stream of empty choices). */
+    if (!store || backend < 0) return;
     const config_backend *b = &cc->cfg->backends[backend];
-    bool needed = cc->dec->needed_backend >= 0 ? backend == cc->dec->needed_backend : b->tier == cc->dec->needed;
     size_t len;
     const char *content = cachecollect_result(&cc->collect, &len);
-    if (!needed || !content) return;
+    if (!router_meets_need(cc->cfg, cc->dec, backend) || !content) return;
     cache_answer a = {
         .client = cc->client, .backend = b->name, .model = b->model, .finish_reason = "stop",
         .content = content, .content_len = len, .tier = b->tier, .created = cache_now(store),
@@ -135,9 +142,18 @@ void cacheserve_end(cacheserve_call *cc, server_exchange *ex) {
 
 void cacheserve_handle_delete(server_exchange *ex, void *ctx) {
     cache *store = *(cache **)ctx;
-    const char *client = server_ex_query(ex, "key");
+    static const char *const known[] = {"key", NULL};
+    const char *client = server_ex_query(ex, "key"), *bad = server_ex_query_unknown(ex, known);
     api_error e;
-    if (client && !*client) {
+    /* A clear the operator did not mean ("?client=alice", "?key" without a
+     * value) must not wipe every client's entries. */
+    if (bad && strcmp(bad, "key") != 0) {
+        api_error_set(&e, 400, "invalid_request_error", "unknown_parameter", bad,
+                      "Unknown query parameter; DELETE /v1/cache takes only key=NAME");
+        server_ex_reply_error(ex, &e);
+        return;
+    }
+    if (bad || (client && !*client)) {
         api_error_set(&e, 400, "invalid_request_error", "invalid_value", "key",
                       "key must name a client key: DELETE /v1/cache?key=NAME");
         server_ex_reply_error(ex, &e);

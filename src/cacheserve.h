@@ -67,8 +67,9 @@ bool cacheserve_degraded(cacheserve_call *cc, const cacheserve_reply *r);
 /* The live answer's chunk or body (after privacy restoration). */
 void cacheserve_chunk(cacheserve_call *cc, const struct cJSON *chunk);
 void cacheserve_response(cacheserve_call *cc, const struct cJSON *body);
-/* The live answer from backend ended whole: stored when the request may
- * use the cache and the backend is what it needed. */
+/* The live answer from backend (-1: no chunk named one) ended whole:
+ * stored when the request may use the cache and the backend is what it
+ * needed. */
 void cacheserve_store(cacheserve_call *cc, int backend, const usage *tokens);
 /* Adds the log field and frees what the call holds. */
 void cacheserve_end(cacheserve_call *cc, server_exchange *ex);

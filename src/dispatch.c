@@ -227,8 +227,7 @@ static bool slot_start(slot *s, size_t cand, dispatch_attempt_kind kind) {
 
 /* Issue 17: true when candidate c is what the request needs. */
 static bool meets_need(const dispatch_job *j, size_t c) {
-    int b = j->dec.candidates[c];
-    return j->dec.needed_backend >= 0 ? b == j->dec.needed_backend : backend_cfg(j, b)->tier == j->dec.needed;
+    return router_meets_need(j->d->cfg, &j->dec, j->dec.candidates[c]);
 }
 
 /* Issue 17: moving from the last candidate that met the need to a smaller

@@ -356,6 +356,27 @@ const char *server_ex_path(const server_exchange *ex) { return ex->path; }
 const char *server_ex_query(const server_exchange *ex, const char *name) {
     return MHD_lookup_connection_value(ex->conn, MHD_GET_ARGUMENT_KIND, name);
 }
+
+typedef struct query_check {
+    const char *const *known;
+    const char *bad;
+} query_check;
+
+static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    (void)kind;
+    query_check *q = cls;
+    bool known = false;
+    for (size_t i = 0; q->known[i] && !known; i++) known = strcmp(key, q->known[i]) == 0;
+    if (known && value) return MHD_YES;
+    q->bad = key;
+    return MHD_NO;
+}
+
+const char *server_ex_query_unknown(const server_exchange *ex, const char *const *known) {
+    query_check q = {known, NULL};
+    MHD_get_connection_values(ex->conn, MHD_GET_ARGUMENT_KIND, check_arg, &q);
+    return q.bad;
+}
 const char *server_ex_request_id(const server_exchange *ex) { return ex->request_id; }
 const char *server_ex_client(const server_exchange *ex) { return ex->client; }
 int server_ex_status(const server_exchange *ex) { return ex->status; }

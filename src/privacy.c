@@ -268,6 +268,15 @@ void privacy_call_free(privacy_call *p) {
 
 privacy_kinds privacy_found(const privacy_call *p) { return p->found; }
 
+int privacy_scan_all(const config *cfg, const cJSON *root) {
+    config all = *cfg;
+    all.pii_kinds = PII_ALL_KINDS;
+    privacy_call p = {.cfg = &all};
+    each_text(get(root, "messages"), &p, scan_one);
+    pii_spans_free(&p.spans);
+    return p.oom ? -1 : p.found != 0;
+}
+
 bool privacy_device_only(const privacy_call *p) { return p->cfg->privacy == PRIVACY_LOCAL && p->found; }
 
 static const char *kind_name(const config *cfg, int bit) {

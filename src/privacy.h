@@ -39,6 +39,12 @@ privacy_call *privacy_call_new(const config *cfg, chatreq *req);
 void privacy_call_free(privacy_call *p);
 
 privacy_kinds privacy_found(const privacy_call *p);
+/* Whether any text the call scans (contents, text parts, tool-call
+ * arguments) of the request body root holds personal data of any
+ * built-in kind, whatever privacy.detectors and privacy.mode say, or of
+ * the operator's patterns: the answer cache's check before it keeps an
+ * answer, which outlives the request.  1, 0, or -1 when out of memory. */
+int privacy_scan_all(const config *cfg, const struct cJSON *root);
 /* True when the request must not leave the device tier. */
 bool privacy_device_only(const privacy_call *p);
 /* The kinds as names, "PHONE,EMAIL" into buf, or as a JSON array. */

@@ -189,11 +189,15 @@ static bool drop_unusable(const config *cfg, const router_backend *view, link_st
 }
 
 /* True when a candidate left is what the request needs (router_decision.needed). */
+bool router_meets_need(const config *cfg, const router_decision *d, int backend)
+{
+    return d->needed_backend >= 0 ? backend == d->needed_backend : cfg->backends[backend].tier == d->needed;
+}
+
 static bool serves_need(const config *cfg, const router_decision *d)
 {
     for (size_t i = 0; i < d->ncandidates; i++)
-        if (d->needed_backend >= 0 ? d->candidates[i] == d->needed_backend
-                                   : cfg->backends[d->candidates[i]].tier == d->needed)
+        if (router_meets_need(cfg, d, d->candidates[i]))
             return true;
     return false;
 }

@@ -68,6 +68,11 @@ typedef struct router_decision {
 int router_decide(const config *cfg, const router_backend *view,
                   const router_input *in, router_decision *out, api_error *err);
 
+/* Whether backend is what d needs: the forced backend when one was, else
+ * a backend of the needed tier (dispatch's fallback, the answer cache's
+ * store and the router's needed_out all ask this). */
+bool router_meets_need(const config *cfg, const router_decision *d, int backend);
+
 /* The tier the score alone asks for, given which tiers are configured. */
 tier_t router_tier_for_score(const config *cfg, double score);
 

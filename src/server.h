@@ -72,6 +72,10 @@ size_t server_cut_all(server *s);
 const char *server_ex_path(const server_exchange *ex);
 /* A query-string argument ("?key=NAME"), decoded; NULL when absent. */
 const char *server_ex_query(const server_exchange *ex, const char *name);
+/* The first query-string argument whose name is not in known (a
+ * NULL-terminated list) or that has no value ("?key"), or NULL when there
+ * is none: an endpoint refuses what it does not understand. */
+const char *server_ex_query_unknown(const server_exchange *ex, const char *const *known);
 /* Case-insensitive request header lookup; NULL when absent. */
 const char *server_ex_header(const server_exchange *ex, const char *name);
 const char *server_ex_body(const server_exchange *ex, size_t *len);

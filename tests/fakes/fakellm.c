@@ -291,7 +291,14 @@ static enum outcome send_event_json(struct chat *s, cJSON *o)
  * client asked for usage. */
 static enum outcome send_delta(struct chat *s, cJSON *delta, const char *finish)
 {
-    cJSON *o = add_choice(chat_object(s, "chat.completion.chunk"), "delta", delta, finish);
+    cJSON *o;
+    if (s->f.empty_choices) {
+        cJSON_Delete(delta);
+        o = chat_object(s, "chat.completion.chunk");
+        cJSON_AddArrayToObject(o, "choices");
+    } else {
+        o = add_choice(chat_object(s, "chat.completion.chunk"), "delta", delta, finish);
+    }
     if (s->include_usage)
         cJSON_AddNullToObject(o, "usage");
     return send_event_json(s, o);
@@ -377,6 +384,12 @@ static enum outcome stream_events(struct chat *s, const size_t *edge, size_t n)
             return client_gone(s->c->fd, WAIT_CAP_MS) ? GONE : CLOSE;
         if (strikes(f->malformed_after, i, n) && (o = send_event(s, "{this is not json")) != DONE)
             return o;
+        if (strikes(f->array_delta_after, i, n)) {
+            cJSON *a = cJSON_CreateArray();
+            cJSON_AddItemToArray(a, cJSON_CreateString("x"));
+            if ((o = send_delta(s, a, NULL)) != DONE)
+                return o;
+        }
         if (strikes(f->error_event_after, i, n))
             return (o = send_event(s, MIDSTREAM_ERROR)) != DONE ? o : end_stream(s);
         if (i == 0) {

@@ -85,6 +85,10 @@
  *   malformed_after N     streaming: after N content chunks send a non-JSON event
  *   error_event_after N   streaming: after N content chunks send an error event
  *                         and end the stream without [DONE]
+ *   array_delta_after N   streaming: after N content chunks send a chunk whose
+ *                         "delta" is an array, ["x"], not an object
+ *   empty_choices         streaming: every chunk's "choices" is [] (the role,
+ *                         content and finish chunks), then [DONE]
  *   no_done, no_finish    omit [DONE]; omit the finish and usage chunks and [DONE]
  *   tool_call             streaming: the answer's pieces are the arguments of one
  *                         tool call ("answer"; id and name in the first delta),
@@ -192,6 +196,8 @@ struct faults {
     int error_code;              /* an error code index; 0: the plain simulated error */
     int delay_headers_ms, delay_first_chunk_ms, chunk_delay_ms, chunks, chunk_bytes;
     int cut_after, stall_after, malformed_after, error_event_after, cut_at_byte;   /* < 0: off */
+    int array_delta_after;       /* < 0: off */
+    bool empty_choices;
     bool no_done, no_finish, no_usage, linger, hang, bad_json, no_space, crlf, keepalive, burst;
     bool usage_first;
     bool tool_call;              /* streaming: the answer as one tool call's arguments */

@@ -21,6 +21,7 @@ static cJSON *mode;                      /* the fault mode, a JSON object */
 
 const struct faults no_faults = {
     .chunks = 5, .cut_after = -1, .stall_after = -1, .malformed_after = -1, .error_event_after = -1,
+    .array_delta_after = -1,
     .cut_at_byte = -1,
 };
 
@@ -65,6 +66,8 @@ static const struct fault_key {
     FAULT(stall_after, F_INT, -1, 1000000),
     FAULT(malformed_after, F_INT, -1, 1000000),
     FAULT(error_event_after, F_INT, -1, 1000000),
+    FAULT(array_delta_after, F_INT, -1, 1000000),
+    FAULT(empty_choices, F_BOOL, 0, 1),
     FAULT(no_done, F_BOOL, 0, 1),
     FAULT(no_finish, F_BOOL, 0, 1),
     FAULT(no_usage, F_BOOL, 0, 1),

@@ -1,7 +1,10 @@
 // The answer cache and the degraded reply (issue 17), through the official
 // `openai` npm package and raw HTTP: stale-if-error when the cloud is down,
 // "always" with a TTL, streaming replay byte-exact, client keys isolated, a
-// request with personal data never stored (the file searched for it),
+// request with personal data never stored (the file searched for it; a kind
+// privacy.detectors turned off, tool-call arguments with privacy off), odd
+// backend chunks survived and not stored, a stale cloud answer over budget
+// when the device fails too,
 // entries kept across a restart, a damaged file set aside, the admin
 // DELETE /v1/cache, the degraded reply in Chinese and English, metrics and
 // the request log's "cache" field, and a reload that turns the cache on.
@@ -213,6 +216,24 @@ describe('answer cache', () => {
     await gw.stop();
   });
 
+  it('odd backend chunks (a delta that is no object, only empty choices): the gateway survives, nothing is stored', async () => {
+    for (const mode of [{ array_delta_after: 1 }, { empty_choices: true }]) {
+      const cloud = await startFake({ model: 'big-model', label: 'cloud' });
+      const gw = await startGateway(config({ cloudUrl: cloud.url, cache: { mode: 'always' } }));
+      await cloud.setMode(mode);
+      const odd = await sse(gw.base, body(Q1, { stream: true }));
+      assert.equal(odd.status, 200, JSON.stringify(mode));
+      assert.notEqual((await logLine(gw, odd.headers['x-request-id'])).cache, 'store');
+      await cloud.setMode({});
+      const next = await chat(gw.base, body(Q1));
+      assert.equal(next.status, 200, 'the gateway is still up');
+      assert.equal(next.headers['x-tiergate-cache'], undefined, 'the odd answer was not stored');
+      assert.equal(next.json.choices[0].message.content, cloud.answer(Q1));
+      await gw.stop();
+      await cloud.stop();
+    }
+  });
+
   it('two client keys never see each other\'s answers; DELETE /v1/cache?key= clears one', async () => {
     const cloud = await startFake({ model: 'big-model', label: 'cloud' });
     const gw = await startGateway(config({ cloudUrl: cloud.url, cache: { mode: 'always' },
@@ -234,6 +255,13 @@ describe('answer cache', () => {
     const forbidden = await del('/v1/cache', KEY_A);
     assert.equal(forbidden.status, 403);
     assert.equal(forbidden.json.error.code, 'permission_denied');
+    // What it does not understand clears nothing: a 400 naming the parameter.
+    for (const [q, param] of [['?key', 'key'], ['?client=kiosk-a', 'client'], ['?key=kiosk-a&all=1', 'all']]) {
+      const bad = await del(`/v1/cache${q}`, ADMIN);
+      assertErrorResponse(bad, 400);
+      assert.equal(bad.json.error.param, param, q);
+    }
+    assert.equal(await metric(gw, 'tiergate_cache_entries'), 2, 'nothing was cleared');
     const one = await del('/v1/cache?key=kiosk-a', ADMIN);
     assert.equal(one.status, 200, one.text);
     assert.deepEqual(one.json, { deleted: true, key: 'kiosk-a', entries: 1 });
@@ -280,6 +308,70 @@ describe('answer cache', () => {
       assert.ok(!gw.stderrText().includes(phone), `${mode}: nor in the log`);
       await cloud.stop();
     }
+  });
+
+  it('personal data privacy lets through is not stored either: a kind switched off, tool-call arguments', async () => {
+    const phone = '13812345678';
+    const cases = [
+      // redact with PHONE off: privacy finds nothing and sends the number on; the cache still looks.
+      { privacy: { mode: 'redact', detectors: { PHONE: false } },
+        messages: [{ role: 'user', content: `Call me back on ${phone} about the left luggage` }] },
+      // off: the number only in an assistant's tool-call arguments.
+      { privacy: { mode: 'off' },
+        messages: [
+          { role: 'user', content: 'Ring the station office for me' },
+          { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function',
+            function: { name: 'dial', arguments: JSON.stringify({ number: phone }) } }] },
+          { role: 'tool', tool_call_id: 'call_1', content: 'ringing' },
+          { role: 'user', content: 'Thanks, and where is the left-luggage office?' }] },
+    ];
+    for (const { privacy, messages } of cases) {
+      const cloud = await startFake({ model: 'big-model', label: 'cloud' });
+      const gw = await startGateway(config({ cloudUrl: cloud.url, cache: { mode: 'always' }, extra: { privacy } }));
+      for (let i = 0; i < 2; i++) {
+        const res = await chat(gw.base, { model: 'cloud', temperature: 0, messages });
+        assert.equal(res.status, 200, `${privacy.mode}: ${res.text}`);
+        assert.equal(res.headers['x-tiergate-cache'], undefined, `${privacy.mode}: never served from the cache`);
+        assert.equal((await logLine(gw, res.headers['x-request-id'])).cache, undefined, privacy.mode);
+      }
+      await chat(gw.base, body(Q1));   // a plain one is stored, so the file is not empty
+      await gw.stop();
+      const file = fs.readFileSync(cachePath(gw));
+      assert.ok(file.includes(Buffer.from(cloud.answer(Q1))), `${privacy.mode}: the plain answer is in the file`);
+      assert.ok(!file.includes(Buffer.from(phone)), `${privacy.mode}: the phone number is not in the file`);
+      await cloud.stop();
+    }
+  });
+
+  it('over budget: the device answers live; when it fails too, a stored cloud answer (free) stands in', async () => {
+    const cloud = await startFake({ model: 'big-model', label: 'cloud' });
+    const dev = await startFake({ model: 'qwen-small', label: 'device' });
+    const dir = tmpDir();
+    const noon = Math.round((12 - new Date().getUTCHours() - new Date().getUTCMinutes() / 60) * 60);
+    const cfg = config({ cloudUrl: cloud.url, deviceUrl: dev.url, extra: {
+      budget: { daily: 1, state_file: path.join(dir, 'budget.state'), utc_offset_minutes: noon } } });
+    cfg.backends[1].price = { input_per_mtok: 100000, output_per_mtok: 100000 };
+    const gw = await startGateway(cfg);
+    const first = await chat(gw.base, body(Q1));
+    assert.equal(first.headers['x-tiergate-tier'], 'cloud');
+    assert.equal((await logLine(gw, first.headers['x-request-id'])).cache, 'store');
+    // The budget moved the cloud away; the device is reachable and answers: its reason stands.
+    const moved = await chat(gw.base, body(Q1));
+    assert.equal(moved.status, 200, moved.text);
+    assert.equal(moved.headers['x-tiergate-reason'], 'budget');
+    assert.equal(moved.headers['x-tiergate-cache'], undefined);
+    assert.equal(moved.json.choices[0].message.content, dev.answer(Q1));
+    // The device fails too: the stored cloud answer costs nothing, and beats a 503.
+    await dev.stop();
+    for (let i = 0; i < 2; i++) {   // twice: the device found down in dispatch, then (maybe) by its circuit
+      const res = await chat(gw.base, body(Q1));
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.headers['x-tiergate-cache'], 'stale');
+      assert.equal(res.json.choices[0].message.content, cloud.answer(Q1));
+    }
+    assert.equal((await cloud.requests()).length, 1, 'the cloud was not asked again');
+    await gw.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('entries survive a restart; a damaged file is set aside and the trusted part kept', async () => {

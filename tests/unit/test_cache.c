@@ -24,12 +24,14 @@
 #include "testlib.h"
 
 static char dir[64], path[128];
-/* The test's clock, set by the store after it loaded with the wall clock. */
+/* The test's clock, set on the store after it loaded with the wall clock. */
 static int64_t now_s;
 
 static int64_t test_clock(void) { return now_s; }
 
+/* Each case starts at the wall clock, which loading uses. */
 static void fresh_dir(void) {
+    now_s = (int64_t)time(NULL);
     tl_make_dir(dir, sizeof dir, "cache");
     snprintf(path, sizeof path, "%s/answers.cache", dir);
 }
@@ -365,6 +367,68 @@ static void test_full_disk(void) {
     tl_remove_dir(dir);
 }
 
+/* A good file that is mostly dead records is compacted at start; when that
+ * fails (here <file>.tmp is a directory), the file is kept as it is and
+ * the store opens with its entries. */
+static void test_failed_start_compaction(void) {
+    fresh_dir();
+    cache *c = open_cache(1 << 22);
+    CHECK(c != NULL && put(c, 1, "k", 200000) == 0);
+    cache_free(c);
+    size_t len;
+    unsigned char *one = slurp(&len), *big = malloc(CACHEFILE_HEADER + 8 * (len - CACHEFILE_HEADER));
+    CHECK(one != NULL && big != NULL);
+    memcpy(big, one, CACHEFILE_HEADER);
+    size_t blen = CACHEFILE_HEADER;
+    for (int i = 0; i < 8; i++, blen += len - CACHEFILE_HEADER)   /* the last record of a key wins */
+        memcpy(big + blen, one + CACHEFILE_HEADER, len - CACHEFILE_HEADER);
+    spit(big, blen);
+    char tmp[160];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    CHECK_INT(mkdir(tmp, 0700), 0);
+    c = open_cache(1 << 22);
+    CHECK(c != NULL);
+    if (c) {
+        CHECK(has(c, 1));
+        CHECK_INT(cache_get_stats(c).entries, 1);
+        CHECK_INT(file_size(), (long)blen);
+        CHECK_INT(put(c, 2, "k", 10), 0);   /* and appended to */
+        cache_free(c);
+    }
+    CHECK_INT(count_files("answers.cache.corrupt-"), 0);
+    CHECK_INT(rmdir(tmp), 0);
+    c = open_cache(1 << 22);
+    CHECK(c != NULL && has(c, 1) && has(c, 2));
+    CHECK(file_size() < (long)blen);          /* compacted now that it can be */
+    cache_free(c);
+    free(one);
+    free(big);
+    tl_remove_dir(dir);
+}
+
+/* An entry made ahead of the clock (it stepped back) is expired, not fresh
+ * forever: in a lookup and at load. */
+static void test_future(void) {
+    fresh_dir();
+    cache *c = open_cache(1 << 20);
+    CHECK(c != NULL);
+    int64_t now = now_s;
+    now_s = now + 3600;
+    CHECK_INT(put(c, 1, "k", 0), 0);
+    now_s = now + 3600 - 60;                  /* within the slack */
+    CHECK(has(c, 1));
+    now_s = now;
+    CHECK(!has(c, 1));
+    CHECK_INT(put(c, 2, "k", 0), 0);
+    cache_free(c);
+    c = open_cache(1 << 20);                  /* loads with the wall clock, an hour behind entry 1 */
+    CHECK(c != NULL);
+    CHECK_INT(cache_get_stats(c).entries, 1);
+    CHECK(has(c, 2));
+    cache_free(c);
+    tl_remove_dir(dir);
+}
+
 int main(void) {
     now_s = (int64_t)time(NULL);
     test_memory();
@@ -373,5 +437,7 @@ int main(void) {
     test_clear_and_persist();
     test_damage();
     test_full_disk();
+    test_failed_start_compaction();
+    test_future();
     TEST_MAIN_END();
 }

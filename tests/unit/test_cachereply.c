@@ -61,7 +61,7 @@ static char *check_stream(const char *s, bool usage) {
                 const char *t = cJSON_GetStringValue(cJSON_GetObjectItem(d, "content"));
                 if (t) {
                     CHECK_INT(utf8_invalid_offset(t, strlen(t)), strlen(t));
-                    CHECK(strlen(t) <= CACHEREPLY_PIECE_BYTES + 3);
+                    CHECK(strlen(t) <= CACHEREPLY_PIECE_MIN + 3);
                     buf_append(&joined, t, strlen(t), 0);
                 }
                 finishes += cJSON_IsString(cJSON_GetObjectItem(cJSON_GetArrayItem(ch, 0), "finish_reason"));
@@ -80,16 +80,55 @@ static char *check_stream(const char *s, bool usage) {
     return out;
 }
 
+/* The stream of a (NUL-terminated, malloc'd). */
+static char *sse_of(const cache_answer *a, bool usage, size_t *n) {
+    buf out = {0};
+    CHECK_INT(cachereply_sse(&out, a, "chatcmpl-x", 1234, usage), 0);
+    const char *d = buf_data(&out, n);
+    char *s = strndup(d, *n);
+    buf_free(&out);
+    return s;
+}
+
 static void test_sse(void) {
     for (int usage = 0; usage < 2; usage++) {
         size_t n;
-        char *s = cachereply_sse(&answer, "chatcmpl-x", 1234, usage, &n);
+        char *s = sse_of(&answer, usage, &n);
         CHECK(s && n == strlen(s));
         char *joined = check_stream(s, usage);
         CHECK_STR(joined, text);
         free(joined);
         free(s);
     }
+}
+
+/* A long answer: pieces grow with it, so the stream stays the answer plus
+ * a bounded overhead (it was 16-byte pieces, 13 times the answer). */
+static void test_sse_long(void) {
+    size_t len = CACHEREPLY_MAX_STORED, n;
+    char *big = malloc(len + 1);
+    for (size_t i = 0; i < len; i++) big[i] = (char)('a' + i % 26);
+    memcpy(big + 1000, "✓", 3);
+    big[len] = 0;
+    cache_answer a = answer;
+    a.content = big;
+    a.content_len = len;
+    char *s = sse_of(&a, true, &n);
+    CHECK(n < len + (CACHEREPLY_PIECES + 4) * 300);
+    int events = 0;
+    for (const char *p = s; (p = strstr(p, "data: ")); p += 6) events++;
+    CHECK(events <= CACHEREPLY_PIECES + 5);
+    CHECK(events > CACHEREPLY_PIECES / 2);
+    buf joined = {0};
+    for (const char *p = s; (p = strstr(p, "\"content\":\"")); p += 11) {
+        const char *e = strchr(p + 11, '"');
+        buf_append(&joined, p + 11, (size_t)(e - p - 11), 0);
+    }
+    size_t jn;
+    CHECK(strlen(big) == len && memcmp(buf_data(&joined, &jn), big, len) == 0 && jn == len);
+    buf_free(&joined);
+    free(s);
+    free(big);
 }
 
 static void test_degraded(void) {
@@ -144,12 +183,36 @@ static void test_collect(void) {
     CHECK(collected("[{\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}]", true, &n) == NULL);
     CHECK(collected("[{\"choices\":[{\"delta\":{\"content\":\"a\"}}]},{\"choices\":[{\"index\":1,\"delta\":"
                     "{\"content\":\"b\"},\"finish_reason\":\"stop\"}]}]", true, &n) == NULL);
+    /* A delta or message that is not an object (a backend's bug): not
+     * stored, and no crash on its members' missing names. */
+    CHECK(collected("[{\"choices\":[{\"delta\":[\"x\"]}]},{\"choices\":[{\"delta\":{\"content\":\"a\"},"
+                    "\"finish_reason\":\"stop\"}]}]", true, &n) == NULL);
+    CHECK(collected("{\"choices\":[{\"message\":[\"x\"],\"finish_reason\":\"stop\"}]}", false, &n) == NULL);
+    CHECK(collected("{\"choices\":[[\"x\"]]}", false, &n) == NULL);
+    CHECK(collected("{\"choices\":[{\"message\":\"hi\",\"finish_reason\":\"stop\"}]}", false, &n) == NULL);
+    /* Longer than CACHEREPLY_MAX_STORED: not stored. */
+    static cache_collect k;
+    char *piece = malloc(CACHEREPLY_MAX_STORED / 2 + 2);
+    memset(piece, 'a', CACHEREPLY_MAX_STORED / 2 + 1);
+    piece[CACHEREPLY_MAX_STORED / 2 + 1] = 0;
+    cJSON *chunk = cJSON_CreateObject(), *ch = cJSON_CreateObject(), *d = cJSON_AddObjectToObject(ch, "delta");
+    cJSON_AddStringToObject(d, "content", piece);
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(chunk, "choices"), ch);
+    cachecollect_chunk(&k, chunk);
+    CHECK(!k.unfit);
+    cJSON_AddStringToObject(ch, "finish_reason", "stop");
+    cachecollect_chunk(&k, chunk);
+    CHECK(cachecollect_result(&k, &n) == NULL);
+    cachecollect_free(&k);
+    cJSON_Delete(chunk);
+    free(piece);
     collected("[]", true, &n);
 }
 
 int main(void) {
     test_json();
     test_sse();
+    test_sse_long();
     test_degraded();
     test_collect();
     TEST_MAIN_END();

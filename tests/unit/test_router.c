@@ -374,12 +374,16 @@ static void test_needed(void)
     CHECK_INT(decide(&f, "auto", NULL, 0.1, &d, &e), 0);
     CHECK_INT(d.needed, TIER_DEVICE);
     CHECK(!d.needed_out);
+    CHECK(router_meets_need(&f.cfg, &d, config_backend_index(&f.cfg, "d2")));   /* any of the tier */
+    CHECK(!router_meets_need(&f.cfg, &d, config_backend_index(&f.cfg, "c1")));
     /* A forced backend is the need, not its tier. */
     setup(&f, THREE_TIERS);
     set_down(&f, "c2");
     CHECK_INT(decide(&f, "c2", NULL, 0.1, &d, &e), 0);
     CHECK_INT(d.needed_backend, config_backend_index(&f.cfg, "c2"));
     CHECK(d.needed_out);
+    CHECK(router_meets_need(&f.cfg, &d, config_backend_index(&f.cfg, "c2")));
+    CHECK(!router_meets_need(&f.cfg, &d, config_backend_index(&f.cfg, "c1")));
     CHECK_INT(decide(&f, "c1", NULL, 0.1, &d, &e), 0);
     CHECK(!d.needed_out);
     /* Slow, not unreachable. */
