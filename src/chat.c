@@ -91,6 +91,7 @@ typedef struct chat_call {
     double created;
     int backend;                 /* the one answering, once its answer or a chunk came; -1 */
     bool stream_started, role_sent, decided;
+    bool close_tools;            /* issue 15: the stream broke after whole tool calls */
     metrics *m;
     int route_backend;           /* X-Tiergate-Backend, or -1 for "none" */
     const char *route_reason;    /* X-Tiergate-Reason (static) */
@@ -340,6 +341,32 @@ static void on_chunk(void *ud, int backend, const char *reason, cJSON *chunk) {
     write_event(call, chunk);
 }
 
+/* The end of a turn whose stream broke after whole tool calls: the finish
+ * chunk, and the usage chunk when the client asked for it (estimated: the
+ * backend's never came). */
+static void close_tool_turn(chat_call *call) {
+    cJSON *fin = cJSON_CreateObject(), *choice = cJSON_CreateObject();
+    cJSON_AddNumberToObject(choice, "index", 0);
+    cJSON_AddItemToObject(choice, "delta", cJSON_CreateObject());
+    cJSON_AddStringToObject(choice, "finish_reason", "tool_calls");
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(fin, "choices"), choice);
+    stamp(call, fin, "chat.completion.chunk", call->backend);
+    write_event(call, fin);
+    cJSON_Delete(fin);
+    if (!call->req.include_usage) return;
+    usage u = usage_meter_result(&call->meter, call->req.msgs, call->req.nmessages);
+    cJSON *chunk = cJSON_CreateObject(), *o = cJSON_CreateObject();
+    cJSON_AddArrayToObject(chunk, "choices");
+    cJSON_AddNumberToObject(o, "prompt_tokens", (double)u.input_tokens);
+    cJSON_AddNumberToObject(o, "completion_tokens", (double)u.output_tokens);
+    cJSON_AddNumberToObject(o, "total_tokens", (double)(u.input_tokens + u.output_tokens));
+    cJSON_AddItemToObject(chunk, "usage", o);
+    chatcont_usage(&call->cont, chunk);
+    stamp(call, chunk, "chat.completion.chunk", call->backend);
+    write_event(call, chunk);
+    cJSON_Delete(chunk);
+}
+
 static void on_stream_end(void *ud) {
     chat_call *call = ud;
     static const char done[] = "data: [DONE]\n\n";
@@ -351,6 +378,7 @@ static void on_stream_end(void *ud) {
         write_event(call, rest);
         cJSON_Delete(rest);
     }
+    if (call->close_tools) close_tool_turn(call);
     server_ex_stream_write(call->ex, done, sizeof done - 1);
     server_ex_stream_end(call->ex);
     store_answer(call);
@@ -418,8 +446,16 @@ static void on_malformed(void *ud, int backend, int n) {
     metrics_malformed(call->m, slot_of(call, backend), n);
 }
 
-static const dispatch_sink chat_sink = {on_response,  on_chunk,     on_stream_end, on_error,    on_attempt,
-                                        on_need_lost, on_continue, on_continued,  on_malformed};
+/* A stream that broke after whole tool calls: on_stream_end writes the
+ * finish the backend never sent. */
+static bool on_whole_turn(void *ud) {
+    chat_call *call = ud;
+    call->close_tools = chatcont_whole_turn(&call->cont);
+    return call->close_tools;
+}
+
+static const dispatch_sink chat_sink = {on_response,  on_chunk,    on_stream_end, on_error,     on_attempt,
+                                        on_need_lost, on_continue, on_continued,  on_malformed, on_whole_turn};
 
 /* ---- accounting, when the exchange closes ---- */
 

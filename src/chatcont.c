@@ -21,16 +21,54 @@
 
 static const cJSON *get(const cJSON *o, const char *key) { return cJSON_GetObjectItemCaseSensitive(o, key); }
 
+/* The tool-call deltas of one chunk: each call's name and arguments. */
+static void note_calls(chatcont *cc, const cJSON *calls) {
+    const cJSON *tc;
+    cJSON_ArrayForEach(tc, calls) {
+        const cJSON *idx = get(tc, "index"), *fn = get(tc, "function");
+        int i = cJSON_IsNumber(idx) ? idx->valueint : -1;
+        if (i < 0 || i >= CHATCONT_MAX_CALLS) {
+            cc->unclosable = true;
+            continue;
+        }
+        if (i >= cc->ncalls) cc->ncalls = i + 1;
+        const char *name = cJSON_GetStringValue(get(fn, "name"));
+        if (name && *name) cc->named[i] = true;
+        const char *a = cJSON_GetStringValue(get(fn, "arguments"));
+        if (a && *a && !buf_append(&cc->args[i], a, strlen(a), 0)) cc->unclosable = true;   /* out of memory */
+    }
+}
+
 void chatcont_chunk(chatcont *cc, const cJSON *chunk) {
     const cJSON *c;
     cc->folded = false;
     cJSON_ArrayForEach(c, get(chunk, "choices")) {
-        const cJSON *idx = get(c, "index"), *delta = get(c, "delta");
-        if (cJSON_IsNumber(idx) && idx->valueint != 0) cc->not_text = true;
-        if (get(delta, "tool_calls")) cc->not_text = true;
+        const cJSON *idx = get(c, "index"), *delta = get(c, "delta"), *calls = get(delta, "tool_calls");
+        if (cJSON_IsNumber(idx) && idx->valueint != 0) cc->not_text = cc->unclosable = true;
+        if (calls) {
+            cc->not_text = true;
+            note_calls(cc, calls);
+        }
         const char *t = cJSON_GetStringValue(get(delta, "content"));
+        if (t && *t && cc->ncalls > 0) cc->unclosable = true;
         if (t && *t && !buf_append(&cc->sent, t, strlen(t), 0)) cc->not_text = true;   /* out of memory */
     }
+}
+
+bool chatcont_whole_turn(const chatcont *cc) {
+    if (cc->unclosable || cc->ncalls == 0) return false;
+    for (int i = 0; i < cc->ncalls; i++) {
+        size_t n;
+        const char *a = buf_data(&cc->args[i], &n);
+        const char *end = a;
+        cJSON *o = cc->named[i] && a ? cJSON_ParseWithLengthOpts(a, n, &end, false) : NULL;
+        bool whole = cJSON_IsObject(o);
+        cJSON_Delete(o);
+        for (; whole && end < a + n; end++)   /* nothing but white space after it */
+            whole = *end == ' ' || *end == '\t' || *end == '\r' || *end == '\n';
+        if (!whole) return false;
+    }
+    return true;
 }
 
 static size_t chars(const char *s, size_t n) {
@@ -69,7 +107,7 @@ void chatcont_outcome(chatcont *cc, metrics *m, int from, int to, const char *to
     if (!cc->why[0]) snprintf(cc->why, sizeof cc->why, "%s", why);
     cc->outcome = outcome;
     if (strcmp(outcome, "completed") != 0) cc->errors = true;
-    if (strcmp(outcome, "unavailable") == 0) return;
+    if (strcmp(outcome, "unavailable") == 0 || strcmp(outcome, "closed") == 0) return;   /* no backend took it */
     cc->hops++;
     snprintf(cc->by, sizeof cc->by, "%s", to_name);
 }
@@ -107,6 +145,7 @@ bool chatcont_storable(const chatcont *cc) { return !cc->errors; }
 
 void chatcont_free(chatcont *cc) {
     buf_free(&cc->sent);
+    for (int i = 0; i < CHATCONT_MAX_CALLS; i++) buf_free(&cc->args[i]);
     free(cc->prefix);
     cc->prefix = NULL;
 }

@@ -25,9 +25,16 @@
 
 struct cJSON;
 
+/* Tool calls of one answer that a broken stream can still close. */
+#define CHATCONT_MAX_CALLS 8
+
 typedef struct chatcont {
     buf sent;                    /* choice 0's text as the client received it */
     bool not_text;               /* a tool call or a second choice was relayed */
+    bool unclosable;             /* a second choice, text after a tool call, too many calls */
+    int ncalls;                  /* tool calls relayed: indexes 0 .. ncalls-1 */
+    bool named[CHATCONT_MAX_CALLS];
+    buf args[CHATCONT_MAX_CALLS];   /* each call's arguments as relayed */
     char *prefix;                /* the last text given to dispatch (owned) */
     usage prior;                 /* the tokens of the attempts before the current one */
     bool folded;                 /* the current attempt is in prior already (no chunk since) */
@@ -43,6 +50,13 @@ typedef struct chatcont {
 
 /* A relayed chunk, as written to the client (after the restore). */
 void chatcont_chunk(chatcont *cc, const struct cJSON *chunk);
+
+/* dispatch_sink.on_whole_turn: whether the answer relayed so far is a
+ * whole turn although its stream broke: one choice of tool calls only,
+ * each named and with arguments that are a complete JSON object (an
+ * object is complete only at its closing brace, so a cut inside one is
+ * never taken for a whole call). */
+bool chatcont_whole_turn(const chatcont *cc);
 
 /* dispatch_sink.on_continue: the prefix for backend to (NULL when the
  * answer cannot be continued as text, or out of memory; DISPATCH_CONT_SKIP

@@ -408,6 +408,12 @@ static void slot_judge(slot *s, const attempt_result *r) {
             j->cont_next = s->cand + 1;
         }
         j->cont_from = s->backend;
+        if (j->sink->on_whole_turn && j->sink->on_whole_turn(j->ud)) {
+            continued(j, -1, "closed");
+            finish(j);
+            j->sink->on_stream_end(j->ud);
+            return;
+        }
         if (!continue_stream(s)) end_broken(s, again);
         return;
     }

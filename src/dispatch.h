@@ -83,11 +83,17 @@ typedef struct dispatch_sink {
      * "completed", "broken" (it broke in turn), "refused" (a 4xx, or it
      * started over) or "failed" (any other failure before its first
      * byte); `to` is -1 with outcome "unavailable" when no candidate could
-     * continue.  why is the failure that called for it. */
+     * continue, or "closed" when on_whole_turn ended the turn.  why is the
+     * failure that called for it. */
     void (*on_continued)(void *ud, int from, int to, const char *outcome, const char *why);
     /* Optional (issue 15).  An attempt on backend skipped n malformed
      * events in its stream (n > 0), reported when it ends. */
     void (*on_malformed)(void *ud, int backend, int n);
+    /* Optional (issue 15).  A stream broke: true when what the client has
+     * is a whole turn all the same (complete tool calls, which no backend
+     * continues as text), and the job ends as an answer whose stream
+     * on_stream_end closes; the continuation's outcome is "closed". */
+    bool (*on_whole_turn)(void *ud);
 } dispatch_sink;
 
 /* on_continue's "not this candidate": compared by address, never read. */

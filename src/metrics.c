@@ -41,7 +41,7 @@ static const int statuses[] = {200, 400, 401, 403, 404, 405, 408, 413, 422, 429,
 static const char *const attempt_kinds[DISPATCH_ATTEMPT_KINDS] = {"first", "retry", "fallback", "hedge",
                                                                           "continuation"};
 /* Issue 15: how a continuation went (dispatch_sink.on_continued). */
-static const char *const cont_outcomes[] = {"completed", "broken", "refused", "failed", "unavailable"};
+static const char *const cont_outcomes[] = {"completed", "broken", "refused", "failed", "unavailable", "closed"};
 #define NCONT (sizeof cont_outcomes / sizeof *cont_outcomes)
 
 /* Upper bounds in microseconds. */
@@ -297,7 +297,8 @@ static void render_backends(out *o, const metrics *m) {
     head(o, "tiergate_continuations_total", "counter",
          "Streams that broke after their first byte and were continued from the backend that broke (from) "
          "on another (to; \"none\" when none could), by outcome: completed, broken (it broke in turn), "
-         "refused (a 4xx, or it started over), failed (before its first byte), unavailable.");
+         "refused (a 4xx, or it started over), failed (before its first byte), unavailable, closed (it broke "
+         "after whole tool calls and the gateway ended the turn).");
     for (size_t f = 0; f < METRICS_MAX_BACKENDS && m->slots[f].name; f++)
         for (size_t t = 0; t < METRICS_MAX_BACKENDS && m->slots[t].name; t++)
             for (size_t k = 0; k < NCONT; k++) {

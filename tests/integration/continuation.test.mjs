@@ -190,6 +190,22 @@ describe('continuation through the openai SDK', () => {
     assert.match(r.error.message, /backend bigcloud failed mid-stream.*cannot be continued as text/);
     assert.equal((await device.requests()).length, 0, 'a tool call was continued as text');
     assert.equal(r.text, '');
+    // the whole tool call, then cut before its finish_reason: a whole turn,
+    // which the gateway ends (finish_reason tool_calls, usage, [DONE]) and
+    // does not continue
+    const ARGS = '{"destination":"Hauptbahnhof","via":["charger 3"],"avoid_tolls":true}';
+    await cloud.setMode({ tool_call: true, reply: ARGS, chunks: 5, cut_after: 5 });
+    const closed = await streamed(gw, user(TEXT), { usage: true });
+    assert.equal(closed.error, null, closed.error && closed.error.message);
+    const closedArgs = closed.chunks.map((c) => c.choices[0]?.delta?.tool_calls?.[0]?.function?.arguments ?? '').join('');
+    assert.equal(closedArgs, ARGS);
+    assert.deepEqual(JSON.parse(closedArgs).via, ['charger 3']);
+    const fin = closed.chunks.filter((c) => c.choices[0]?.finish_reason);
+    assert.equal(fin.length, 1);
+    assert.equal(fin[0].choices[0].finish_reason, 'tool_calls');
+    assert.ok(closed.chunks.at(-1).usage.completion_tokens > 0, 'no usage chunk');
+    assert.equal((await device.requests()).length, 0, 'a whole tool call was sent to be continued');
+    assert.match(await metricsText(gw), /tiergate_continuations_total\{from="bigcloud",to="none",outcome="closed"\} 1/);
     // the same tool call, whole (its finish_reason came), then cut: complete
     await cloud.setMode({ tool_call: true, no_done: true });
     const whole = await streamed(gw, user(TEXT));

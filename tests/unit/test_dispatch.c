@@ -184,11 +184,19 @@ static void on_malformed(void *ud, int backend, int n) {
     note("malformed %s %d; ", cfg->backends[backend].name, n);
 }
 
+static bool whole_turn;            /* on_whole_turn's answer */
+
+static bool on_whole_turn(void *ud) {
+    (void)ud;
+    if (whole_turn) note("whole turn; ");
+    return whole_turn;
+}
+
 static const dispatch_sink sink = {on_response, on_chunk,     on_stream_end, on_error,    on_attempt,
-                                   NULL,        on_continue, on_continued,  on_malformed};
+                                   NULL,        on_continue, on_continued,  on_malformed, on_whole_turn};
 /* Issue 17's and 15's callbacks left out: what a sink without them gets. */
 static const dispatch_sink plain_sink = {on_response, on_chunk, on_stream_end, on_error, on_attempt,
-                                         NULL,        NULL,     NULL,          NULL};
+                                         NULL,        NULL,     NULL,          NULL,     NULL};
 
 /* ---- the fixture ---- */
 
@@ -237,6 +245,7 @@ static void reset(void) {
     seen[0] = client_text[0] = last_error[0] = '\0';
     not_text = false;
     not_to = -1;
+    whole_turn = false;
     for (size_t i = 0; i < cfg->nbackends; i++) cfg->backends[i].continuation = CONTINUATION_NONE;
     dispatch_free(disp);
     backends_free(health);
@@ -808,6 +817,19 @@ static void continuation_passed_over(void) {
     dispatch_job_free(j);
 }
 
+/* A stream that broke after whole tool calls is a whole turn: it ends as
+ * an answer, with no continuation asked for and no error. */
+static void whole_turn_closed(void) {
+    dispatch_job *j = big_sent_x(10000);
+    not_text = true;
+    whole_turn = true;
+    done(0, UPSTREAM_ERR_CUT, "lost");
+    CHECK_INT(nxfers, 1);
+    CHECK(strstr(seen, "whole turn; continued big>none closed; end; ") != NULL);
+    CHECK(strstr(seen, "error") == NULL);
+    dispatch_job_free(j);
+}
+
 /* A malformed event amid a stream is skipped: the answer goes on. */
 static void malformed_event_skipped(void) {
     reset();
@@ -975,6 +997,7 @@ int main(void) {
     continuation_refused();
     continuation_impossible();
     continuation_passed_over();
+    whole_turn_closed();
     malformed_event_skipped();
     out_of_memory();
     backpressure();
