@@ -39,6 +39,8 @@
 
 #define ON(kinds, k) ((kinds) >> (k) & 1u)
 #define ADDRESS_BACK 24      /* characters an address may extend back over */
+#define CAP_WORD_BYTES 64    /* longest capitalised word (name or street) */
+#define CAP_WORD_PARTS 4     /* "Marie-Anne-Sophie": parts joined by '-' or '\'' */
 
 static bool found_until(pii_hit *h, size_t off, size_t end, pii_kind k) {
     *h = (pii_hit){off, end - off, k};
@@ -250,15 +252,20 @@ static size_t latin_lower(const pii_text *t, size_t p) {
 }
 
 /* A capitalised word at p (Anna, Müller, O'Brien, Jean-Luc; with single
- * set, also a single capital letter): its length, or 0. */
+ * set, also a single capital letter): its length, or 0.  It is tried at
+ * every capital of a chain ("A-B-C-…"), so it reads at most CAP_WORD_BYTES
+ * and CAP_WORD_PARTS parts, and anything longer is no name: unbounded, a
+ * megabyte of "A-" made the scan quadratic (minutes on the event loop). */
 static size_t cap_word(const pii_text *t, size_t p, bool single) {
     if (!latin_upper(t, p) || (p > 0 && pt_alnum(t->s[p - 1]))) return 0;
-    size_t q = p + (pt_at(t, p) == 0xC3 ? 2 : 1), l, lower = 0;
+    size_t q = p + (pt_at(t, p) == 0xC3 ? 2 : 1), l, lower = 0, parts = 1;
     for (;;) {
+        if (q - p > CAP_WORD_BYTES) return 0;
         if ((l = latin_lower(t, q))) {
             q += l;
             lower++;
         } else if ((pt_at(t, q) == '\'' || pt_at(t, q) == '-') && latin_upper(t, q + 1)) {
+            if (++parts > CAP_WORD_PARTS) return 0;
             q += 1 + (pt_at(t, q + 1) == 0xC3 ? 2 : 1);
         } else {
             break;
