@@ -423,18 +423,22 @@ static int scan_patterns(const char *s, size_t n, const pii_pattern *pats, size_
     return 0;
 }
 
-/* Sorts by offset (longer first on a tie) and drops spans that overlap an
- * earlier one.  Lists are short: insertion sort. */
+/* By offset, the longer first on a tie, then by kind and pattern (so the
+ * order never depends on the sort's stability). */
+static int span_order(const void *a, const void *b) {
+    const pii_span *x = a, *y = b;
+    if (x->off != y->off) return x->off < y->off ? -1 : 1;
+    if (x->len != y->len) return x->len > y->len ? -1 : 1;
+    if (x->kind != y->kind) return x->kind < y->kind ? -1 : 1;
+    return (x->pattern > y->pattern) - (x->pattern < y->pattern);
+}
+
+/* Sorts and drops spans that overlap an earlier one.  The list is the
+ * e-mails, then the main pass's hits, then each pattern's: sorted runs, one
+ * per source, so alternating kinds made an insertion sort quadratic (110 000
+ * spans in 1 MB of "a@b.cc 13812345678 " took a second); qsort is n log n. */
 static void settle(pii_spans *o) {
-    for (size_t i = 1; i < o->n; i++) {
-        pii_span x = o->v[i];
-        size_t j = i;
-        while (j > 0 && (o->v[j - 1].off > x.off || (o->v[j - 1].off == x.off && o->v[j - 1].len < x.len))) {
-            o->v[j] = o->v[j - 1];
-            j--;
-        }
-        o->v[j] = x;
-    }
+    if (o->n > 1) qsort(o->v, o->n, sizeof o->v[0], span_order);
     size_t keep = 0;
     for (size_t i = 0; i < o->n; i++)
         if (keep == 0 || o->v[i].off >= o->v[keep - 1].off + o->v[keep - 1].len) o->v[keep++] = o->v[i];
