@@ -380,7 +380,7 @@ static int scan_builtin(const pii_text *t, pii_kindset kinds, pii_spans *out) {
     size_t nemail = out->n, ei = 0, i = 0;
     while (i < t->n) {
         if (ei < nemail && i >= out->v[ei].off) {
-            i = out->v[ei].off + out->v[ei].len;
+            i = ctx.hit_end = out->v[ei].off + out->v[ei].len;
             ei++;
             continue;
         }
@@ -400,6 +400,7 @@ static int scan_builtin(const pii_text *t, pii_kindset kinds, pii_spans *out) {
         }
         if (hit) {
             if (push(out, h.off, h.len, h.kind, -1) < 0) return -1;
+            ctx.hit_end = h.off + h.len;
             i = h.off + h.len > i ? h.off + h.len : i + 1;
         } else {
             i += step;
@@ -433,15 +434,21 @@ static int span_order(const void *a, const void *b) {
     return (x->pattern > y->pattern) - (x->pattern < y->pattern);
 }
 
-/* Sorts and drops spans that overlap an earlier one.  The list is the
+/* Sorts and merges spans that overlap into the earlier one, which grows to
+ * cover both (so no byte any detector found is left in clear; dropping the
+ * later span sent the rest of it to the cloud).  The list is the
  * e-mails, then the main pass's hits, then each pattern's: sorted runs, one
  * per source, so alternating kinds made an insertion sort quadratic (110 000
  * spans in 1 MB of "a@b.cc 13812345678 " took a second); qsort is n log n. */
 static void settle(pii_spans *o) {
     if (o->n > 1) qsort(o->v, o->n, sizeof o->v[0], span_order);
     size_t keep = 0;
-    for (size_t i = 0; i < o->n; i++)
-        if (keep == 0 || o->v[i].off >= o->v[keep - 1].off + o->v[keep - 1].len) o->v[keep++] = o->v[i];
+    for (size_t i = 0; i < o->n; i++) {
+        pii_span *last = keep ? &o->v[keep - 1] : NULL;
+        size_t end = o->v[i].off + o->v[i].len;
+        if (!last || o->v[i].off >= last->off + last->len) o->v[keep++] = o->v[i];
+        else if (end > last->off + last->len) last->len = end - last->off;
+    }
     o->n = keep;
 }
 

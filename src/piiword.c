@@ -10,7 +10,9 @@
  * city and district before it, up to a word that introduces a place (到 去 在
  * 住 是 址 …) or anything that is not a Chinese character, and forward over
  * building, unit and room.  The look back is bounded (24 characters) and
- * happens only at a found address, so the scan stays one pass.  A road
+ * happens only at a found address, so the scan stays one pass, and stops
+ * at the end of the value found before (an address right after another, or
+ * after a spoken number, starts where that one ended).  A road
  * without a number ("建国路很堵"), a bus line ("88路") or a metro line
  * ("10号线") has no house number after the road word.
  *
@@ -449,7 +451,7 @@ bool piiword_ascii(const pii_text *t, size_t i, pii_kindset kinds, pii_ctx *ctx,
 
 bool piiword_cjk(const pii_text *t, size_t i, uint32_t cp, unsigned cls, pii_kindset kinds, pii_ctx *ctx,
                  pii_hit *h) {
-    size_t e, floor = ctx->any_name ? ctx->name_end : 0;
+    size_t e, floor = ctx->hit_end;
     if (ON(kinds, PII_ADDRESS)) {
         if ((cls & PT_ROAD) && (e = road_address_end(t, i, cp))) return found_until(h, address_start(t, i, floor), e, PII_ADDRESS);
         if ((cls & PT_ESTATE) && (e = estate_address_end(t, i, cp))) return found_until(h, address_start(t, i, floor), e, PII_ADDRESS);

@@ -117,10 +117,63 @@ static void test_interleaved_kinds(void) {
     regfree(&pat.re);
 }
 
+static void check_span(const pii_spans *sp, size_t i, const char *s, const char *value, pii_kind kind) {
+    const char *at = strstr(s, value);
+    CHECK(at != NULL && i < sp->n);
+    if (!at || i >= sp->n) return;
+    CHECK_INT(sp->v[i].kind, kind);
+    CHECK_INT(sp->v[i].off, at - s);
+    CHECK_INT(sp->v[i].len, strlen(value));
+}
+
+/* An address's look back stops at the value before it, and spans that
+ * overlap are merged, never dropped: before, the second address reached
+ * the cloud in clear. */
+static void test_adjacent_values(void) {
+    pii_spans sp = {0};
+    const char *two = "寄到北京市朝阳区建国路88号海淀区中关村大街27号";
+    CHECK(pii_scan(two, strlen(two), PII_ALL_KINDS, NULL, 0, &sp) == 0);
+    CHECK_INT(sp.n, 2);
+    check_span(&sp, 0, two, "北京市朝阳区建国路88号", PII_ADDRESS);
+    check_span(&sp, 1, two, "海淀区中关村大街27号", PII_ADDRESS);
+    const char *spoken = "幺三八一二三四五六七八中关村大街27号";
+    CHECK(pii_scan(spoken, strlen(spoken), PII_ALL_KINDS, NULL, 0, &sp) == 0);
+    CHECK_INT(sp.n, 2);
+    check_span(&sp, 0, spoken, "幺三八一二三四五六七八", PII_PHONE);
+    check_span(&sp, 1, spoken, "中关村大街27号", PII_ADDRESS);
+    /* A road repeated: each address starts where the one before ended (the
+     * first road has no name before it, the phone number after the last). */
+    size_t reps, len, bad = 0;
+    char *s = repeat("路1号", &reps, &len);
+    CHECK(pii_scan(s, len, PII_ALL_KINDS, NULL, 0, &sp) == 0);
+    CHECK_INT(sp.n, reps);
+    for (size_t i = 0; i + 2 < sp.n; i++) bad += sp.v[i].kind != PII_ADDRESS || sp.v[i].off + sp.v[i].len != sp.v[i + 1].off;
+    CHECK_INT(bad, 0);
+    free(s);
+    /* An operator pattern overlapping a built-in value: one span over both. */
+    pii_pattern pat = {.name = "EXT"};
+    CHECK(regcomp(&pat.re, "5678 ext [0-9]+", REG_EXTENDED) == 0);
+    const char *ext = "call 13812345678 ext 42 now";
+    CHECK(pii_scan(ext, strlen(ext), PII_ALL_KINDS, &pat, 1, &sp) == 0);
+    CHECK_INT(sp.n, 1);
+    check_span(&sp, 0, ext, "13812345678 ext 42", PII_PHONE);
+    regfree(&pat.re);
+    CHECK(regcomp(&pat.re, "88号海淀", REG_EXTENDED) == 0);
+    CHECK(pii_scan(two, strlen(two), 1u << PII_PHONE, &pat, 1, &sp) == 0);
+    CHECK_INT(sp.n, 1);
+    check_span(&sp, 0, two, "88号海淀", PII_CUSTOM);
+    CHECK(pii_scan(two, strlen(two), PII_ALL_KINDS, &pat, 1, &sp) == 0);
+    CHECK_INT(sp.n, 1);
+    check_span(&sp, 0, two, "北京市朝阳区建国路88号海淀区中关村大街27号", PII_ADDRESS);
+    regfree(&pat.re);
+    pii_spans_free(&sp);
+}
+
 int main(void) {
     test_nothing_found();
     test_every_one_found();
     test_name_chain_bound();
     test_interleaved_kinds();
+    test_adjacent_values();
     TEST_MAIN_END();
 }
