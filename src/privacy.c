@@ -2,9 +2,12 @@
  * redactor.
  *
  * What is scanned: every text a model reads as the conversation: string
- * contents, the "text" of content parts, and tool-call arguments.  Names,
- * roles, ids and image URLs are not: they are not prose, and rewriting an
- * image's data URL would break it.
+ * contents, the "text" of content parts, tool-call arguments and the legacy
+ * function_call's arguments.  Names, roles, ids and image URLs are not: a
+ * message's name is an identifier ([a-zA-Z0-9_-]{1,64} in OpenAI's API), in
+ * which no detector has the words around a value it needs, and a
+ * placeholder in it would make the request invalid; rewriting an image's
+ * data URL would break it (docs/privacy.md).
  *
  * Redact mode scans twice when something was found: once over the client's
  * request (which also serves local mode and /v1/route), once over a copy,
@@ -175,6 +178,8 @@ static void each_text_of(cJSON *m, privacy_call *p, visit_fn fn) {
             cJSON *a = get(get(x, "function"), "arguments");
             if (cJSON_IsString(a)) fn(p, a);
         }
+    cJSON *legacy = get(get(m, "function_call"), "arguments");
+    if (cJSON_IsString(legacy)) fn(p, legacy);
 }
 
 static void each_text(cJSON *messages, privacy_call *p, visit_fn fn) {
