@@ -17,8 +17,10 @@
  * ("10号线") has no house number after the road word.
  *
  * English addresses: a house number (221, 221B), capitalised words, and a
- * street word (Street, Rd, Avenue …) as the second word or later; then an
- * apartment, and ", City" with state and postcode.  A street without a
+ * street word (Street, Rd, Avenue …; "St." with its stop) as the second
+ * word or later; then a direction (North, NW), an apartment, and ", City"
+ * with state and postcode (after "St." a space may stand for the comma
+ * when the state and postcode follow).  A street without a
  * number ("Baker Street station") is not an address.
  *
  * Names are the noisy detector (operators may switch NAME off).  Chinese: a
@@ -309,25 +311,49 @@ static size_t postcode(const pii_text *t, size_t p) {
     return p;
 }
 
-static size_t en_address_tail(const pii_text *t, size_t p) {
+/* A compass direction after a street (North, NW, SW.): its length, or 0. */
+static size_t direction(const pii_text *t, size_t p) {
     static const char *const dirs[] = {"north", "south", "east", "west", NULL};
+    static const char *const short_dirs[] = {"NE", "NW", "SE", "SW", "N", "S", "E", "W", NULL};
+    size_t w;
+    if (!pt_upper(pt_at(t, p))) return 0;
+    if ((w = pt_word_any(t, p, dirs))) return w;
+    if (!(w = pt_is_any(t, p, short_dirs)) || pt_alnum(pt_at(t, p + w))) return 0;
+    return w + (pt_at(t, p + w) == '.' && !pt_alnum(pt_at(t, p + w + 1)));
+}
+
+/* The street word at p was abbreviated with a full stop (St., Ave.): its length with the stop, else w. */
+static size_t street_stop(const pii_text *t, size_t p, size_t w) {
+    static const char *const abbreviations[] = {"st", "rd", "ave", "av", "blvd", "ln", "dr", "pl", "ct", "pkwy", "sq",
+                                                "hwy", NULL};
+    return pt_at(t, p + w) == '.' && pt_word_any(t, p, abbreviations) && !pt_alnum(pt_at(t, p + w + 1)) ? w + 1 : w;
+}
+
+/* After the street word, ending at p (after its stop when stopped): a
+ * direction, an apartment, and ", City" with a state and postcode; after
+ * "St." the city may follow a space alone when a state and postcode end it
+ * ("12 Main St. Springfield, IL 62701"). */
+static size_t en_address_tail(const pii_text *t, size_t p, bool stopped) {
     static const char *const units[] = {"apt", "apartment", "suite", "unit", "flat", NULL};
     size_t w, q;
-    if (pt_at(t, p) == ' ' && pt_upper(pt_at(t, p + 1)) && (w = pt_word_any(t, p + 1, dirs))) p += 1 + w;
+    if (pt_at(t, p) == ' ' && (w = direction(t, p + 1))) p += 1 + w;
     if (pt_at(t, p) == ' ' && pt_upper(pt_at(t, p + 1)) && (w = pt_word_any(t, p + 1, units))) {
         q = pt_skip_spaces(t, p + 1 + w + (pt_at(t, p + 1 + w) == '.'));
         size_t r = pt_alnum_run(t, q);
         if (r >= 1 && r <= 5 && pt_digit(pt_at(t, q))) p = q + r;
     }
-    if (pt_at(t, p) != ',' || pt_at(t, p + 1) != ' ') return p;
-    size_t e = 0;
-    q = p + 2;
+    bool comma = pt_at(t, p) == ',' && pt_at(t, p + 1) == ' ';
+    if (!comma && !(stopped && pt_at(t, p) == ' ')) return p;
+    size_t e = 0, end;
+    q = p + 1 + comma;
     for (int k = 0; k < 3 && (w = cap_word(t, q, false)); k++) {
         e = q + w;
         if (pt_at(t, e) != ' ' || !cap_word(t, e + 1, false)) break;
         q = e + 1;
     }
-    return e ? postcode(t, e) : p;
+    if (!e) return p;
+    end = postcode(t, e);
+    return comma || end > e ? end : p;
 }
 
 static size_t en_address(const pii_text *t, size_t i) {
@@ -337,7 +363,10 @@ static size_t en_address(const pii_text *t, size_t i) {
     if (pt_at(t, p) != ' ') return 0;
     p++;
     for (int words = 1; words <= 4 && (w = cap_word(t, p, true)); words++) {
-        if ((words >= 2 && street_word(t, p)) || (words == 1 && way_word(t, p, w))) return en_address_tail(t, p + w) - i;
+        if ((words >= 2 && street_word(t, p)) || (words == 1 && way_word(t, p, w))) {
+            size_t end = p + street_stop(t, p, w);
+            return en_address_tail(t, end, end > p + w) - i;
+        }
         if (pt_at(t, p + w) == ' ') p += w + 1;
         else if (pt_is(t, p + w, "'s ") || pt_is(t, p + w, "\xE2\x80\x99s ")) p += w + (t->s[p + w] == '\'' ? 3 : 5);
         else break;
