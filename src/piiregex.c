@@ -15,6 +15,7 @@
 #include <string.h>
 
 #define OVER (PIIREGEX_MAX_COPIES + 1)
+_Static_assert(PIIREGEX_MAX_DEPTH == 8 && PIIREGEX_MAX_COPIES == 1000, "the messages below name the limits");
 
 static size_t times(size_t a, size_t b) { return a > OVER / (b ? b : 1) ? OVER : a * b > OVER ? OVER : a * b; }
 
