@@ -24,7 +24,7 @@ static const char *const names[FEATURES_NNAMED] = {
 static const struct {
     const char *text;
     unsigned char feature;
-} lexicon[LEXICON_ENTRIES] = {
+} lexicon[] = {
     {"prove", V(0)}, {"proves", V(0)}, {"proving", V(0)}, {"proof", V(0)}, {"proofs", V(0)},
     {"derive", V(1)}, {"derives", V(1)}, {"deriving", V(1)}, {"derivation", V(1)},
     {"analyze", V(2)}, {"analyse", V(2)}, {"analyzes", V(2)}, {"analyses", V(2)},
@@ -126,6 +126,7 @@ static const struct {
 #undef V
 
 
+/* The array takes its size from the initialiser, so this checks the count. */
 _Static_assert(sizeof lexicon / sizeof lexicon[0] == LEXICON_ENTRIES, "LEXICON_ENTRIES counts the entries");
 
 const char *lexicon_name(uint32_t index)

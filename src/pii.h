@@ -70,8 +70,10 @@ int pii_kind_by_name(const char *name);
 
 /* Replaces out's contents with the spans of s (n bytes, s[n] must be NUL
  * when npats > 0) of the built-in kinds in kinds and of the operator
- * patterns, sorted by offset and not overlapping (on overlap the earlier,
- * then the longer, wins).  Returns 0, or -1 when out of memory. */
+ * patterns, sorted by offset and not overlapping: spans that overlap are
+ * merged into one that covers both, of the kind of the earlier (then the
+ * longer) one, so every byte a detector found is in a span.  Returns 0, or
+ * -1 when out of memory. */
 int pii_scan(const char *s, size_t n, pii_kindset kinds, const pii_pattern *pats, size_t npats, pii_spans *out);
 void pii_spans_free(pii_spans *sp);
 

@@ -30,12 +30,14 @@ typedef struct pii_hit {
 } pii_hit;
 
 /* What one pass remembers as it goes: where a window opened by the word
- * "passport" (or 护照) ends, and where the last name ended (so "A and B"
- * finds B). */
+ * "passport" (or 护照) ends, where the last name ended (so "A and B" finds
+ * B), and where the last value of any kind ended (a look back stops there,
+ * so a value never starts inside the one before it). */
 typedef struct pii_ctx {
     size_t passport_until;
     size_t name_end;
     bool any_name;
+    size_t hit_end;
 } pii_ctx;
 
 static inline unsigned char pt_at(const pii_text *t, size_t i) { return i < t->n ? t->s[i] : 0; }

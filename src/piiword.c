@@ -10,13 +10,17 @@
  * city and district before it, up to a word that introduces a place (到 去 在
  * 住 是 址 …) or anything that is not a Chinese character, and forward over
  * building, unit and room.  The look back is bounded (24 characters) and
- * happens only at a found address, so the scan stays one pass.  A road
+ * happens only at a found address, so the scan stays one pass, and stops
+ * at the end of the value found before (an address right after another, or
+ * after a spoken number, starts where that one ended).  A road
  * without a number ("建国路很堵"), a bus line ("88路") or a metro line
  * ("10号线") has no house number after the road word.
  *
  * English addresses: a house number (221, 221B), capitalised words, and a
- * street word (Street, Rd, Avenue …) as the second word or later; then an
- * apartment, and ", City" with state and postcode.  A street without a
+ * street word (Street, Rd, Avenue …; "St." with its stop) as the second
+ * word or later; then a direction (North, NW), an apartment, and ", City"
+ * with state and postcode (after "St." a space may stand for the comma
+ * when the state and postcode follow).  A street without a
  * number ("Baker Street station") is not an address.
  *
  * Names are the noisy detector (operators may switch NAME off).  Chinese: a
@@ -39,6 +43,8 @@
 
 #define ON(kinds, k) ((kinds) >> (k) & 1u)
 #define ADDRESS_BACK 24      /* characters an address may extend back over */
+#define CAP_WORD_BYTES 64    /* longest capitalised word (name or street) */
+#define CAP_WORD_PARTS 4     /* "Marie-Anne-Sophie": parts joined by '-' or '\'' */
 
 static bool found_until(pii_hit *h, size_t off, size_t end, pii_kind k) {
     *h = (pii_hit){off, end - off, k};
@@ -250,15 +256,20 @@ static size_t latin_lower(const pii_text *t, size_t p) {
 }
 
 /* A capitalised word at p (Anna, Müller, O'Brien, Jean-Luc; with single
- * set, also a single capital letter): its length, or 0. */
+ * set, also a single capital letter): its length, or 0.  It is tried at
+ * every capital of a chain ("A-B-C-…"), so it reads at most CAP_WORD_BYTES
+ * and CAP_WORD_PARTS parts, and anything longer is no name: unbounded, a
+ * megabyte of "A-" made the scan quadratic (minutes on the event loop). */
 static size_t cap_word(const pii_text *t, size_t p, bool single) {
     if (!latin_upper(t, p) || (p > 0 && pt_alnum(t->s[p - 1]))) return 0;
-    size_t q = p + (pt_at(t, p) == 0xC3 ? 2 : 1), l, lower = 0;
+    size_t q = p + (pt_at(t, p) == 0xC3 ? 2 : 1), l, lower = 0, parts = 1;
     for (;;) {
+        if (q - p > CAP_WORD_BYTES) return 0;
         if ((l = latin_lower(t, q))) {
             q += l;
             lower++;
         } else if ((pt_at(t, q) == '\'' || pt_at(t, q) == '-') && latin_upper(t, q + 1)) {
+            if (++parts > CAP_WORD_PARTS) return 0;
             q += 1 + (pt_at(t, q + 1) == 0xC3 ? 2 : 1);
         } else {
             break;
@@ -300,25 +311,49 @@ static size_t postcode(const pii_text *t, size_t p) {
     return p;
 }
 
-static size_t en_address_tail(const pii_text *t, size_t p) {
+/* A compass direction after a street (North, NW, SW.): its length, or 0. */
+static size_t direction(const pii_text *t, size_t p) {
     static const char *const dirs[] = {"north", "south", "east", "west", NULL};
+    static const char *const short_dirs[] = {"NE", "NW", "SE", "SW", "N", "S", "E", "W", NULL};
+    size_t w;
+    if (!pt_upper(pt_at(t, p))) return 0;
+    if ((w = pt_word_any(t, p, dirs))) return w;
+    if (!(w = pt_is_any(t, p, short_dirs)) || pt_alnum(pt_at(t, p + w))) return 0;
+    return w + (pt_at(t, p + w) == '.' && !pt_alnum(pt_at(t, p + w + 1)));
+}
+
+/* The street word at p was abbreviated with a full stop (St., Ave.): its length with the stop, else w. */
+static size_t street_stop(const pii_text *t, size_t p, size_t w) {
+    static const char *const abbreviations[] = {"st", "rd", "ave", "av", "blvd", "ln", "dr", "pl", "ct", "pkwy", "sq",
+                                                "hwy", NULL};
+    return pt_at(t, p + w) == '.' && pt_word_any(t, p, abbreviations) && !pt_alnum(pt_at(t, p + w + 1)) ? w + 1 : w;
+}
+
+/* After the street word, ending at p (after its stop when stopped): a
+ * direction, an apartment, and ", City" with a state and postcode; after
+ * "St." the city may follow a space alone when a state and postcode end it
+ * ("12 Main St. Springfield, IL 62701"). */
+static size_t en_address_tail(const pii_text *t, size_t p, bool stopped) {
     static const char *const units[] = {"apt", "apartment", "suite", "unit", "flat", NULL};
     size_t w, q;
-    if (pt_at(t, p) == ' ' && pt_upper(pt_at(t, p + 1)) && (w = pt_word_any(t, p + 1, dirs))) p += 1 + w;
+    if (pt_at(t, p) == ' ' && (w = direction(t, p + 1))) p += 1 + w;
     if (pt_at(t, p) == ' ' && pt_upper(pt_at(t, p + 1)) && (w = pt_word_any(t, p + 1, units))) {
         q = pt_skip_spaces(t, p + 1 + w + (pt_at(t, p + 1 + w) == '.'));
         size_t r = pt_alnum_run(t, q);
         if (r >= 1 && r <= 5 && pt_digit(pt_at(t, q))) p = q + r;
     }
-    if (pt_at(t, p) != ',' || pt_at(t, p + 1) != ' ') return p;
-    size_t e = 0;
-    q = p + 2;
+    bool comma = pt_at(t, p) == ',' && pt_at(t, p + 1) == ' ';
+    if (!comma && !(stopped && pt_at(t, p) == ' ')) return p;
+    size_t e = 0, end;
+    q = p + 1 + comma;
     for (int k = 0; k < 3 && (w = cap_word(t, q, false)); k++) {
         e = q + w;
         if (pt_at(t, e) != ' ' || !cap_word(t, e + 1, false)) break;
         q = e + 1;
     }
-    return e ? postcode(t, e) : p;
+    if (!e) return p;
+    end = postcode(t, e);
+    return comma || end > e ? end : p;
 }
 
 static size_t en_address(const pii_text *t, size_t i) {
@@ -328,7 +363,10 @@ static size_t en_address(const pii_text *t, size_t i) {
     if (pt_at(t, p) != ' ') return 0;
     p++;
     for (int words = 1; words <= 4 && (w = cap_word(t, p, true)); words++) {
-        if ((words >= 2 && street_word(t, p)) || (words == 1 && way_word(t, p, w))) return en_address_tail(t, p + w) - i;
+        if ((words >= 2 && street_word(t, p)) || (words == 1 && way_word(t, p, w))) {
+            size_t end = p + street_stop(t, p, w);
+            return en_address_tail(t, end, end > p + w) - i;
+        }
         if (pt_at(t, p + w) == ' ') p += w + 1;
         else if (pt_is(t, p + w, "'s ") || pt_is(t, p + w, "\xE2\x80\x99s ")) p += w + (t->s[p + w] == '\'' ? 3 : 5);
         else break;
@@ -442,7 +480,7 @@ bool piiword_ascii(const pii_text *t, size_t i, pii_kindset kinds, pii_ctx *ctx,
 
 bool piiword_cjk(const pii_text *t, size_t i, uint32_t cp, unsigned cls, pii_kindset kinds, pii_ctx *ctx,
                  pii_hit *h) {
-    size_t e, floor = ctx->any_name ? ctx->name_end : 0;
+    size_t e, floor = ctx->hit_end;
     if (ON(kinds, PII_ADDRESS)) {
         if ((cls & PT_ROAD) && (e = road_address_end(t, i, cp))) return found_until(h, address_start(t, i, floor), e, PII_ADDRESS);
         if ((cls & PT_ESTATE) && (e = estate_address_end(t, i, cp))) return found_until(h, address_start(t, i, floor), e, PII_ADDRESS);

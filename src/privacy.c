@@ -2,9 +2,12 @@
  * redactor.
  *
  * What is scanned: every text a model reads as the conversation: string
- * contents, the "text" of content parts, and tool-call arguments.  Names,
- * roles, ids and image URLs are not: they are not prose, and rewriting an
- * image's data URL would break it.
+ * contents, the "text" of content parts, tool-call arguments and the legacy
+ * function_call's arguments.  Names, roles, ids and image URLs are not: a
+ * message's name is an identifier ([a-zA-Z0-9_-]{1,64} in OpenAI's API), in
+ * which no detector has the words around a value it needs, and a
+ * placeholder in it would make the request invalid; rewriting an image's
+ * data URL would break it (docs/privacy.md).
  *
  * Redact mode scans twice when something was found: once over the client's
  * request (which also serves local mode and /v1/route), once over a copy,
@@ -30,6 +33,7 @@
 
 #include "configread.h"
 #include "pii.h"
+#include "piiregex.h"
 #include "redact.h"
 
 #define PRIVACY_MAX_CHOICES 8
@@ -104,14 +108,12 @@ static int parse_pattern(configread *r, const cJSON *obj, size_t i, config *c) {
         }
     if (configread_string(r, obj, path, "regex", NULL, &regex) < 0) goto err;
     configread_path(p, sizeof p, path, "regex");
-    /* glibc's regcomp copies the tree once per stacked quantifier ("a++++"),
-     * which exhausts memory long before the regex is refused (fuzz_config). */
-    for (const char *q = regex; *q && q[1]; q++)
-        if (strchr("*+?}", *q) && strchr("*+?{", q[1]) && (q == regex || q[-1] != '\\')) {
-            free(regex);
-            configread_fail(r, p, "must not stack quantifiers (\"a**\", \"a+{2}\")");
-            goto err;
-        }
+    const char *refused = piiregex_refuse(regex);
+    if (refused) {
+        free(regex);
+        configread_fail(r, p, "%s", refused);
+        goto err;
+    }
     int rc = regcomp(&pat->re, regex, REG_EXTENDED);
     free(regex);
     if (rc != 0) {
@@ -175,6 +177,8 @@ static void each_text_of(cJSON *m, privacy_call *p, visit_fn fn) {
             cJSON *a = get(get(x, "function"), "arguments");
             if (cJSON_IsString(a)) fn(p, a);
         }
+    cJSON *legacy = get(get(m, "function_call"), "arguments");
+    if (cJSON_IsString(legacy)) fn(p, legacy);
 }
 
 static void each_text(cJSON *messages, privacy_call *p, visit_fn fn) {

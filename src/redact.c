@@ -1,8 +1,11 @@
 /* redact: a per-request table of values and placeholders.
  *
- * The table is a flat array searched linearly: a request holds a handful
- * of personal values, and a hash table would cost more to build than the
- * searches it saves.  Placeholders use the mathematical angle brackets
+ * The table is an array of entries with two open-addressing indexes, by
+ * value (masking) and by placeholder (restoring).  A request usually holds
+ * a handful of values, but a 1 MB body can hold 100 000, and the gateway is
+ * one thread: searched linearly, masking and restoring them took seconds
+ * (quadratic), so each lookup is a hash probe and each kind keeps its own
+ * count for the next number.  Placeholders use the mathematical angle brackets
  * ⟨ ⟩ (U+27E8, U+27E9): models copy them through faithfully, they never
  * occur in ordinary text, and no JSON or Markdown escaping touches them.
  *
@@ -30,9 +33,26 @@ typedef struct entry {
     const char *name;     /* static or the config's */
 } entry;
 
+/* Open addressing, linear probing; a slot holds an entry's index + 1.
+ * Kept at most half full. */
+typedef struct lookup {
+    size_t *slot;
+    size_t cap;
+} lookup;
+
+/* How many entries a kind has: names are few (the built-in kinds and at
+ * most PII_MAX_PATTERNS), so a short list. */
+typedef struct kind_count {
+    const char *name;
+    unsigned n;
+} kind_count;
+
 struct redactor {
     entry *v;
     size_t n, cap;
+    lookup by_value, by_ph;
+    kind_count kinds[PII_BUILTIN_KINDS + PII_MAX_PATTERNS];
+    size_t nkinds;
 };
 
 /* A growing output string. */
@@ -78,18 +98,83 @@ void redactor_free(redactor *r) {
     if (!r) return;
     for (size_t i = 0; i < r->n; i++) free(r->v[i].value);
     free(r->v);
+    free(r->by_value.slot);
+    free(r->by_ph.slot);
     free(r);
+}
+
+static size_t hash(const char *s, size_t n) {
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    h ^= h >> 33;    /* FNV's low bits follow the last bytes: mix them (MurmurHash3's finaliser) */
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return (size_t)h;
+}
+
+static const char *value_of(const entry *e, size_t *n) {
+    *n = e->vlen;
+    return e->value;
+}
+
+static const char *ph_of(const entry *e, size_t *n) {
+    *n = e->plen;
+    return e->ph;
+}
+
+typedef const char *(*key_fn)(const entry *e, size_t *n);
+
+/* The entry whose key is s (n bytes), or NULL. */
+static const entry *find(const redactor *r, const lookup *x, key_fn key, const char *s, size_t n) {
+    if (!x->cap) return NULL;
+    for (size_t h = hash(s, n) & (x->cap - 1);; h = (h + 1) & (x->cap - 1)) {
+        if (!x->slot[h]) return NULL;
+        const entry *e = &r->v[x->slot[h] - 1];
+        size_t kn;
+        const char *k = key(e, &kn);
+        if (kn == n && memcmp(k, s, n) == 0) return e;
+    }
+}
+
+static void place(const redactor *r, lookup *x, key_fn key, size_t i) {
+    size_t kn;
+    const char *k = key(&r->v[i], &kn);
+    size_t h = hash(k, kn) & (x->cap - 1);
+    while (x->slot[h]) h = (h + 1) & (x->cap - 1);
+    x->slot[h] = i + 1;
+}
+
+/* Room in x for one more of r->n entries, rebuilt from them when it grows. */
+static int reserve(const redactor *r, lookup *x, key_fn key) {
+    if (2 * (r->n + 1) <= x->cap) return 0;
+    size_t cap = x->cap ? x->cap * 2 : 16;
+    size_t *slot = calloc(cap, sizeof *slot);
+    if (!slot) return -1;
+    free(x->slot);
+    x->slot = slot;
+    x->cap = cap;
+    for (size_t i = 0; i < r->n; i++) place(r, x, key, i);
+    return 0;
+}
+
+/* The next number of the kind called name. */
+static unsigned next_seq(redactor *r, const char *name) {
+    size_t k = 0;
+    while (k < r->nkinds && strcmp(r->kinds[k].name, name) != 0) k++;
+    if (k == r->nkinds) {
+        assert(k < sizeof r->kinds / sizeof r->kinds[0]);
+        r->kinds[r->nkinds++] = (kind_count){name, 0};
+    }
+    return ++r->kinds[k].n;
 }
 
 size_t redactor_count(const redactor *r) { return r->n; }
 
 /* The entry of value, created with the next number of its kind if new. */
 static const entry *entry_for(redactor *r, const char *value, size_t vlen, const char *name) {
-    unsigned seq = 1;
-    for (size_t i = 0; i < r->n; i++) {
-        if (r->v[i].vlen == vlen && memcmp(r->v[i].value, value, vlen) == 0) return &r->v[i];
-        seq += strcmp(r->v[i].name, name) == 0;
-    }
+    const entry *found = find(r, &r->by_value, value_of, value, vlen);
+    if (found) return found;
+    if (reserve(r, &r->by_value, value_of) < 0 || reserve(r, &r->by_ph, ph_of) < 0) return NULL;
     if (r->n == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 8;
         entry *nv = realloc(r->v, cap * sizeof *nv);
@@ -105,9 +190,11 @@ static const entry *entry_for(redactor *r, const char *value, size_t vlen, const
     e->vlen = vlen;
     e->name = name;
     assert(strlen(name) <= PII_MAX_NAME);
-    int len = snprintf(e->ph, sizeof e->ph, "%s%.*s_%u%s", open_mark, PII_MAX_NAME, name, seq, close_mark);
+    int len = snprintf(e->ph, sizeof e->ph, "%s%.*s_%u%s", open_mark, PII_MAX_NAME, name, next_seq(r, name), close_mark);
     assert(len > 0 && (size_t)len < sizeof e->ph);
     e->plen = (size_t)len;
+    place(r, &r->by_value, value_of, r->n);
+    place(r, &r->by_ph, ph_of, r->n);
     r->n++;
     return e;
 }
@@ -158,9 +245,7 @@ static void restore_into(const redactor *r, out *o, const char *s, size_t n) {
         if (!m) break;
         i = (size_t)(m - s);
         size_t len = placeholder_at(s + i, n - i);
-        const entry *e = NULL;
-        for (size_t k = 0; len && k < r->n && !e; k++)
-            if (r->v[k].plen == len && memcmp(r->v[k].ph, s + i, len) == 0) e = &r->v[k];
+        const entry *e = len ? find(r, &r->by_ph, ph_of, s + i, len) : NULL;
         if (!e) {
             i++;
             continue;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "langid.h"
 #include "utf8.h"
@@ -25,7 +26,15 @@ static const char *const permissive[] = {"CC-BY-3.0", "CC-BY-SA-3.0", "Apache-2.
  * "evaluation-only (written by the project)"). */
 static bool evaluation_only(const char *licence)
 {
-    return strstr(licence, "evaluation only") || strstr(licence, "evaluation-only");
+    /* "eval" or "evaluation", one space, '-' or '_', "only", in any case:
+     * the rule must not hang on how a licence happens to be spelled. */
+    for (const char *p = licence; *p; p++) {
+        if (strncasecmp(p, "eval", 4) != 0) continue;
+        const char *q = p + 4;
+        if (strncasecmp(q, "uation", 6) == 0) q += 6;
+        if ((*q == ' ' || *q == '-' || *q == '_') && strncasecmp(q + 1, "only", 4) == 0) return true;
+    }
+    return false;
 }
 
 bool dataset_licence_trainable(const char *licence)
@@ -222,7 +231,7 @@ static const char *read_example(const cJSON *root, const featurizer *fx, const l
         (unsigned)(lang->valuestring[1] - 'a') < 26u)
         memcpy(e->lang, lang->valuestring, 3);
     else
-        memcpy(e->lang, langid_code(langid_detect(id, e->msgs, e->nmsgs)), 2);
+        snprintf(e->lang, sizeof e->lang, "%s", langid_code(langid_detect(id, e->msgs, e->nmsgs)));
     e->trainable = dataset_licence_trainable(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "licence")));
     e->held_out = dataset_id_held_out(e->id);
 

@@ -15,8 +15,8 @@
  * - Licence: only rows whose licence is permissive (CC-BY-3.0, CC-BY-SA-3.0,
  *   Apache-2.0, MIT) or the project's own ("tiergate") may be trained on.
  *   Anything else, a missing licence included, is evaluation-only, and so
- *   is a licence that says "evaluation only" or "evaluation-only" whatever
- *   it starts with: the project's evaluation sets (lang-eval.jsonl,
+ *   is a licence that says "evaluation only", "evaluation-only" or "eval
+ *   only" (any case; a space, '-' or '_') whatever it starts with: the project's evaluation sets (lang-eval.jsonl,
  *   conversations-eval.jsonl) say so.
  * - The fixed held-out part: a row is held out when the FNV-1a 32-bit hash of
  *   its id is 0 modulo 5 (about a fifth), so the split never changes when
@@ -32,8 +32,8 @@
 
 typedef struct example {
     char *id, *source, *category;
-    char lang[3];                /* two-letter code: the row's "lang", else langid_detect()'s
-                                    ("un" for an undetermined one) */
+    char lang[4];                /* two-letter code: the row's "lang", else langid_detect()'s
+                                    ("und" for an undetermined one) */
     int label;                   /* 1: complex, 0: simple */
     bool trainable;              /* the licence allows training */
     bool held_out;               /* in the fixed held-out part */

@@ -43,7 +43,7 @@ static scored score_of(const classifier *m, const example *e)
 {
     scored s = {classifier_score(m, e->msgs, e->nmsgs, e->ntools), e->label, "", e->source, e->category};
 
-    memcpy(s.lang, e->lang, 3);
+    memcpy(s.lang, e->lang, sizeof s.lang);
     return s;
 }
 

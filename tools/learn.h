@@ -41,7 +41,7 @@ classifier *learn_train(const example *const *rows, size_t n, const learn_params
 typedef struct scored {
     double score;
     int label;           /* 1: complex */
-    char lang[3];
+    char lang[4];        /* as example.lang */
     const char *source;  /* borrowed from the example */
     const char *category;
 } scored;

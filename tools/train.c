@@ -48,7 +48,7 @@ static int cross_validate(const example *const *rows, size_t n, unsigned k, cons
             const example *e = rows[i];
             if (learn_fold(e->id, p->seed, k) != f) continue;
             s[ns] = (scored){classifier_score(m, e->msgs, e->nmsgs, e->ntools), e->label, "", e->source, e->category};
-            memcpy(s[ns++].lang, e->lang, 3);
+            memcpy(s[ns++].lang, e->lang, sizeof s[0].lang);
         }
         classifier_free(m);
     }

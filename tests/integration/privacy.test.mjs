@@ -107,6 +107,24 @@ describe('privacy', () => {
       await assertCleanStop(gw);
     });
 
+    it('masks the legacy function_call arguments and counts what they hold', async () => {
+      const gw = await gateway('redact');
+      const messages = [
+        { role: 'user', content: 'Ring my wife.' },
+        { role: 'assistant', content: null, function_call: { name: 'dial', arguments: `{"number":"${PHONE}"}` } },
+        { role: 'user', content: 'Thanks.' },
+      ];
+      const res = await chat(gw.base, { model: 'cloud', messages });
+      assert.equal(res.status, 200, res.text);
+      const got = await cloud.requests();
+      assert.equal(got.length, 1);
+      assertNoValues(got[0].body, 'the cloud request');
+      assert.equal(got[0].json.messages[1].function_call.arguments, '{"number":"⟨PHONE_1⟩"}');
+      const route = await request(gw.base, { method: 'POST', path: '/v1/route', body: { model: 'auto', messages } });
+      assert.deepEqual(route.json.privacy, { mode: 'redact', found: ['PHONE'] });
+      await assertCleanStop(gw);
+    });
+
     it('/v1/route shows the mode and the kinds found, never the values', async () => {
       const gw = await gateway('redact');
       const res = await request(gw.base, { method: 'POST', path: '/v1/route', body: chatBody(TEXT) });

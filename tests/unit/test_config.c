@@ -377,6 +377,13 @@ static void test_privacy(void) {
     expect_error("{\"backends\":[" MIN_BACKEND "],\"privacy\":{\"patterns\":[{\"name\":\"A\"}]}}",
                  "privacy.patterns[0].regex: is required");    expect_error("{\"backends\":[" MIN_BACKEND "],\"privacy\":{\"patterns\":[{\"name\":\"NAME\",\"regex\":\"a\"}]}}",
                  "privacy.patterns[0].name: is a built-in kind");
+    /* The size limits of piiregex.h (test_piiregex has the cases). */
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"privacy\":{\"patterns\":[{\"name\":\"A\","
+                 "\"regex\":\"((a{1,255}){1,255}){1,255}\"}]}}",
+                 "privacy.patterns[0].regex: must not repeat more than 1000 copies");
+    expect_error("{\"backends\":[" MIN_BACKEND "],\"privacy\":{\"patterns\":[{\"name\":\"A\","
+                 "\"regex\":\"\\\\\\\\**\"}]}}",
+                 "privacy.patterns[0].regex: must not stack quantifiers");
 }
 
 /* privacy.detectors: every kind on by default, named kinds switched, and

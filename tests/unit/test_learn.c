@@ -50,6 +50,13 @@ static void test_licences(void)
     CHECK(!dataset_licence_trainable("evaluation-only (written by the project)"));
     CHECK(!dataset_licence_trainable("tiergate (evaluation only)"));
     CHECK(!dataset_licence_trainable("MIT (evaluation-only copy)"));
+    /* Any case, "eval" for "evaluation", a space, '-' or '_'. */
+    CHECK(!dataset_licence_trainable("MIT (Evaluation Only)"));
+    CHECK(!dataset_licence_trainable("tiergate (EVALUATION-ONLY)"));
+    CHECK(!dataset_licence_trainable("tiergate (eval only)"));
+    CHECK(!dataset_licence_trainable("Apache-2.0 (Eval-Only split)"));
+    CHECK(!dataset_licence_trainable("MIT (evaluation_only)"));
+    CHECK(dataset_licence_trainable("MIT (evaluated by the project; only the prompts)"));
     CHECK(!dataset_licence_trainable("no licence file; SMP2017-ECDT evaluation data, research use"));
     CHECK(!dataset_licence_trainable("ODC-By-1.0 (DATA_LICENSE) + README: research use only"));
 }
@@ -85,6 +92,20 @@ static const char toy[] =
     "{\"id\":\"t:9\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"打开\"},"
     "{\"type\":\"text\",\"text\":\"空调\"}]},{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[]},"
     "{\"role\":\"tool\",\"content\":\"ok\"}],\"tools\":[{},{}],\"label\":\"simple\",\"licence\":\"tiergate\"}\n";
+
+/* A language langid cannot determine is "und", as langid_code says, not
+ * cut to "un" (which names no language). */
+static void test_undetermined(const featurizer *fx)
+{
+    dataset d = {0};
+    char err[256];
+    const char *digits = "{\"id\":\"u:1\",\"text\":\"12345 67890\",\"label\":\"simple\",\"licence\":\"MIT\"}\n";
+    CHECK_INT(dataset_load(&d, write_file("und.jsonl", digits), fx, err, sizeof err), 0);
+    CHECK_INT(d.n, 1);
+    if (d.n == 1) CHECK_STR(d.rows[0].lang, "und");
+    dataset_free(&d);
+    remove(tmp_path("und.jsonl"));
+}
 
 static void test_load(const featurizer *fx)
 {
@@ -284,6 +305,7 @@ int main(void)
     test_licences();
     test_held_out();
     test_load(fx);
+    test_undetermined(fx);
     test_training(fx);
     test_figures();
     test_args(fx);

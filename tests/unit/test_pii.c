@@ -399,6 +399,34 @@ static void test_mixed(void) {
     regfree(&pat.re);
 }
 
+/* The one span found in s is exactly value, an address. */
+static void address_is(const char *s, const char *value) {
+    pii_spans sp = {0};
+    const char *at = strstr(s, value);
+    CHECK(at != NULL && pii_scan(s, strlen(s), PII_ALL_KINDS, NULL, 0, &sp) == 0);
+    if (sp.n != 1 || !at || sp.v[0].off != (size_t)(at - s) || sp.v[0].len != strlen(value))
+        fprintf(stderr, "%s: %zu spans, first [%.*s]\n", s, sp.n, sp.n ? (int)sp.v[0].len : 0, sp.n ? s + sp.v[0].off : "");
+    CHECK_INT(sp.n, 1);
+    if (sp.n == 1 && at) {
+        CHECK_INT(sp.v[0].kind, PII_ADDRESS);
+        CHECK_INT(sp.v[0].off, at - s);
+        CHECK_INT(sp.v[0].len, strlen(value));
+    }
+    pii_spans_free(&sp);
+}
+
+/* US addresses: "St." with its stop, a direction after the street, and the
+ * city, state and ZIP after it. */
+static void test_us_addresses(void) {
+    address_is("send it to 12 Main St. Springfield, IL 62701 today", "12 Main St. Springfield, IL 62701");
+    address_is("1600 Pennsylvania Avenue NW, Washington, DC 20500", "1600 Pennsylvania Avenue NW, Washington, DC 20500");
+    address_is("go to 12 Ocean Ave E, Miami, FL 33139.", "12 Ocean Ave E, Miami, FL 33139");
+    address_is("go to 40 Elm Rd. SW, Atlanta, GA 30303", "40 Elm Rd. SW, Atlanta, GA 30303");
+    address_is("meet at 12 Main St. Then lunch.", "12 Main St.");
+    address_is("meet at 77 Main Road. Springfield is far", "77 Main Road");
+    address_is("500 W Madison St, Chicago, IL 60661", "500 W Madison St, Chicago, IL 60661");
+}
+
 int main(void) {
     gen_phones();
     gen_ids();
@@ -410,5 +438,6 @@ int main(void) {
     gen_ipv4();
     report();
     test_mixed();
+    test_us_addresses();
     TEST_MAIN_END();
 }
