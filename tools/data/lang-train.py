@@ -370,6 +370,13 @@ L['ar'] = dict(
   "اكتب سكربت Bash يضغط السجلات الأقدم من 30 يوما ويرسل ملخصا بالبريد.",
   "اشرح نظرية الألعاب وراء التفاوض على سعر سيارة بمثال بالأرقام."])
 
+# Rows holding a message of a later evaluation set (lang-eval.jsonl of the
+# second and third rounds), found by test_datasplit: left out, the numbering
+# of the others kept.
+OVERLAP = {f"tiergate:lang-{lang}-{k:03d}" for lang, first in
+           (("pt", 4), ("pt", 94), ("ru", 31), ("ko", 16), ("ja", 43), ("pt", 91))
+           for k in range(first, first + 3)}
+
 out = open(__file__.rsplit('/', 1)[0] + '/lang-train.jsonl', 'w', encoding='utf-8')
 LIC = "tiergate (written by the project)"
 for lang, d in L.items():
@@ -392,5 +399,7 @@ for lang, d in L.items():
         for s in d['subjects']:
             add(f.format(s), 'complex', 'lang/complex-frame')
     for k, (text, label, cat) in enumerate(rows, 1):
+        if f"tiergate:lang-{lang}-{k:03d}" in OVERLAP:
+            continue
         out.write(json.dumps({"id": f"tiergate:lang-{lang}-{k:03d}", "lang": lang, "text": text, "label": label,
                               "category": cat, "source": "tiergate", "licence": LIC}, ensure_ascii=False) + '\n')
