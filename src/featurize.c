@@ -21,17 +21,21 @@
  *   names and schemas are not read (an in-car request carries the same list
  *   whatever it asks).  What tells one action from a plan is in the request:
  *   markers of steps, conditions (times, deadlines, budgets), comparison and
- *   calculation, counted in both languages by the lexicon, and tool_plan,
- *   the steps and conditions of a request that carries tools.
-
+ *   calculation, counted in every learned language by the lexicon, and
+ *   tool_plan, the steps, conditions and clauses of a request that carries
+ *   tools (with tools, "warmer in the back, fan low, close the shade" is
+ *   three actions).  A message to pass on (relay: "发短信给王总", "Text to
+ *   Coach:") is long but one step, and has its own count.
+ *
  * - Length-normalised n-grams.  Each n-gram occurrence of a turn is worth
- *   w/sqrt(c), w the turn's weight and c its character count, so the n-gram
- *   vector of a turn has about the same norm whatever its length: a long,
- *   polite text does not win by piling up small weights, and length enters
- *   only through the named length features, where the model weighs it
- *   against everything else.  Dividing by the exact n-gram count would need
- *   a second pass over the text; the characters are counted by a loop the
- *   compiler vectorises.
+ *   w/c^FEATURES_NGRAM_NORM, w the turn's weight and c its character count.  At 0.5
+ *   the n-gram vector of a turn would have about the same norm whatever its
+ *   length, and length would speak only through the named length features:
+ *   then a long story around one lookup, or a dictated message, is routed
+ *   by its length alone.  At 0.4 (chosen on the development sets, see
+ *   docs/classifier.md) the words of a long turn keep more of their say.
+ *   Dividing by the exact n-gram count would need a second pass over the
+ *   text; the characters are counted by a loop the compiler vectorises.
  *
  * - Counts enter as log(1 + count), so the tenth code mark adds less than
  *   the first, and indicators (the verbs) as 0 or 1.
@@ -98,11 +102,11 @@ static void add_named(feature *f, size_t *k, uint32_t index, double value)
 }
 
 /* One turn, at weight w: its n-grams, then its named features.  *plan
- * receives its count of steps and conditions. */
+ * receives its count of steps, conditions and clauses. */
 static void featurize_turn(const featurizer *fx, const feature_message *m, double w, bool origins, feature_fn fn,
                            void *ctx, unsigned *plan)
 {
-    static const uint32_t counted[] = {NF_STEPS, NF_COMPARE, NF_CALC, NF_CONDITIONS};
+    static const uint32_t counted[] = {NF_STEPS, NF_COMPARE, NF_CALC, NF_CONDITIONS, NF_RELAY, NF_CLAUSES};
     size_t n = m->len < SCAN_LIMIT ? m->len : SCAN_LIMIT, units, k = 0;
     double stretch = n ? (double)m->len / (double)n : 1, chars, tokens;
     feature named[FEATURES_NNAMED];
@@ -111,7 +115,7 @@ static void featurize_turn(const featurizer *fx, const feature_message *m, doubl
 
     assert(m->text != NULL || m->len == 0);
     units = count_chars((const unsigned char *)m->text, n);
-    scan_text(&fx->lex, m->text, n, w / sqrt(units ? (double)units : 1.0), origins, fn, ctx, &c);
+    scan_text(&fx->lex, m->text, n, w / pow(units ? (double)units : 1.0, FEATURES_NGRAM_NORM), origins, fn, ctx, &c);
 
     /* CJK characters (Han, kana, Hangul) are about a token each, letters of
      * Cyrillic, Arabic and the other alphabets about 2.5 to a token, other
@@ -126,7 +130,8 @@ static void featurize_turn(const featurizer *fx, const feature_message *m, doubl
         if (c.verbs & (1u << v)) add_named(named, &k, NF_VERB + v, w);
     for (size_t i = 0; i < sizeof counted / sizeof counted[0]; i++)
         add_named(named, &k, counted[i], w * log1p(c.count[counted[i]]));
-    *plan = c.count[NF_STEPS] + c.count[NF_CONDITIONS];
+    /* With tools, the actions a request lists are its clauses. */
+    *plan = c.count[NF_STEPS] + c.count[NF_CONDITIONS] + c.count[NF_CLAUSES];
     if (k == 0) return;
     for (size_t i = 0; origins && i < k; i++) at[i] = (feature_origin){NULL, m->text, 0};
     fn(ctx, named, origins ? at : NULL, k);

@@ -20,12 +20,15 @@
 
 /* Bumped whenever extraction changes what any text maps to: a model file
  * records the version it was trained with and is refused by another. */
-#define FEATURES_VERSION 3
+#define FEATURES_VERSION 4
 /* Named structural features take indexes [0, FEATURES_NNAMED); hashed
  * n-grams take the 2^FEATURES_HASH_BITS indexes after them. */
-#define FEATURES_NNAMED 37
+#define FEATURES_NNAMED 39
 #define FEATURES_HASH_BITS 16
 #define FEATURES_DIM (FEATURES_NNAMED + (1u << FEATURES_HASH_BITS))
+/* Each n-gram occurrence of a turn is worth w / c^FEATURES_NGRAM_NORM, w the
+ * turn's weight and c its characters (featurize.c says why 0.4). */
+#define FEATURES_NGRAM_NORM 0.4
 
 typedef struct feature_message {
     bool user;           /* written by the user (vs system, assistant or tool) */

@@ -15,7 +15,7 @@ static const char *const names[FEATURES_NNAMED] = {
     "verb:prove", "verb:derive", "verb:analyze", "verb:compare", "verb:write", "verb:implement",
     "verb:design", "verb:plan", "verb:证明", "verb:推导", "verb:分析", "verb:比较", "verb:写一篇",
     "verb:实现", "verb:设计", "verb:规划",
-    "follow_up", "tools", "tool_plan", "steps", "compare", "calc", "conditions",
+    "follow_up", "tools", "tool_plan", "steps", "compare", "calc", "conditions", "relay", "clauses",
 };
 
 #define V(k) (NF_VERB + (k))
@@ -122,6 +122,60 @@ static const struct {
     {"не менее", NF_CONSTRAINTS}, {"以上", NF_CONSTRAINTS}, {"最大", NF_CONSTRAINTS}, {"最低", NF_CONSTRAINTS},
     {"최소", NF_CONSTRAINTS}, {"최대", NF_CONSTRAINTS}, {"이하", NF_CONSTRAINTS}, {"이내", NF_CONSTRAINTS},
     {"على الأقل", NF_CONSTRAINTS},
+    /* A message or a text to pass on (dictated, to send, to translate, to
+     * be reminded of): long, but one step. */
+    {"发消息", NF_RELAY}, {"发信息", NF_RELAY}, {"发微信", NF_RELAY}, {"发短信", NF_RELAY}, {"短信", NF_RELAY},
+    {"微信", NF_RELAY}, {"转告", NF_RELAY}, {"告诉他", NF_RELAY}, {"告诉她", NF_RELAY}, {"回复", NF_RELAY},
+    {"留言", NF_RELAY}, {"提醒我", NF_RELAY}, {"翻译", NF_RELAY}, {"备忘", NF_RELAY},
+    {"send", NF_RELAY}, {"text", NF_RELAY}, {"message", NF_RELAY}, {"tell", NF_RELAY}, {"reply", NF_RELAY},
+    {"translate", NF_RELAY}, {"remind", NF_RELAY}, {"forward", NF_RELAY},
+    {"schick", NF_RELAY}, {"schicke", NF_RELAY}, {"sende", NF_RELAY}, {"nachricht", NF_RELAY},
+    {"sag", NF_RELAY}, {"antworte", NF_RELAY}, {"übersetze", NF_RELAY}, {"erinnere", NF_RELAY},
+    {"envía", NF_RELAY}, {"envia", NF_RELAY}, {"manda", NF_RELAY}, {"mensaje", NF_RELAY}, {"dile", NF_RELAY},
+    {"responde", NF_RELAY}, {"traduce", NF_RELAY}, {"recuérdame", NF_RELAY},
+    {"envoie", NF_RELAY}, {"réponds", NF_RELAY}, {"traduis", NF_RELAY}, {"rappelle", NF_RELAY},
+    {"mensagem", NF_RELAY}, {"diga", NF_RELAY}, {"responda", NF_RELAY}, {"traduza", NF_RELAY},
+    {"lembre", NF_RELAY}, {"отправь", NF_RELAY}, {"сообщение", NF_RELAY}, {"скажи", NF_RELAY},
+    {"ответь", NF_RELAY}, {"переведи", NF_RELAY}, {"напомни", NF_RELAY},
+    {"送って", NF_RELAY}, {"伝えて", NF_RELAY}, {"返信", NF_RELAY}, {"翻訳", NF_RELAY}, {"メッセ", NF_RELAY},
+    {"보내", NF_RELAY}, {"메시지", NF_RELAY}, {"전해", NF_RELAY}, {"답장", NF_RELAY}, {"번역", NF_RELAY},
+    {"أرسل", NF_RELAY}, {"ارسل", NF_RELAY}, {"رسالة", NF_RELAY}, {"ترجم", NF_RELAY}, {"ذكرني", NF_RELAY},
+    /* The export languages' markers of steps, comparison, calculation and
+     * conditions, for the features above. */
+    {"dann", NF_STEPS}, {"danach", NF_STEPS}, {"zuerst", NF_STEPS}, {"zwischenstopp", NF_STEPS},
+    {"reihenfolge", NF_STEPS}, {"luego", NF_STEPS}, {"después", NF_STEPS}, {"primero", NF_STEPS},
+    {"parada", NF_STEPS}, {"paradas", NF_STEPS}, {"ruta", NF_STEPS}, {"itinerario", NF_STEPS},
+    {"puis", NF_STEPS}, {"ensuite", NF_STEPS}, {"étape", NF_STEPS}, {"étapes", NF_STEPS},
+    {"itinéraire", NF_STEPS}, {"depois", NF_STEPS}, {"primeiro", NF_STEPS}, {"rota", NF_STEPS},
+    {"roteiro", NF_STEPS}, {"потом", NF_STEPS}, {"затем", NF_STEPS}, {"сначала", NF_STEPS},
+    {"остановка", NF_STEPS}, {"маршрут", NF_STEPS}, {"経由", NF_STEPS}, {"寄って", NF_STEPS},
+    {"順番", NF_STEPS}, {"ルート", NF_STEPS}, {"먼저", NF_STEPS}, {"경유", NF_STEPS}, {"들러", NF_STEPS},
+    {"순서", NF_STEPS}, {"일정", NF_STEPS}, {"ثم", NF_STEPS}, {"أولا", NF_STEPS}, {"مسار", NF_STEPS},
+    {"günstiger", NF_COMPARE}, {"billiger", NF_COMPARE}, {"lohnt", NF_COMPARE}, {"besser", NF_COMPARE},
+    {"más barato", NF_COMPARE}, {"conviene", NF_COMPARE}, {"mejor", NF_COMPARE}, {"moins cher", NF_COMPARE},
+    {"rentable", NF_COMPARE}, {"mieux", NF_COMPARE}, {"mais barato", NF_COMPARE}, {"compensa", NF_COMPARE},
+    {"melhor", NF_COMPARE}, {"дешевле", NF_COMPARE}, {"выгоднее", NF_COMPARE}, {"лучше", NF_COMPARE},
+    {"お得", NF_COMPARE}, {"どっち", NF_COMPARE}, {"どちら", NF_COMPARE}, {"이득", NF_COMPARE},
+    {"어느", NF_COMPARE}, {"유리", NF_COMPARE}, {"أرخص", NF_COMPARE}, {"أفضل", NF_COMPARE},
+    {"rechne", NF_CALC}, {"berechne", NF_CALC}, {"kostet", NF_CALC}, {"insgesamt", NF_CALC},
+    {"monatlich", NF_CALC}, {"zinsen", NF_CALC}, {"rabatt", NF_CALC}, {"calcula", NF_CALC},
+    {"cuesta", NF_CALC}, {"al mes", NF_CALC}, {"intereses", NF_CALC}, {"descuento", NF_CALC},
+    {"calcule", NF_CALC}, {"coûte", NF_CALC}, {"par mois", NF_CALC}, {"intérêts", NF_CALC},
+    {"remise", NF_CALC}, {"custa", NF_CALC}, {"por mês", NF_CALC}, {"juros", NF_CALC}, {"desconto", NF_CALC},
+    {"посчитай", NF_CALC}, {"рассчитай", NF_CALC}, {"стоимость", NF_CALC}, {"итого", NF_CALC},
+    {"в месяц", NF_CALC}, {"скидка", NF_CALC}, {"計算", NF_CALC}, {"合計", NF_CALC}, {"毎月", NF_CALC},
+    {"割引", NF_CALC}, {"いくら", NF_CALC}, {"계산", NF_CALC}, {"합계", NF_CALC}, {"비용", NF_CALC},
+    {"할인", NF_CALC}, {"이자", NF_CALC}, {"매달", NF_CALC}, {"احسب", NF_CALC}, {"تكلفة", NF_CALC},
+    {"المجموع", NF_CALC}, {"خصم", NF_CALC},
+    {"bevor", NF_CONDITIONS}, {"spätestens", NF_CONDITIONS}, {"antes", NF_CONDITIONS},
+    {"hasta", NF_CONDITIONS}, {"presupuesto", NF_CONDITIONS}, {"avant", NF_CONDITIONS},
+    {"orçamento", NF_CONDITIONS}, {"até", NF_CONDITIONS}, {"перед", NF_CONDITIONS},
+    {"бюджет", NF_CONDITIONS}, {"успеть", NF_CONDITIONS}, {"までに", NF_CONDITIONS}, {"予算", NF_CONDITIONS},
+    {"전에", NF_CONDITIONS}, {"까지", NF_CONDITIONS}, {"예산", NF_CONDITIONS}, {"قبل", NF_CONDITIONS},
+    {"ميزانية", NF_CONDITIONS},
+    /* German separable verbs keep their prefix at the end ("leite die
+     * Formel her"): the stem counts. */
+    {"leite", V(1)}, {"herleiten", V(1)},
 };
 #undef V
 

@@ -17,7 +17,7 @@
 #include "featurize.h"
 #include "lexicon.h"
 
-#define SCAN_LEXICON_SLOTS 1024
+#define SCAN_LEXICON_SLOTS 2048
 #define SCAN_FILTER_BITS 4096
 
 /* Lexicon entries by the hash of their n-gram, and two filters that say

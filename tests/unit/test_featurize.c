@@ -228,17 +228,19 @@ static void test_structural(void)
     CHECK(!has(&s, "cjk_share"));
 }
 
-/* Every n-gram of a turn is worth weight / sqrt(characters): a long text
+/* Every n-gram of a turn is worth weight / characters^0.4: a long text
  * does not pile up weight. */
+static double unit(double chars) { return pow(chars, -FEATURES_NGRAM_NORM); }
+
 static void test_normalisation(void)
 {
     static seen s;
 
     text(&s, "打开空调");
     for (size_t i = 0; i < s.n; i++)
-        if (strchr(s.name[i], ':')) CHECK(fabs(s.f[i].value - 0.5) < 1e-12);
+        if (strchr(s.name[i], ':')) CHECK(fabs(s.f[i].value - unit(4)) < 1e-12);
     text(&s, "open the window please");   /* 22 characters */
-    CHECK(fabs(value(&s, "word:open") - 1 / sqrt(22)) < 1e-12);
+    CHECK(fabs(value(&s, "word:open") - unit(22)) < 1e-12);
 }
 
 /* The request is the last user turn; up to four earlier user turns share
@@ -253,16 +255,16 @@ static void test_conversations(void)
     static seen s;
 
     conv(&s, "uau", t3, NULL, 3);
-    CHECK(fabs(value(&s, "chars2:继续") - 1 / sqrt(2)) < 1e-12);
-    CHECK(fabs(value(&s, "chars2:证明") - 1 / sqrt(6)) < 1e-12);   /* the only earlier turn: weight 1 */
+    CHECK(fabs(value(&s, "chars2:继续") - unit(2)) < 1e-12);
+    CHECK(fabs(value(&s, "chars2:证明") - unit(6)) < 1e-12);   /* the only earlier turn: weight 1 */
     CHECK(named(&s, "verb:证明") == 1);
     CHECK(!has(&s, "chars2:三角"));                                   /* the assistant is not read */
     CHECK(fabs(named(&s, "turns") - log1p(1)) < 1e-12);
     CHECK(named(&s, "follow_up") == 1);
     /* A self-contained command after a hard turn rests on itself. */
     conv(&s, "uau", sw, NULL, 3);
-    CHECK(fabs(value(&s, "chars2:证明") - 0.25 / sqrt(6)) < 1e-12);
-    CHECK(fabs(value(&s, "chars2:座椅") - 1 / sqrt(10)) < 1e-12);
+    CHECK(fabs(value(&s, "chars2:证明") - 0.25 * unit(6)) < 1e-12);
+    CHECK(fabs(value(&s, "chars2:座椅") - unit(10)) < 1e-12);
     CHECK(!has(&s, "follow_up"));
     conv(&s, "su", sys, NULL, 2);
     CHECK(!has(&s, "verb:prove") && !has(&s, "word:python") && !has(&s, "turns"));
@@ -271,8 +273,8 @@ static void test_conversations(void)
     CHECK(has(&s, "verb:prove"));
     /* Six user turns: the last, and the four before it sharing 1/4. */
     conv(&s, "uuuuuu", six, NULL, 6);
-    CHECK(fabs(value(&s, "word:ff") - 1 / sqrt(2)) < 1e-12);
-    CHECK(fabs(value(&s, "word:bb") - 0.0625 / sqrt(2)) < 1e-12);
+    CHECK(fabs(value(&s, "word:ff") - unit(2)) < 1e-12);
+    CHECK(fabs(value(&s, "word:bb") - 0.0625 * unit(2)) < 1e-12);
     CHECK(!has(&s, "word:aa"));
     CHECK(fabs(named(&s, "turns") - log1p(5)) < 1e-12);
     conv(&s, "", NULL, NULL, 0);
@@ -311,13 +313,16 @@ static void test_plans(void)
     static const char *const plan[] = {"明早先送孩子再去开会，顺路加个油，九点之前要到"};
     static const char *const cmp[] = {"两种套餐哪个更划算，帮我算算一共多少钱"};
     static const char *const en[] = {"Drop the kids first, then the bank before 9; which option is cheaper in total?"};
+    static const char *const relay[] = {"给王总发短信，内容是会议改到下午两点"};
+    static const char *const de[] = {"Rechne aus ob es günstiger ist und dann zuerst nach Graz"};
     static seen s;
 
     conv_tools(&s, NULL, plan, NULL, 1, 4);
     CHECK(fabs(named(&s, "tools") - log1p(4)) < 1e-12);
     CHECK(fabs(named(&s, "steps") - log1p(3)) < 1e-12);        /* 先送 再去 顺路 */
     CHECK(fabs(named(&s, "conditions") - log1p(1)) < 1e-12);   /* 之前 */
-    CHECK(fabs(named(&s, "tool_plan") - log1p(4)) < 1e-12);
+    CHECK(fabs(named(&s, "clauses") - log1p(2)) < 1e-12);     /* two commas */
+    CHECK(fabs(named(&s, "tool_plan") - log1p(6)) < 1e-12);   /* steps, conditions, clauses */
     conv(&s, NULL, plan, NULL, 1);
     CHECK(!has(&s, "tools") && !has(&s, "tool_plan") && has(&s, "steps"));
     conv(&s, NULL, cmp, NULL, 1);
@@ -325,12 +330,20 @@ static void test_plans(void)
     CHECK(fabs(named(&s, "calc") - log1p(3)) < 1e-12);         /* 算算 一共 多少钱 */
     CHECK(!has(&s, "steps"));
     conv_tools(&s, NULL, cmp, NULL, 1, 2);
-    CHECK(has(&s, "tools") && !has(&s, "tool_plan"));          /* a comparison is not a plan of steps */
+    CHECK(has(&s, "tools") && fabs(named(&s, "tool_plan") - log1p(1)) < 1e-12);   /* one clause */
     conv(&s, NULL, en, NULL, 1);
     CHECK(fabs(named(&s, "steps") - log1p(2)) < 1e-12);        /* first, then */
     CHECK(fabs(named(&s, "conditions") - log1p(1)) < 1e-12);   /* before */
     CHECK(fabs(named(&s, "compare") - log1p(2)) < 1e-12);      /* option, cheaper */
     CHECK(fabs(named(&s, "calc") - log1p(1)) < 1e-12);         /* total */
+    CHECK(fabs(named(&s, "clauses") - log1p(2)) < 1e-12);      /* , ; */
+    conv(&s, NULL, relay, NULL, 1);
+    CHECK(fabs(named(&s, "relay") - log1p(2)) < 1e-12);        /* 发短信 短信 */
+    conv(&s, NULL, de, NULL, 1);                                /* the export languages' markers */
+    CHECK(fabs(named(&s, "calc") - log1p(1)) < 1e-12);         /* rechne */
+    CHECK(fabs(named(&s, "compare") - log1p(1)) < 1e-12);      /* günstiger */
+    CHECK(fabs(named(&s, "steps") - log1p(2)) < 1e-12);        /* dann zuerst */
+    CHECK(!has(&s, "clauses"));
 }
 
 /* Names: the n-gram as seen, lower-cased, spaces collapsed, cut on a
