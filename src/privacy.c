@@ -207,29 +207,47 @@ static void redact_one(privacy_call *p, cJSON *text) {
     free(t);
 }
 
+/* s[0, n) with every span of sp replaced by one space; a new string, or
+ * NULL when out of memory. */
+static char *blank_spans(const char *s, size_t n, const pii_spans *sp) {
+    char *out = malloc(n + 1);
+    size_t at = 0, pos = 0;
+    if (!out) return NULL;
+    for (size_t i = 0; i < sp->n; i++) {
+        const pii_span *x = &sp->v[i];
+        assert(x->off >= pos && x->off + x->len <= n);
+        memcpy(out + at, s + pos, x->off - pos);
+        at += x->off - pos;
+        out[at++] = ' ';
+        pos = x->off + x->len;
+    }
+    memcpy(out + at, s + pos, n - pos);
+    out[at + n - pos] = '\0';
+    return out;
+}
+
 /* The messages as the classifier reads them, each value replaced by a
- * placeholder of its kind: a phone number says nothing about complexity,
- * and /v1/route names the n-grams that moved the score, which must never
- * be a value. */
+ * space.  A phone number or a name says nothing about complexity, and
+ * /v1/route names the n-grams that moved the score, which must never be a
+ * value.  Not the redactor's placeholder: the model was trained on text
+ * without placeholders, and "⟨NAME_1⟩" reads as a snake_case code mark and
+ * an unseen word, which pushed requests naming a person toward the cloud. */
 static void mask_for_scoring(privacy_call *p, const chatreq *req) {
-    redactor *r = redactor_new();
     p->masked = calloc(req->nmessages ? req->nmessages : 1, sizeof *p->masked);
     p->masked_texts = calloc(req->nmessages ? req->nmessages : 1, sizeof *p->masked_texts);
     p->nmasked = req->nmessages;
-    if (!r || !p->masked || !p->masked_texts) goto err;
+    if (!p->masked || !p->masked_texts) goto err;
     for (size_t i = 0; i < req->nmessages; i++) {
         const feature_message *m = &req->msgs[i];
         p->masked[i] = *m;
         if (pii_scan(m->text, m->len, p->cfg->pii_kinds, p->cfg->patterns, p->cfg->npatterns, &p->spans) < 0) goto err;
         if (p->spans.n == 0) continue;
-        if (!(p->masked_texts[i] = redact_text(r, m->text, m->len, &p->spans, p->cfg->patterns))) goto err;
+        if (!(p->masked_texts[i] = blank_spans(m->text, m->len, &p->spans))) goto err;
         p->masked[i].text = p->masked_texts[i];
         p->masked[i].len = strlen(p->masked_texts[i]);
     }
-    redactor_free(r);
     return;
 err:
-    redactor_free(r);
     p->oom = true;
 }
 

@@ -52,8 +52,8 @@ void privacy_kinds_str(const config *cfg, privacy_kinds k, char *buf, size_t n);
 struct cJSON *privacy_kinds_json(const config *cfg, privacy_kinds k);
 
 /* The messages the classifier should read: req's, or, when personal data
- * was found, a copy with each value replaced by its placeholder.  Valid
- * while both p and req live. */
+ * was found, a copy with each value replaced by one space.  Valid while
+ * both p and req live. */
 const feature_message *privacy_scoring_msgs(const privacy_call *p, const chatreq *req);
 
 /* Restores the placeholders in the answer of backend b, in place: message

@@ -125,6 +125,20 @@ describe('privacy', () => {
       await assertCleanStop(gw);
     });
 
+    it('the classifier reads a personal value as a space: no placeholder word, no code mark', async () => {
+      const gw = await gateway('redact');
+      const ask = (text) => request(gw.base, { method: 'POST', path: '/v1/route', body: chatBody(text) });
+      const masked = await ask(`给王总发个短信，号码是${PHONE}，说会议改到下午两点`);
+      const blank = await ask('给 发个短信，号码是 ，说会议改到下午两点');
+      assert.equal(masked.status, 200, masked.text);
+      assert.deepEqual(masked.json.privacy, { mode: 'redact', found: ['PHONE', 'NAME'] });
+      assert.deepEqual(blank.json.privacy, { mode: 'redact', found: [] });
+      assert.equal(masked.json.score, blank.json.score);
+      for (const f of masked.json.features) assert.ok(!/code_marks|phone/i.test(f.name), `feature ${f.name}`);
+      assertNoValues(masked.text, '/v1/route');
+      await assertCleanStop(gw);
+    });
+
     it('/v1/route shows the mode and the kinds found, never the values', async () => {
       const gw = await gateway('redact');
       const res = await request(gw.base, { method: 'POST', path: '/v1/route', body: chatBody(TEXT) });
