@@ -124,7 +124,7 @@ static const struct {
     {"على الأقل", NF_CONSTRAINTS},
     /* A message or a text to pass on (dictated, to send, to translate, to
      * be reminded of): long, but one step. */
-    {"发消息", NF_RELAY}, {"发信息", NF_RELAY}, {"发微信", NF_RELAY}, {"发短信", NF_RELAY}, {"短信", NF_RELAY},
+    {"发消息", NF_RELAY}, {"发信息", NF_RELAY}, {"短信", NF_RELAY},
     {"微信", NF_RELAY}, {"转告", NF_RELAY}, {"告诉他", NF_RELAY}, {"告诉她", NF_RELAY}, {"回复", NF_RELAY},
     {"留言", NF_RELAY}, {"提醒我", NF_RELAY}, {"翻译", NF_RELAY}, {"备忘", NF_RELAY},
     {"send", NF_RELAY}, {"text", NF_RELAY}, {"message", NF_RELAY}, {"tell", NF_RELAY}, {"reply", NF_RELAY},
@@ -134,6 +134,8 @@ static const struct {
     {"envía", NF_RELAY}, {"envia", NF_RELAY}, {"manda", NF_RELAY}, {"mensaje", NF_RELAY}, {"dile", NF_RELAY},
     {"responde", NF_RELAY}, {"traduce", NF_RELAY}, {"recuérdame", NF_RELAY},
     {"envoie", NF_RELAY}, {"réponds", NF_RELAY}, {"traduis", NF_RELAY}, {"rappelle", NF_RELAY},
+    {"rappelle-moi", NF_RELAY}, {"dis-lui", NF_RELAY}, {"traduis-le", NF_RELAY}, {"lembre-me", NF_RELAY},
+    {"diga-lhe", NF_RELAY},
     {"mensagem", NF_RELAY}, {"diga", NF_RELAY}, {"responda", NF_RELAY}, {"traduza", NF_RELAY},
     {"lembre", NF_RELAY}, {"отправь", NF_RELAY}, {"сообщение", NF_RELAY}, {"скажи", NF_RELAY},
     {"ответь", NF_RELAY}, {"переведи", NF_RELAY}, {"напомни", NF_RELAY},
@@ -156,7 +158,7 @@ static const struct {
     {"rentable", NF_COMPARE}, {"mieux", NF_COMPARE}, {"mais barato", NF_COMPARE}, {"compensa", NF_COMPARE},
     {"melhor", NF_COMPARE}, {"дешевле", NF_COMPARE}, {"выгоднее", NF_COMPARE}, {"лучше", NF_COMPARE},
     {"お得", NF_COMPARE}, {"どっち", NF_COMPARE}, {"どちら", NF_COMPARE}, {"이득", NF_COMPARE},
-    {"어느", NF_COMPARE}, {"유리", NF_COMPARE}, {"أرخص", NF_COMPARE}, {"أفضل", NF_COMPARE},
+    {"어느", NF_COMPARE}, {"유리한", NF_COMPARE}, {"أرخص", NF_COMPARE}, {"أفضل", NF_COMPARE},
     {"rechne", NF_CALC}, {"berechne", NF_CALC}, {"kostet", NF_CALC}, {"insgesamt", NF_CALC},
     {"monatlich", NF_CALC}, {"zinsen", NF_CALC}, {"rabatt", NF_CALC}, {"calcula", NF_CALC},
     {"cuesta", NF_CALC}, {"al mes", NF_CALC}, {"intereses", NF_CALC}, {"descuento", NF_CALC},
@@ -168,14 +170,16 @@ static const struct {
     {"할인", NF_CALC}, {"이자", NF_CALC}, {"매달", NF_CALC}, {"احسب", NF_CALC}, {"تكلفة", NF_CALC},
     {"المجموع", NF_CALC}, {"خصم", NF_CALC},
     {"bevor", NF_CONDITIONS}, {"spätestens", NF_CONDITIONS}, {"antes", NF_CONDITIONS},
-    {"hasta", NF_CONDITIONS}, {"presupuesto", NF_CONDITIONS}, {"avant", NF_CONDITIONS},
-    {"orçamento", NF_CONDITIONS}, {"até", NF_CONDITIONS}, {"перед", NF_CONDITIONS},
+    {"presupuesto", NF_CONDITIONS}, {"avant", NF_CONDITIONS},
+    {"orçamento", NF_CONDITIONS}, {"перед", NF_CONDITIONS},
     {"бюджет", NF_CONDITIONS}, {"успеть", NF_CONDITIONS}, {"までに", NF_CONDITIONS}, {"予算", NF_CONDITIONS},
-    {"전에", NF_CONDITIONS}, {"까지", NF_CONDITIONS}, {"예산", NF_CONDITIONS}, {"قبل", NF_CONDITIONS},
+    {"전에", NF_CONDITIONS}, {"예산", NF_CONDITIONS}, {"قبل", NF_CONDITIONS},
     {"ميزانية", NF_CONDITIONS},
-    /* German separable verbs keep their prefix at the end ("leite die
-     * Formel her"): the stem counts. */
-    {"leite", V(1)}, {"herleiten", V(1)},
+    /* German "herleiten" (derive) splits in the imperative ("leite die
+     * Formel her"); the stem "leite" alone is not listed: it is also the
+     * imperative of leiten and weiterleiten (lead, forward) and the
+     * Portuguese for milk. */
+    {"herleiten", V(1)},
 };
 #undef V
 

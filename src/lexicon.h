@@ -26,12 +26,12 @@ enum named_feature {
      * and the markers of a plan, a comparison or a calculation. */
     NF_FOLLOW_UP = NF_VERB + NF_NVERBS, NF_TOOLS, NF_TOOL_PLAN, NF_STEPS, NF_COMPARE, NF_CALC, NF_CONDITIONS,
     NF_RELAY,                     /* a message or text to pass on */
-    NF_CLAUSES,                   /* commas, semicolons, enumeration commas */
+    NF_CLAUSES,                   /* commas, semicolons (also Arabic), enumeration commas */
     NF_END
 };
 _Static_assert(NF_END == FEATURES_NNAMED, "FEATURES_NNAMED counts the named features");
 
-#define LEXICON_ENTRIES 552
+#define LEXICON_ENTRIES 551
 
 /* Name of named feature index (< FEATURES_NNAMED). */
 const char *lexicon_name(uint32_t index);

@@ -437,7 +437,7 @@ static size_t scan_symbol(scanner *s, uint32_t cp, size_t i, size_t len)
         s->count[NF_CODE]++;
     } else if ((cp == '\\' && is_alpha(next)) || lexicon_math_mark(cp)) {
         s->count[NF_MATH]++;
-    } else if (cp == ',' || cp == ';' || cp == 0x3001) {
+    } else if (cp == ',' || cp == ';' || cp == 0x3001 || cp == 0x060C || cp == 0x061B) {
         s->count[NF_CLAUSES]++;
     }
     if (cp >= 0x3000 && cp <= 0x303F) s->wide++;
