@@ -207,9 +207,9 @@ static void redact_one(privacy_call *p, cJSON *text) {
     free(t);
 }
 
-/* s[0, n) with every span of sp replaced by one space; a new string, or
- * NULL when out of memory. */
-static char *blank_spans(const char *s, size_t n, const pii_spans *sp) {
+/* s[0, n) with every span of sp replaced by one space; a new string (its
+ * length in *out_len), or NULL when out of memory. */
+static char *blank_spans(const char *s, size_t n, const pii_spans *sp, size_t *out_len) {
     char *out = malloc(n + 1);
     size_t at = 0, pos = 0;
     if (!out) return NULL;
@@ -222,7 +222,8 @@ static char *blank_spans(const char *s, size_t n, const pii_spans *sp) {
         pos = x->off + x->len;
     }
     memcpy(out + at, s + pos, n - pos);
-    out[at + n - pos] = '\0';
+    *out_len = at + n - pos;
+    out[*out_len] = '\0';
     return out;
 }
 
@@ -242,9 +243,8 @@ static void mask_for_scoring(privacy_call *p, const chatreq *req) {
         p->masked[i] = *m;
         if (pii_scan(m->text, m->len, p->cfg->pii_kinds, p->cfg->patterns, p->cfg->npatterns, &p->spans) < 0) goto err;
         if (p->spans.n == 0) continue;
-        if (!(p->masked_texts[i] = blank_spans(m->text, m->len, &p->spans))) goto err;
+        if (!(p->masked_texts[i] = blank_spans(m->text, m->len, &p->spans, &p->masked[i].len))) goto err;
         p->masked[i].text = p->masked_texts[i];
-        p->masked[i].len = strlen(p->masked_texts[i]);
     }
     return;
 err:

@@ -548,7 +548,7 @@ void scan_text(const scan_lexicon *lex, const char *text, size_t n, double scale
 int scan_lexicon_add(scan_lexicon *lex, const char *text, unsigned named)
 {
     scanner s;
-    size_t i, len, used = 0;
+    size_t i, len;
     uint32_t last;
     uint64_t h;
 
@@ -558,12 +558,12 @@ int scan_lexicon_add(scan_lexicon *lex, const char *text, unsigned named)
     s.learn = true;
     pass(&s);
     if ((h = s.learned) == 0) return -1;
-    for (i = 0; i < SCAN_LEXICON_SLOTS; i++) used += lex->slot[i].hash != 0;
-    if (used >= SCAN_LEXICON_SLOTS / 2) return -1;
+    if (lex->used >= SCAN_LEXICON_SLOTS / 2) return -1;
     for (i = slot_of(h); lex->slot[i].hash != 0; i = (i + 1) & (SCAN_LEXICON_SLOTS - 1))
         if (lex->slot[i].hash == h) return -1;
     lex->slot[i].hash = h;
     lex->slot[i].named = (unsigned char)named;
+    lex->used++;
     lex->filter[h >> FILTER_SHIFT >> 6] |= 1ull << (h >> FILTER_SHIFT & 63);
     for (i = s.n; i > 0 && (s.p[i - 1] & 0xC0) == 0x80; i--) {}
     last = decode(s.p + i - 1, s.n - i + 1, &len);

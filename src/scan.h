@@ -30,6 +30,7 @@ typedef struct scan_lexicon {
         uint64_t hash;            /* 0: empty */
         unsigned char named;      /* enum named_feature */
     } slot[SCAN_LEXICON_SLOTS];
+    size_t used;                  /* slots taken */
 } scan_lexicon;
 
 /* What one pass counted. */
