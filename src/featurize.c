@@ -27,8 +27,23 @@
  *   three actions).  A message to pass on (relay: "发短信给王总", "Text to
  *   Coach:") is long but one step, and has its own count.
  *
+ * - Quoted texts.  A request that hands over a text to work on ("Text to
+ *   Coach Daniels: Hi Coach, ...", "翻译成英文：……", "Is this review positive
+ *   or negative? \"...\"") is long, but its task is in the instruction, and
+ *   the text's words, commas and length said "complex" to the model.  The
+ *   text (what follows a colon in the first PAYLOAD_LEAD bytes after a relay
+ *   word, or a closed quote of PAYLOAD_MIN bytes or more that opens in the
+ *   first PAYLOAD_LEAD bytes or closes in the last) is read at
+ *   PAYLOAD_WEIGHT of the turn's weight, with its own length, and `payload`
+ *   is the log of its characters; only the instruction counts for the plan.
+ *   After a colon without a relay word the rest is the task itself ("帮我算
+ *   一下：……"), and a request that is all quote stays whole.  The bounds are
+ *   in bytes, so 60 bytes are 20 CJK characters.  Deciding takes one pass
+ *   over the turn and a lexicon scan of the words before a colon.
+ *
  * - Length-normalised n-grams.  Each n-gram occurrence of a turn is worth
- *   w/c^FEATURES_NGRAM_NORM, w the turn's weight and c its character count.  At 0.5
+ *   w/c^FEATURES_NGRAM_NORM, w the turn's weight and c the character count
+ *   of the turn (of the instruction, or of the quoted text).  At 0.5
  *   the n-gram vector of a turn would have about the same norm whatever its
  *   length, and length would speak only through the named length features:
  *   then a long story around one lookup, or a dictated message, is routed
@@ -42,7 +57,8 @@
  *
  * - Bounded cost.  Each turn is read up to SCAN_LIMIT bytes; the length
  *   features extrapolate the rest, so a megabyte of pasted text costs no more
- *   than 16 KB and still counts as long. */
+ *   than 16 KB and still counts as long.  Such a turn is read whole, not
+ *   split into instruction and quoted text. */
 #include "featurize.h"
 
 #include <assert.h>
@@ -58,6 +74,9 @@
 #define HISTORY_TURNS 4
 #define HISTORY_WEIGHT 1.0
 #define SWITCH_WEIGHT 0.25
+#define PAYLOAD_LEAD 120
+#define PAYLOAD_MIN 60
+#define PAYLOAD_WEIGHT 0.3
 
 _Static_assert(HISTORY_TURNS == sizeof ((feature_focus *)0)->context / sizeof(size_t), "feature_focus holds the turns");
 
@@ -101,21 +120,188 @@ static void add_named(feature *f, size_t *k, uint32_t index, double value)
     if (value != 0) f[(*k)++] = (feature){index, value};
 }
 
-/* One turn, at weight w: its n-grams, then its named features.  *plan
- * receives its count of steps, conditions and clauses. */
-static void featurize_turn(const featurizer *fx, const feature_message *m, double w, bool origins, feature_fn fn,
-                           void *ctx, unsigned *plan)
+typedef struct span {
+    const char *p;
+    size_t n;
+} span;
+
+/* The quotes: opening and closing bytes.  “ closes „ in German and opens
+ * an English quote. */
+static const struct {
+    const char *open, *close;
+    size_t olen, clen;
+} quotes[] = {
+    {"\xE2\x80\x9C", "\xE2\x80\x9D", 3, 3}, /* “ ” */
+    {"\xE2\x80\x9E", "\xE2\x80\x9C", 3, 3}, /* „ “ */
+    {"\xC2\xAB", "\xC2\xBB", 2, 2},           /* « » */
+    {"\xE3\x80\x8C", "\xE3\x80\x8D", 3, 3}, /* 「 」 */
+    {"\xE3\x80\x8E", "\xE3\x80\x8F", 3, 3}, /* 『 』 */
+    {"\"", "\"", 1, 1},
+};
+#define NQUOTES (sizeof quotes / sizeof quotes[0])
+
+/* The quote that opens at t[i] (not an inch mark after a digit), or
+ * NQUOTES. */
+static size_t opens_at(const unsigned char *t, size_t n, size_t i)
 {
-    static const uint32_t counted[] = {NF_STEPS, NF_COMPARE, NF_CALC, NF_CONDITIONS, NF_RELAY, NF_CLAUSES};
-    size_t n = m->len < SCAN_LIMIT ? m->len : SCAN_LIMIT, units, k = 0;
-    double stretch = n ? (double)m->len / (double)n : 1, chars, tokens;
-    feature named[FEATURES_NNAMED];
-    feature_origin at[FEATURES_NNAMED];
+    if (t[i] == '"' && i > 0 && t[i - 1] >= '0' && t[i - 1] <= '9') return NQUOTES;
+    for (size_t q = 0; q < NQUOTES; q++)
+        if (i + quotes[q].olen <= n && memcmp(t + i, quotes[q].open, quotes[q].olen) == 0) return q;
+    return NQUOTES;
+}
+
+/* The quote whose closing bytes end at t[end), or NQUOTES. */
+static size_t closes_at(const unsigned char *t, size_t end)
+{
+    for (size_t q = 0; q < NQUOTES; q++)
+        if (end >= quotes[q].clen && memcmp(t + end - quotes[q].clen, quotes[q].close, quotes[q].clen) == 0)
+            return q;
+    return NQUOTES;
+}
+
+/* The quoted text of a request that quotes one: a closed quote of at least
+ * PAYLOAD_MIN bytes that opens in the first PAYLOAD_LEAD bytes ("Is this
+ * review positive or negative? \"...\"") or closes in the last ("请判断下面
+ * 这段话的情感：“……”", "“……”这段话里的日期是哪天"); a quotation in the middle
+ * of a long text is part of the text.  True with the quote at *open, the
+ * text at [*from, *to) and what follows the closing quote at *after; or
+ * false.  Only the two ends are searched for quotes, so the cost does not
+ * grow with the text but for one search of a closing or opening quote. */
+static bool find_quote(const unsigned char *t, size_t n, size_t *open, size_t *from, size_t *to, size_t *after)
+{
+    size_t lead = n < PAYLOAD_LEAD ? n : PAYLOAD_LEAD;
+
+    for (size_t i = 0; i < lead; i++) {
+        size_t q = opens_at(t, n, i), j;
+
+        if (q == NQUOTES) continue;
+        for (j = i + quotes[q].olen; j + quotes[q].clen <= n && memcmp(t + j, quotes[q].close, quotes[q].clen); j++)
+            continue;
+        if (j + quotes[q].clen > n) break;
+        if (j - (i + quotes[q].olen) >= PAYLOAD_MIN) {
+            *open = i;
+            *from = i + quotes[q].olen;
+            *to = j;
+            *after = j + quotes[q].clen;
+            return true;
+        }
+        i = j + quotes[q].clen - 1;
+    }
+    for (size_t end = n; end > n - lead; end--) {
+        size_t q = closes_at(t, end), i;
+
+        if (q == NQUOTES) continue;
+        for (i = end - quotes[q].clen; i >= quotes[q].olen && memcmp(t + i - quotes[q].olen, quotes[q].open,
+                                                                      quotes[q].olen);
+             i--)
+            continue;
+        if (i < quotes[q].olen || end - quotes[q].clen - i < PAYLOAD_MIN) return false;
+        *open = i - quotes[q].olen;
+        *from = i;
+        *to = end - quotes[q].clen;
+        *after = end;
+        return true;
+    }
+    return false;
+}
+
+/* The first colon in the first PAYLOAD_LEAD bytes that is not part of a
+ * time or a URL (followed by a digit or a slash), with PAYLOAD_MIN bytes
+ * after it: its offset and length in *clen, or n. */
+static size_t find_colon(const unsigned char *t, size_t n, size_t *clen)
+{
+    size_t lead = n < PAYLOAD_LEAD ? n : PAYLOAD_LEAD;
+
+    for (size_t i = 1; i < lead; i++) {
+        *clen = 0;
+        if (t[i] == ':' && !(i + 1 < n && (t[i + 1] == '/' || (t[i + 1] >= '0' && t[i + 1] <= '9'))))
+            *clen = 1;
+        else if (i + 3 <= n && t[i] == 0xEF && t[i + 1] == 0xBC && t[i + 2] == 0x9A) /* ： */
+            *clen = 3;
+        if (*clen == 0) continue;
+        return n - i - *clen >= PAYLOAD_MIN ? i : n;
+    }
+    return n;
+}
+
+static void count_only(void *ctx, const feature *f, const feature_origin *o, size_t n)
+{
+    (void)ctx;
+    (void)f;
+    (void)o;
+    (void)n;
+}
+
+/* Whether s names a message or text to pass on (the lexicon's relay). */
+static bool relays(const featurizer *fx, span s)
+{
     scan_counts c;
 
-    assert(m->text != NULL || m->len == 0);
-    units = count_chars((const unsigned char *)m->text, n);
-    scan_text(&fx->lex, m->text, n, w / pow(units ? (double)units : 1.0, FEATURES_NGRAM_NORM), origins, fn, ctx, &c);
+    scan_text(&fx->lex, s.p, s.n, 0, false, count_only, NULL, &c);
+    return c.count[NF_RELAY] > 0;
+}
+
+/* Whether spans hold at least two characters other than white space: an
+ * instruction, not a request that is all quote. */
+static bool says_something(const span *sp, size_t nsp)
+{
+    size_t c = 0;
+
+    for (size_t s = 0; s < nsp; s++)
+        for (size_t i = 0; i < sp[s].n && c < 2; i++) {
+            unsigned char b = (unsigned char)sp[s].p[i];
+            c += (b & 0xC0) != 0x80 && b != ' ' && b != '\t' && b != '\r' && b != '\n';
+        }
+    return c >= 2;
+}
+
+/* Splits a turn into the instruction (one or two spans) and the text it
+ * quotes to work on: what follows a colon after a relay ("Text to Coach
+ * Daniels: Hi Coach, ...", "翻译成英文：……"; after "帮我算一下：" it is the task
+ * itself), else the text of find_quote().  Returns the number of
+ * instruction spans, 0 when the turn quotes nothing. */
+static size_t split_payload(const featurizer *fx, const char *text, size_t n, span instr[2], span *payload)
+{
+    const unsigned char *t = (const unsigned char *)text;
+    size_t clen, colon = find_colon(t, n, &clen), open = 0, from = 0, to = 0, after = 0;
+    bool quote = find_quote(t, n, &open, &from, &to, &after);
+
+    if (colon < n && (!quote || colon < open) && relays(fx, (span){text, colon})) {
+        instr[0] = (span){text, colon};
+        *payload = (span){text + colon + clen, n - colon - clen};
+        return 1;
+    }
+    if (!quote) return 0;
+    instr[0] = (span){text, open};
+    instr[1] = (span){text + after, n - after};
+    *payload = (span){text + from, to - from};
+    return says_something(instr, 2) ? 2 : 0;
+}
+
+/* Spans of one turn read at weight w, as one text: their n-grams, then
+ * their named features, lengths stretched by stretch.  *plan receives their
+ * count of steps, conditions and clauses.  Returns their characters. */
+static size_t featurize_spans(const featurizer *fx, const span *sp, size_t nsp, const char *turn, double w,
+                              double stretch, bool origins, feature_fn fn, void *ctx, unsigned *plan)
+{
+    static const uint32_t counted[] = {NF_STEPS, NF_COMPARE, NF_CALC, NF_CONDITIONS, NF_RELAY, NF_CLAUSES};
+    size_t units = 0, k = 0;
+    double chars, tokens, scale;
+    feature named[FEATURES_NNAMED];
+    feature_origin at[FEATURES_NNAMED];
+    scan_counts c, part;
+
+    for (size_t s = 0; s < nsp; s++) units += count_chars((const unsigned char *)sp[s].p, sp[s].n);
+    scale = w / pow(units ? (double)units : 1.0, FEATURES_NGRAM_NORM);
+    memset(&c, 0, sizeof c);
+    for (size_t s = 0; s < nsp; s++) {
+        scan_text(&fx->lex, sp[s].p, sp[s].n, scale, origins, fn, ctx, &part);
+        c.chars += part.chars;
+        c.wide += part.wide;
+        c.dense += part.dense;
+        c.verbs |= part.verbs;
+        for (size_t f = 0; f < NF_END; f++) c.count[f] += part.count[f];
+    }
 
     /* CJK characters (Han, kana, Hangul) are about a token each, letters of
      * Cyrillic, Arabic and the other alphabets about 2.5 to a token, other
@@ -132,9 +318,35 @@ static void featurize_turn(const featurizer *fx, const feature_message *m, doubl
         add_named(named, &k, counted[i], w * log1p(c.count[counted[i]]));
     /* With tools, the actions a request lists are its clauses. */
     *plan = c.count[NF_STEPS] + c.count[NF_CONDITIONS] + c.count[NF_CLAUSES];
-    if (k == 0) return;
-    for (size_t i = 0; origins && i < k; i++) at[i] = (feature_origin){NULL, m->text, 0};
+    if (k == 0) return units;
+    for (size_t i = 0; origins && i < k; i++) at[i] = (feature_origin){NULL, turn, 0};
     fn(ctx, named, origins ? at : NULL, k);
+    return units;
+}
+
+/* One turn, at weight w.  A text it quotes to work on is read at
+ * PAYLOAD_WEIGHT of it, and only the instruction counts for the plan.  A
+ * turn longer than SCAN_LIMIT is read whole: its length is extrapolated,
+ * which a split would have to share out. */
+static void featurize_turn(const featurizer *fx, const feature_message *m, double w, bool origins, feature_fn fn,
+                           void *ctx, unsigned *plan)
+{
+    size_t n = m->len < SCAN_LIMIT ? m->len : SCAN_LIMIT, ninstr = 0, chars;
+    span instr[2], payload;
+    unsigned ignored;
+    feature f;
+
+    assert(m->text != NULL || m->len == 0);
+    if (m->len <= SCAN_LIMIT) ninstr = split_payload(fx, m->text, n, instr, &payload);
+    if (ninstr == 0) {
+        featurize_spans(fx, &(span){m->text, n}, 1, m->text, w, (double)m->len / (double)(n ? n : 1), origins,
+                        fn, ctx, plan);
+        return;
+    }
+    featurize_spans(fx, instr, ninstr, m->text, w, 1, origins, fn, ctx, plan);
+    chars = featurize_spans(fx, &payload, 1, m->text, w * PAYLOAD_WEIGHT, 1, origins, fn, ctx, &ignored);
+    f = (feature){NF_PAYLOAD, w * log1p((double)chars)};
+    fn(ctx, &f, origins ? &(feature_origin){NULL, m->text, 0} : NULL, 1);
 }
 
 void featurize_focus(const feature_message *msgs, size_t n, feature_focus *out)

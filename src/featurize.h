@@ -6,10 +6,12 @@
  * which has no spaces; single symbols) and named structural features (length
  * in characters and estimated tokens, turns, code, maths notation, numbers
  * and operators, question words, instruction verbs, list and constraint
- * markers; whether the request is a follow-up, its number of tools, and
- * markers of steps, conditions, comparison and calculation).  It is the one definition of the features: the gateway scores
- * with it and tools/ trains and evaluates with it, so a model sees at serving
- * time exactly what it saw in training.  Extraction is pure and allocates
+ * markers; whether the request is a follow-up, its number of tools,
+ * markers of steps, conditions, comparison and calculation, and the length
+ * of a text it quotes to work on, which is read at a small weight).  It is
+ * the one definition of the features: the gateway scores with it and tools/
+ * trains and evaluates with it, so a model sees at serving time exactly what
+ * it saw in training.  Extraction is pure and allocates
  * nothing; a featurizer only holds the lexicons' lookup table. */
 #ifndef TIERGATE_FEATURIZE_H
 #define TIERGATE_FEATURIZE_H
@@ -20,14 +22,15 @@
 
 /* Bumped whenever extraction changes what any text maps to: a model file
  * records the version it was trained with and is refused by another. */
-#define FEATURES_VERSION 5
+#define FEATURES_VERSION 6
 /* Named structural features take indexes [0, FEATURES_NNAMED); hashed
  * n-grams take the 2^FEATURES_HASH_BITS indexes after them. */
-#define FEATURES_NNAMED 39
+#define FEATURES_NNAMED 40
 #define FEATURES_HASH_BITS 16
 #define FEATURES_DIM (FEATURES_NNAMED + (1u << FEATURES_HASH_BITS))
 /* Each n-gram occurrence of a turn is worth w / c^FEATURES_NGRAM_NORM, w the
- * turn's weight and c its characters (featurize.c says why 0.4). */
+ * turn's weight and c its characters, or those of the instruction or the
+ * quoted text when it quotes one (featurize.c says why 0.4). */
 #define FEATURES_NGRAM_NORM 0.4
 
 typedef struct feature_message {

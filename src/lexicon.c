@@ -16,6 +16,7 @@ static const char *const names[FEATURES_NNAMED] = {
     "verb:design", "verb:plan", "verb:证明", "verb:推导", "verb:分析", "verb:比较", "verb:写一篇",
     "verb:实现", "verb:设计", "verb:规划",
     "follow_up", "tools", "tool_plan", "steps", "compare", "calc", "conditions", "relay", "clauses",
+    "payload",
 };
 
 #define V(k) (NF_VERB + (k))
@@ -126,8 +127,8 @@ static const struct {
      * be reminded of): long, but one step. */
     {"发消息", NF_RELAY}, {"发信息", NF_RELAY}, {"短信", NF_RELAY},
     {"微信", NF_RELAY}, {"转告", NF_RELAY}, {"告诉他", NF_RELAY}, {"告诉她", NF_RELAY}, {"回复", NF_RELAY},
-    {"留言", NF_RELAY}, {"提醒我", NF_RELAY}, {"翻译", NF_RELAY}, {"备忘", NF_RELAY},
-    {"send", NF_RELAY}, {"text", NF_RELAY}, {"message", NF_RELAY}, {"tell", NF_RELAY}, {"reply", NF_RELAY},
+    {"留言", NF_RELAY}, {"提醒", NF_RELAY}, {"邮件", NF_RELAY}, {"翻译", NF_RELAY}, {"备忘", NF_RELAY},
+    {"send", NF_RELAY}, {"text", NF_RELAY}, {"message", NF_RELAY}, {"tell", NF_RELAY}, {"reply", NF_RELAY}, {"email", NF_RELAY},
     {"translate", NF_RELAY}, {"remind", NF_RELAY}, {"forward", NF_RELAY},
     {"schick", NF_RELAY}, {"schicke", NF_RELAY}, {"sende", NF_RELAY}, {"nachricht", NF_RELAY},
     {"sag", NF_RELAY}, {"antworte", NF_RELAY}, {"übersetze", NF_RELAY}, {"erinnere", NF_RELAY},

@@ -27,11 +27,12 @@ enum named_feature {
     NF_FOLLOW_UP = NF_VERB + NF_NVERBS, NF_TOOLS, NF_TOOL_PLAN, NF_STEPS, NF_COMPARE, NF_CALC, NF_CONDITIONS,
     NF_RELAY,                     /* a message or text to pass on */
     NF_CLAUSES,                   /* commas, semicolons (also Arabic), enumeration commas */
+    NF_PAYLOAD,                   /* log(1 + characters) of a quoted text the request works on */
     NF_END
 };
 _Static_assert(NF_END == FEATURES_NNAMED, "FEATURES_NNAMED counts the named features");
 
-#define LEXICON_ENTRIES 551
+#define LEXICON_ENTRIES 553
 
 /* Name of named feature index (< FEATURES_NNAMED). */
 const char *lexicon_name(uint32_t index);

@@ -24,7 +24,6 @@
 #include "dataset.h"
 #include "learn.h"
 
-#define OWN_SOURCE "tiergate"
 /* The export-language evaluation set (tools/data/lang-eval.jsonl). */
 #define LANG_EVAL_SOURCE "tiergate-eval"
 
@@ -48,7 +47,9 @@ static scored score_of(const classifier *m, const example *e)
     return s;
 }
 
-static bool is_own(const example *e) { return strcmp(e->source, OWN_SOURCE) == 0; }
+/* The project's training files (its evaluation sets have sources of their
+ * own and are reported apart). */
+static bool is_own(const example *e) { return strcmp(e->source, LEARN_PROJECT_SOURCE) == 0; }
 static bool is_lang_eval(const example *e) { return strcmp(e->source, LANG_EVAL_SOURCE) == 0; }
 
 /* Whether a model trained on d by tiergate-train (without --all) saw e. */
@@ -203,7 +204,7 @@ int main(int argc, char **argv)
     learn_args_result r = learn_args(argc, argv, "tiergate-evaluate", &p, fx, &d, &nfiles, evaluate_option, &o);
     if (r == LEARN_ARGS_ERROR) goto out;
     if (r != LEARN_ARGS_OK || !o.model || nfiles == 0) {
-        fprintf(stderr, usage, LEARN_DEFAULT_SEED, p.epochs, p.rate, p.l2);
+        fprintf(stderr, usage, LEARN_DEFAULT_SEED, p.epochs, p.rate, p.l2, p.public_weight);
         rc = r == LEARN_ARGS_HELP ? 0 : 2;
         goto out;
     }

@@ -8,6 +8,18 @@
  * frequent features are thus regularised more often, which is the usual
  * trade of sparse SGD for not touching all 65k weights per row.
  *
+ * Public rows (clinc150, nq_open, gsm8k, ...) are real users' requests; the
+ * project's rows (source "tiergate...") are written to cover what they miss
+ * (Chinese, the export languages, conversations, hard short and easy long
+ * requests) and outnumber them five to one.  A public row's gradient is
+ * multiplied by public_weight (3 by default, chosen on the development sets,
+ * docs/classifier.md), and the classes are balanced by weight.  Under
+ * AdaGrad a constant factor cancels for a feature only public rows have;
+ * what it changes is the pull of the features both kinds share (the bias,
+ * the named features, common words), so that the written rows do not
+ * decide alone what, say, a question word or a length is worth.  It is not
+ * the same as three copies of the row.
+ *
  * Determinism: the visiting order comes from a seeded splitmix64 stream and
  * all arithmetic is sequential, so a model depends only on its rows (in
  * order), its parameters and its seed. */
@@ -53,25 +65,30 @@ static langid_set learned_languages(const example *const *rows, size_t n)
     return set;
 }
 
+bool learn_project_row(const example *e)
+{
+    return strncmp(e->source, LEARN_PROJECT_SOURCE, strlen(LEARN_PROJECT_SOURCE)) == 0;
+}
+
 classifier *learn_train(const example *const *rows, size_t n, const learn_params *p)
 {
     double *w = calloc(FEATURES_DIM, sizeof *w), *g2 = malloc(FEATURES_DIM * sizeof *g2);
     float *wf = malloc(FEATURES_DIM * sizeof *wf);
     size_t *order = malloc(n * sizeof *order);
     classifier *m = NULL;
-    double bias = 0, bias_g2 = ADAGRAD_START, class_weight[2];
-    size_t count[2] = {0, 0};
+    double bias = 0, bias_g2 = ADAGRAD_START, class_weight[2], count[2] = {0, 0};
     uint64_t rng = p->seed;
 
     assert(n > 0);
     if (!w || !g2 || !wf || !order) goto out;
     for (size_t j = 0; j < FEATURES_DIM; j++) g2[j] = ADAGRAD_START;
     for (size_t i = 0; i < n; i++) {
-        count[rows[i]->label]++;
+        count[rows[i]->label] += learn_project_row(rows[i]) ? 1 : p->public_weight;
         order[i] = i;
     }
-    /* Each class weighs half of the total, whatever its share of rows. */
-    for (int c = 0; c < 2; c++) class_weight[c] = count[c] ? (double)n / (2.0 * (double)count[c]) : 0;
+    /* Each class weighs half of the total, whatever its share of the rows'
+     * weight; a row's step is its class's weight times its own. */
+    for (int c = 0; c < 2; c++) class_weight[c] = count[c] > 0 ? (double)n / (2.0 * count[c]) : 0;
 
     for (unsigned epoch = 0; epoch < p->epochs; epoch++) {
         for (size_t i = n; i > 1; i--) {
@@ -84,7 +101,8 @@ classifier *learn_train(const example *const *rows, size_t n, const learn_params
             double z = bias, g;
 
             for (size_t j = 0; j < e->nnz; j++) z += w[e->index[j]] * e->value[j];
-            g = (1.0 / (1.0 + exp(-z)) - e->label) * class_weight[e->label];
+            g = (1.0 / (1.0 + exp(-z)) - e->label) * class_weight[e->label] *
+                (learn_project_row(e) ? 1 : p->public_weight);
             bias_g2 += g * g;
             bias -= p->rate * g / sqrt(bias_g2);
             for (size_t j = 0; j < e->nnz; j++) {
@@ -292,21 +310,23 @@ static int training_option(int argc, char **argv, int *i, learn_params *p, const
     double v;
 
     if (strcmp(opt, "--seed") != 0 && strcmp(opt, "--epochs") != 0 && strcmp(opt, "--rate") != 0 &&
-        strcmp(opt, "--l2") != 0)
+        strcmp(opt, "--l2") != 0 && strcmp(opt, "--public-weight") != 0)
         return 0;
     if (*i + 1 >= argc) {
         fprintf(stderr, "%s: %s needs a value\n", tool, opt);
         return -1;
     }
     v = strtod(argv[++*i], &end);
-    if (*end || !(v >= 0) || (strcmp(opt, "--rate") == 0 && v == 0) || v > 1e12) {
+    if (*end || !(v >= 0) || (strcmp(opt, "--rate") == 0 && v == 0) || v > 1e12 ||
+        (strcmp(opt, "--public-weight") == 0 && !(v >= LEARN_PUBLIC_WEIGHT_MIN && v <= LEARN_PUBLIC_WEIGHT_MAX))) {
         fprintf(stderr, "%s: %s: bad value '%s'\n", tool, opt, argv[*i]);
         return -1;
     }
     if (strcmp(opt, "--seed") == 0) p->seed = (uint64_t)v;
     else if (strcmp(opt, "--epochs") == 0) p->epochs = (unsigned)v;
     else if (strcmp(opt, "--rate") == 0) p->rate = v;
-    else p->l2 = v;
+    else if (strcmp(opt, "--l2") == 0) p->l2 = v;
+    else p->public_weight = v;
     return 1;
 }
 

@@ -3,7 +3,8 @@
  * exactly like the shipped one and every figure is computed one way.
  *
  * Training is logistic regression by AdaGrad stochastic gradient descent
- * with L2 regularisation, classes weighted to equal total weight, and the
+ * with L2 regularisation, public rows weighted against the project's own,
+ * classes weighted to equal total weight, and the
  * visiting order shuffled by a seeded generator: the same rows, parameters
  * and seed give the same model, bit for bit.
  *
@@ -25,14 +26,28 @@ typedef struct learn_params {
     unsigned epochs;
     double rate;       /* AdaGrad base step */
     double l2;         /* L2 strength per update of a feature */
+    double public_weight; /* weight of a public row (learn_project_row() false); the project's rows weigh 1 */
 } learn_params;
 
+/* --public-weight's range: outside it one kind of row drowns the other, or
+ * a class's weight underflows. */
+#define LEARN_PUBLIC_WEIGHT_MIN 0.01
+#define LEARN_PUBLIC_WEIGHT_MAX 100
+
 #define LEARN_DEFAULT_SEED 20241122u
-#define LEARN_DEFAULTS {LEARN_DEFAULT_SEED, 40, 0.3, 1e-4}
+#define LEARN_DEFAULTS {LEARN_DEFAULT_SEED, 40, 0.3, 1e-4, 3.0}
 
 /* A language with at least this many training rows counts as learned (the
  * model file records it; see routing.unknown_language). */
 #define LEARN_LANGUAGE_ROWS 100
+
+/* The project's own rows have sources that start with this ("tiergate" for
+ * its training files, "tiergate-eval" and "tiergate-conv-eval" for its
+ * evaluation sets); a row without a source reads as "unknown", a public
+ * one. */
+#define LEARN_PROJECT_SOURCE "tiergate"
+/* Whether the row is the project's own, not a public dataset's. */
+bool learn_project_row(const example *e);
 
 /* Trains on rows[0..n) (n > 0).  NULL when out of memory. */
 classifier *learn_train(const example *const *rows, size_t n, const learn_params *p);
@@ -90,7 +105,8 @@ learn_args_result learn_args(int argc, char **argv, const char *tool, learn_para
     "  --seed N     shuffling seed (default %u)\n" \
     "  --epochs N   passes over the data (default %u)\n" \
     "  --rate R     AdaGrad step (default %g)\n" \
-    "  --l2 L       L2 regularisation (default %g)\n"
+    "  --l2 L       L2 regularisation (default %g)\n" \
+    "  --public-weight W  weight of a public row against the project's own (default %g)\n"
 
 /* Fold of id in k-fold cross-validation with this seed, in [0, k). */
 unsigned learn_fold(const char *id, uint64_t seed, unsigned k);

@@ -95,7 +95,7 @@ int main(int argc, char **argv)
     featurizer *fx = featurizer_new();
     dataset d = {0};
     const example **rows = NULL;
-    size_t n = 0, research = 0, held = 0;
+    size_t n = 0, research = 0, held = 0, own = 0;
     classifier *m = NULL;
     char err[512];
     int rc = 1, nfiles = 0;
@@ -104,7 +104,7 @@ int main(int argc, char **argv)
     learn_args_result r = learn_args(argc, argv, "tiergate-train", &p, fx, &d, &nfiles, train_option, &o);
     if (r == LEARN_ARGS_ERROR) goto out;
     if (r != LEARN_ARGS_OK || nfiles == 0 || (!o.out && o.cv < 2) || o.cv == 1) {
-        fprintf(stderr, usage, LEARN_DEFAULT_SEED, p.epochs, p.rate, p.l2);
+        fprintf(stderr, usage, LEARN_DEFAULT_SEED, p.epochs, p.rate, p.l2, p.public_weight);
         rc = r == LEARN_ARGS_HELP ? 0 : 2;
         goto out;
     }
@@ -115,10 +115,12 @@ int main(int argc, char **argv)
         else if (e->held_out && !o.all) held++;
         else rows[n++] = e;
     }
-    printf("rows: %zu read, %zu trained on, %zu held out, %zu evaluation-only by licence\n", d.n, n, held,
-           research);
-    printf("parameters: seed %llu, epochs %u, rate %g, l2 %g\n", (unsigned long long)p.seed, p.epochs, p.rate,
-           p.l2);
+    for (size_t i = 0; i < n; i++) own += learn_project_row(rows[i]);
+    printf("rows: %zu read, %zu trained on (%zu the project's, %zu public), %zu held out, %zu evaluation-only by "
+           "licence\n",
+           d.n, n, own, n - own, held, research);
+    printf("parameters: seed %llu, epochs %u, rate %g, l2 %g, public weight %g\n", (unsigned long long)p.seed, p.epochs,
+           p.rate, p.l2, p.public_weight);
     if (n == 0) {
         fprintf(stderr, "tiergate-train: no row may be trained on\n");
         goto out;

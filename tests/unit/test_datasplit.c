@@ -4,7 +4,8 @@
  * - every evaluation row is evaluation-only by licence (the one rule in
  *   tools/dataset.c), so tiergate-train can never pick one up;
  * - no message of an evaluation row longer than SHORT_CHARS normalised
- *   characters appears in a trainable training row, exactly or after
+ *   characters, and more than one short word of a language written with
+ *   spaces ("morning"), appears in a trainable training row, exactly or after
  *   normalisation (case, full width, white space, punctuation), whole or
  *   inside a longer message.  Shorter messages ("继续", "why?", "go on")
  *   are formulaic and may recur, and a short stock question of the
@@ -14,11 +15,11 @@
  *   exactly or normalised: this covers the short single-message rows.
  *
  * The evaluation files are conversations-eval.jsonl (issue 18) and
- * lang-eval.jsonl (the export languages), both the third sets, written by
+ * lang-eval.jsonl (the export languages), both the fourth sets, written by
  * authors who had read no training row; the training files are the
- * project's six (the first and second evaluation sets among them, retired
- * to training as conversations-dev.jsonl and lang-dev.jsonl) and, when it
- * is beside the repository, the public corpus.
+ * project's six (the first three evaluation sets among them, retired to
+ * training as conversations-dev.jsonl and lang-dev.jsonl) and, when it is
+ * beside the repository, the public corpus.
  * Each evaluation file also has the rows docs/classifier.md reports. */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@
 #define DATA TIERGATE_SOURCE_DIR "/tools/data/"
 #define PUBLIC TIERGATE_SOURCE_DIR "/../shared/data/route-dev.jsonl"
 #define SHORT_CHARS 4
+#define ONE_WORD_CHARS 20
 #define LANG_EVAL_ROWS_MIN 60
 
 static featurizer *fx;
@@ -111,7 +113,26 @@ static void texts_free(texts *t)
     *t = (texts){0};
 }
 
-/* Adds the messages of d's rows (those of more than SHORT_CHARS characters)
+/* Whether text[0, len) is one short word of a language written with spaces
+ * ("morning", "Danke"): at most ONE_WORD_CHARS bytes, no white space inside,
+ * no character from U+0800 on (CJK, kana, Hangul, Thai, which are written
+ * without spaces). */
+static bool one_word(const char *text, size_t len)
+{
+    size_t a = 0, b = len;
+
+    while (a < b && (text[a] == ' ' || text[a] == '\t' || text[a] == '\r' || text[a] == '\n')) a++;
+    while (b > a && (text[b - 1] == ' ' || text[b - 1] == '\t' || text[b - 1] == '\r' || text[b - 1] == '\n')) b--;
+    if (b - a > ONE_WORD_CHARS) return false;
+    for (size_t i = a; i < b; i++)
+        if (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n' ||
+            (unsigned char)text[i] >= 0xE0)
+            return false;
+    return true;
+}
+
+/* Adds the messages of d's rows (those of more than SHORT_CHARS characters
+ * and not one_word())
  * to msgs and each row, messages joined by a newline, to rows.  Training
  * data counts only where it may be trained on. */
 static void collect(const dataset *d, bool training, texts *msgs, texts *rows)
@@ -125,7 +146,8 @@ static void collect(const dataset *d, bool training, texts *msgs, texts *rows)
         for (size_t i = 0; i < e->nmsgs; i++) {
             char *norm = normalise(e->msgs[i].text, e->msgs[i].len, &chars);
             total += e->msgs[i].len + 1;
-            if (chars > SHORT_CHARS) push(msgs, dup_n(e->msgs[i].text, e->msgs[i].len), norm, e);
+            if (chars > SHORT_CHARS && !one_word(e->msgs[i].text, e->msgs[i].len))
+                push(msgs, dup_n(e->msgs[i].text, e->msgs[i].len), norm, e);
             else free(norm);
         }
         joined = malloc(total + 1);
@@ -175,7 +197,7 @@ static void check_conversations(const dataset *d)
 
     CHECK(d->n >= 300);
     for (size_t i = 0; i < d->n; i++) {
-        CHECK(strncmp(d->rows[i].id, "conveval3:", 10) == 0);
+        CHECK(strncmp(d->rows[i].id, "conveval4:", 10) == 0);
         categories += i == 0 || strcmp(d->rows[i].category, d->rows[i - 1].category) != 0;
     }
     CHECK(categories >= 9);
@@ -186,7 +208,7 @@ static void check_languages(const dataset *d)
 {
     static const char *const learned[] = {"de", "es", "fr", "pt", "ru", "ja", "ko", "ar"};
 
-    for (size_t i = 0; i < d->n; i++) CHECK(strncmp(d->rows[i].id, "tiergate-eval3:", 15) == 0);
+    for (size_t i = 0; i < d->n; i++) CHECK(strncmp(d->rows[i].id, "tiergate-eval4:", 15) == 0);
     for (size_t l = 0; l < sizeof learned / sizeof learned[0]; l++) {
         size_t n = 0;
         for (size_t i = 0; i < d->n; i++) n += strcmp(d->rows[i].lang, learned[l]) == 0;

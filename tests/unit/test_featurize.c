@@ -1,6 +1,7 @@
 /* test_featurize: what the classifier reads.  CJK character n-grams and
  * Latin word n-grams, normalisation (case, full width, numbers), the named
- * structural features, conversations, length normalisation, the lexicons,
+ * structural features, conversations, quoted texts, length normalisation,
+ * the lexicons,
  * display names, and hostile bytes.
  *
  * Every text is copied into a heap block of exactly its length, without a
@@ -236,7 +237,7 @@ static double unit(double chars) { return pow(chars, -FEATURES_NGRAM_NORM); }
  * FEATURES_VERSION and a retrained model, and this check says so. */
 static void test_norm_pinned(void)
 {
-    CHECK_INT(FEATURES_VERSION, 5);
+    CHECK_INT(FEATURES_VERSION, 6);
     CHECK(FEATURES_NGRAM_NORM == 0.4);
 }
 
@@ -362,6 +363,102 @@ static void test_plans(void)
     CHECK(!has(&s, "clauses"));
 }
 
+/* A text the request quotes to work on is read at 0.3 of the instruction's
+ * weight, with its own length; the instruction alone counts for the plan.
+ * After a colon, only a relay's text is such a text. */
+static void test_payload(void)
+{
+    static const char relay[] = "Text to Coach Daniels: Hi Coach, this is Ethan's dad, Ethan twisted his ankle "
+                                "at school today.";
+    static const char sum[] = "帮我算一下：现在剩余电量35%，高速上每百公里耗电18度，到480公里外的目的地中途至少要充几次电";
+    static const char review[] = "Is this review positive or negative? \"The battery lasts all day but the "
+                                 "screen scratches way too easily.\"";
+    static const char after[] = "“本次展会将于2025年3月18日在国家会展中心正式开幕，为期四天。”这段话里的日期是哪天";
+    static const char shortq[] = "Give me a synonym for \"happy\"";
+    static const char timed[] = "Remind me at 10:30: call the garage about the brakes, and ask whether the "
+                                "part has arrived";
+    static const char open[] = "Translate \"the charging cable is stuck in the port and will not come out";
+    static const char inch[] = "I have a 27\" monitor and want to know how to calibrate its colours for photo "
+                               "editing and print work";
+    static const char whole[] = "\"Please prove that there are infinitely many primes, and then explain why\"";
+    static const char relayq[] = "Text Maria: she said “the meeting moved to the big room on the third floor, "
+                                 "bring the slides” so tell her I am late";
+    static const char *const tools[] = {"text Maria: running late, start without me, order the pasta, tell "
+                                        "everyone to wait"};
+    static seen s;
+    double instr = 21, payload = (double)strlen(relay) - 22;
+
+    text(&s, relay);
+    CHECK(sane(&s));
+    CHECK(fabs(named(&s, "payload") - log1p(payload)) < 1e-12);
+    CHECK(fabs(named(&s, "chars") - log1p(instr) - 0.3 * log1p(payload)) < 1e-12);
+    CHECK(fabs(value(&s, "word:daniels") - unit(instr)) < 1e-12);         /* the instruction */
+    CHECK(fabs(value(&s, "word:ankle") - 0.3 * unit(payload)) < 1e-12);   /* the text to pass on */
+    CHECK(fabs(named(&s, "clauses") - 0.3 * log1p(2)) < 1e-12);          /* the text's commas */
+    CHECK(fabs(named(&s, "relay") - log1p(1)) < 1e-12);                  /* "text": the message's own
+                                                                             words do not count */
+
+    text(&s, sum);                                                        /* the task itself */
+    CHECK(!has(&s, "payload"));
+    CHECK(fabs(named(&s, "chars") - log1p(49)) < 1e-12);
+
+    text(&s, review);
+    CHECK(fabs(named(&s, "payload") - log1p(66)) < 1e-12);
+    CHECK(fabs(value(&s, "word:review") - unit(37)) < 1e-12);
+    CHECK(fabs(value(&s, "word:battery") - 0.3 * unit(66)) < 1e-12);
+
+    text(&s, after);                                                      /* the quote comes first */
+    CHECK(fabs(named(&s, "payload") - log1p(33)) < 1e-12);
+    CHECK(fabs(named(&s, "chars") - log1p(10) - 0.3 * log1p(33)) < 1e-12);
+
+    text(&s, shortq);                                                     /* too short to be a text */
+    CHECK(!has(&s, "payload"));
+    CHECK(fabs(value(&s, "word:happy") - unit(29)) < 1e-12);
+
+    text(&s, timed);                                                      /* 10:30 is a time */
+    CHECK(fabs(value(&s, "word:remind") - unit(18)) < 1e-12);
+    CHECK(has(&s, "payload"));
+
+    text(&s, open);                                                       /* a quote must close */
+    CHECK(!has(&s, "payload"));
+    text(&s, inch);                                                       /* 27" is not a quote */
+    CHECK(!has(&s, "payload"));
+    text(&s, whole);                                                      /* no instruction outside */
+    CHECK(!has(&s, "payload") && has(&s, "verb:prove"));
+    CHECK(fabs(named(&s, "chars") - log1p((double)strlen(whole))) < 1e-12);
+    text(&s, relayq);                                                     /* the relay's colon comes first */
+    CHECK(fabs(named(&s, "payload") - log1p((double)strlen(relayq) - 11 - 4)) < 1e-12);   /* “ ” 3 bytes each */
+    CHECK(fabs(value(&s, "word:maria") - unit(10)) < 1e-12);
+
+    {
+        /* A quotation inside a long text is part of it, and a turn longer
+         * than the scan limit is never split. */
+        static char mid[600], big[20000];
+        size_t at = 0;
+
+        for (; at < 250; at++) mid[at] = "explain this "[at % 13];
+        at += (size_t)snprintf(mid + at, sizeof mid - at, "\"%s\"", "a sentence someone said on the radio this morning about traffic");
+        for (; at < sizeof mid; at++) mid[at] = "and more text "[at % 14];
+        bytes(&s, mid, sizeof mid);
+        CHECK(!has(&s, "payload"));
+        /* ... unless it ends the request, after its instruction. */
+        at = 250;
+        at += (size_t)snprintf(mid + at, sizeof mid - at, "please translate: \"%s\"",
+                               "a sentence someone said on the radio this morning about traffic");
+        bytes(&s, mid, at);
+        CHECK(fabs(named(&s, "payload") - log1p(63)) < 1e-12);
+        memset(big, 'a', sizeof big);
+        memcpy(big, "Translate: ", 11);
+        for (size_t i = 11; i < sizeof big; i += 8) big[i] = ' ';
+        bytes(&s, big, sizeof big);
+        CHECK(!has(&s, "payload") && sane(&s));
+        CHECK(fabs(named(&s, "chars") - log1p((double)sizeof big)) < 0.01);
+    }
+
+    conv_tools(&s, NULL, tools, NULL, 1, 3);                              /* one action: send it */
+    CHECK(has(&s, "payload") && has(&s, "tools") && !has(&s, "tool_plan"));
+}
+
 /* Names: the n-gram as seen, lower-cased, spaces collapsed, cut on a
  * character boundary; named features by their name. */
 static void test_display(void)
@@ -467,6 +564,7 @@ int main(void)
     test_conversations();
     test_focus();
     test_plans();
+    test_payload();
     test_display();
     test_deterministic();
     test_hostile_bytes();
