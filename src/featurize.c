@@ -183,6 +183,7 @@ static bool find_quote(const unsigned char *t, size_t n, size_t *open, size_t *f
             *from = i + quotes[q].olen;
             *to = j;
             *after = j + quotes[q].clen;
+            assert(*after <= n);
             return true;
         }
         i = j + quotes[q].clen - 1;
@@ -200,6 +201,7 @@ static bool find_quote(const unsigned char *t, size_t n, size_t *open, size_t *f
         *from = i;
         *to = end - quotes[q].clen;
         *after = end;
+        assert(*from + PAYLOAD_MIN <= *to && end <= n);
         return true;
     }
     return false;
@@ -267,11 +269,13 @@ static size_t split_payload(const featurizer *fx, const char *text, size_t n, sp
     bool quote = find_quote(t, n, &open, &from, &to, &after);
 
     if (colon < n && (!quote || colon < open) && relays(fx, (span){text, colon})) {
+        assert(colon + clen + PAYLOAD_MIN <= n);
         instr[0] = (span){text, colon};
         *payload = (span){text + colon + clen, n - colon - clen};
         return 1;
     }
     if (!quote) return 0;
+    assert(open < from && from < to && to < after && after <= n);
     instr[0] = (span){text, open};
     instr[1] = (span){text + after, n - after};
     *payload = (span){text + from, to - from};
