@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""Development figures without the evaluation sets (docs/classifier.md, "How
+the model was built").
+
+  python3 tools/data/dev-rounds.py BUILD [rounds|public] [--public-weight W]
+
+rounds: for each retired evaluation round in conversations-dev.jsonl and
+lang-dev.jsonl, train on every training file without that round and score
+it; prints accuracy and complex kept on the device at the threshold the
+cross-validation rule gives (docs/classifier.md, "The default threshold"),
+by conversation category and by export language.
+
+public: 5-fold cross-validation over the permissive public training rows
+(never their fixed held-out fifth, which is evaluation), each fold scored
+by a model trained on the other folds and every project training file;
+prints accuracy by source at 0.15, 0.20 and 0.30.
+
+It runs BUILD/tools/tiergate-train and tiergate-evaluate, writes only to a
+temporary directory and reads no evaluation set."""
+import collections, json, os, re, subprocess, sys, tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DATA = os.path.join(ROOT, 'tools', 'data')
+PUBLIC = os.path.join(ROOT, '..', 'shared', 'data', 'route-dev.jsonl')
+PROJECT = ['tiergate-examples', 'conversations-train', 'conversations-dev', 'lang-train', 'lang-train2', 'lang-dev']
+ROUNDS = {1: ('conveval:', 'tiergate-eval:'), 2: ('conveval2:', 'tiergate-eval2:'), 3: ('conveval3:', 'tiergate-eval3:')}
+PERMISSIVE = ('CC-BY-3.0', 'CC-BY-SA-3.0', 'Apache-2.0', 'MIT')
+
+
+def rows(path):
+    with open(path, encoding='utf-8') as f:
+        return [json.loads(line) for line in f]
+
+
+def write(path, rs, licence=None):
+    with open(path, 'w', encoding='utf-8') as f:
+        for r in rs:
+            if licence:
+                r = dict(r, licence=licence)
+            f.write(json.dumps(r, ensure_ascii=False) + '\n')
+
+
+def fnv(text):
+    h = 0x811c9dc5
+    for b in text.encode():
+        h = ((h ^ b) * 0x01000193) & 0xffffffff
+    return h
+
+
+def scores(build, model, path):
+    out = subprocess.run([build + '/tools/tiergate-evaluate', '--model', model, '--rows', path],
+                         capture_output=True, text=True, check=True).stdout
+    s = {}
+    for line in out.splitlines():
+        p = [x.strip() for x in line.split('|')]
+        if len(p) == 7 and p[5] in ('right', 'wrong'):
+            s[p[1]] = float(p[4])
+    return s
+
+
+def figures(ids, rs, s, t):
+    ok = sum((s[i] >= t) == (rs[i]['label'] == 'complex') for i in ids)
+    cx = [i for i in ids if rs[i]['label'] == 'complex']
+    return ok / max(1, len(ids)), sum(s[i] < t for i in cx) / max(1, len(cx))
+
+
+def rule_threshold(build, files, extra):
+    out = subprocess.run([build + '/tools/tiergate-train', '--cv', '5'] + extra + files,
+                         capture_output=True, text=True, check=True).stdout
+    best = 0.05
+    for line in out.split('Threshold sweep')[1].splitlines():
+        m = re.match(r'\| (0\.\d+) \| [\d.]+ % \| ([\d.]+) %', line)
+        if m and float(m.group(2)) <= 2.5:
+            best = max(best, float(m.group(1)))
+    return best
+
+
+def by_rounds(build, tmp, extra):
+    base = [PUBLIC] + [os.path.join(DATA, f + '.jsonl') for f in PROJECT if not f.endswith('-dev')]
+    dev = rows(os.path.join(DATA, 'conversations-dev.jsonl')) + rows(os.path.join(DATA, 'lang-dev.jsonl'))
+    t = rule_threshold(build, base + [os.path.join(DATA, f) for f in ('conversations-dev.jsonl', 'lang-dev.jsonl')],
+                       extra)
+    s = {}
+    for r, prefixes in ROUNDS.items():
+        held = [x for x in dev if x['id'].startswith(prefixes)]
+        write(os.path.join(tmp, 'train.jsonl'), [x for x in dev if not x['id'].startswith(prefixes)])
+        write(os.path.join(tmp, 'held.jsonl'), held, 'evaluation-only')
+        subprocess.run([build + '/tools/tiergate-train', '--out', os.path.join(tmp, 'm')] + extra + base
+                       + [os.path.join(tmp, 'train.jsonl')], capture_output=True, check=True)
+        s.update(scores(build, os.path.join(tmp, 'm'), os.path.join(tmp, 'held.jsonl')))
+    rs = {x['id']: x for x in dev}
+    conv = [i for i in s if i.startswith('conveval')]
+    lang = [i for i in s if i.startswith('tiergate-eval')]
+    print(f'threshold {t:.2f} (the rule)')
+    a, k = figures(conv, rs, s, t)
+    print(f'conversations {len(conv)}: accuracy {a:.3f}, kept {100 * k:.1f} %')
+    for c in sorted({rs[i]['category'] for i in conv}):
+        a, k = figures([i for i in conv if rs[i]['category'] == c], rs, s, t)
+        print(f'  {c}: {a:.3f}, kept {100 * k:.1f} %')
+    a, k = figures(lang, rs, s, t)
+    print(f'export languages {len(lang)}: accuracy {a:.3f}, kept {100 * k:.1f} %')
+    for g in sorted({rs[i]['lang'] for i in lang}):
+        a, k = figures([i for i in lang if rs[i]['lang'] == g], rs, s, t)
+        print(f'  {g}: {a:.3f}, kept {100 * k:.1f} %')
+
+
+def by_public(build, tmp, extra):
+    pub = [r for r in rows(PUBLIC) if r['licence'].startswith(PERMISSIVE) and fnv(r['id']) % 5 != 0]
+    project = [os.path.join(DATA, f + '.jsonl') for f in PROJECT]
+    s = {}
+    for k in range(5):
+        write(os.path.join(tmp, 'train.jsonl'), [r for i, r in enumerate(pub) if i % 5 != k])
+        write(os.path.join(tmp, 'held.jsonl'), [r for i, r in enumerate(pub) if i % 5 == k], 'evaluation-only')
+        subprocess.run([build + '/tools/tiergate-train', '--out', os.path.join(tmp, 'm')] + extra
+                       + [os.path.join(tmp, 'train.jsonl')] + project, capture_output=True, check=True)
+        s.update(scores(build, os.path.join(tmp, 'm'), os.path.join(tmp, 'held.jsonl')))
+    rs = {r['id']: r for r in pub}
+    for t in (0.15, 0.20, 0.30):
+        by = collections.defaultdict(list)
+        for i in s:
+            by[rs[i]['source']].append(i)
+        line = ' '.join(f'{src} {figures(ids, rs, s, t)[0]:.3f}' for src, ids in sorted(by.items()))
+        print(f'{t:.2f}: {line}; all {figures(list(s), rs, s, t)[0]:.3f}')
+
+
+def main():
+    args = sys.argv[1:]
+    if not args or args[0].startswith('-'):
+        sys.exit(__doc__)
+    build, mode, extra = args[0], 'rounds', []
+    rest = args[1:]
+    if rest and rest[0] in ('rounds', 'public'):
+        mode, rest = rest[0], rest[1:]
+    if rest[:1] == ['--public-weight'] and len(rest) == 2:
+        extra = rest
+    elif rest:
+        sys.exit(__doc__)
+    with tempfile.TemporaryDirectory() as tmp:
+        (by_rounds if mode == 'rounds' else by_public)(build, tmp, extra)
+
+
+main()
