@@ -38,8 +38,10 @@
  *   is the log of its characters; only the instruction counts for the plan.
  *   After a colon without a relay word the rest is the task itself ("帮我算
  *   一下：……"), and a request that is all quote stays whole.  The bounds are
- *   in bytes, so 60 bytes are 20 CJK characters.  Deciding takes one pass
- *   over the turn and a lexicon scan of the words before a colon.
+ *   in bytes, so 60 bytes are 20 CJK characters.  Deciding reads the first
+ *   and the last PAYLOAD_LEAD bytes, searches once for the quote that closes
+ *   or opens the one found there, and scans the words before a colon for a
+ *   relay word; the text itself is read once, by the scan that featurizes it.
  *
  * - Length-normalised n-grams.  Each n-gram occurrence of a turn is worth
  *   w/c^FEATURES_NGRAM_NORM, w the turn's weight and c the character count

@@ -75,15 +75,17 @@ classifier *learn_train(const example *const *rows, size_t n, const learn_params
     double *w = calloc(FEATURES_DIM, sizeof *w), *g2 = malloc(FEATURES_DIM * sizeof *g2);
     float *wf = malloc(FEATURES_DIM * sizeof *wf);
     size_t *order = malloc(n * sizeof *order);
+    double *weight = malloc(n * sizeof *weight);
     classifier *m = NULL;
     double bias = 0, bias_g2 = ADAGRAD_START, class_weight[2], count[2] = {0, 0};
     uint64_t rng = p->seed;
 
     assert(n > 0);
-    if (!w || !g2 || !wf || !order) goto out;
+    if (!w || !g2 || !wf || !order || !weight) goto out;
     for (size_t j = 0; j < FEATURES_DIM; j++) g2[j] = ADAGRAD_START;
     for (size_t i = 0; i < n; i++) {
-        count[rows[i]->label] += learn_project_row(rows[i]) ? 1 : p->public_weight;
+        weight[i] = learn_project_row(rows[i]) ? 1 : p->public_weight;
+        count[rows[i]->label] += weight[i];
         order[i] = i;
     }
     /* Each class weighs half of the total, whatever its share of the rows'
@@ -101,8 +103,7 @@ classifier *learn_train(const example *const *rows, size_t n, const learn_params
             double z = bias, g;
 
             for (size_t j = 0; j < e->nnz; j++) z += w[e->index[j]] * e->value[j];
-            g = (1.0 / (1.0 + exp(-z)) - e->label) * class_weight[e->label] *
-                (learn_project_row(e) ? 1 : p->public_weight);
+            g = (1.0 / (1.0 + exp(-z)) - e->label) * class_weight[e->label] * weight[order[k]];
             bias_g2 += g * g;
             bias -= p->rate * g / sqrt(bias_g2);
             for (size_t j = 0; j < e->nnz; j++) {
@@ -120,6 +121,7 @@ out:
     free(g2);
     free(wf);
     free(order);
+    free(weight);
     return m;
 }
 

@@ -113,6 +113,8 @@ static void texts_free(texts *t)
     *t = (texts){0};
 }
 
+static bool blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
 /* Whether text[0, len) is one short word of a language written with spaces
  * ("morning", "Danke"): at most ONE_WORD_CHARS bytes, no white space inside,
  * no character from U+0800 on (CJK, kana, Hangul, Thai, which are written
@@ -121,13 +123,11 @@ static bool one_word(const char *text, size_t len)
 {
     size_t a = 0, b = len;
 
-    while (a < b && (text[a] == ' ' || text[a] == '\t' || text[a] == '\r' || text[a] == '\n')) a++;
-    while (b > a && (text[b - 1] == ' ' || text[b - 1] == '\t' || text[b - 1] == '\r' || text[b - 1] == '\n')) b--;
+    while (a < b && blank(text[a])) a++;
+    while (b > a && blank(text[b - 1])) b--;
     if (b - a > ONE_WORD_CHARS) return false;
     for (size_t i = a; i < b; i++)
-        if (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n' ||
-            (unsigned char)text[i] >= 0xE0)
-            return false;
+        if (blank(text[i]) || (unsigned char)text[i] >= 0xE0) return false;
     return true;
 }
 
