@@ -9,10 +9,17 @@
  *   to the logit.  A deeper model would buy some accuracy on benchmark-style
  *   prompts at the price of all three.
  *
- * - Dense float weights.  The model is FEATURES_DIM floats indexed by feature,
- *   not a sparse map: the hot path is one load per n-gram, and 256 KB stays
- *   in the L2 cache.  Training in double and storing float changes scores by
- *   about 1e-7, far below anything a threshold can notice.
+ * - Dense weights, the hashed ones in 8 bits.  The model is a table indexed
+ *   by feature, not a sparse map: the hot path is one load per n-gram.  Ten
+ *   languages and conversations filled 2^16 hash slots (85 % of them in use,
+ *   n-grams of different languages sharing weights); 2^20 slots leave about
+ *   one in nine in use, and the development figures rose at each size tried,
+ *   2^17, 2^18 and 2^20 (docs/classifier.md, "How the model was built").  As
+ *   floats that table would be 4 MB; as one step times a signed byte it is
+ *   1 MB, and rounding to the nearest step changed one development row of
+ *   4,200.  The named features, few and of every scale, stay floats.
+ *   Training in double and storing float changes their contributions by
+ *   about 1e-7.
  *
  * - A self-checking file.  The header repeats the feature dimensions and the
  *   feature version, so a model trained for another extraction is refused
@@ -38,16 +45,21 @@
 #include "langid.h"
 
 #define MODEL_MAGIC "TGCM"
-#define MODEL_VERSION 2u
-#define HEADER_BYTES 36u
-#define FILE_BYTES (HEADER_BYTES + 4u * FEATURES_DIM + 4u)
+#define MODEL_VERSION 3u
+#define HEADER_BYTES 40u
+#define HASHED (1u << FEATURES_HASH_BITS)
+#define HEAD_BYTES (HEADER_BYTES + 4u * FEATURES_NNAMED)   /* all before the hashed weights */
+#define FILE_BYTES (HEAD_BYTES + HASHED + 4u)
+#define QMAX 127   /* a hashed weight is step * q, |q| <= QMAX */
 
 struct classifier {
     featurizer *fx;
     langid *id;
     langid_set languages;
     double bias;
-    float w[FEATURES_DIM];
+    float named[FEATURES_NNAMED];
+    float step;
+    int8_t q[HASHED];
 };
 
 static uint32_t get32(const unsigned char *p)
@@ -68,14 +80,20 @@ static void put64(unsigned char *p, uint64_t v)
     put32(p + 4, (uint32_t)(v >> 32));
 }
 
-classifier *classifier_new(double bias, const float *weights, langid_set languages)
+/* The weight of feature i. */
+static inline double weight_of(const classifier *m, uint32_t i)
+{
+    assert(i < FEATURES_DIM);
+    return i < FEATURES_NNAMED ? (double)m->named[i] : (double)m->step * m->q[i - FEATURES_NNAMED];
+}
+
+/* A model from its parts as the file holds them: step finite and >= 0; q
+ * NULL leaves the hashed weights zero, for the caller to fill. */
+static classifier *model_new(double bias, const float *named, float step, const int8_t *q, langid_set languages)
 {
     classifier *m;
 
-    assert(weights != NULL);
-    if (!isfinite(bias)) return NULL;
-    for (size_t i = 0; i < FEATURES_DIM; i++)
-        if (!isfinite(weights[i])) return NULL;
+    assert(isfinite(step) && step >= 0);
     m = calloc(1, sizeof *m);
     if (!m) return NULL;
     m->fx = featurizer_new();
@@ -88,7 +106,33 @@ classifier *classifier_new(double bias, const float *weights, langid_set languag
      * left out: a request is never identified as one of them. */
     m->languages = languages & ~(1u << LANG_UND) & (LANG_COUNT < 32 ? (1u << LANG_COUNT) - 1 : ~0u);
     m->bias = bias;
-    memcpy(m->w, weights, sizeof m->w);
+    memcpy(m->named, named, sizeof m->named);
+    m->step = step;
+    if (q) memcpy(m->q, q, sizeof m->q);
+    return m;
+}
+
+classifier *classifier_new(double bias, const float *weights, langid_set languages)
+{
+    const float *hashed;
+    classifier *m;
+    double top = 0;
+    float step;
+
+    assert(weights != NULL);
+    hashed = weights + FEATURES_NNAMED;
+    if (!isfinite(bias)) return NULL;
+    for (size_t i = 0; i < FEATURES_DIM; i++)
+        if (!isfinite(weights[i])) return NULL;
+    for (size_t i = 0; i < HASHED; i++) top = fmax(top, fabs(hashed[i]));
+    step = (float)(top / QMAX);
+    if (!(m = model_new(bias, weights, step, NULL, languages))) return NULL;
+    /* Round to the nearest step; the clamp only catches the largest weight
+     * when the float step came out a hair smaller than top / QMAX. */
+    for (size_t i = 0; step > 0 && i < HASHED; i++) {
+        long k = lrint(hashed[i] / (double)step);
+        m->q[i] = (int8_t)(k > QMAX ? QMAX : k < -QMAX ? -QMAX : k);
+    }
     return m;
 }
 
@@ -115,27 +159,33 @@ bool classifier_learned(const classifier *m, langid_lang lang)
     return lang == LANG_UND || (m->languages >> lang & 1);
 }
 
-const float *classifier_weights(const classifier *m) { return m->w; }
-
-/* Checks the file image buf (n bytes) and builds the model from it. */
-static classifier *parse_model(const unsigned char *buf, size_t n, const char *path, char *err, size_t errlen)
+double classifier_weight(const classifier *m, uint32_t index)
 {
-    float *w = NULL;
-    classifier *m = NULL;
+    assert(m != NULL);
+    return weight_of(m, index);
+}
+
+/* Checks the header and named weights at head (n bytes read, of
+ * HEAD_BYTES) and builds the model from them, its hashed weights zero;
+ * NULL with err filled when they are not a model this build reads. */
+static classifier *parse_head(const unsigned char *head, size_t n, const char *path, char *err, size_t errlen)
+{
+    float w[FEATURES_NNAMED], step;
+    classifier *m;
     double bias;
     uint64_t bits;
-    uint32_t version, fversion, dim, named, hbits;
+    uint32_t version, fversion, dim, named, hbits, v;
 
-    if (n < HEADER_BYTES || memcmp(buf, MODEL_MAGIC, 4) != 0) {
+    if (n < HEADER_BYTES || memcmp(head, MODEL_MAGIC, 4) != 0) {
         snprintf(err, errlen, "%s: not a tiergate classifier model (%s)", path,
-                 n < 4 ? "file too short" : "bad magic");
+                 n < HEADER_BYTES ? "file too short" : "bad magic");
         return NULL;
     }
-    version = get32(buf + 4);
-    fversion = get32(buf + 8);
-    dim = get32(buf + 12);
-    named = get32(buf + 16);
-    hbits = get32(buf + 20);
+    version = get32(head + 4);
+    fversion = get32(head + 8);
+    dim = get32(head + 12);
+    named = get32(head + 16);
+    hbits = get32(head + 20);
     if (version != MODEL_VERSION) {
         snprintf(err, errlen, "%s: model format version %u, this build reads version %u", path, version,
                  MODEL_VERSION);
@@ -150,67 +200,71 @@ static classifier *parse_model(const unsigned char *buf, size_t n, const char *p
                  FEATURES_HASH_BITS);
         return NULL;
     }
-    if (n != FILE_BYTES) {
-        snprintf(err, errlen, "%s: %s: %zu bytes, a model has %u", path, n < FILE_BYTES ? "truncated" : "trailing data",
-                 n, FILE_BYTES);
+    if (n < HEAD_BYTES) {
+        snprintf(err, errlen, "%s: truncated: %zu bytes, a model has %u", path, n, FILE_BYTES);
         return NULL;
     }
-    if (crc32_ieee(buf, n - 4) != get32(buf + n - 4)) {
-        snprintf(err, errlen, "%s: checksum mismatch: the file is corrupt", path);
-        return NULL;
-    }
-    bits = get64(buf + 24);
+    bits = get64(head + 24);
     memcpy(&bias, &bits, sizeof bias);
-    w = malloc(FEATURES_DIM * sizeof *w);
-    if (!w) goto oom;
-    for (size_t i = 0; i < FEATURES_DIM; i++) {
-        uint32_t v = get32(buf + HEADER_BYTES + 4 * i);
+    v = get32(head + 36);
+    memcpy(&step, &v, sizeof step);
+    for (size_t i = 0; i < FEATURES_NNAMED; i++) {
+        v = get32(head + HEADER_BYTES + 4 * i);
         memcpy(&w[i], &v, sizeof v);
         if (!isfinite(w[i])) {
             snprintf(err, errlen, "%s: weight %zu is not a finite number", path, i);
-            goto out;
+            return NULL;
         }
     }
     if (!isfinite(bias)) {
         snprintf(err, errlen, "%s: the bias is not a finite number", path);
-        goto out;
+        return NULL;
     }
-    if (!(m = classifier_new(bias, w, get32(buf + 32)))) goto oom;
-    goto out;
-oom:
-    snprintf(err, errlen, "%s: out of memory", path);
-out:
-    free(w);
+    if (!(isfinite(step) && step >= 0)) {
+        snprintf(err, errlen, "%s: the step of the hashed weights is not a finite number >= 0", path);
+        return NULL;
+    }
+    if (!(m = model_new(bias, w, step, NULL, get32(head + 32)))) snprintf(err, errlen, "%s: out of memory", path);
     return m;
 }
 
+/* The file is read in three pieces, the hashed weights straight into the
+ * model: a megabyte read into a buffer first would cost a second megabyte
+ * while loading, and glibc, having given it back, raises its threshold for
+ * mapping large blocks and keeps later ones of that size on the heap. */
 classifier *classifier_load(const char *path, char *err, size_t errlen)
 {
-    unsigned char *buf = NULL;
+    unsigned char head[HEAD_BYTES], tail[5];
     classifier *m = NULL;
     FILE *f;
-    size_t n;
+    size_t n, q = 0, t = 0;
 
     assert(path != NULL && err != NULL);
     if (!(f = fopen(path, "rb"))) {
         snprintf(err, errlen, "%s: cannot open the classifier model: %s", path, strerror(errno));
         return NULL;
     }
-    /* One byte more than a model, so that trailing data shows. */
-    if (!(buf = malloc(FILE_BYTES + 1))) {
-        snprintf(err, errlen, "%s: out of memory", path);
-        goto out;
+    n = fread(head, 1, sizeof head, f);
+    if (!ferror(f) && (m = parse_head(head, n, path, err, errlen))) {
+        q = fread(m->q, 1, HASHED, f);
+        /* One byte more than the checksum, so that trailing data shows. */
+        if (q == HASHED) t = fread(tail, 1, sizeof tail, f);
     }
-    n = fread(buf, 1, FILE_BYTES + 1, f);
     if (ferror(f)) {
         snprintf(err, errlen, "%s: cannot read the classifier model: %s", path, strerror(errno));
-        goto out;
+    } else if (m && (q < HASHED || t < 4)) {
+        snprintf(err, errlen, "%s: truncated: %zu bytes, a model has %u", path, n + q + t, FILE_BYTES);
+    } else if (m && t > 4) {
+        snprintf(err, errlen, "%s: trailing data: more than the %u bytes of a model", path, FILE_BYTES);
+    } else if (m && crc32_ieee_more(crc32_ieee(head, sizeof head), m->q, HASHED) != get32(tail)) {
+        snprintf(err, errlen, "%s: checksum mismatch: the file is corrupt", path);
+    } else {
+        fclose(f);
+        return m;
     }
-    m = parse_model(buf, n, path, err, errlen);
-out:
-    free(buf);
+    classifier_free(m);
     fclose(f);
-    return m;
+    return NULL;
 }
 
 int classifier_save(const classifier *m, const char *path, char *err, size_t errlen)
@@ -219,6 +273,7 @@ int classifier_save(const classifier *m, const char *path, char *err, size_t err
     char *tmp = malloc(strlen(path) + 5);
     FILE *f = NULL;
     uint64_t bits;
+    uint32_t v;
     int rc = -1;
     bool created = false;
 
@@ -235,11 +290,13 @@ int classifier_save(const classifier *m, const char *path, char *err, size_t err
     memcpy(&bits, &m->bias, sizeof bits);
     put64(buf + 24, bits);
     put32(buf + 32, m->languages);
-    for (size_t i = 0; i < FEATURES_DIM; i++) {
-        uint32_t v;
-        memcpy(&v, &m->w[i], sizeof v);
+    memcpy(&v, &m->step, sizeof v);
+    put32(buf + 36, v);
+    for (size_t i = 0; i < FEATURES_NNAMED; i++) {
+        memcpy(&v, &m->named[i], sizeof v);
         put32(buf + HEADER_BYTES + 4 * i, v);
     }
+    memcpy(buf + HEADER_BYTES + 4 * FEATURES_NNAMED, m->q, HASHED);
     put32(buf + FILE_BYTES - 4, crc32_ieee(buf, FILE_BYTES - 4));
     sprintf(tmp, "%s.tmp", path);
     created = (f = fopen(tmp, "wb")) != NULL;
@@ -272,14 +329,14 @@ static double logistic(double x) { return 1.0 / (1.0 + exp(-x)); }
  * gives them) by every caller, so that score and explanation agree to the
  * last bit. */
 typedef struct sum {
-    const float *w;
+    const classifier *m;
     double logit;
 } sum;
 
 static void add(void *ctx, const feature *f, const feature_origin *origin, size_t n)
 {
     sum *s = ctx;
-    const float *w = s->w;
+    const classifier *m = s->m;
     double a[4] = {0, 0, 0, 0};
     size_t i = 0;
 
@@ -287,8 +344,8 @@ static void add(void *ctx, const feature *f, const feature_origin *origin, size_
     /* Four partial sums: one would make every addition wait for the one
      * before it, and a Chinese prompt has thousands. */
     for (; i + 4 <= n; i += 4)
-        for (size_t k = 0; k < 4; k++) a[k] += (double)w[f[i + k].index] * f[i + k].value;
-    for (; i < n; i++) a[0] += (double)w[f[i].index] * f[i].value;
+        for (size_t k = 0; k < 4; k++) a[k] += weight_of(m, f[i + k].index) * f[i + k].value;
+    for (; i < n; i++) a[0] += weight_of(m, f[i].index) * f[i].value;
     s->logit += (a[0] + a[1]) + (a[2] + a[3]);
 }
 
@@ -297,7 +354,7 @@ double classifier_score(const classifier *m, const feature_message *msgs, size_t
     sum s;
 
     assert(m != NULL);
-    s = (sum){m->w, m->bias};
+    s = (sum){m, m->bias};
     featurize(m->fx, msgs, n, ntools, false, add, &s);
     return logistic(s.logit);
 }
@@ -380,7 +437,7 @@ int classifier_explain(const classifier *m, const feature_message *msgs, size_t 
     collect c = {0};
 
     assert(m != NULL && out != NULL);
-    c.s = (sum){m->w, m->bias};
+    c.s = (sum){m, m->bias};
     featurize(m->fx, msgs, n, ntools, true, add_and_keep, &c);
     memset(out, 0, sizeof *out);
     featurize_focus(msgs, n, &out->focus);
@@ -393,11 +450,10 @@ int classifier_explain(const classifier *m, const feature_message *msgs, size_t 
     if (c.n > 0) qsort(c.v, c.n, sizeof *c.v, by_index);
     for (size_t i = 0; i < c.n;) {
         size_t j = i;
-        double value = 0;
+        double value = 0, w = weight_of(m, c.v[i].f.index);
 
         while (j < c.n && c.v[j].f.index == c.v[i].f.index) value += c.v[j++].f.value;
-        if (m->w[c.v[i].f.index] != 0 && value != 0)
-            keep_top(out, &c.v[i], (double)m->w[c.v[i].f.index] * value, turn_of(&c.v[i].o, msgs, n));
+        if (w != 0 && value != 0) keep_top(out, &c.v[i], w * value, turn_of(&c.v[i].o, msgs, n));
         i = j;
     }
     free(c.v);

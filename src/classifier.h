@@ -8,19 +8,22 @@
  * classifier_explain() also names the features that contributed most, for
  * /v1/route.
  *
- * Model file, format version 2, little-endian:
+ * Model file, format version 3, little-endian (N = FEATURES_NNAMED,
+ * H = 2^FEATURES_HASH_BITS):
  *
  *   offset     size   field
  *   0          4      magic "TGCM"
- *   4          4      u32 format version (2)
+ *   4          4      u32 format version (3)
  *   8          4      u32 FEATURES_VERSION the model was trained with
- *   12         4      u32 dimension (FEATURES_DIM)
- *   16         4      u32 named features (FEATURES_NNAMED)
+ *   12         4      u32 dimension (FEATURES_DIM = N + H)
+ *   16         4      u32 named features (N)
  *   20         4      u32 hash bits (FEATURES_HASH_BITS)
  *   24         8      f64 bias
  *   32         4      u32 learned languages: bit k for langid_lang k
- *   36         4*dim  f32 weights, by feature index
- *   36+4*dim   4      u32 CRC-32 (IEEE 802.3) of every byte before it
+ *   36         4      f32 step of the hashed weights (finite, >= 0)
+ *   40         4*N    f32 weights of the named features
+ *   40+4N      H      i8 q: the weight of hashed feature N+k is step * q[k]
+ *   40+4N+H    4      u32 CRC-32 (IEEE 802.3) of every byte before it
  *
  * The learned languages are those the model was trained on (tiergate-train
  * records every language with enough training rows); the router applies
@@ -39,9 +42,10 @@ typedef struct classifier classifier;
 /* Reads and validates a model file.  On failure returns NULL and writes one
  * line naming path and what is wrong with it into err. */
 classifier *classifier_load(const char *path, char *err, size_t errlen);
-/* A model from parameters (FEATURES_DIM weights, copied) and the set of
- * languages it learned; NULL when out of memory or a parameter is not
- * finite. */
+/* A model from parameters (FEATURES_DIM weights: the named ones copied, the
+ * hashed ones rounded to the nearest multiple of the largest one's 1/127)
+ * and the set of languages it learned; NULL when out of memory or a
+ * parameter is not finite. */
 classifier *classifier_new(double bias, const float *weights, langid_set languages);
 /* Writes the model file atomically (a temporary file renamed over path).
  * Returns 0, or -1 with err filled. */
@@ -55,8 +59,8 @@ langid_set classifier_languages(const classifier *m);
  * learned it: LANG_UND counts as learned, since nothing says it is not. */
 langid_lang classifier_language(const classifier *m, const feature_message *msgs, size_t n);
 bool classifier_learned(const classifier *m, langid_lang lang);
-/* FEATURES_DIM weights. */
-const float *classifier_weights(const classifier *m);
+/* The weight of feature index (< FEATURES_DIM), as the score uses it. */
+double classifier_weight(const classifier *m, uint32_t index);
 
 /* The complexity score of a conversation whose request carries ntools tool
  * definitions (see featurize). */

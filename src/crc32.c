@@ -23,10 +23,13 @@ static void build(void)
     ready = 1;
 }
 
-uint32_t crc32_ieee(const void *data, size_t n)
+uint32_t crc32_ieee(const void *data, size_t n) { return crc32_ieee_more(0, data, n); }
+
+uint32_t crc32_ieee_more(uint32_t crc, const void *data, size_t n)
 {
     const unsigned char *p = data;
-    uint32_t crc = 0xFFFFFFFFu;
+
+    crc ^= 0xFFFFFFFFu;
 
     if (!ready) build();
     for (; n >= 8; n -= 8, p += 8) {

@@ -12,5 +12,9 @@
 #include <stdint.h>
 
 uint32_t crc32_ieee(const void *data, size_t n);
+/* The CRC-32 of the bytes that gave crc followed by data[0, n):
+ * crc32_ieee_more(crc32_ieee(a, k), b, m) is the CRC of a and b together,
+ * for a file read in pieces. */
+uint32_t crc32_ieee_more(uint32_t crc, const void *data, size_t n);
 
 #endif

@@ -22,11 +22,11 @@
 
 /* Bumped whenever extraction changes what any text maps to: a model file
  * records the version it was trained with and is refused by another. */
-#define FEATURES_VERSION 6
+#define FEATURES_VERSION 7
 /* Named structural features take indexes [0, FEATURES_NNAMED); hashed
  * n-grams take the 2^FEATURES_HASH_BITS indexes after them. */
 #define FEATURES_NNAMED 40
-#define FEATURES_HASH_BITS 16
+#define FEATURES_HASH_BITS 20
 #define FEATURES_DIM (FEATURES_NNAMED + (1u << FEATURES_HASH_BITS))
 /* Each n-gram occurrence of a turn is worth w / c^FEATURES_NGRAM_NORM, w the
  * turn's weight and c its characters, or those of the instruction or the

@@ -6,7 +6,7 @@
  * different frequencies and scales (a rare n-gram beside log(length)).  The
  * L2 term is applied to the features a row touches, when it touches them;
  * frequent features are thus regularised more often, which is the usual
- * trade of sparse SGD for not touching all 65k weights per row.
+ * trade of sparse SGD for not touching all million weights per row.
  *
  * Public rows (clinc150, nq_open, gsm8k, ...) are real users' requests; the
  * project's rows (source "tiergate...") are written to cover what they miss

@@ -18,7 +18,9 @@
 #include "testlib.h"
 
 #define SHIPPED TIERGATE_SOURCE_DIR "/config/classifier.model"
-#define FILE_BYTES (36u + 4u * FEATURES_DIM + 4u)
+#define HASHED (1u << FEATURES_HASH_BITS)
+#define NAMED_AT 40u                                /* offset of the named weights */
+#define FILE_BYTES (NAMED_AT + 4u * FEATURES_NNAMED + HASHED + 4u)
 
 static char dir[] = "/tmp/tiergate-test-classifier-XXXXXX";
 static double threshold;   /* the configuration's default routing.threshold */
@@ -90,14 +92,30 @@ static void test_file_round_trip(void)
     classifier *m, *back;
 
     for (size_t i = 0; i < FEATURES_DIM; i++) w[i] = (float)((double)(i % 7) - 3.0) / 8;
+    w[FEATURES_NNAMED + 1] = 1e-3f;   /* below half a step: rounds to 0 */
     m = classifier_new(-0.25, w, 1u << LANG_DE | 1u << LANG_JA | 1u << LANG_UND | 1u << 31);
     CHECK(m != NULL);
+    if (!m) {
+        free(w);
+        return;
+    }
+    /* The named weights are kept as they are, the hashed ones within half a
+     * step (the largest, 3/8, over 127) of theirs; the largest and zero are
+     * exact. */
+    for (uint32_t i = 0; i < FEATURES_DIM; i++) {
+        if (i < FEATURES_NNAMED) CHECK(classifier_weight(m, i) == w[i]);
+        else CHECK(fabs(classifier_weight(m, i) - w[i]) <= 0.375 / 127 / 2 * (1 + 1e-6));
+        if (fabs(w[i]) == 0.375f || w[i] == 0) CHECK(fabs(classifier_weight(m, i) - w[i]) < 1e-7);
+    }
+    CHECK(classifier_weight(m, FEATURES_NNAMED + 1) == 0);
     CHECK_INT(classifier_save(m, tmp_path("a.model"), err, sizeof err), 0);
     back = classifier_load(tmp_path("a.model"), err, sizeof err);
     CHECK(back != NULL);
     if (back) {
+        bool same = true;
         CHECK(classifier_bias(back) == -0.25);
-        CHECK(memcmp(classifier_weights(back), w, FEATURES_DIM * sizeof *w) == 0);
+        for (uint32_t i = 0; i < FEATURES_DIM; i++) same &= classifier_weight(back, i) == classifier_weight(m, i);
+        CHECK(same);
         /* The learned languages survive the file; "undetermined" is never one. */
         CHECK_INT(classifier_languages(back), 1u << LANG_DE | 1u << LANG_JA);
         CHECK(classifier_learned(back, LANG_JA) && !classifier_learned(back, LANG_TR));
@@ -110,6 +128,15 @@ static void test_file_round_trip(void)
     CHECK(classifier_new(0, w, 0) == NULL);
     w[5] = 0;
     CHECK(classifier_new(INFINITY, w, 0) == NULL);
+    /* All hashed weights zero: a step of 0, and a model that loads. */
+    memset(w + FEATURES_NNAMED, 0, (FEATURES_DIM - FEATURES_NNAMED) * sizeof *w);
+    m = classifier_new(0.5, w, 0);
+    CHECK(m != NULL);
+    if (m) CHECK_INT(classifier_save(m, tmp_path("zero.model"), err, sizeof err), 0);
+    back = classifier_load(tmp_path("zero.model"), err, sizeof err);
+    CHECK(back != NULL && classifier_weight(back, FEATURES_DIM - 1) == 0);
+    classifier_free(back);
+    classifier_free(m);
     free(w);
 }
 
@@ -132,8 +159,12 @@ static void test_load_errors(void)
     expect_load_error(tmp_path("magic.model"), "bad magic");
     write_all(tmp_path("truncated.model"), good, n / 2);
     expect_load_error(tmp_path("truncated.model"), "truncated");
+    write_all(tmp_path("named.model"), good, NAMED_AT + 10);   /* cut inside the named weights */
+    expect_load_error(tmp_path("named.model"), "truncated");
+    write_all(tmp_path("nocrc.model"), good, n - 2);           /* cut inside the checksum */
+    expect_load_error(tmp_path("nocrc.model"), "truncated");
     write_all(tmp_path("header.model"), good, 20);
-    expect_load_error(tmp_path("header.model"), "not a tiergate classifier model");
+    expect_load_error(tmp_path("header.model"), "file too short");
     memcpy(bad, good, n);
     bad[n] = 0;
     write_all(tmp_path("long.model"), bad, n + 1);
@@ -164,10 +195,40 @@ static void test_load_errors(void)
     expect_load_error(tmp_path("fversion.model"), "retrain");
     memcpy(bad, good, n);
     memcpy(&bits, &nan, 4);
-    put32(bad + 36 + 4 * 7, bits);
+    put32(bad + NAMED_AT + 4 * 7, bits);
     reseal(bad, n);
     write_all(tmp_path("nan.model"), bad, n);
     expect_load_error(tmp_path("nan.model"), "weight 7 is not a finite number");
+    memcpy(bad, good, n);
+    put32(bad + 36, bits);
+    reseal(bad, n);
+    write_all(tmp_path("step.model"), bad, n);
+    expect_load_error(tmp_path("step.model"), "step of the hashed weights");
+    memcpy(bad, good, n);
+    put32(bad + 36, 0xbf800000u);   /* -1.0f */
+    reseal(bad, n);
+    write_all(tmp_path("negstep.model"), bad, n);
+    expect_load_error(tmp_path("negstep.model"), "step of the hashed weights");
+    memcpy(bad, good, n);
+    put32(bad + 36, 0x7f800000u);   /* +infinity */
+    reseal(bad, n);
+    write_all(tmp_path("infstep.model"), bad, n);
+    expect_load_error(tmp_path("infstep.model"), "step of the hashed weights");
+    /* -128, which the trainer never writes, is read as a weight like any other. */
+    memcpy(bad, good, n);
+    bad[NAMED_AT + 4 * FEATURES_NNAMED + 5] = 0x80;
+    reseal(bad, n);
+    write_all(tmp_path("q128.model"), bad, n);
+    {
+        char err[512];
+        classifier *m = classifier_load(tmp_path("q128.model"), err, sizeof err);
+        float step;
+        bits = (uint32_t)good[36] | (uint32_t)good[37] << 8 | (uint32_t)good[38] << 16 | (uint32_t)good[39] << 24;
+        memcpy(&step, &bits, 4);
+        CHECK(m != NULL && step > 0);
+        if (m) CHECK(classifier_weight(m, FEATURES_NNAMED + 5) == -128.0 * step);
+        classifier_free(m);
+    }
     expect_load_error(dir, "cannot");   /* a directory */
     free(good);
     free(bad);
@@ -200,6 +261,13 @@ static uint32_t named_index(const char *name)
     return 0;
 }
 
+static void sum_hashed(void *ctx, const feature *f, const feature_origin *origin, size_t n)
+{
+    (void)origin;
+    for (size_t i = 0; i < n; i++)
+        if (f[i].index >= FEATURES_NNAMED) *(double *)ctx += f[i].value;
+}
+
 /* A hand-made model: score and explanation follow from the weights. */
 static void test_scoring(void)
 {
@@ -225,6 +293,26 @@ static void test_scoring(void)
     CHECK(fabs(e.top[1].contribution + 0.5 * log1p(8)) < 1e-12);
     logit = e.bias + e.top[0].contribution + e.top[1].contribution;
     CHECK(fabs(e.score - 1 / (1 + exp(-logit))) < 1e-12);
+    classifier_free(m);
+
+    /* Through the hashed weights: every n-gram at 0.25, 127 steps of 0.25/127. */
+    memset(w, 0, FEATURES_NNAMED * sizeof *w);
+    for (size_t i = FEATURES_NNAMED; i < FEATURES_DIM; i++) w[i] = 0.25f;
+    m = classifier_new(0, w, 0);
+    CHECK(m != NULL);
+    if (m) {
+        featurizer *fx = featurizer_new();
+        double hashed = 0, sum = 0;
+        CHECK(fabs(classifier_weight(m, FEATURES_NNAMED) - 0.25) < 1e-8);
+        if (fx) featurize(fx, &msg, 1, 0, false, sum_hashed, &hashed);
+        CHECK(hashed > 0);
+        logit = classifier_weight(m, FEATURES_NNAMED) * hashed;
+        CHECK(fabs(classifier_score(m, &msg, 1, 0) - 1 / (1 + exp(-logit))) < 1e-12);
+        CHECK_INT(classifier_explain(m, &msg, 1, 0, &e), 0);
+        for (size_t i = 0; i < e.n; i++) sum += e.top[i].contribution;
+        CHECK(e.n > 0 && e.n < CLASSIFIER_TOP && fabs(sum - logit) < 1e-12);
+        featurizer_free(fx);
+    }
     classifier_free(m);
     free(w);
 }
@@ -323,6 +411,9 @@ static void test_shipped_conversations(void)
                                                     "好的，把座椅通风打开"};
     static const char *const hard_then_why[] = {"证明任意奇数的平方减一能被8整除", "设奇数为2k+1，平方减一得4k(k+1)……",
                                                 "为什么"};
+    static const char *const en_proof_then_command[] = {"Prove that there are infinitely many primes",
+                                                        "Suppose there are finitely many, p1 to pn ...",
+                                                        "Take the shorter route"};
     static const char *const asks[] = {"打开车窗", "帮我把空调温度调到二十二度"};
     static const char *const plan = "后天先去车检再接爸妈去吃饭，顺路买个蛋糕，下午五点之前要回到家，几点出门";
     feature_message msgs[2];
@@ -334,6 +425,7 @@ static void test_shipped_conversations(void)
         return;
     }
     CHECK(score_turns(m, hard_then_command, 3) < threshold);
+    CHECK(score_turns(m, en_proof_then_command, 3) < threshold);
     CHECK(score_turns(m, hard_then_why, 3) >= threshold);
     /* The explanation says which turn decided: the follow-up, inheriting the proof. */
     {

@@ -237,7 +237,7 @@ static double unit(double chars) { return pow(chars, -FEATURES_NGRAM_NORM); }
  * FEATURES_VERSION and a retrained model, and this check says so. */
 static void test_norm_pinned(void)
 {
-    CHECK_INT(FEATURES_VERSION, 6);
+    CHECK_INT(FEATURES_VERSION, 7);
     CHECK(FEATURES_NGRAM_NORM == 0.4);
 }
 
@@ -293,9 +293,20 @@ static void test_conversations(void)
 /* Which turn a decision rests on. */
 static void test_focus(void)
 {
-    static const char *const followups[] = {"继续", "为什么", "举个例子", "go on", "Why?", "and in Go?"};
-    static const char *const selfcontained[] = {"打开车窗", "下一首", "thanks, play some music",
-                                                "继续往下写这篇文章的第二部分，重点写主人公离开故乡的那个冬天的心理变化"};
+    static const char *const followups[] = {"继续", "为什么", "举个例子", "go on", "Why?", "and in Go?",
+                                            "go deeper", "那要是下雨呢", "Warum?", "¿Por qué?", "POR QUÉ?",
+                                            "Почему?", "ПОЧЕМУ", "なぜ？", "더 자세히"};
+    /* Commands that hold a would-be follow-up word inside another word, or
+     * as a condition or a route: they stay self-contained.  The last is 60
+     * malformed bytes, each read as U+FFFD. */
+    static const char *const selfcontained[] = {
+        "打开车窗", "下一首", "thanks, play some music", "Turn on Bluetooth", "Open the window too",
+        "Take the shorter route", "Make it 22 degrees", "如果下雨就把车窗关上", "Leite die Nachricht an Anna weiter",
+        "Сколько примерно ехать до дома?", "手続きの窓口はどこ",
+        "继续往下写这篇文章的第二部分，重点写主人公离开故乡的那个冬天的心理变化",
+        "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"
+        "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"
+        "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"};
     feature_message m[3] = {{true, "证明勾股定理", strlen("证明勾股定理")}, {false, "好", 3}, {true, NULL, 0}};
     feature_focus f;
 

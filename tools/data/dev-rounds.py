@@ -2,7 +2,7 @@
 """Development figures without the evaluation sets (docs/classifier.md, "How
 the model was built").
 
-  python3 tools/data/dev-rounds.py BUILD [rounds|public] [--public-weight W]
+  python3 tools/data/dev-rounds.py BUILD [rounds|public|single] [TRAINER OPTION...]
 
 rounds: for each retired evaluation round in conversations-dev.jsonl and
 lang-dev.jsonl, train on every training file without that round and score
@@ -13,7 +13,14 @@ by conversation category and by export language.
 public: 5-fold cross-validation over the permissive public training rows
 (never their fixed held-out fifth, which is evaluation), each fold scored
 by a model trained on the other folds and every project training file;
-prints accuracy by source at 0.15, 0.20 and 0.30.
+prints accuracy by source at 0.15, 0.20, 0.25 and 0.30.
+
+single: train on everything but the single-request development rows
+(`single4dev-*` in tiergate-examples.jsonl, written by an author who saw no
+other row) and score them by language at the rule's threshold.
+
+TRAINER OPTIONs (--seed, --epochs, --rate, --l2, --public-weight, each with
+its value) go to every training.
 
 It runs BUILD/tools/tiergate-train and tiergate-evaluate, writes only to a
 temporary directory and reads no evaluation set."""
@@ -23,7 +30,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 DATA = os.path.join(ROOT, 'tools', 'data')
 PUBLIC = os.path.join(ROOT, '..', 'shared', 'data', 'route-dev.jsonl')
 PROJECT = ['tiergate-examples', 'conversations-train', 'conversations-dev', 'lang-train', 'lang-train2', 'lang-dev']
-ROUNDS = {1: ('conveval:', 'tiergate-eval:'), 2: ('conveval2:', 'tiergate-eval2:'), 3: ('conveval3:', 'tiergate-eval3:')}
+ROUNDS = {1: ('conveval:', 'tiergate-eval:'), 2: ('conveval2:', 'tiergate-eval2:'), 3: ('conveval3:', 'tiergate-eval3:'),
+          4: ('conveval4:', 'tiergate-eval4:')}
+TRAINER_OPTIONS = ('--seed', '--epochs', '--rate', '--l2', '--public-weight')
 PERMISSIVE = ('CC-BY-3.0', 'CC-BY-SA-3.0', 'Apache-2.0', 'MIT')
 
 
@@ -115,12 +124,33 @@ def by_public(build, tmp, extra):
                        + [os.path.join(tmp, 'train.jsonl')] + project, capture_output=True, check=True)
         s.update(scores(build, os.path.join(tmp, 'm'), os.path.join(tmp, 'held.jsonl')))
     rs = {r['id']: r for r in pub}
-    for t in (0.15, 0.20, 0.30):
+    for t in (0.15, 0.20, 0.25, 0.30):
         by = collections.defaultdict(list)
         for i in s:
             by[rs[i]['source']].append(i)
         line = ' '.join(f'{src} {figures(ids, rs, s, t)[0]:.3f}' for src, ids in sorted(by.items()))
         print(f'{t:.2f}: {line}; all {figures(list(s), rs, s, t)[0]:.3f}')
+
+
+def by_single(build, tmp, extra):
+    examples = os.path.join(DATA, 'tiergate-examples.jsonl')
+    ex = rows(examples)
+    dev = [r for r in ex if r['id'].startswith('single4dev-')]
+    others = [PUBLIC] + [os.path.join(DATA, f + '.jsonl') for f in PROJECT if f != 'tiergate-examples']
+    write(os.path.join(tmp, 'train.jsonl'), [r for r in ex if not r['id'].startswith('single4dev-')])
+    write(os.path.join(tmp, 'held.jsonl'), dev, 'evaluation-only')
+    t = rule_threshold(build, others + [examples], extra)
+    subprocess.run([build + '/tools/tiergate-train', '--out', os.path.join(tmp, 'm')] + extra + others
+                   + [os.path.join(tmp, 'train.jsonl')], capture_output=True, check=True)
+    s = scores(build, os.path.join(tmp, 'm'), os.path.join(tmp, 'held.jsonl'))
+    rs = {r['id']: r for r in dev}
+    print(f'threshold {t:.2f} (the rule)')
+    for g in sorted({r['lang'] for r in dev}):
+        ids = [i for i in s if rs[i]['lang'] == g]
+        a, k = figures(ids, rs, s, t)
+        print(f'  {g} {len(ids)}: accuracy {a:.3f}, kept {100 * k:.1f} %')
+    a, k = figures(list(s), rs, s, t)
+    print(f'single requests {len(s)}: accuracy {a:.3f}, kept {100 * k:.1f} %')
 
 
 def main():
@@ -129,14 +159,13 @@ def main():
         sys.exit(__doc__)
     build, mode, extra = args[0], 'rounds', []
     rest = args[1:]
-    if rest and rest[0] in ('rounds', 'public'):
+    if rest and rest[0] in ('rounds', 'public', 'single'):
         mode, rest = rest[0], rest[1:]
-    if rest[:1] == ['--public-weight'] and len(rest) == 2:
-        extra = rest
-    elif rest:
+    if len(rest) % 2 or any(o not in TRAINER_OPTIONS for o in rest[::2]):
         sys.exit(__doc__)
+    extra = rest
     with tempfile.TemporaryDirectory() as tmp:
-        (by_rounds if mode == 'rounds' else by_public)(build, tmp, extra)
+        {'rounds': by_rounds, 'public': by_public, 'single': by_single}[mode](build, tmp, extra)
 
 
 main()
