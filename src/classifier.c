@@ -116,16 +116,18 @@ classifier *classifier_new(double bias, const float *weights, langid_set languag
 {
     const float *hashed;
     classifier *m;
-    double top = 0;
-    float step;
+    float top = 0, step;
 
     assert(weights != NULL);
     hashed = weights + FEATURES_NNAMED;
     if (!isfinite(bias)) return NULL;
     for (size_t i = 0; i < FEATURES_DIM; i++)
         if (!isfinite(weights[i])) return NULL;
-    for (size_t i = 0; i < HASHED; i++) top = fmax(top, fabs(hashed[i]));
-    step = (float)(top / QMAX);
+    /* A compare, not fmax(): Debian's aarch64 gcc 12 crashes vectorising an
+     * fmax reduction (internal compiler error in vect_transform_reduction). */
+    for (size_t i = 0; i < HASHED; i++)
+        if (fabsf(hashed[i]) > top) top = fabsf(hashed[i]);
+    step = (float)((double)top / QMAX);
     if (!(m = model_new(bias, weights, step, NULL, languages))) return NULL;
     /* Round to the nearest step; the clamp only catches the largest weight
      * when the float step came out a hair smaller than top / QMAX. */
