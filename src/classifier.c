@@ -87,9 +87,9 @@ static inline double weight_of(const classifier *m, uint32_t i)
     return i < FEATURES_NNAMED ? (double)m->named[i] : (double)m->step * m->q[i - FEATURES_NNAMED];
 }
 
-/* A model from its parts as the file holds them: step finite and >= 0; q
- * NULL leaves the hashed weights zero, for the caller to fill. */
-static classifier *model_new(double bias, const float *named, float step, const int8_t *q, langid_set languages)
+/* A model with its hashed weights zero, for the caller to fill; step
+ * finite and >= 0. */
+static classifier *model_new(double bias, const float *named, float step, langid_set languages)
 {
     classifier *m;
 
@@ -108,7 +108,6 @@ static classifier *model_new(double bias, const float *named, float step, const 
     m->bias = bias;
     memcpy(m->named, named, sizeof m->named);
     m->step = step;
-    if (q) memcpy(m->q, q, sizeof m->q);
     return m;
 }
 
@@ -128,7 +127,7 @@ classifier *classifier_new(double bias, const float *weights, langid_set languag
     for (size_t i = 0; i < HASHED; i++)
         if (fabsf(hashed[i]) > top) top = fabsf(hashed[i]);
     step = (float)((double)top / QMAX);
-    if (!(m = model_new(bias, weights, step, NULL, languages))) return NULL;
+    if (!(m = model_new(bias, weights, step, languages))) return NULL;
     /* Round to the nearest step; the clamp only catches the largest weight
      * when the float step came out a hair smaller than top / QMAX. */
     for (size_t i = 0; step > 0 && i < HASHED; i++) {
@@ -167,21 +166,16 @@ double classifier_weight(const classifier *m, uint32_t index)
     return weight_of(m, index);
 }
 
-/* Checks the header and named weights at head (n bytes read, of
- * HEAD_BYTES) and builds the model from them, its hashed weights zero;
- * NULL with err filled when they are not a model this build reads. */
-static classifier *parse_head(const unsigned char *head, size_t n, const char *path, char *err, size_t errlen)
+/* Checks that head (n bytes read, of HEAD_BYTES) starts a model this build
+ * reads: magic, version, dimensions, length.  false with err filled. */
+static bool check_layout(const unsigned char *head, size_t n, const char *path, char *err, size_t errlen)
 {
-    float w[FEATURES_NNAMED], step;
-    classifier *m;
-    double bias;
-    uint64_t bits;
-    uint32_t version, fversion, dim, named, hbits, v;
+    uint32_t version, fversion, dim, named, hbits;
 
     if (n < HEADER_BYTES || memcmp(head, MODEL_MAGIC, 4) != 0) {
         snprintf(err, errlen, "%s: not a tiergate classifier model (%s)", path,
                  n < HEADER_BYTES ? "file too short" : "bad magic");
-        return NULL;
+        return false;
     }
     version = get32(head + 4);
     fversion = get32(head + 8);
@@ -191,7 +185,7 @@ static classifier *parse_head(const unsigned char *head, size_t n, const char *p
     if (version != MODEL_VERSION) {
         snprintf(err, errlen, "%s: model format version %u, this build reads version %u", path, version,
                  MODEL_VERSION);
-        return NULL;
+        return false;
     }
     if (fversion != FEATURES_VERSION || dim != FEATURES_DIM || named != FEATURES_NNAMED ||
         hbits != FEATURES_HASH_BITS) {
@@ -200,42 +194,53 @@ static classifier *parse_head(const unsigned char *head, size_t n, const char *p
                  "extracts v%d with %u (%d named, %d hash bits); retrain it with tiergate-train",
                  path, fversion, dim, named, hbits, FEATURES_VERSION, FEATURES_DIM, FEATURES_NNAMED,
                  FEATURES_HASH_BITS);
-        return NULL;
+        return false;
     }
     if (n < HEAD_BYTES) {
         snprintf(err, errlen, "%s: truncated: %zu bytes, a model has %u", path, n, FILE_BYTES);
-        return NULL;
+        return false;
     }
-    bits = get64(head + 24);
-    memcpy(&bias, &bits, sizeof bias);
-    v = get32(head + 36);
-    memcpy(&step, &v, sizeof step);
+    return true;
+}
+
+/* Reads the bias, the step and the named weights of a checked head into
+ * m; false with err filled when one is not a number a model may hold. */
+static bool take_values(classifier *m, const unsigned char *head, const char *path, char *err, size_t errlen)
+{
+    uint64_t bits = get64(head + 24);
+    uint32_t v = get32(head + 36);
+
+    memcpy(&m->bias, &bits, sizeof m->bias);
+    memcpy(&m->step, &v, sizeof m->step);
     for (size_t i = 0; i < FEATURES_NNAMED; i++) {
         v = get32(head + HEADER_BYTES + 4 * i);
-        memcpy(&w[i], &v, sizeof v);
-        if (!isfinite(w[i])) {
+        memcpy(&m->named[i], &v, sizeof v);
+        if (!isfinite(m->named[i])) {
             snprintf(err, errlen, "%s: weight %zu is not a finite number", path, i);
-            return NULL;
+            return false;
         }
     }
-    if (!isfinite(bias)) {
+    if (!isfinite(m->bias)) {
         snprintf(err, errlen, "%s: the bias is not a finite number", path);
-        return NULL;
+        return false;
     }
-    if (!(isfinite(step) && step >= 0)) {
+    if (!(isfinite(m->step) && m->step >= 0)) {
         snprintf(err, errlen, "%s: the step of the hashed weights is not a finite number >= 0", path);
-        return NULL;
+        return false;
     }
-    if (!(m = model_new(bias, w, step, NULL, get32(head + 32)))) snprintf(err, errlen, "%s: out of memory", path);
-    return m;
+    return true;
 }
 
 /* The file is read in three pieces, the hashed weights straight into the
  * model: a megabyte read into a buffer first would cost a second megabyte
  * while loading, and glibc, having given it back, raises its threshold for
- * mapping large blocks and keeps later ones of that size on the heap. */
+ * mapping large blocks and keeps later ones of that size on the heap.  The
+ * checksum is checked before any value is taken, so that bit rot is called
+ * bit rot.  Any signed byte is a hashed weight, -128 included: the trainer
+ * never writes it, but refusing it would buy nothing. */
 classifier *classifier_load(const char *path, char *err, size_t errlen)
 {
+    static const float unset[FEATURES_NNAMED];
     unsigned char head[HEAD_BYTES], tail[5];
     classifier *m = NULL;
     FILE *f;
@@ -247,26 +252,34 @@ classifier *classifier_load(const char *path, char *err, size_t errlen)
         return NULL;
     }
     n = fread(head, 1, sizeof head, f);
-    if (!ferror(f) && (m = parse_head(head, n, path, err, errlen))) {
+    if (!ferror(f) && check_layout(head, n, path, err, errlen)) {
+        if (!(m = model_new(0, unset, 0, get32(head + 32)))) {
+            snprintf(err, errlen, "%s: out of memory", path);
+            goto out;
+        }
         q = fread(m->q, 1, HASHED, f);
         /* One byte more than the checksum, so that trailing data shows. */
         if (q == HASHED) t = fread(tail, 1, sizeof tail, f);
     }
     if (ferror(f)) {
         snprintf(err, errlen, "%s: cannot read the classifier model: %s", path, strerror(errno));
-    } else if (m && (q < HASHED || t < 4)) {
+    } else if (!m) {
+        goto out;   /* check_layout said why */
+    } else if (q < HASHED || t < 4) {
         snprintf(err, errlen, "%s: truncated: %zu bytes, a model has %u", path, n + q + t, FILE_BYTES);
-    } else if (m && t > 4) {
+    } else if (t > 4) {
         snprintf(err, errlen, "%s: trailing data: more than the %u bytes of a model", path, FILE_BYTES);
-    } else if (m && crc32_ieee_more(crc32_ieee(head, sizeof head), m->q, HASHED) != get32(tail)) {
+    } else if (crc32_ieee_more(crc32_ieee(head, sizeof head), m->q, HASHED) != get32(tail)) {
         snprintf(err, errlen, "%s: checksum mismatch: the file is corrupt", path);
-    } else {
+    } else if (take_values(m, head, path, err, errlen)) {
         fclose(f);
         return m;
     }
     classifier_free(m);
+    m = NULL;
+out:
     fclose(f);
-    return NULL;
+    return m;
 }
 
 int classifier_save(const classifier *m, const char *path, char *err, size_t errlen)

@@ -140,6 +140,18 @@ static void test_file_round_trip(void)
     free(w);
 }
 
+/* good (n bytes) with the 32 bits at `at` set to value, written as name
+ * (its checksum made again when seal): loading it must fail with want. */
+static void patched(const unsigned char *good, unsigned char *bad, size_t n, size_t at, uint32_t value, bool seal,
+                    const char *name, const char *want)
+{
+    memcpy(bad, good, n);
+    put32(bad + at, value);
+    if (seal) reseal(bad, n);
+    write_all(tmp_path(name), bad, n);
+    expect_load_error(tmp_path(name), want);
+}
+
 /* Every way a model file can be wrong is refused, with one line that names
  * the file and says what is wrong. */
 static void test_load_errors(void)
@@ -160,9 +172,13 @@ static void test_load_errors(void)
     write_all(tmp_path("truncated.model"), good, n / 2);
     expect_load_error(tmp_path("truncated.model"), "truncated");
     write_all(tmp_path("named.model"), good, NAMED_AT + 10);   /* cut inside the named weights */
-    expect_load_error(tmp_path("named.model"), "truncated");
+    expect_load_error(tmp_path("named.model"), "truncated: 50 bytes, a model has");
     write_all(tmp_path("nocrc.model"), good, n - 2);           /* cut inside the checksum */
-    expect_load_error(tmp_path("nocrc.model"), "truncated");
+    {
+        char want[64];
+        snprintf(want, sizeof want, "truncated: %zu bytes", n - 2);
+        expect_load_error(tmp_path("nocrc.model"), want);
+    }
     write_all(tmp_path("header.model"), good, 20);
     expect_load_error(tmp_path("header.model"), "file too short");
     memcpy(bad, good, n);
@@ -173,47 +189,21 @@ static void test_load_errors(void)
     bad[1000] ^= 0x10;
     write_all(tmp_path("flipped.model"), bad, n);
     expect_load_error(tmp_path("flipped.model"), "checksum mismatch");
-    memcpy(bad, good, n);
-    put32(bad + 4, 1);
-    reseal(bad, n);
-    write_all(tmp_path("version.model"), bad, n);
-    expect_load_error(tmp_path("version.model"), "format version 1");
-    memcpy(bad, good, n);
-    put32(bad + 12, FEATURES_DIM + 1);
-    reseal(bad, n);
-    write_all(tmp_path("dims.model"), bad, n);
-    expect_load_error(tmp_path("dims.model"), "retrain");
-    memcpy(bad, good, n);
-    put32(bad + 20, FEATURES_HASH_BITS + 1);
-    reseal(bad, n);
-    write_all(tmp_path("bits.model"), bad, n);
-    expect_load_error(tmp_path("bits.model"), "hash bits");
-    memcpy(bad, good, n);
-    put32(bad + 8, FEATURES_VERSION + 1);
-    reseal(bad, n);
-    write_all(tmp_path("fversion.model"), bad, n);
-    expect_load_error(tmp_path("fversion.model"), "retrain");
-    memcpy(bad, good, n);
+    patched(good, bad, n, 4, 1, true, "version.model", "format version 1");
+    patched(good, bad, n, 12, FEATURES_DIM + 1, true, "dims.model", "retrain");
+    patched(good, bad, n, 20, FEATURES_HASH_BITS + 1, true, "bits.model", "hash bits");
+    patched(good, bad, n, 8, FEATURES_VERSION + 1, true, "fversion.model", "retrain");
     memcpy(&bits, &nan, 4);
-    put32(bad + NAMED_AT + 4 * 7, bits);
-    reseal(bad, n);
-    write_all(tmp_path("nan.model"), bad, n);
-    expect_load_error(tmp_path("nan.model"), "weight 7 is not a finite number");
-    memcpy(bad, good, n);
-    put32(bad + 36, bits);
-    reseal(bad, n);
-    write_all(tmp_path("step.model"), bad, n);
-    expect_load_error(tmp_path("step.model"), "step of the hashed weights");
-    memcpy(bad, good, n);
-    put32(bad + 36, 0xbf800000u);   /* -1.0f */
-    reseal(bad, n);
-    write_all(tmp_path("negstep.model"), bad, n);
-    expect_load_error(tmp_path("negstep.model"), "step of the hashed weights");
-    memcpy(bad, good, n);
-    put32(bad + 36, 0x7f800000u);   /* +infinity */
-    reseal(bad, n);
-    write_all(tmp_path("infstep.model"), bad, n);
-    expect_load_error(tmp_path("infstep.model"), "step of the hashed weights");
+    patched(good, bad, n, NAMED_AT + 4 * 7, bits, true, "nan.model", "weight 7 is not a finite number");
+    /* The bias's high word made a NaN. */
+    patched(good, bad, n, 28, 0x7ff80000u, true, "bias.model", "the bias is not a finite number");
+    /* A damaged value whose checksum was not made again is bit rot. */
+    patched(good, bad, n, 28, 0x7ff80000u, false, "rot.model", "checksum mismatch");
+    patched(good, bad, n, 16, FEATURES_NNAMED + 1, true, "named-count.model", "retrain");
+    patched(good, bad, n, 36, bits, true, "step.model", "step of the hashed weights");
+    /* Steps of -1 and +infinity. */
+    patched(good, bad, n, 36, 0xbf800000u, true, "negstep.model", "step of the hashed weights");
+    patched(good, bad, n, 36, 0x7f800000u, true, "infstep.model", "step of the hashed weights");
     /* -128, which the trainer never writes, is read as a weight like any other. */
     memcpy(bad, good, n);
     bad[NAMED_AT + 4 * FEATURES_NNAMED + 5] = 0x80;

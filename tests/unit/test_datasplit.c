@@ -15,9 +15,9 @@
  *   exactly or normalised: this covers the short single-message rows.
  *
  * The evaluation files are conversations-eval.jsonl (issue 18) and
- * lang-eval.jsonl (the export languages), both the fourth sets, written by
+ * lang-eval.jsonl (the export languages), both the fifth sets, written by
  * authors who had read no training row; the training files are the
- * project's six (the first three evaluation sets among them, retired to
+ * project's six (the first four evaluation sets among them, retired to
  * training as conversations-dev.jsonl and lang-dev.jsonl) and, when it is
  * beside the repository, the public corpus.
  * Each evaluation file also has the rows docs/classifier.md reports. */

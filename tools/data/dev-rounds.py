@@ -139,7 +139,7 @@ def by_single(build, tmp, extra):
     others = [PUBLIC] + [os.path.join(DATA, f + '.jsonl') for f in PROJECT if f != 'tiergate-examples']
     write(os.path.join(tmp, 'train.jsonl'), [r for r in ex if not r['id'].startswith('single4dev-')])
     write(os.path.join(tmp, 'held.jsonl'), dev, 'evaluation-only')
-    t = rule_threshold(build, others + [examples], extra)
+    t = rule_threshold(build, others + [os.path.join(tmp, 'train.jsonl')], extra)
     subprocess.run([build + '/tools/tiergate-train', '--out', os.path.join(tmp, 'm')] + extra + others
                    + [os.path.join(tmp, 'train.jsonl')], capture_output=True, check=True)
     s = scores(build, os.path.join(tmp, 'm'), os.path.join(tmp, 'held.jsonl'))
