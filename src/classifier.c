@@ -231,6 +231,30 @@ static bool take_values(classifier *m, const unsigned char *head, const char *pa
     return true;
 }
 
+/* Reads the rest of the file after a checked head into m: the hashed
+ * weights straight into the model, then the checksum, which must be the
+ * last four bytes and match.  false with err filled. */
+static bool read_rest(FILE *f, classifier *m, const unsigned char *head, size_t n, const char *path, char *err,
+                      size_t errlen)
+{
+    unsigned char tail[5];   /* one byte more than the checksum, so that trailing data shows */
+    size_t q = fread(m->q, 1, HASHED, f), t = q == HASHED ? fread(tail, 1, sizeof tail, f) : 0;
+
+    assert(n == HEAD_BYTES);
+
+    if (ferror(f))
+        snprintf(err, errlen, "%s: cannot read the classifier model: %s", path, strerror(errno));
+    else if (q < HASHED || t < 4)
+        snprintf(err, errlen, "%s: truncated: %zu bytes, a model has %u", path, n + q + t, FILE_BYTES);
+    else if (t > 4)
+        snprintf(err, errlen, "%s: trailing data: more than the %u bytes of a model", path, FILE_BYTES);
+    else if (crc32_ieee_more(crc32_ieee(head, n), m->q, HASHED) != get32(tail))
+        snprintf(err, errlen, "%s: checksum mismatch: the file is corrupt", path);
+    else
+        return true;
+    return false;
+}
+
 /* The file is read in three pieces, the hashed weights straight into the
  * model: a megabyte read into a buffer first would cost a second megabyte
  * while loading, and glibc, having given it back, raises its threshold for
@@ -241,10 +265,10 @@ static bool take_values(classifier *m, const unsigned char *head, const char *pa
 classifier *classifier_load(const char *path, char *err, size_t errlen)
 {
     static const float unset[FEATURES_NNAMED];
-    unsigned char head[HEAD_BYTES], tail[5];
+    unsigned char head[HEAD_BYTES];
     classifier *m = NULL;
     FILE *f;
-    size_t n, q = 0, t = 0;
+    size_t n;
 
     assert(path != NULL && err != NULL);
     if (!(f = fopen(path, "rb"))) {
@@ -252,70 +276,61 @@ classifier *classifier_load(const char *path, char *err, size_t errlen)
         return NULL;
     }
     n = fread(head, 1, sizeof head, f);
-    if (!ferror(f) && check_layout(head, n, path, err, errlen)) {
-        if (!(m = model_new(0, unset, 0, get32(head + 32)))) {
-            snprintf(err, errlen, "%s: out of memory", path);
-            goto out;
-        }
-        q = fread(m->q, 1, HASHED, f);
-        /* One byte more than the checksum, so that trailing data shows. */
-        if (q == HASHED) t = fread(tail, 1, sizeof tail, f);
-    }
     if (ferror(f)) {
         snprintf(err, errlen, "%s: cannot read the classifier model: %s", path, strerror(errno));
-    } else if (!m) {
-        goto out;   /* check_layout said why */
-    } else if (q < HASHED || t < 4) {
-        snprintf(err, errlen, "%s: truncated: %zu bytes, a model has %u", path, n + q + t, FILE_BYTES);
-    } else if (t > 4) {
-        snprintf(err, errlen, "%s: trailing data: more than the %u bytes of a model", path, FILE_BYTES);
-    } else if (crc32_ieee_more(crc32_ieee(head, sizeof head), m->q, HASHED) != get32(tail)) {
-        snprintf(err, errlen, "%s: checksum mismatch: the file is corrupt", path);
-    } else if (take_values(m, head, path, err, errlen)) {
-        fclose(f);
-        return m;
+    } else if (check_layout(head, n, path, err, errlen)) {
+        if (!(m = model_new(0, unset, 0, get32(head + 32)))) {
+            snprintf(err, errlen, "%s: out of memory", path);
+        } else if (!read_rest(f, m, head, n, path, err, errlen) || !take_values(m, head, path, err, errlen)) {
+            classifier_free(m);
+            m = NULL;
+        }
     }
-    classifier_free(m);
-    m = NULL;
-out:
     fclose(f);
     return m;
 }
 
-int classifier_save(const classifier *m, const char *path, char *err, size_t errlen)
+/* The file's bytes before the hashed weights, for m. */
+static void put_head(const classifier *m, unsigned char head[HEAD_BYTES])
 {
-    unsigned char *buf = malloc(FILE_BYTES);
-    char *tmp = malloc(strlen(path) + 5);
-    FILE *f = NULL;
     uint64_t bits;
     uint32_t v;
+
+    memcpy(head, MODEL_MAGIC, 4);
+    put32(head + 4, MODEL_VERSION);
+    put32(head + 8, FEATURES_VERSION);
+    put32(head + 12, FEATURES_DIM);
+    put32(head + 16, FEATURES_NNAMED);
+    put32(head + 20, FEATURES_HASH_BITS);
+    memcpy(&bits, &m->bias, sizeof bits);
+    put64(head + 24, bits);
+    put32(head + 32, m->languages);
+    memcpy(&v, &m->step, sizeof v);
+    put32(head + 36, v);
+    for (size_t i = 0; i < FEATURES_NNAMED; i++) {
+        memcpy(&v, &m->named[i], sizeof v);
+        put32(head + HEADER_BYTES + 4 * i, v);
+    }
+}
+
+int classifier_save(const classifier *m, const char *path, char *err, size_t errlen)
+{
+    unsigned char head[HEAD_BYTES], crc[4];
+    char *tmp = malloc(strlen(path) + 5);
+    FILE *f = NULL;
     int rc = -1;
     bool created = false;
 
-    if (!buf || !tmp) {
+    if (!tmp) {
         snprintf(err, errlen, "%s: out of memory", path);
-        goto out;
+        return -1;
     }
-    memcpy(buf, MODEL_MAGIC, 4);
-    put32(buf + 4, MODEL_VERSION);
-    put32(buf + 8, FEATURES_VERSION);
-    put32(buf + 12, FEATURES_DIM);
-    put32(buf + 16, FEATURES_NNAMED);
-    put32(buf + 20, FEATURES_HASH_BITS);
-    memcpy(&bits, &m->bias, sizeof bits);
-    put64(buf + 24, bits);
-    put32(buf + 32, m->languages);
-    memcpy(&v, &m->step, sizeof v);
-    put32(buf + 36, v);
-    for (size_t i = 0; i < FEATURES_NNAMED; i++) {
-        memcpy(&v, &m->named[i], sizeof v);
-        put32(buf + HEADER_BYTES + 4 * i, v);
-    }
-    memcpy(buf + HEADER_BYTES + 4 * FEATURES_NNAMED, m->q, HASHED);
-    put32(buf + FILE_BYTES - 4, crc32_ieee(buf, FILE_BYTES - 4));
+    put_head(m, head);
+    put32(crc, crc32_ieee_more(crc32_ieee(head, sizeof head), m->q, HASHED));
     sprintf(tmp, "%s.tmp", path);
     created = (f = fopen(tmp, "wb")) != NULL;
-    if (!f || fwrite(buf, 1, FILE_BYTES, f) != FILE_BYTES || fflush(f) != 0) {
+    if (!f || fwrite(head, 1, sizeof head, f) != sizeof head || fwrite(m->q, 1, HASHED, f) != HASHED ||
+        fwrite(crc, 1, sizeof crc, f) != sizeof crc || fflush(f) != 0) {
         snprintf(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
         goto out;
     }
@@ -334,7 +349,6 @@ out:
     if (f) fclose(f);
     if (rc != 0 && created) remove(tmp);
     free(tmp);
-    free(buf);
     return rc;
 }
 

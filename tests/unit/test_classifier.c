@@ -127,6 +127,9 @@ static void test_file_round_trip(void)
         if (fabs(w[i]) == 0.375f || w[i] == 0) CHECK(fabs(classifier_weight(m, i) - w[i]) < 1e-7);
     }
     CHECK(classifier_weight(m, FEATURES_NNAMED + 1) == 0);
+    /* A directory that is not there: refused, naming the file it could not write. */
+    CHECK_INT(classifier_save(m, tmp_path("missing/a.model"), err, sizeof err), -1);
+    CHECK(strstr(err, "missing/a.model.tmp: cannot write") != NULL);
     CHECK_INT(classifier_save(m, tmp_path("a.model"), err, sizeof err), 0);
     back = classifier_load(tmp_path("a.model"), err, sizeof err);
     CHECK(back != NULL);

@@ -73,6 +73,24 @@ def figures(ids, rs, s, t):
     return ok / max(1, len(ids)), sum(s[i] < t for i in cx) / max(1, len(cx))
 
 
+def train_and_score(build, tmp, extra, files, held):
+    """Trains on files (with the extra options), scores the rows held: their
+    scores by id."""
+    write(os.path.join(tmp, 'held.jsonl'), held, 'evaluation-only')
+    subprocess.run([build + '/tools/tiergate-train', '--out', os.path.join(tmp, 'm')] + extra + files,
+                   capture_output=True, check=True)
+    return scores(build, os.path.join(tmp, 'm'), os.path.join(tmp, 'held.jsonl'))
+
+
+def report(title, ids, rs, s, t, key):
+    """The figures of ids, then by rs[id][key]."""
+    a, k = figures(ids, rs, s, t)
+    print(f'{title} {len(ids)}: accuracy {a:.3f}, kept {100 * k:.1f} %')
+    for g in sorted({rs[i][key] for i in ids}):
+        a, k = figures([i for i in ids if rs[i][key] == g], rs, s, t)
+        print(f'  {g}: {a:.3f}, kept {100 * k:.1f} %')
+
+
 def rule_threshold(build, files, extra):
     out = subprocess.run([build + '/tools/tiergate-train', '--cv', '5'] + extra + files,
                          capture_output=True, text=True, check=True).stdout
@@ -91,26 +109,13 @@ def by_rounds(build, tmp, extra):
                        extra)
     s = {}
     for r, prefixes in ROUNDS.items():
-        held = [x for x in dev if x['id'].startswith(prefixes)]
         write(os.path.join(tmp, 'train.jsonl'), [x for x in dev if not x['id'].startswith(prefixes)])
-        write(os.path.join(tmp, 'held.jsonl'), held, 'evaluation-only')
-        subprocess.run([build + '/tools/tiergate-train', '--out', os.path.join(tmp, 'm')] + extra + base
-                       + [os.path.join(tmp, 'train.jsonl')], capture_output=True, check=True)
-        s.update(scores(build, os.path.join(tmp, 'm'), os.path.join(tmp, 'held.jsonl')))
+        s.update(train_and_score(build, tmp, extra, base + [os.path.join(tmp, 'train.jsonl')],
+                                 [x for x in dev if x['id'].startswith(prefixes)]))
     rs = {x['id']: x for x in dev}
-    conv = [i for i in s if i.startswith('conveval')]
-    lang = [i for i in s if i.startswith('tiergate-eval')]
     print(f'threshold {t:.2f} (the rule)')
-    a, k = figures(conv, rs, s, t)
-    print(f'conversations {len(conv)}: accuracy {a:.3f}, kept {100 * k:.1f} %')
-    for c in sorted({rs[i]['category'] for i in conv}):
-        a, k = figures([i for i in conv if rs[i]['category'] == c], rs, s, t)
-        print(f'  {c}: {a:.3f}, kept {100 * k:.1f} %')
-    a, k = figures(lang, rs, s, t)
-    print(f'export languages {len(lang)}: accuracy {a:.3f}, kept {100 * k:.1f} %')
-    for g in sorted({rs[i]['lang'] for i in lang}):
-        a, k = figures([i for i in lang if rs[i]['lang'] == g], rs, s, t)
-        print(f'  {g}: {a:.3f}, kept {100 * k:.1f} %')
+    report('conversations', [i for i in s if i.startswith('conveval')], rs, s, t, 'category')
+    report('export languages', [i for i in s if i.startswith('tiergate-eval')], rs, s, t, 'lang')
 
 
 def by_public(build, tmp, extra):
@@ -119,10 +124,8 @@ def by_public(build, tmp, extra):
     s = {}
     for k in range(5):
         write(os.path.join(tmp, 'train.jsonl'), [r for i, r in enumerate(pub) if i % 5 != k])
-        write(os.path.join(tmp, 'held.jsonl'), [r for i, r in enumerate(pub) if i % 5 == k], 'evaluation-only')
-        subprocess.run([build + '/tools/tiergate-train', '--out', os.path.join(tmp, 'm')] + extra
-                       + [os.path.join(tmp, 'train.jsonl')] + project, capture_output=True, check=True)
-        s.update(scores(build, os.path.join(tmp, 'm'), os.path.join(tmp, 'held.jsonl')))
+        s.update(train_and_score(build, tmp, extra, [os.path.join(tmp, 'train.jsonl')] + project,
+                                 [r for i, r in enumerate(pub) if i % 5 == k]))
     rs = {r['id']: r for r in pub}
     for t in (0.15, 0.20, 0.25, 0.30):
         by = collections.defaultdict(list)
@@ -138,34 +141,24 @@ def by_single(build, tmp, extra):
     dev = [r for r in ex if r['id'].startswith('single4dev-')]
     others = [PUBLIC] + [os.path.join(DATA, f + '.jsonl') for f in PROJECT if f != 'tiergate-examples']
     write(os.path.join(tmp, 'train.jsonl'), [r for r in ex if not r['id'].startswith('single4dev-')])
-    write(os.path.join(tmp, 'held.jsonl'), dev, 'evaluation-only')
-    t = rule_threshold(build, others + [os.path.join(tmp, 'train.jsonl')], extra)
-    subprocess.run([build + '/tools/tiergate-train', '--out', os.path.join(tmp, 'm')] + extra + others
-                   + [os.path.join(tmp, 'train.jsonl')], capture_output=True, check=True)
-    s = scores(build, os.path.join(tmp, 'm'), os.path.join(tmp, 'held.jsonl'))
-    rs = {r['id']: r for r in dev}
+    files = others + [os.path.join(tmp, 'train.jsonl')]
+    t = rule_threshold(build, files, extra)
+    s = train_and_score(build, tmp, extra, files, dev)
     print(f'threshold {t:.2f} (the rule)')
-    for g in sorted({r['lang'] for r in dev}):
-        ids = [i for i in s if rs[i]['lang'] == g]
-        a, k = figures(ids, rs, s, t)
-        print(f'  {g} {len(ids)}: accuracy {a:.3f}, kept {100 * k:.1f} %')
-    a, k = figures(list(s), rs, s, t)
-    print(f'single requests {len(s)}: accuracy {a:.3f}, kept {100 * k:.1f} %')
+    report('single requests', list(s), {r['id']: r for r in dev}, s, t, 'lang')
 
 
 def main():
     args = sys.argv[1:]
     if not args or args[0].startswith('-'):
         sys.exit(__doc__)
-    build, mode, extra = args[0], 'rounds', []
-    rest = args[1:]
+    build, mode, rest = args[0], 'rounds', args[1:]
     if rest and rest[0] in ('rounds', 'public', 'single'):
         mode, rest = rest[0], rest[1:]
     if len(rest) % 2 or any(o not in TRAINER_OPTIONS for o in rest[::2]):
         sys.exit(__doc__)
-    extra = rest
     with tempfile.TemporaryDirectory() as tmp:
-        {'rounds': by_rounds, 'public': by_public, 'single': by_single}[mode](build, tmp, extra)
+        {'rounds': by_rounds, 'public': by_public, 'single': by_single}[mode](build, tmp, rest)
 
 
 main()
