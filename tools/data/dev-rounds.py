@@ -31,7 +31,7 @@ DATA = os.path.join(ROOT, 'tools', 'data')
 PUBLIC = os.path.join(ROOT, '..', 'shared', 'data', 'route-dev.jsonl')
 PROJECT = ['tiergate-examples', 'conversations-train', 'conversations-dev', 'lang-train', 'lang-train2', 'lang-dev']
 ROUNDS = {1: ('conveval:', 'tiergate-eval:'), 2: ('conveval2:', 'tiergate-eval2:'), 3: ('conveval3:', 'tiergate-eval3:'),
-          4: ('conveval4:', 'tiergate-eval4:')}
+          4: ('conveval4:', 'tiergate-eval4:'), 5: ('conveval5:', 'tiergate-eval5:')}
 TRAINER_OPTIONS = ('--seed', '--epochs', '--rate', '--l2', '--public-weight')
 PERMISSIVE = ('CC-BY-3.0', 'CC-BY-SA-3.0', 'Apache-2.0', 'MIT')
 
