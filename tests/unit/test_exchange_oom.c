@@ -207,6 +207,13 @@ static void request_on(server *s, const char *path, bool keep_alive, client *c) 
 
 static void request(server *s, const char *path, client *c) { request_on(s, path, false, c); }
 
+/* The same, with *fail set for its length. */
+static void request_failing(server *s, const char *path, bool *fail, client *c) {
+    *fail = true;
+    request(s, path, c);
+    *fail = false;
+}
+
 /* The status of the last request line in the log file at path, or -1. */
 static int logged_status(const char *path) {
     char line[4096];
@@ -221,16 +228,6 @@ static int logged_status(const char *path) {
     return status;
 }
 
-/* A connection closed by the gateway with nothing sent, logged as a 500. */
-static void expect_closed_silently(const client *c, const char *logpath) {
-    CHECK(c->eof);
-    CHECK_INT(c->n, 0);
-    CHECK(last.closed);
-    CHECK_INT(last.status, 500);
-    CHECK(!last.client_gone);
-    CHECK_INT(logged_status(logpath), 500);
-}
-
 /* The server still answers: a request after each case gets its 200. */
 static void expect_healthy(server *s, const char *logpath) {
     client c;
@@ -239,6 +236,33 @@ static void expect_healthy(server *s, const char *logpath) {
     CHECK(strstr(c.got, "\r\n\r\nfine") != NULL);
     CHECK_INT(last.status, 200);
     CHECK_INT(logged_status(logpath), 200);
+}
+
+/* The exchange ended as the gateway's doing, logged as a 500, and the
+ * server goes on. */
+static void expect_failed(server *s, const char *logpath) {
+    CHECK(last.closed);
+    CHECK_INT(last.status, 500);
+    CHECK(!last.client_gone);
+    CHECK_INT(logged_status(logpath), 500);
+    expect_healthy(s, logpath);
+}
+
+/* A connection closed by the gateway with nothing sent. */
+static void expect_closed_silently(server *s, const client *c, const char *logpath) {
+    CHECK(c->eof);
+    CHECK_INT(c->n, 0);
+    expect_failed(s, logpath);
+}
+
+/* A stream that had begun, closed before its end: the client cannot take
+ * what it has for the whole answer. */
+static void expect_cut_stream(server *s, const client *c, const char *logpath) {
+    CHECK(strncmp(c->got, "HTTP/1.1 200", 12) == 0);
+    CHECK(c->eof);
+    CHECK(strstr(c->got, "error") == NULL && strstr(c->got, "xxxx") == NULL);
+    CHECK(c->n < 5 || strcmp(c->got + c->n - 5, "0\r\n\r\n") != 0);
+    expect_failed(s, logpath);
 }
 
 int main(void) {
@@ -268,15 +292,13 @@ int main(void) {
     }
     evloop_set_before_wait(loop, before_wait, s);
     evloop_timer_init(&later, stream_later, NULL);
+    cJSON_InitHooks(&failing);
     expect_healthy(s, logpath);
 
     /* A reply whose response cannot be made: closed, logged 500, the
      * body freed (the sanitizer builds would see it leak). */
-    fail_buffer = true;
-    request(s, "/reply", &c);
-    fail_buffer = false;
-    expect_closed_silently(&c, logpath);
-    expect_healthy(s, logpath);
+    request_failing(s, "/reply", &fail_buffer, &c);
+    expect_closed_silently(s, &c, logpath);
 
     /* Out of memory with room for the error: a 500 that closes the
      * connection the client would have kept. */
@@ -289,20 +311,12 @@ int main(void) {
     expect_healthy(s, logpath);
 
     /* ... and without room for the error's body: closed silently. */
-    cJSON_InitHooks(&failing);
-    fail_cjson = true;
-    request(s, "/oom", &c);
-    fail_cjson = false;
-    cJSON_InitHooks(NULL);
-    expect_closed_silently(&c, logpath);
-    expect_healthy(s, logpath);
+    request_failing(s, "/oom", &fail_cjson, &c);
+    expect_closed_silently(s, &c, logpath);
 
     /* A stream whose response cannot be made: closed silently. */
-    fail_callback = true;
-    request(s, "/stream", &c);
-    fail_callback = false;
-    expect_closed_silently(&c, logpath);
-    expect_healthy(s, logpath);
+    request_failing(s, "/stream", &fail_callback, &c);
+    expect_closed_silently(s, &c, logpath);
 
     /* A whole stream, for comparison: both events and the chunked end. */
     stream_then = GO_ON;
@@ -322,34 +336,17 @@ int main(void) {
     expect_healthy(s, logpath);
 
     /* ... and without room for the event: the connection closes before
-     * the stream's end, so the client cannot take what it has for whole. */
+     * the stream's end. */
     stream_then = FAIL_OOM;
-    cJSON_InitHooks(&failing);
-    fail_cjson = true;
-    request(s, "/stream", &c);
-    fail_cjson = false;
-    cJSON_InitHooks(NULL);
-    CHECK(strncmp(c.got, "HTTP/1.1 200", 12) == 0);
-    CHECK(c.eof);
-    CHECK(strstr(c.got, "error") == NULL);
-    CHECK(c.n < 5 || strcmp(c.got + c.n - 5, "0\r\n\r\n") != 0);
-    CHECK_INT(last.status, 500);
-    CHECK(!last.client_gone);
-    CHECK_INT(logged_status(logpath), 500);
-    expect_healthy(s, logpath);
+    request_failing(s, "/stream", &fail_cjson, &c);
+    expect_cut_stream(s, &c, logpath);
 
     /* Part of a stream lost (its buffer cannot grow): closed the same way. */
     stream_then = LOSE_BYTES;
     request(s, "/stream", &c);
-    CHECK(strncmp(c.got, "HTTP/1.1 200", 12) == 0);
-    CHECK(c.eof);
-    CHECK(strstr(c.got, "xxxx") == NULL);
-    CHECK(c.n < 5 || strcmp(c.got + c.n - 5, "0\r\n\r\n") != 0);
-    CHECK_INT(last.status, 500);
-    CHECK(!last.client_gone);
-    CHECK_INT(logged_status(logpath), 500);
-    expect_healthy(s, logpath);
+    expect_cut_stream(s, &c, logpath);
 
+    cJSON_InitHooks(NULL);
     server_free(s);
     evloop_free(loop);
     config_free(cfg);
