@@ -36,7 +36,7 @@
 /* The shipped model's operating point (docs/classifier.md): the highest
  * threshold at which cross-validation on its training rows keeps at most
  * 2.5 % of complex requests on the device. */
-#define DEFAULT_THRESHOLD 0.30
+#define DEFAULT_THRESHOLD 0.25
 
 static const char *const tier_names[TIER_COUNT] = {"device", "edge", "cloud"};
 

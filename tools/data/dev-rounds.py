@@ -6,9 +6,11 @@ the model was built").
 
 rounds: for each retired evaluation round in conversations-dev.jsonl and
 lang-dev.jsonl, train on every training file without that round and score
-it; prints accuracy and complex kept on the device at the threshold the
-cross-validation rule gives (docs/classifier.md, "The default threshold"),
-by conversation category and by export language.
+it; prints what the left-out rounds keep on the device at each threshold,
+and accuracy and complex kept on the device at the threshold the rule
+gives (docs/classifier.md, "The default threshold": cross-validation over
+the training rows, and the left-out rounds), by conversation category and
+by export language.
 
 public: 5-fold cross-validation over the permissive public training rows
 (never their fixed held-out fifth, which is evaluation), each fold scored
@@ -31,7 +33,8 @@ DATA = os.path.join(ROOT, 'tools', 'data')
 PUBLIC = os.path.join(ROOT, '..', 'shared', 'data', 'route-dev.jsonl')
 PROJECT = ['tiergate-examples', 'conversations-train', 'conversations-dev', 'lang-train', 'lang-train2', 'lang-dev']
 ROUNDS = {1: ('conveval:', 'tiergate-eval:'), 2: ('conveval2:', 'tiergate-eval2:'), 3: ('conveval3:', 'tiergate-eval3:'),
-          4: ('conveval4:', 'tiergate-eval4:'), 5: ('conveval5:', 'tiergate-eval5:')}
+          4: ('conveval4:', 'tiergate-eval4:'), 5: ('conveval5:', 'tiergate-eval5:'),
+          6: ('conveval6:', 'tiergate-eval6:')}
 TRAINER_OPTIONS = ('--seed', '--epochs', '--rate', '--l2', '--public-weight')
 PERMISSIVE = ('CC-BY-3.0', 'CC-BY-SA-3.0', 'Apache-2.0', 'MIT')
 
@@ -91,6 +94,10 @@ def report(title, ids, rs, s, t, key):
         print(f'  {g}: {a:.3f}, kept {100 * k:.1f} %')
 
 
+ROUNDS_KEPT_CONV = 0.020
+ROUNDS_KEPT_LANG = 0.025
+
+
 def rule_threshold(build, files, extra):
     out = subprocess.run([build + '/tools/tiergate-train', '--cv', '5'] + extra + files,
                          capture_output=True, text=True, check=True).stdout
@@ -113,9 +120,25 @@ def by_rounds(build, tmp, extra):
         s.update(train_and_score(build, tmp, extra, base + [os.path.join(tmp, 'train.jsonl')],
                                  [x for x in dev if x['id'].startswith(prefixes)]))
     rs = {x['id']: x for x in dev}
+    conv = [i for i in s if i.startswith('conveval')]
+    export = [i for i in s if i.startswith('tiergate-eval')]
+    langs = sorted({rs[i]['lang'] for i in export})
+    # The rule's second half: the retired rounds, left out, keep at most
+    # ROUNDS_KEPT_CONV of their complex conversations and ROUNDS_KEPT_LANG
+    # of each language's complex requests on the device.
+    print('left out: threshold, conversations accuracy / kept, the most kept by an export language')
+    fits = [0.05]
+    for k in range(1, 11):
+        u = k / 20
+        ca, ck = figures(conv, rs, s, u)
+        lk = max(figures([i for i in export if rs[i]['lang'] == g], rs, s, u)[1] for g in langs)
+        print(f'  {u:.2f}: {ca:.3f} / {100 * ck:.1f} %, {100 * lk:.1f} %')
+        if ck <= ROUNDS_KEPT_CONV and lk <= ROUNDS_KEPT_LANG:
+            fits.append(u)
+    t = min(t, max(fits))
     print(f'threshold {t:.2f} (the rule)')
-    report('conversations', [i for i in s if i.startswith('conveval')], rs, s, t, 'category')
-    report('export languages', [i for i in s if i.startswith('tiergate-eval')], rs, s, t, 'lang')
+    report('conversations', conv, rs, s, t, 'category')
+    report('export languages', export, rs, s, t, 'lang')
 
 
 def by_public(build, tmp, extra):
