@@ -35,6 +35,11 @@ PROJECT = ['tiergate-examples', 'conversations-train', 'conversations-dev', 'lan
 ROUNDS = {1: ('conveval:', 'tiergate-eval:'), 2: ('conveval2:', 'tiergate-eval2:'), 3: ('conveval3:', 'tiergate-eval3:'),
           4: ('conveval4:', 'tiergate-eval4:'), 5: ('conveval5:', 'tiergate-eval5:'),
           6: ('conveval6:', 'tiergate-eval6:')}
+# The threshold rule's second half: the retired rounds, left out, keep at
+# most these shares of their complex conversations and of each export
+# language's complex requests on the device.
+ROUNDS_KEPT_CONV = 0.020
+ROUNDS_KEPT_LANG = 0.025
 TRAINER_OPTIONS = ('--seed', '--epochs', '--rate', '--l2', '--public-weight')
 PERMISSIVE = ('CC-BY-3.0', 'CC-BY-SA-3.0', 'Apache-2.0', 'MIT')
 
@@ -94,10 +99,6 @@ def report(title, ids, rs, s, t, key):
         print(f'  {g}: {a:.3f}, kept {100 * k:.1f} %')
 
 
-ROUNDS_KEPT_CONV = 0.020
-ROUNDS_KEPT_LANG = 0.025
-
-
 def rule_threshold(build, files, extra):
     out = subprocess.run([build + '/tools/tiergate-train', '--cv', '5'] + extra + files,
                          capture_output=True, text=True, check=True).stdout
@@ -123,9 +124,6 @@ def by_rounds(build, tmp, extra):
     conv = [i for i in s if i.startswith('conveval')]
     export = [i for i in s if i.startswith('tiergate-eval')]
     langs = sorted({rs[i]['lang'] for i in export})
-    # The rule's second half: the retired rounds, left out, keep at most
-    # ROUNDS_KEPT_CONV of their complex conversations and ROUNDS_KEPT_LANG
-    # of each language's complex requests on the device.
     print('left out: threshold, conversations accuracy / kept, the most kept by an export language')
     fits = [0.05]
     for k in range(1, 11):
