@@ -2,8 +2,8 @@
 // The gateway holds at most its per-exchange cap of the answer and pauses the
 // upstream transfer; a paused transfer does not trip the backend's idle limit;
 // a client that stops reading for longer than limits.client_timeout_s is
-// dropped and its upstream transfer cancelled.  The answers are ~11 MB, more
-// than loopback's socket buffers hold, so a gateway without backpressure would
+// dropped and its upstream transfer cancelled.  The answers are ~11 MB and
+// ~110 MB, more than loopback's socket buffers hold, so a gateway without backpressure would
 // read the whole answer from the backend while the client sleeps (the fake
 // would then finish instead of seeing its client leave).
 
@@ -90,6 +90,11 @@ describe('backpressure', () => {
   });
 
   it('a client that stops reading is dropped after client_timeout_s, and its transfer cancelled', async () => {
+    // Ten times the answer (~110 MB): loopback's autotuned socket buffers on
+    // both sides of the gateway (tcp_rmem goes up to 32 MB on some kernels)
+    // could hold most of 11 MB, and then the backend finished before the
+    // client was dropped, with nothing left to cancel (one run in eight).
+    await device.setMode({ reply: TEXT.repeat(10), chunks: 10 * TEXT.length });
     const s0 = await device.stats();
     const sock = open(gw.port);
     let bytes = 0;
