@@ -8,7 +8,8 @@
  * and operators, question words, instruction verbs, list and constraint
  * markers; whether the request is a follow-up, its number of tools,
  * markers of steps, conditions, comparison and calculation, and the length
- * of a text it quotes to work on, which is read at a small weight).  It is
+ * of a text it quotes to work on, which is read at a small weight), and
+ * the n-grams of a long turn's first and last clauses, apart.  It is
  * the one definition of the features: the gateway scores with it and tools/
  * trains and evaluates with it, so a model sees at serving time exactly what
  * it saw in training.  Extraction is pure and allocates
@@ -22,7 +23,7 @@
 
 /* Bumped whenever extraction changes what any text maps to: a model file
  * records the version it was trained with and is refused by another. */
-#define FEATURES_VERSION 7
+#define FEATURES_VERSION 8
 /* Named structural features take indexes [0, FEATURES_NNAMED); hashed
  * n-grams take the 2^FEATURES_HASH_BITS indexes after them. */
 #define FEATURES_NNAMED 40

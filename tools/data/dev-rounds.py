@@ -34,7 +34,7 @@ PUBLIC = os.path.join(ROOT, '..', 'shared', 'data', 'route-dev.jsonl')
 PROJECT = ['tiergate-examples', 'conversations-train', 'conversations-dev', 'lang-train', 'lang-train2', 'lang-dev']
 ROUNDS = {1: ('conveval:', 'tiergate-eval:'), 2: ('conveval2:', 'tiergate-eval2:'), 3: ('conveval3:', 'tiergate-eval3:'),
           4: ('conveval4:', 'tiergate-eval4:'), 5: ('conveval5:', 'tiergate-eval5:'),
-          6: ('conveval6:', 'tiergate-eval6:')}
+          6: ('conveval6:', 'tiergate-eval6:'), 7: ('conveval7:', 'tiergate-eval7:')}
 # The threshold rule's second half: the retired rounds, left out, keep at
 # most these shares of their complex conversations and of each export
 # language's complex requests on the device.
@@ -182,4 +182,5 @@ def main():
         {'rounds': by_rounds, 'public': by_public, 'single': by_single}[mode](build, tmp, rest)
 
 
-main()
+if __name__ == '__main__':
+    main()
