@@ -55,9 +55,12 @@
  *   then a feature apart from the same words in its middle, and it can
  *   weigh "几点开门" after a story as low, and "帮我规划一下" after one as high,
  *   as each would alone.  Only those bytes are read again, so a long turn
- *   costs 2 * ENDS_MAX bytes more.  The bounds are bytes, as for quoted
- *   texts: 240 bytes are 80 CJK characters or about 40 English words
- *   (chosen on the development sets among 150 to 360; docs/classifier.md).
+ *   costs at most 2 * ENDS_MAX bytes more.  The bounds are bytes, as for
+ *   quoted texts: 240 bytes are 80 CJK characters or about 40 English
+ *   words (chosen on the development sets among 150 to 360), and 64 bytes
+ *   are 21 CJK characters or about ten English words, which holds most
+ *   asks; ends of 160 bytes scored the development sets the same and cost
+ *   twice as much (docs/classifier.md).
  *
  * - Length-normalised n-grams.  Each n-gram occurrence of a turn is worth
  *   w/c^FEATURES_NGRAM_NORM, w the turn's weight and c the character count
@@ -97,7 +100,7 @@
 #define PAYLOAD_WEIGHT 0.3
 #define ENDS_MIN_TURN 240
 #define ENDS_MIN 24
-#define ENDS_MAX 160
+#define ENDS_MAX 64
 #define ENDS_WEIGHT 1.0
 
 _Static_assert(HISTORY_TURNS == sizeof ((feature_focus *)0)->context / sizeof(size_t), "feature_focus holds the turns");

@@ -50,7 +50,9 @@ typedef struct feature {
 /* Where an occurrence came from, for explanations. */
 typedef struct feature_origin {
     const char *kind;    /* n-gram kind ("word", "words", "num", "char", "chars2",
-                            "chars3", "sym"); NULL for a named feature */
+                            "chars3", "sym"; "end" for any n-gram of a long
+                            turn's first or last clause, read once more);
+                            NULL for a named feature */
     const char *text;    /* n-gram: where in its message it was seen (len bytes);
                             named feature of one turn: the start of that turn's
                             text (len 0); of the whole request: NULL */

@@ -525,12 +525,12 @@ static void test_ends(void)
     conv(&s, "uu", (const char *const[]){story, "open the window please"}, NULL, 2);
     CHECK(fabs(value(&s, "end:thanks") - 0.25 * unit(tail)) < 1e-12);
 
-    /* Without a mark, the first and the last ENDS_MAX (160) bytes. */
+    /* Without a mark, the first and the last ENDS_MAX (64) bytes. */
     for (size_t i = 0; i < sizeof plain; i++) plain[i] = "abcde fghij "[i % 12];
     bytes(&s, plain, sizeof plain);
     CHECK(value_prefix(&s, "end:") > 0);
     for (size_t i = 0; i < s.n; i++)
-        if (strncmp(s.name[i], "end:", 4) == 0) CHECK(fabs(s.f[i].value - unit(160)) < 1e-12);
+        if (strncmp(s.name[i], "end:", 4) == 0) CHECK(fabs(s.f[i].value - unit(64)) < 1e-12);
     /* A turn past the scan limit: its real last clause, not the limit's. */
     memset(big, 'x', sizeof big);
     for (size_t i = 7; i < sizeof big; i += 8) big[i] = ' ';

@@ -15,7 +15,8 @@ by export language.
 public: 5-fold cross-validation over the permissive public training rows
 (never their fixed held-out fifth, which is evaluation), each fold scored
 by a model trained on the other folds and every project training file;
-prints accuracy by source at 0.15, 0.20, 0.25 and 0.30.
+prints accuracy by source, and accuracy and complex kept on the device
+of them all, at 0.15, 0.20, 0.25 and 0.30.
 
 single: train on everything but the single-request development rows
 (`single4dev-*` in tiergate-examples.jsonl, written by an author who saw no
@@ -34,7 +35,8 @@ PUBLIC = os.path.join(ROOT, '..', 'shared', 'data', 'route-dev.jsonl')
 PROJECT = ['tiergate-examples', 'conversations-train', 'conversations-dev', 'lang-train', 'lang-train2', 'lang-dev']
 ROUNDS = {1: ('conveval:', 'tiergate-eval:'), 2: ('conveval2:', 'tiergate-eval2:'), 3: ('conveval3:', 'tiergate-eval3:'),
           4: ('conveval4:', 'tiergate-eval4:'), 5: ('conveval5:', 'tiergate-eval5:'),
-          6: ('conveval6:', 'tiergate-eval6:'), 7: ('conveval7:', 'tiergate-eval7:')}
+          6: ('conveval6:', 'tiergate-eval6:'), 7: ('conveval7:', 'tiergate-eval7:'),
+          8: ('conveval8:', 'tiergate-eval8:')}
 # The threshold rule's second half: the retired rounds, left out, keep at
 # most these shares of their complex conversations and of each export
 # language's complex requests on the device.
@@ -153,7 +155,8 @@ def by_public(build, tmp, extra):
         for i in s:
             by[rs[i]['source']].append(i)
         line = ' '.join(f'{src} {figures(ids, rs, s, t)[0]:.3f}' for src, ids in sorted(by.items()))
-        print(f'{t:.2f}: {line}; all {figures(list(s), rs, s, t)[0]:.3f}')
+        a, k = figures(list(s), rs, s, t)
+        print(f'{t:.2f}: {line}; all {a:.3f}, kept {100 * k:.1f} %')
 
 
 def by_single(build, tmp, extra):

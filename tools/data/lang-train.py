@@ -371,13 +371,13 @@ L['ar'] = dict(
   "اشرح نظرية الألعاب وراء التفاوض على سعر سيارة بمثال بالأرقام."])
 
 # Rows holding a message of a later evaluation set (lang-eval.jsonl of the
-# second to eighth rounds), found by test_datasplit: left out, the
+# second to ninth rounds), found by test_datasplit: left out, the
 # numbering of the others kept.
 OVERLAP = {f"tiergate:lang-{lang}-{k:03d}" for lang, first in
            (("pt", 4), ("pt", 94), ("ru", 31), ("ko", 16), ("ja", 43), ("pt", 91), ("es", 160), ("pt", 100),
             ("es", 13), ("es", 91), ("de", 70), ("es", 31), ("es", 49), ("fr", 13), ("fr", 70), ("fr", 88),
             ("fr", 91), ("es", 70), ("ko", 58), ("ru", 49), ("es", 88), ("es", 106), ("fr", 160), ("ja", 61),
-            ("ko", 49), ("ko", 61), ("ko", 67), ("ko", 88))
+            ("ko", 49), ("ko", 61), ("ko", 67), ("ko", 88), ("pt", 70), ("ko", 22), ("ko", 160))
            for k in range(first, first + 3)} | {"tiergate:lang-fr-167", "tiergate:lang-ja-167", "tiergate:lang-ja-067"} | {
            f"tiergate:lang-de-{k:03d}" for k in (6, 9, 15, 17, 21, 27, 30, 33, 36, 45, 51, 53, 125, 141, 146, 162, 164)}
 
