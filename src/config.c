@@ -35,10 +35,8 @@
 #define DEFAULT_MODEL "classifier.model"
 /* The shipped model's operating point (docs/classifier.md): the highest
  * threshold at which cross-validation on its training rows keeps at most
- * 2.5 % of complex requests on the device, and the retired evaluation
- * rounds, each left out of training, at most 2.0 % of their complex
- * conversations and 2.5 % of each export language's. */
-#define DEFAULT_THRESHOLD 0.30
+ * 2.5 % of complex requests on the device. */
+#define DEFAULT_THRESHOLD 0.25
 
 static const char *const tier_names[TIER_COUNT] = {"device", "edge", "cloud"};
 

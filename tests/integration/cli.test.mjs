@@ -65,7 +65,7 @@ describe('command line', () => {
     const eff = JSON.parse(r.stdout);
     assert.equal(eff.listen, '127.0.0.1:8088');
     assert.equal(eff.routing.fallback, true);
-    assert.equal(eff.routing.threshold, 0.3, 'default threshold');
+    assert.equal(eff.routing.threshold, 0.25, 'default threshold');
     assert.equal(eff.routing.classifier_model, MODEL_PATH);
     assert.equal(eff.limits.max_body_bytes, 1048576);
     assert.equal(eff.backends[0].health_path, '/models');

@@ -41,7 +41,7 @@ static void test_defaults(void) {
     CHECK(c->backends[0].continuation == CONTINUATION_NONE);
     CHECK(c->backends[0].api_key == NULL);
     CHECK_INT(c->backends[0].connect_ms, 2000);
-    CHECK(c->threshold == 0.30);
+    CHECK(c->threshold == 0.25);
     CHECK(c->cloud_threshold == 0.75);
     CHECK_STR(c->classifier_model, "classifier.model");   /* config_parse leaves it as written */
     CHECK(c->fallback);
