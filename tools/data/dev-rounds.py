@@ -6,17 +6,18 @@ the model was built").
 
 rounds: for each retired evaluation round in conversations-dev.jsonl and
 lang-dev.jsonl, train on every training file without that round and score
-it; prints what the left-out rounds keep on the device at each threshold,
-and accuracy and complex kept on the device at the threshold the rule
-gives (docs/classifier.md, "The default threshold": cross-validation over
-the training rows, and the left-out rounds), by conversation category and
-by export language.
+it; prints what the left-out rounds and the public cross-validation (below)
+keep on the device at each threshold, and accuracy and complex kept on the
+device at the threshold the rule gives (docs/classifier.md, "The default
+threshold": cross-validation over the training rows, the left-out rounds,
+and the public cross-validation), by conversation category and by export
+language.
 
 public: 5-fold cross-validation over the permissive public training rows
 (never their fixed held-out fifth, which is evaluation), each fold scored
 by a model trained on the other folds and every project training file;
-prints accuracy by source, and accuracy and complex kept on the device
-of them all, at 0.15, 0.20, 0.25 and 0.30.
+prints accuracy by source and by language, and accuracy and complex kept
+on the device of them all, at 0.15, 0.20, 0.25 and 0.30.
 
 single: train on everything but the single-request development rows
 (`single4dev-*` in tiergate-examples.jsonl, written by an author who saw no
@@ -36,12 +37,16 @@ PROJECT = ['tiergate-examples', 'conversations-train', 'conversations-dev', 'lan
 ROUNDS = {1: ('conveval:', 'tiergate-eval:'), 2: ('conveval2:', 'tiergate-eval2:'), 3: ('conveval3:', 'tiergate-eval3:'),
           4: ('conveval4:', 'tiergate-eval4:'), 5: ('conveval5:', 'tiergate-eval5:'),
           6: ('conveval6:', 'tiergate-eval6:'), 7: ('conveval7:', 'tiergate-eval7:'),
-          8: ('conveval8:', 'tiergate-eval8:')}
+          8: ('conveval8:', 'tiergate-eval8:'), 9: ('conveval9:', 'tiergate-eval9:')}
 # The threshold rule's second half: the retired rounds, left out, keep at
 # most these shares of their complex conversations and of each export
 # language's complex requests on the device.
 ROUNDS_KEPT_CONV = 0.020
 ROUNDS_KEPT_LANG = 0.025
+# Its third half: the public training rows, cross-validated, keep at most
+# this share of their complex requests on the device (the single requests
+# that issues 18 and 20 ask not to get worse are of the same sources).
+PUBLIC_KEPT = 0.025
 TRAINER_OPTIONS = ('--seed', '--epochs', '--rate', '--l2', '--public-weight')
 PERMISSIVE = ('CC-BY-3.0', 'CC-BY-SA-3.0', 'Apache-2.0', 'MIT')
 
@@ -122,18 +127,21 @@ def by_rounds(build, tmp, extra):
         write(os.path.join(tmp, 'train.jsonl'), [x for x in dev if not x['id'].startswith(prefixes)])
         s.update(train_and_score(build, tmp, extra, base + [os.path.join(tmp, 'train.jsonl')],
                                  [x for x in dev if x['id'].startswith(prefixes)]))
+    ps, prs = public_cv(build, tmp, extra)
     rs = {x['id']: x for x in dev}
     conv = [i for i in s if i.startswith('conveval')]
     export = [i for i in s if i.startswith('tiergate-eval')]
     langs = sorted({rs[i]['lang'] for i in export})
-    print('left out: threshold, conversations accuracy / kept, the most kept by an export language')
+    print('left out: threshold, conversations accuracy / kept, the most kept by an export language; '
+          'public cross-validation kept')
     fits = [0.05]
     for k in range(1, 11):
         u = k / 20
         ca, ck = figures(conv, rs, s, u)
         lk = max(figures([i for i in export if rs[i]['lang'] == g], rs, s, u)[1] for g in langs)
-        print(f'  {u:.2f}: {ca:.3f} / {100 * ck:.1f} %, {100 * lk:.1f} %')
-        if ck <= ROUNDS_KEPT_CONV and lk <= ROUNDS_KEPT_LANG:
+        pk = figures(list(ps), prs, ps, u)[1]
+        print(f'  {u:.2f}: {ca:.3f} / {100 * ck:.1f} %, {100 * lk:.1f} %; {100 * pk:.1f} %')
+        if ck <= ROUNDS_KEPT_CONV and lk <= ROUNDS_KEPT_LANG and pk <= PUBLIC_KEPT:
             fits.append(u)
     t = min(t, max(fits))
     print(f'threshold {t:.2f} (the rule)')
@@ -141,7 +149,9 @@ def by_rounds(build, tmp, extra):
     report('export languages', export, rs, s, t, 'lang')
 
 
-def by_public(build, tmp, extra):
+def public_cv(build, tmp, extra):
+    """Every permissive public training row scored by a model trained on the
+    other four folds and every project training file: scores and rows by id."""
     pub = [r for r in rows(PUBLIC) if r['licence'].startswith(PERMISSIVE) and fnv(r['id']) % 5 != 0]
     project = [os.path.join(DATA, f + '.jsonl') for f in PROJECT]
     s = {}
@@ -149,14 +159,20 @@ def by_public(build, tmp, extra):
         write(os.path.join(tmp, 'train.jsonl'), [r for i, r in enumerate(pub) if i % 5 != k])
         s.update(train_and_score(build, tmp, extra, [os.path.join(tmp, 'train.jsonl')] + project,
                                  [r for i, r in enumerate(pub) if i % 5 == k]))
-    rs = {r['id']: r for r in pub}
+    return s, {r['id']: r for r in pub}
+
+
+def by_public(build, tmp, extra):
+    s, rs = public_cv(build, tmp, extra)
     for t in (0.15, 0.20, 0.25, 0.30):
-        by = collections.defaultdict(list)
-        for i in s:
-            by[rs[i]['source']].append(i)
-        line = ' '.join(f'{src} {figures(ids, rs, s, t)[0]:.3f}' for src, ids in sorted(by.items()))
+        line = []
+        for key in ('source', 'lang'):
+            by = collections.defaultdict(list)
+            for i in s:
+                by[rs[i][key]].append(i)
+            line.append(' '.join(f'{g} {figures(ids, rs, s, t)[0]:.3f}' for g, ids in sorted(by.items())))
         a, k = figures(list(s), rs, s, t)
-        print(f'{t:.2f}: {line}; all {a:.3f}, kept {100 * k:.1f} %')
+        print(f'{t:.2f}: {line[0]}; {line[1]}; all {a:.3f}, kept {100 * k:.1f} %')
 
 
 def by_single(build, tmp, extra):
