@@ -41,7 +41,7 @@ ROUNDS = {1: ('conveval:', 'tiergate-eval:'), 2: ('conveval2:', 'tiergate-eval2:
           4: ('conveval4:', 'tiergate-eval4:'), 5: ('conveval5:', 'tiergate-eval5:'),
           6: ('conveval6:', 'tiergate-eval6:'), 7: ('conveval7:', 'tiergate-eval7:'),
           8: ('conveval8:', 'tiergate-eval8:'), 9: ('conveval9:', 'tiergate-eval9:'),
-          10: ('conveval10:', 'tiergate-eval10:')}
+          10: ('conveval10:', 'tiergate-eval10:'), 11: ('conveval11:', 'tiergate-eval11:')}
 # The threshold rule's second half: the retired rounds, left out, keep at
 # most these shares of their complex conversations and of each export
 # language's complex requests on the device.
