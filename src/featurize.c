@@ -43,25 +43,6 @@
  *   or opens the one found there, and scans the words before a colon for a
  *   relay word; the text itself is read once, by the scan that featurizes it.
  *
- * - The ends of a long turn.  A long turn is often a story around one ask
- *   ("...上周末排了一个多小时的队...知味观早上几点开门", "what does kerb
- *   weight mean? I'm reading the spec sheet..."), and the ask is at one of
- *   its ends.  Inside the whole turn its n-grams are worth as little as the
- *   story's, so the story's length and words decided.  A turn of
- *   ENDS_MIN_TURN bytes or more is read once more by its first and last
- *   clauses (ENDS_MIN to ENDS_MAX bytes each, cut at sentence marks, commas
- *   or line breaks), each normalised by its own length, with its n-grams
- *   moved to a hash namespace of their own: what a turn asks at its end is
- *   then a feature apart from the same words in its middle, and it can
- *   weigh "几点开门" after a story as low, and "帮我规划一下" after one as high,
- *   as each would alone.  Only those bytes are read again, so a long turn
- *   costs at most 2 * ENDS_MAX bytes more.  The bounds are bytes, as for
- *   quoted texts: 240 bytes are 80 CJK characters or about 40 English
- *   words (chosen on the development sets among 150 to 360), and 64 bytes
- *   are 21 CJK characters or about ten English words, which holds most
- *   asks; ends of 160 bytes scored the development sets the same and cost
- *   twice as much (docs/classifier.md).
- *
  * - Length-normalised n-grams.  Each n-gram occurrence of a turn is worth
  *   w/c^FEATURES_NGRAM_NORM, w the turn's weight and c the character count
  *   of the turn (of the instruction, or of the quoted text).  At 0.5
@@ -98,14 +79,8 @@
 #define PAYLOAD_LEAD 120
 #define PAYLOAD_MIN 60
 #define PAYLOAD_WEIGHT 0.3
-#define ENDS_MIN_TURN 240
-#define ENDS_MIN 24
-#define ENDS_MAX 64
-#define ENDS_WEIGHT 1.0
 
 _Static_assert(HISTORY_TURNS == sizeof ((feature_focus *)0)->context / sizeof(size_t), "feature_focus holds the turns");
-
-_Static_assert(ENDS_MIN_TURN > ENDS_MAX && ENDS_MAX > 2 * ENDS_MIN, "a long turn holds both ends");
 
 _Static_assert(LEXICON_ENTRIES < SCAN_LEXICON_SLOTS / 2, "the lexicon table stays sparse");
 
@@ -355,98 +330,6 @@ static size_t featurize_spans(const featurizer *fx, const span *sp, size_t nsp, 
     return units;
 }
 
-/* The length of the mark that ends a clause with t[i], or 0: a
- * sentence's end, a comma, a semicolon, a colon or a line break; the ASCII
- * marks only before white space or the end, so that "2.5", "a,b" and
- * "12:30" do not split. */
-static size_t clause_mark(const unsigned char *t, size_t n, size_t i)
-{
-    static const char wide[][4] = {"\xE3\x80\x82", "\xEF\xBC\x9F", "\xEF\xBC\x81", "\xEF\xBC\x8C",
-                                   "\xEF\xBC\x9B", "\xEF\xBC\x9A"}; /* 。？！，；： */
-
-    if (t[i] == '\n') return 1;
-    if (t[i] == '.' || t[i] == '?' || t[i] == '!' || t[i] == ',' || t[i] == ';' || t[i] == ':')
-        return i + 1 == n || t[i + 1] == ' ' || t[i + 1] == '\t' || t[i + 1] == '\r' || t[i + 1] == '\n';
-    for (size_t k = 0; i >= 2 && k < sizeof wide / sizeof wide[0]; k++)
-        if (memcmp(t + i - 2, wide[k], 3) == 0) return 3;
-    return 0;
-}
-
-/* The two ends of a turn: its first clause and its last (trailing marks
- * and spaces left out), each at least ENDS_MIN bytes (a shorter clause
- * takes the next with it, so "Thanks!" is not the last clause) and at most
- * ENDS_MAX, cut on a character boundary.  Only the first and the last
- * ENDS_MAX bytes are searched. */
-static void find_ends(const char *text, size_t n, span ends[2])
-{
-    const unsigned char *t = (const unsigned char *)text;
-    size_t end = n, head, tail, cap = n < ENDS_MAX ? n : ENDS_MAX;
-
-    assert(n >= ENDS_MIN_TURN);
-    for (size_t mark; end > n - ENDS_MAX && (mark = t[end - 1] == ' ' ? 1 : clause_mark(t, n, end - 1)) > 0;)
-        end -= mark;
-    for (head = ENDS_MIN; head < cap && !clause_mark(t, n, head); head++) continue;
-    head = head < cap ? head + 1 : cap;
-    while (head < n && (t[head] & 0xC0) == 0x80) head--;
-    for (tail = end - ENDS_MIN; tail > end - (end < ENDS_MAX ? end : ENDS_MAX) && !clause_mark(t, n, tail - 1);
-         tail--)
-        continue;
-    while (tail < end && (t[tail] & 0xC0) == 0x80) tail++;
-    ends[0] = (span){text, head};
-    ends[1] = (span){text + tail, end - tail};
-}
-
-/* Passes n-grams on in a hash namespace of their own, so an n-gram at an
- * end of a turn is a feature apart from the same n-gram inside it. */
-typedef struct ends_ctx {
-    feature_fn fn;
-    void *ctx;
-} ends_ctx;
-
-static void ends_forward(void *ctx, const feature *f, const feature_origin *o, size_t n)
-{
-    const ends_ctx *e = ctx;
-    feature g[64];
-    feature_origin at[64];
-
-    while (n > 0) {
-        size_t k = n < 64 ? n : 64;
-
-        for (size_t i = 0; i < k; i++) {
-            uint32_t h = f[i].index - FEATURES_NNAMED;
-
-            assert(f[i].index >= FEATURES_NNAMED);
-            g[i] = (feature){FEATURES_NNAMED + ((h * 0x9E3779B1u + 0x7F4A7C15u) & ((1u << FEATURES_HASH_BITS) - 1)),
-                             f[i].value};
-            if (o) at[i] = (feature_origin){"end", o[i].text, o[i].len};
-        }
-        e->fn(e->ctx, g, o ? at : NULL, k);
-        f += k;
-        n -= k;
-        if (o) o += k;
-    }
-}
-
-/* The n-grams of both ends of a long turn, at ENDS_WEIGHT of the turn's
- * weight, each end normalised by its own length. */
-static void featurize_ends(const featurizer *fx, const char *text, size_t n, double w, bool origins,
-                           feature_fn fn, void *ctx)
-{
-    span ends[2];
-    ends_ctx e = {fn, ctx};
-    scan_counts c;
-
-    if (n < ENDS_MIN_TURN) return;
-    find_ends(text, n, ends);
-    for (int k = 0; k < 2; k++) {
-        size_t units = count_chars((const unsigned char *)ends[k].p, ends[k].n);
-
-        if (units == 0) continue;
-        scan_text(&fx->lex, ends[k].p, ends[k].n, w * ENDS_WEIGHT / pow((double)units, FEATURES_NGRAM_NORM),
-                  origins, ends_forward, &e, &c);
-    }
-}
-
 /* One turn, at weight w.  A text it quotes to work on is read at
  * PAYLOAD_WEIGHT of it, and only the instruction counts for the plan.  A
  * turn longer than SCAN_LIMIT is read whole: its length is extrapolated,
@@ -464,7 +347,6 @@ static void featurize_turn(const featurizer *fx, const feature_message *m, doubl
     if (ninstr == 0) {
         featurize_spans(fx, &(span){m->text, n}, 1, m->text, w, (double)m->len / (double)(n ? n : 1), origins,
                         fn, ctx, plan);
-        featurize_ends(fx, m->text, m->len, w, origins, fn, ctx);
         return;
     }
     featurize_spans(fx, instr, ninstr, m->text, w, 1, origins, fn, ctx, plan);

@@ -8,8 +8,7 @@
  * and operators, question words, instruction verbs, list and constraint
  * markers; whether the request is a follow-up, its number of tools,
  * markers of steps, conditions, comparison and calculation, and the length
- * of a text it quotes to work on, which is read at a small weight), and
- * the n-grams of a long turn's first and last clauses, apart.  It is
+ * of a text it quotes to work on, which is read at a small weight).  It is
  * the one definition of the features: the gateway scores with it and tools/
  * trains and evaluates with it, so a model sees at serving time exactly what
  * it saw in training.  Extraction is pure and allocates
@@ -23,7 +22,7 @@
 
 /* Bumped whenever extraction changes what any text maps to: a model file
  * records the version it was trained with and is refused by another. */
-#define FEATURES_VERSION 9
+#define FEATURES_VERSION 7
 /* Named structural features take indexes [0, FEATURES_NNAMED); hashed
  * n-grams take the 2^FEATURES_HASH_BITS indexes after them. */
 #define FEATURES_NNAMED 40
@@ -50,9 +49,7 @@ typedef struct feature {
 /* Where an occurrence came from, for explanations. */
 typedef struct feature_origin {
     const char *kind;    /* n-gram kind ("word", "words", "num", "char", "chars2",
-                            "chars3", "sym"; "end" for any n-gram of a long
-                            turn's first or last clause, read once more);
-                            NULL for a named feature */
+                            "chars3", "sym"); NULL for a named feature */
     const char *text;    /* n-gram: where in its message it was seen (len bytes);
                             named feature of one turn: the start of that turn's
                             text (len 0); of the whole request: NULL */

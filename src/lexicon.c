@@ -176,18 +176,6 @@ static const struct {
     {"бюджет", NF_CONDITIONS}, {"успеть", NF_CONDITIONS}, {"までに", NF_CONDITIONS}, {"予算", NF_CONDITIONS},
     {"전에", NF_CONDITIONS}, {"예산", NF_CONDITIONS}, {"قبل", NF_CONDITIONS},
     {"ميزانية", NF_CONDITIONS},
-    /* Branches, in every learned language: actions that hang on a condition
-     * ("要是低于五度就预热，不冷的话就提醒我") are a plan however short, and
-     * the conditions above (times, deadlines, budgets) do not see them. */
-    {"要是", NF_CONDITIONS}, {"的话", NF_CONDITIONS}, {"如果", NF_CONDITIONS}, {"假如", NF_CONDITIONS},
-    {"否则", NF_CONDITIONS}, {"不然", NF_CONDITIONS}, {"万一", NF_CONDITIONS},
-    {"if", NF_CONDITIONS}, {"otherwise", NF_CONDITIONS}, {"unless", NF_CONDITIONS},
-    {"in case", NF_CONDITIONS}, {"or else", NF_CONDITIONS},
-    {"falls", NF_CONDITIONS}, {"sonst", NF_CONDITIONS}, {"si no", NF_CONDITIONS}, {"en caso", NF_CONDITIONS},
-    {"sinon", NF_CONDITIONS}, {"au cas", NF_CONDITIONS}, {"senão", NF_CONDITIONS}, {"se não", NF_CONDITIONS},
-    {"caso contrário", NF_CONDITIONS}, {"если", NF_CONDITIONS}, {"иначе", NF_CONDITIONS},
-    {"もし", NF_CONDITIONS}, {"場合", NF_CONDITIONS}, {"만약", NF_CONDITIONS}, {"아니면", NF_CONDITIONS},
-    {"إذا", NF_CONDITIONS}, {"اذا", NF_CONDITIONS}, {"وإلا", NF_CONDITIONS},
     /* German "herleiten" (derive) splits in the imperative ("leite die
      * Formel her"); the stem "leite" alone is not listed: it is also the
      * imperative of leiten and weiterleiten (lead, forward) and the

@@ -32,7 +32,7 @@ enum named_feature {
 };
 _Static_assert(NF_END == FEATURES_NNAMED, "FEATURES_NNAMED counts the named features");
 
-#define LEXICON_ENTRIES 583
+#define LEXICON_ENTRIES 553
 
 /* Name of named feature index (< FEATURES_NNAMED). */
 const char *lexicon_name(uint32_t index);

@@ -11,8 +11,8 @@
  * Public rows (clinc150, nq_open, gsm8k, ...) are real users' requests; the
  * project's rows (source "tiergate...") are written to cover what they miss
  * (Chinese, the export languages, conversations, hard short and easy long
- * requests) and outnumber them nine to one.  A public row's gradient is
- * multiplied by public_weight (5 by default, chosen on the development sets,
+ * requests) and outnumber them five to one.  A public row's gradient is
+ * multiplied by public_weight (3 by default, chosen on the development sets,
  * docs/classifier.md), and the classes are balanced by weight.  Under
  * AdaGrad a constant factor cancels for a feature only public rows have;
  * what it changes is the pull of the features both kinds share (the bias,

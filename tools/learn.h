@@ -35,7 +35,7 @@ typedef struct learn_params {
 #define LEARN_PUBLIC_WEIGHT_MAX 100
 
 #define LEARN_DEFAULT_SEED 20241122u
-#define LEARN_DEFAULTS {LEARN_DEFAULT_SEED, 40, 0.3, 1e-4, 5.0}
+#define LEARN_DEFAULTS {LEARN_DEFAULT_SEED, 40, 0.3, 1e-4, 3.0}
 
 /* A language with at least this many training rows counts as learned (the
  * model file records it; see routing.unknown_language). */

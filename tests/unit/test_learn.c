@@ -302,7 +302,7 @@ static void test_args(const featurizer *fx)
     CHECK_INT(run_args(fx, "--public-weight 0.5", &p, &o, &d, &nfiles), LEARN_ARGS_OK);
     CHECK(p.public_weight == 0.5);
     CHECK_INT(run_args(fx, "", &p, &o, &d, &nfiles), LEARN_ARGS_OK);
-    CHECK(p.public_weight == 5);
+    CHECK(p.public_weight == 3);
     CHECK_INT(run_args(fx, "--seed 12x", &p, &o, &d, &nfiles), LEARN_ARGS_ERROR);
     snprintf(line, sizeof line, "%s", tmp_path("none.jsonl"));
     CHECK_INT(run_args(fx, line, &p, &o, &d, &nfiles), LEARN_ARGS_ERROR);
