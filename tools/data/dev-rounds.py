@@ -37,11 +37,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 DATA = os.path.join(ROOT, 'tools', 'data')
 PUBLIC = os.path.join(ROOT, '..', 'shared', 'data', 'route-dev.jsonl')
 PROJECT = ['tiergate-examples', 'conversations-train', 'conversations-dev', 'lang-train', 'lang-train2', 'lang-dev']
-ROUNDS = {1: ('conveval:', 'tiergate-eval:'), 2: ('conveval2:', 'tiergate-eval2:'), 3: ('conveval3:', 'tiergate-eval3:'),
-          4: ('conveval4:', 'tiergate-eval4:'), 5: ('conveval5:', 'tiergate-eval5:'),
-          6: ('conveval6:', 'tiergate-eval6:'), 7: ('conveval7:', 'tiergate-eval7:'),
-          8: ('conveval8:', 'tiergate-eval8:'), 9: ('conveval9:', 'tiergate-eval9:'),
-          10: ('conveval10:', 'tiergate-eval10:'), 11: ('conveval11:', 'tiergate-eval11:')}
+# The evaluation rounds retired to the -dev files, and the id prefixes of
+# each one's conversations and export-language requests (the first round's
+# carry no number).
+RETIRED = 11
+ROUNDS = {n: (f'conveval{n if n > 1 else ""}:', f'tiergate-eval{n if n > 1 else ""}:') for n in range(1, RETIRED + 1)}
 # The threshold rule's second half: the retired rounds, left out, keep at
 # most these shares of their complex conversations and of each export
 # language's complex requests on the device.
@@ -60,12 +60,12 @@ SINGLE_RULE = 'single11dev-'
 # authors label such requests simple (`longsimple`), and the rule does not
 # take sides.
 QUOTED = re.compile(r'[：:“"「]')
+TRAINER_OPTIONS = ('--seed', '--epochs', '--rate', '--l2', '--public-weight')
+PERMISSIVE = ('CC-BY-3.0', 'CC-BY-SA-3.0', 'Apache-2.0', 'MIT')
 
 
 def hands_over_text(r):
     return len(r['text']) >= 60 and QUOTED.search(r['text']) is not None
-TRAINER_OPTIONS = ('--seed', '--epochs', '--rate', '--l2', '--public-weight')
-PERMISSIVE = ('CC-BY-3.0', 'CC-BY-SA-3.0', 'Apache-2.0', 'MIT')
 
 
 def rows(path):
@@ -145,7 +145,7 @@ def by_rounds(build, tmp, extra):
         s.update(train_and_score(build, tmp, extra, base + [os.path.join(tmp, 'train.jsonl')],
                                  [x for x in dev if x['id'].startswith(prefixes)]))
     ps, prs = public_cv(build, tmp, extra)
-    ss, srs = single_dev(build, tmp, extra)
+    ss, srs, _ = single_dev(build, tmp, extra)
     zs = {i: v for i, v in ss.items() if i.startswith(SINGLE_RULE) and not hands_over_text(srs[i])}
     rs = {x['id']: x for x in dev}
     conv = [i for i in s if i.startswith('conveval')]
@@ -197,20 +197,19 @@ def by_public(build, tmp, extra):
 
 def single_dev(build, tmp, extra):
     """The single-request development rows scored by a model trained on
-    every other training row: scores and rows by id."""
+    every other training row: scores and rows by id, and the files that
+    model was trained on."""
     ex = rows(os.path.join(DATA, 'tiergate-examples.jsonl'))
-    others = [PUBLIC] + [os.path.join(DATA, f + '.jsonl') for f in PROJECT if f != 'tiergate-examples']
     write(os.path.join(tmp, 'train.jsonl'), [r for r in ex if not r['id'].startswith(SINGLE_DEV)])
+    files = ([PUBLIC] + [os.path.join(DATA, f + '.jsonl') for f in PROJECT if f != 'tiergate-examples'] +
+             [os.path.join(tmp, 'train.jsonl')])
     dev = [r for r in ex if r['id'].startswith(SINGLE_DEV)]
-    return train_and_score(build, tmp, extra, others + [os.path.join(tmp, 'train.jsonl')], dev), {r['id']: r for r in dev}
+    return train_and_score(build, tmp, extra, files, dev), {r['id']: r for r in dev}, files
 
 
 def by_single(build, tmp, extra):
-    ex = rows(os.path.join(DATA, 'tiergate-examples.jsonl'))
-    others = [PUBLIC] + [os.path.join(DATA, f + '.jsonl') for f in PROJECT if f != 'tiergate-examples']
-    write(os.path.join(tmp, 'train.jsonl'), [r for r in ex if not r['id'].startswith(SINGLE_DEV)])
-    t = rule_threshold(build, others + [os.path.join(tmp, 'train.jsonl')], extra)
-    s, rs = single_dev(build, tmp, extra)
+    s, rs, files = single_dev(build, tmp, extra)
+    t = rule_threshold(build, files, extra)
     print(f'threshold {t:.2f} (cross-validation, the first half of the rule)')
     for prefix in SINGLE_DEV:
         report(prefix + '*', [i for i in s if i.startswith(prefix)], rs, s, t, 'lang')

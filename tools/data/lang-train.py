@@ -371,7 +371,7 @@ L['ar'] = dict(
   "اشرح نظرية الألعاب وراء التفاوض على سعر سيارة بمثال بالأرقام."])
 
 # Rows holding a message of a later evaluation set (lang-eval.jsonl of the
-# second to ninth rounds), found by test_datasplit: left out, the
+# second to twelfth rounds), found by test_datasplit: left out, the
 # numbering of the others kept.  A simple row and its two polite wrappers
 # hold the same message, so most go by three: (language, first row).
 OVERLAP_BY_THREE = (("pt", 4), ("pt", 94), ("ru", 31), ("ko", 16), ("ja", 43), ("pt", 91), ("es", 160), ("pt", 100),
