@@ -49,7 +49,10 @@
 #define HEADER_BYTES 40u
 #define HASHED (1u << FEATURES_HASH_BITS)
 #define HEAD_BYTES (HEADER_BYTES + 4u * FEATURES_NNAMED)   /* all before the hashed weights */
-#define FILE_BYTES (HEAD_BYTES + HASHED + 4u)
+/* The same of a FEATURES_EXTENDS model, which classifier_load_base() reads. */
+#define BASE_HEAD_BYTES (HEADER_BYTES + 4u * FEATURES_EXTENDS_NNAMED)
+
+_Static_assert(FEATURES_EXTENDS_NNAMED <= FEATURES_NNAMED, "a version extends one with fewer named features");
 #define QMAX 127   /* a hashed weight is step * q, |q| <= QMAX */
 
 struct classifier {
@@ -166,11 +169,15 @@ double classifier_weight(const classifier *m, uint32_t index)
     return weight_of(m, index);
 }
 
-/* Checks that head (n bytes read, of HEAD_BYTES) starts a model this build
- * reads: magic, version, dimensions, length.  false with err filled. */
-static bool check_layout(const unsigned char *head, size_t n, const char *path, char *err, size_t errlen)
+/* Checks that head (n bytes read) starts a model this build reads:
+ * magic, version, dimensions, length; with base, also a model of
+ * FEATURES_EXTENDS.  *nnamed receives its named features.  false with err
+ * filled. */
+static bool check_layout(const unsigned char *head, size_t n, bool base, uint32_t *nnamed, const char *path,
+                         char *err, size_t errlen)
 {
     uint32_t version, fversion, dim, named, hbits;
+    bool extends;
 
     if (n < HEADER_BYTES || memcmp(head, MODEL_MAGIC, 4) != 0) {
         snprintf(err, errlen, "%s: not a tiergate classifier model (%s)", path,
@@ -187,8 +194,10 @@ static bool check_layout(const unsigned char *head, size_t n, const char *path, 
                  MODEL_VERSION);
         return false;
     }
-    if (fversion != FEATURES_VERSION || dim != FEATURES_DIM || named != FEATURES_NNAMED ||
-        hbits != FEATURES_HASH_BITS) {
+    extends = base && fversion == FEATURES_EXTENDS && named == FEATURES_EXTENDS_NNAMED &&
+              dim == FEATURES_EXTENDS_NNAMED + HASHED && hbits == FEATURES_HASH_BITS;
+    if (!extends && (fversion != FEATURES_VERSION || dim != FEATURES_DIM || named != FEATURES_NNAMED ||
+                     hbits != FEATURES_HASH_BITS)) {
         snprintf(err, errlen,
                  "%s: model is for features v%u with %u dimensions (%u named, %u hash bits), this build "
                  "extracts v%d with %u (%d named, %d hash bits); retrain it with tiergate-train",
@@ -196,23 +205,22 @@ static bool check_layout(const unsigned char *head, size_t n, const char *path, 
                  FEATURES_HASH_BITS);
         return false;
     }
-    if (n < HEAD_BYTES) {
-        snprintf(err, errlen, "%s: truncated: %zu bytes, a model has %u", path, n, FILE_BYTES);
-        return false;
-    }
+    *nnamed = named;
     return true;
 }
 
-/* Reads the bias, the step and the named weights of a checked head into
- * m; false with err filled when one is not a number a model may hold. */
-static bool take_values(classifier *m, const unsigned char *head, const char *path, char *err, size_t errlen)
+/* Reads the bias, the step and the nnamed named weights of a checked head
+ * into m (the others stay 0); false with err filled when one is not a
+ * number a model may hold. */
+static bool take_values(classifier *m, const unsigned char *head, uint32_t nnamed, const char *path, char *err,
+                        size_t errlen)
 {
     uint64_t bits = get64(head + 24);
     uint32_t v = get32(head + 36);
 
     memcpy(&m->bias, &bits, sizeof m->bias);
     memcpy(&m->step, &v, sizeof m->step);
-    for (size_t i = 0; i < FEATURES_NNAMED; i++) {
+    for (size_t i = 0; i < nnamed; i++) {
         v = get32(head + HEADER_BYTES + 4 * i);
         memcpy(&m->named[i], &v, sizeof v);
         if (!isfinite(m->named[i])) {
@@ -239,15 +247,16 @@ static bool read_rest(FILE *f, classifier *m, const unsigned char *head, size_t 
 {
     unsigned char tail[5];   /* one byte more than the checksum, so that trailing data shows */
     size_t q = fread(m->q, 1, HASHED, f), t = q == HASHED ? fread(tail, 1, sizeof tail, f) : 0;
+    size_t bytes = n + HASHED + 4;
 
-    assert(n == HEAD_BYTES);
+    assert(n == HEAD_BYTES || n == BASE_HEAD_BYTES);
 
     if (ferror(f))
         snprintf(err, errlen, "%s: cannot read the classifier model: %s", path, strerror(errno));
     else if (q < HASHED || t < 4)
-        snprintf(err, errlen, "%s: truncated: %zu bytes, a model has %u", path, n + q + t, FILE_BYTES);
+        snprintf(err, errlen, "%s: truncated: %zu bytes, a model has %zu", path, n + q + t, bytes);
     else if (t > 4)
-        snprintf(err, errlen, "%s: trailing data: more than the %u bytes of a model", path, FILE_BYTES);
+        snprintf(err, errlen, "%s: trailing data: more than the %zu bytes of a model", path, bytes);
     else if (crc32_ieee_more(crc32_ieee(head, n), m->q, HASHED) != get32(tail))
         snprintf(err, errlen, "%s: checksum mismatch: the file is corrupt", path);
     else
@@ -262,31 +271,55 @@ static bool read_rest(FILE *f, classifier *m, const unsigned char *head, size_t 
  * checksum is checked before any value is taken, so that bit rot is called
  * bit rot.  Any signed byte is a hashed weight, -128 included: the trainer
  * never writes it, but refusing it would buy nothing. */
-classifier *classifier_load(const char *path, char *err, size_t errlen)
+static classifier *load(const char *path, bool base, char *err, size_t errlen)
 {
     static const float unset[FEATURES_NNAMED];
     unsigned char head[HEAD_BYTES];
     classifier *m = NULL;
+    uint32_t nnamed = 0;
     FILE *f;
-    size_t n;
+    size_t n, want;
 
     assert(path != NULL && err != NULL);
     if (!(f = fopen(path, "rb"))) {
         snprintf(err, errlen, "%s: cannot open the classifier model: %s", path, strerror(errno));
         return NULL;
     }
-    n = fread(head, 1, sizeof head, f);
+    n = fread(head, 1, HEADER_BYTES, f);
     if (ferror(f)) {
         snprintf(err, errlen, "%s: cannot read the classifier model: %s", path, strerror(errno));
-    } else if (check_layout(head, n, path, err, errlen)) {
-        if (!(m = model_new(0, unset, 0, get32(head + 32)))) {
+    } else if (check_layout(head, n, base, &nnamed, path, err, errlen)) {
+        want = HEADER_BYTES + 4u * nnamed;
+        n += fread(head + n, 1, want - n, f);
+        if (ferror(f))
+            snprintf(err, errlen, "%s: cannot read the classifier model: %s", path, strerror(errno));
+        else if (n < want)
+            snprintf(err, errlen, "%s: truncated: %zu bytes, a model has %zu", path, n, want + HASHED + 4);
+        else if (!(m = model_new(0, unset, 0, get32(head + 32))))
             snprintf(err, errlen, "%s: out of memory", path);
-        } else if (!read_rest(f, m, head, n, path, err, errlen) || !take_values(m, head, path, err, errlen)) {
+        else if (!read_rest(f, m, head, n, path, err, errlen) ||
+                 !take_values(m, head, nnamed, path, err, errlen)) {
             classifier_free(m);
             m = NULL;
         }
     }
     fclose(f);
+    return m;
+}
+
+classifier *classifier_load(const char *path, char *err, size_t errlen) { return load(path, false, err, errlen); }
+
+classifier *classifier_load_base(const char *path, char *err, size_t errlen) { return load(path, true, err, errlen); }
+
+classifier *classifier_with_named(const classifier *base, const float *named)
+{
+    classifier *m;
+
+    assert(base != NULL && named != NULL);
+    for (size_t i = 0; i < FEATURES_NNAMED; i++)
+        if (!isfinite(named[i])) return NULL;
+    if (!(m = model_new(base->bias, named, base->step, base->languages))) return NULL;
+    memcpy(m->q, base->q, sizeof m->q);
     return m;
 }
 

@@ -47,6 +47,15 @@ classifier *classifier_load(const char *path, char *err, size_t errlen);
  * and the set of languages it learned; NULL when out of memory or a
  * parameter is not finite. */
 classifier *classifier_new(double bias, const float *weights, langid_set languages);
+/* Reads a model file as classifier_load() does, and also one trained with
+ * FEATURES_EXTENDS, whose missing named features (tools-only ones) weigh 0:
+ * the base of tiergate-train --base, which refits the tools-only weights.
+ * The gateway loads with classifier_load(), which refuses an older version. */
+classifier *classifier_load_base(const char *path, char *err, size_t errlen);
+/* A copy of base with the named weights named[0..FEATURES_NNAMED) and
+ * base's bias, hashed weights and languages, bit for bit; NULL when out of
+ * memory or a weight is not finite. */
+classifier *classifier_with_named(const classifier *base, const float *named);
 /* Writes the model file atomically (a temporary file renamed over path).
  * Returns 0, or -1 with err filled. */
 int classifier_save(const classifier *m, const char *path, char *err, size_t errlen);

@@ -27,6 +27,21 @@
  *   three actions).  A message to pass on (relay: "发短信给王总", "Text to
  *   Coach:") is long but one step, and has its own count.
  *
+ * - Branches and pauses, with tools only.  A dictated tool request rarely
+ *   has a comma: "明天早上要是低于五度的话 六点五十就开始预热 座椅加热都开三档
+ *   要是不冷就七点提醒我" is a plan whose actions hang on a condition, and
+ *   its steps are set apart by white space between Han characters, which
+ *   no clause count saw.  tool_branches counts the branches (要是, 的话,
+ *   否则, if, otherwise, falls, sinon, если, もし, 만약, إذا, ...) and
+ *   tool_pauses that white space, in every turn; both are read only with
+ *   tools.  Keeping them out of every other request is the point: the
+ *   model's other weights were fitted on single requests and conversations
+ *   and measured on many evaluation sets, and a weight that only a tool
+ *   request reads can be fitted afterwards, on tool requests alone
+ *   (tiergate-train --base), without moving any other score by a bit.
+ *   Han-space-Han only: Korean puts spaces between all its words, and a
+ *   space beside a Latin word or a number is ordinary typing.
+ *
  * - Quoted texts.  A request that hands over a text to work on ("Text to
  *   Coach Daniels: Hi Coach, ...", "翻译成英文：……", "Is this review positive
  *   or negative? \"...\"") is long, but its task is in the instruction, and
@@ -284,11 +299,19 @@ static size_t split_payload(const featurizer *fx, const char *text, size_t n, sp
     return says_something(instr, 2) ? 2 : 0;
 }
 
+/* What the instruction of a request says about its actions, read only
+ * when it carries tools. */
+typedef struct tool_counts {
+    unsigned plan;        /* steps, conditions and clauses */
+    unsigned branches;
+    unsigned pauses;
+} tool_counts;
+
 /* Spans of one turn read at weight w, as one text: their n-grams, then
- * their named features, lengths stretched by stretch.  *plan receives their
- * count of steps, conditions and clauses.  Returns their characters. */
+ * their named features, lengths stretched by stretch.  *tc receives their
+ * counts for a tool request.  Returns their characters. */
 static size_t featurize_spans(const featurizer *fx, const span *sp, size_t nsp, const char *turn, double w,
-                              double stretch, bool origins, feature_fn fn, void *ctx, unsigned *plan)
+                              double stretch, bool origins, feature_fn fn, void *ctx, tool_counts *tc)
 {
     static const uint32_t counted[] = {NF_STEPS, NF_COMPARE, NF_CALC, NF_CONDITIONS, NF_RELAY, NF_CLAUSES};
     size_t units = 0, k = 0;
@@ -323,7 +346,8 @@ static size_t featurize_spans(const featurizer *fx, const span *sp, size_t nsp, 
     for (size_t i = 0; i < sizeof counted / sizeof counted[0]; i++)
         add_named(named, &k, counted[i], w * log1p(c.count[counted[i]]));
     /* With tools, the actions a request lists are its clauses. */
-    *plan = c.count[NF_STEPS] + c.count[NF_CONDITIONS] + c.count[NF_CLAUSES];
+    *tc = (tool_counts){c.count[NF_STEPS] + c.count[NF_CONDITIONS] + c.count[NF_CLAUSES],
+                        c.count[NF_TOOL_BRANCHES], c.count[NF_TOOL_PAUSES]};
     if (k == 0) return units;
     for (size_t i = 0; origins && i < k; i++) at[i] = (feature_origin){NULL, turn, 0};
     fn(ctx, named, origins ? at : NULL, k);
@@ -335,21 +359,21 @@ static size_t featurize_spans(const featurizer *fx, const span *sp, size_t nsp, 
  * turn longer than SCAN_LIMIT is read whole: its length is extrapolated,
  * which a split would have to share out. */
 static void featurize_turn(const featurizer *fx, const feature_message *m, double w, bool origins, feature_fn fn,
-                           void *ctx, unsigned *plan)
+                           void *ctx, tool_counts *tc)
 {
     size_t n = m->len < SCAN_LIMIT ? m->len : SCAN_LIMIT, ninstr = 0, chars;
     span instr[2], payload;
-    unsigned ignored;
+    tool_counts ignored;
     feature f;
 
     assert(m->text != NULL || m->len == 0);
     if (m->len <= SCAN_LIMIT) ninstr = split_payload(fx, m->text, n, instr, &payload);
     if (ninstr == 0) {
         featurize_spans(fx, &(span){m->text, n}, 1, m->text, w, (double)m->len / (double)(n ? n : 1), origins,
-                        fn, ctx, plan);
+                        fn, ctx, tc);
         return;
     }
-    featurize_spans(fx, instr, ninstr, m->text, w, 1, origins, fn, ctx, plan);
+    featurize_spans(fx, instr, ninstr, m->text, w, 1, origins, fn, ctx, tc);
     chars = featurize_spans(fx, &payload, 1, m->text, w * PAYLOAD_WEIGHT, 1, origins, fn, ctx, &ignored);
     f = (feature){NF_PAYLOAD, w * log1p((double)chars)};
     fn(ctx, &f, origins ? &(feature_origin){NULL, m->text, 0} : NULL, 1);
@@ -374,16 +398,16 @@ void featurize_focus(const feature_message *msgs, size_t n, feature_focus *out)
 void featurize(const featurizer *fx, const feature_message *msgs, size_t n, size_t ntools, bool origins,
                feature_fn fn, void *ctx)
 {
-    static const feature_origin whole[4];
+    static const feature_origin whole[6];
     feature_focus fc;
-    feature f[4];
+    feature f[6];
     size_t k = 0, turns = 0;
-    unsigned plan, ignored;
+    tool_counts tc, ignored;
 
     assert(fx != NULL && fn != NULL);
     featurize_focus(msgs, n, &fc);
     if (fc.turn == n) return;
-    featurize_turn(fx, &msgs[fc.turn], 1.0, origins, fn, ctx, &plan);
+    featurize_turn(fx, &msgs[fc.turn], 1.0, origins, fn, ctx, &tc);
     for (size_t i = 0; i < fc.ncontext; i++)
         featurize_turn(fx, &msgs[fc.context[i]], fc.context_weight / (double)fc.ncontext, origins, fn, ctx,
                        &ignored);
@@ -391,8 +415,16 @@ void featurize(const featurizer *fx, const feature_message *msgs, size_t n, size
     if (turns > 1) f[k++] = (feature){NF_TURNS, log1p((double)(turns - 1))};
     if (fc.follow_up) f[k++] = (feature){NF_FOLLOW_UP, 1};
     if (ntools > 0) f[k++] = (feature){NF_TOOLS, log1p((double)ntools)};
-    if (ntools > 0 && plan > 0) f[k++] = (feature){NF_TOOL_PLAN, log1p(plan)};
+    if (ntools > 0 && tc.plan > 0) f[k++] = (feature){NF_TOOL_PLAN, log1p(tc.plan)};
+    if (ntools > 0 && tc.branches > 0) f[k++] = (feature){NF_TOOL_BRANCHES, log1p(tc.branches)};
+    if (ntools > 0 && tc.pauses > 0) f[k++] = (feature){NF_TOOL_PAUSES, log1p(tc.pauses)};
+    assert(k <= sizeof f / sizeof f[0]);
     if (k > 0) fn(ctx, f, origins ? whole : NULL, k);
+}
+
+bool feature_tools_only(uint32_t index)
+{
+    return index == NF_TOOLS || index == NF_TOOL_PLAN || index == NF_TOOL_BRANCHES || index == NF_TOOL_PAUSES;
 }
 
 const char *feature_name(uint32_t index)

@@ -8,7 +8,8 @@
  * and operators, question words, instruction verbs, list and constraint
  * markers; whether the request is a follow-up, its number of tools,
  * markers of steps, conditions, comparison and calculation, and the length
- * of a text it quotes to work on, which is read at a small weight).  It is
+ * of a text it quotes to work on, which is read at a small weight; with
+ * tools, the branches and dictation pauses of its actions).  It is
  * the one definition of the features: the gateway scores with it and tools/
  * trains and evaluates with it, so a model sees at serving time exactly what
  * it saw in training.  Extraction is pure and allocates
@@ -22,10 +23,17 @@
 
 /* Bumped whenever extraction changes what any text maps to: a model file
  * records the version it was trained with and is refused by another. */
-#define FEATURES_VERSION 7
+#define FEATURES_VERSION 10
 /* Named structural features take indexes [0, FEATURES_NNAMED); hashed
  * n-grams take the 2^FEATURES_HASH_BITS indexes after them. */
-#define FEATURES_NNAMED 40
+#define FEATURES_NNAMED 42
+/* This version extends FEATURES_VERSION 7: every request maps to the same
+ * n-grams and the same first FEATURES_EXTENDS_NNAMED named features, and
+ * the named features after them are tools-only (feature_tools_only()).  A
+ * version-7 model therefore scores every request without tools as it did,
+ * and tiergate-train --base refits only the tools-only weights of one. */
+#define FEATURES_EXTENDS 7
+#define FEATURES_EXTENDS_NNAMED 40
 #define FEATURES_HASH_BITS 20
 #define FEATURES_DIM (FEATURES_NNAMED + (1u << FEATURES_HASH_BITS))
 /* Each n-gram occurrence of a turn is worth w / c^FEATURES_NGRAM_NORM, w the
@@ -93,6 +101,11 @@ void featurize_focus(const feature_message *msgs, size_t n, feature_focus *out);
  * input. */
 void featurize(const featurizer *fx, const feature_message *msgs, size_t n, size_t ntools, bool origins,
                feature_fn fn, void *ctx);
+
+/* Whether feature index is one that only a request carrying tools has
+ * (the number of tools, the tool plan, its branches and pauses): a request
+ * without tools never has it, so its weight moves no other score. */
+bool feature_tools_only(uint32_t index);
 
 /* Stable name of a named feature ("chars", "verb:prove", ...), or NULL when
  * index is an n-gram's. */

@@ -16,7 +16,7 @@ static const char *const names[FEATURES_NNAMED] = {
     "verb:design", "verb:plan", "verb:证明", "verb:推导", "verb:分析", "verb:比较", "verb:写一篇",
     "verb:实现", "verb:设计", "verb:规划",
     "follow_up", "tools", "tool_plan", "steps", "compare", "calc", "conditions", "relay", "clauses",
-    "payload",
+    "payload", "tool_branches", "tool_pauses",
 };
 
 #define V(k) (NF_VERB + (k))
@@ -176,6 +176,21 @@ static const struct {
     {"бюджет", NF_CONDITIONS}, {"успеть", NF_CONDITIONS}, {"までに", NF_CONDITIONS}, {"予算", NF_CONDITIONS},
     {"전에", NF_CONDITIONS}, {"예산", NF_CONDITIONS}, {"قبل", NF_CONDITIONS},
     {"ميزانية", NF_CONDITIONS},
+    /* Branches, in every learned language: the actions of a tool request
+     * that hang on a condition ("要是低于五度就预热，不冷的话就提醒我") are a
+     * plan however short.  Counted apart from the conditions above (times,
+     * deadlines, budgets), which single requests read too: a branch is read
+     * only with tools, so it moves no other score. */
+    {"要是", NF_TOOL_BRANCHES}, {"的话", NF_TOOL_BRANCHES}, {"如果", NF_TOOL_BRANCHES},
+    {"假如", NF_TOOL_BRANCHES}, {"否则", NF_TOOL_BRANCHES}, {"不然", NF_TOOL_BRANCHES},
+    {"万一", NF_TOOL_BRANCHES}, {"if", NF_TOOL_BRANCHES}, {"otherwise", NF_TOOL_BRANCHES},
+    {"unless", NF_TOOL_BRANCHES}, {"in case", NF_TOOL_BRANCHES}, {"or else", NF_TOOL_BRANCHES},
+    {"falls", NF_TOOL_BRANCHES}, {"sonst", NF_TOOL_BRANCHES}, {"si no", NF_TOOL_BRANCHES},
+    {"en caso", NF_TOOL_BRANCHES}, {"sinon", NF_TOOL_BRANCHES}, {"au cas", NF_TOOL_BRANCHES},
+    {"senão", NF_TOOL_BRANCHES}, {"se não", NF_TOOL_BRANCHES}, {"caso contrário", NF_TOOL_BRANCHES},
+    {"если", NF_TOOL_BRANCHES}, {"иначе", NF_TOOL_BRANCHES}, {"もし", NF_TOOL_BRANCHES},
+    {"場合", NF_TOOL_BRANCHES}, {"만약", NF_TOOL_BRANCHES}, {"아니면", NF_TOOL_BRANCHES},
+    {"إذا", NF_TOOL_BRANCHES}, {"اذا", NF_TOOL_BRANCHES}, {"وإلا", NF_TOOL_BRANCHES},
     /* German "herleiten" (derive) splits in the imperative ("leite die
      * Formel her"); the stem "leite" alone is not listed: it is also the
      * imperative of leiten and weiterleiten (lead, forward) and the

@@ -28,11 +28,16 @@ enum named_feature {
     NF_RELAY,                     /* a message or text to pass on */
     NF_CLAUSES,                   /* commas, semicolons (also Arabic), enumeration commas */
     NF_PAYLOAD,                   /* log(1 + characters) of a quoted text the request works on */
+    /* Features of a request that carries tools only (featurize.h,
+     * FEATURES_EXTENDS): branches ("要是...就", "otherwise") and the pauses
+     * of dictation (white space between two Han characters), counted in
+     * every turn but read only as the actions of a tool request. */
+    NF_TOOL_BRANCHES, NF_TOOL_PAUSES,
     NF_END
 };
 _Static_assert(NF_END == FEATURES_NNAMED, "FEATURES_NNAMED counts the named features");
 
-#define LEXICON_ENTRIES 553
+#define LEXICON_ENTRIES 583
 
 /* Name of named feature index (< FEATURES_NNAMED). */
 const char *lexicon_name(uint32_t index);

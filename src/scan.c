@@ -457,6 +457,20 @@ static void end_line(scanner *s)
     s->line_start = true;
 }
 
+static bool is_han(uint32_t cp) { return cp - 0x3400u <= 0x9FFFu - 0x3400u; }
+
+/* Whether the white space at p[i] is a pause of dictation: the first of a
+ * run of spaces (not line breaks) between two Han characters, which are
+ * three bytes each. */
+static bool pause_at(const unsigned char *p, size_t n, size_t i)
+{
+    size_t len, k = i;
+
+    if (i < 3 || !is_han(decode(p + i - 3, 3, &len)) || len != 3) return false;
+    while (k < n && classify(decode(p + k, n - k, &len)) == C_SPACE) k += len;
+    return k < n && is_han(decode(p + k, n - k, &len));
+}
+
 /* The pass over s->p[0, s->n). */
 static void pass(scanner *s)
 {
@@ -471,6 +485,7 @@ static void pass(scanner *s)
         bool operand_before = s->after_operator;
 
         if (c == C_SPACE || c == C_NEWLINE) {
+            if (c == C_SPACE && pause_at(p, n, i)) s->count[NF_TOOL_PAUSES]++;
             s->chars++;
             i += len;
             if (c == C_NEWLINE) {

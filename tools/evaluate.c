@@ -15,7 +15,11 @@
  * The project's export-language evaluation set (source "tiergate-eval") is
  * reported by language, with how often langid names each language; rows in
  * a language the model did not learn are also reported under each
- * routing.unknown_language policy. */
+ * routing.unknown_language policy.
+ *
+ * FILE may also be a model of FEATURES_EXTENDS (the shipped model before
+ * its tools-only weights were refitted), read as the gateway would read
+ * it under this version: its missing tools-only weights are 0. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +35,7 @@ static const char usage[] =
     "usage: tiergate-evaluate --model FILE [options] DATA.jsonl...\n"
     "\n"
     "Scores FILE on the rows of DATA it was not trained on and prints the figures\n"
-    "and the threshold sweep as Markdown.\n"
+    "and the threshold sweep as Markdown.  FILE may be of features v%d too.\n"
     "\n"
     "  --threshold T  threshold of the figures (default 0.5)\n"
     "  --categories   also the unseen public rows by source and category\n"
@@ -204,11 +208,11 @@ int main(int argc, char **argv)
     learn_args_result r = learn_args(argc, argv, "tiergate-evaluate", &p, fx, &d, &nfiles, evaluate_option, &o);
     if (r == LEARN_ARGS_ERROR) goto out;
     if (r != LEARN_ARGS_OK || !o.model || nfiles == 0) {
-        fprintf(stderr, usage, LEARN_DEFAULT_SEED, p.epochs, p.rate, p.l2, p.public_weight);
+        fprintf(stderr, usage, FEATURES_EXTENDS, LEARN_DEFAULT_SEED, p.epochs, p.rate, p.l2, p.public_weight);
         rc = r == LEARN_ARGS_HELP ? 0 : 2;
         goto out;
     }
-    if (!(m = classifier_load(o.model, err, sizeof err))) {
+    if (!(m = classifier_load_base(o.model, err, sizeof err))) {
         fprintf(stderr, "tiergate-evaluate: %s\n", err);
         goto out;
     }

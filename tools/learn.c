@@ -125,6 +125,113 @@ out:
     return m;
 }
 
+/* The tools-only named features (feature_tools_only()), at most REFIT_MAX. */
+#define REFIT_MAX 8
+#define REFIT_ITERATIONS 100
+
+static size_t tools_only(uint32_t *idx)
+{
+    size_t k = 0;
+
+    for (uint32_t j = 0; j < FEATURES_NNAMED; j++)
+        if (feature_tools_only(j)) {
+            assert(k < REFIT_MAX);
+            idx[k++] = j;
+        }
+    return k;
+}
+
+/* Solves a x = b for the k x k symmetric positive definite a (row-major),
+ * by Gaussian elimination without pivoting, which such a matrix needs
+ * none of; a and b are overwritten, x = b. */
+static void solve(double *a, double *b, size_t k)
+{
+    for (size_t c = 0; c < k; c++)
+        for (size_t r = c + 1; r < k; r++) {
+            double f = a[r * k + c] / a[c * k + c];
+            for (size_t j = c; j < k; j++) a[r * k + j] -= f * a[c * k + j];
+            b[r] -= f * b[c];
+        }
+    for (size_t c = k; c-- > 0;) {
+        for (size_t j = c + 1; j < k; j++) b[c] -= a[c * k + j] * b[j];
+        b[c] /= a[c * k + c];
+    }
+}
+
+/* Newton's method on the class-balanced log loss of the tool rows, each
+ * row's logit the base model's without its tools-only part (off) plus
+ * theta . x, with the penalty prior/2 |theta - theta0|^2: the penalty makes
+ * the Hessian positive definite, so every step is defined, and the fit is
+ * deterministic. */
+static void refit_newton(const double *off, const double *x, const int *label, size_t n, size_t k,
+                         const double *theta0, double prior, double *theta)
+{
+    double count[2] = {0, 0}, cw[2];
+
+    for (size_t i = 0; i < n; i++) count[label[i]]++;
+    for (int c = 0; c < 2; c++) cw[c] = count[c] > 0 ? (double)n / (2.0 * count[c]) : 0;
+    memcpy(theta, theta0, k * sizeof *theta);
+    for (unsigned it = 0; it < REFIT_ITERATIONS; it++) {
+        double g[REFIT_MAX], h[REFIT_MAX * REFIT_MAX];
+        for (size_t a = 0; a < k; a++) {
+            g[a] = prior * (theta[a] - theta0[a]);
+            for (size_t b = 0; b < k; b++) h[a * k + b] = a == b ? prior : 0;
+        }
+        for (size_t i = 0; i < n; i++) {
+            const double *xi = x + i * k;
+            double z = off[i], p;
+            for (size_t a = 0; a < k; a++) z += theta[a] * xi[a];
+            p = 1.0 / (1.0 + exp(-z));
+            for (size_t a = 0; a < k; a++) {
+                g[a] += cw[label[i]] * (p - label[i]) * xi[a];
+                for (size_t b = 0; b < k; b++) h[a * k + b] += cw[label[i]] * p * (1 - p) * xi[a] * xi[b];
+            }
+        }
+        solve(h, g, k);
+        for (size_t a = 0; a < k; a++) theta[a] -= g[a];
+    }
+}
+
+classifier *learn_refit(const classifier *base, const example *const *rows, size_t n, double prior, size_t *used)
+{
+    uint32_t idx[REFIT_MAX];
+    size_t k = tools_only(idx), m = 0;
+    double *off = malloc((n ? n : 1) * sizeof *off), *x = calloc((n ? n : 1) * k, sizeof *x);
+    double theta0[REFIT_MAX], theta[REFIT_MAX];
+    int *label = malloc((n ? n : 1) * sizeof *label);
+    float named[FEATURES_NNAMED];
+    classifier *out = NULL;
+
+    assert(base != NULL && prior > 0);
+    *used = 0;
+    if (!off || !x || !label) goto out;
+    for (size_t a = 0; a < k; a++) theta0[a] = classifier_weight(base, idx[a]);
+    for (size_t i = 0; i < n; i++) {
+        const example *e = rows[i];
+        double z = classifier_bias(base);
+        if (e->ntools == 0) continue;
+        for (size_t j = 0; j < e->nnz; j++) {
+            size_t a = 0;
+            while (a < k && idx[a] != e->index[j]) a++;
+            if (a < k) x[m * k + a] = e->value[j];
+            else z += classifier_weight(base, e->index[j]) * e->value[j];
+        }
+        off[m] = z;
+        label[m++] = e->label;
+    }
+    if (m == 0) goto out;
+    refit_newton(off, x, label, m, k, theta0, prior, theta);
+    for (uint32_t j = 0; j < FEATURES_NNAMED; j++) named[j] = (float)classifier_weight(base, j);
+    for (size_t a = 0; a < k; a++) named[idx[a]] = (float)theta[a];
+    out = classifier_with_named(base, named);
+    *used = m;
+out:
+    free(off);
+    free(x);
+    free(label);
+    return out;
+}
+
 static int by_score(const void *a, const void *b)
 {
     double x = ((const scored *)a)->score, y = ((const scored *)b)->score;

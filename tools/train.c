@@ -6,7 +6,10 @@
  * held-out part is left out unless --all says otherwise, so that the shipped
  * model can be evaluated on rows it has not seen.  --cv K first runs k-fold
  * cross-validation over the training rows only; that is where the default
- * threshold is chosen, without touching any evaluation row. */
+ * threshold is chosen, without touching any evaluation row.  --base FILE
+ * trains no new model: it refits FILE's tools-only weights on the tool rows
+ * of DATA (learn_refit()), and checks that every other row scores as under
+ * FILE, bit for bit. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +28,10 @@ static const char usage[] =
     "  --all        also train on the held-out part (its figures are then void)\n"
     "  --cv K       k-fold cross-validation over the training rows first\n"
     "  --threshold T  threshold of the cross-validation figures (default 0.5)\n"
-    "  --categories with --cv: also the figures by source and category\n" LEARN_OPTIONS_HELP;
+    "  --categories with --cv: also the figures by source and category\n"
+    "  --base FILE  refit only FILE's tools-only weights, on DATA's rows that carry tools\n"
+    "               (rows FILE was not trained on); FILE may be of features v%d\n"
+    "  --prior P    with --base: pull toward FILE's weights (default %g)\n" LEARN_OPTIONS_HELP;
 
 /* Cross-validation: figures for every training row, scored by a model that
  * did not see it. */
@@ -70,16 +76,56 @@ out:
 }
 
 typedef struct train_options {
-    const char *out;
+    const char *out, *base;
     bool all, categories;
     unsigned cv;
-    double threshold;
+    double threshold, prior;
 } train_options;
+
+/* --base: the refitted model, checked to score every row without tools as
+ * base does; NULL with a message on stderr. */
+static classifier *refit(const train_options *o, const dataset *d, const example *const *rows, size_t n)
+{
+    char err[512];
+    classifier *base = classifier_load_base(o->base, err, sizeof err), *m = NULL;
+    size_t used = 0, same = 0, other = 0;
+
+    if (!base) {
+        fprintf(stderr, "tiergate-train: %s\n", err);
+        return NULL;
+    }
+    if (!(m = learn_refit(base, rows, n, o->prior, &used))) {
+        fprintf(stderr, "tiergate-train: %s\n", used ? "out of memory" : "no training row carries tools");
+        goto out;
+    }
+    for (size_t i = 0; i < d->n; i++) {
+        const example *e = &d->rows[i];
+        if (e->ntools > 0) continue;
+        other++;
+        same += classifier_score(m, e->msgs, e->nmsgs, 0) == classifier_score(base, e->msgs, e->nmsgs, 0);
+    }
+    printf("refitted on %zu rows with tools, prior %g:", used, o->prior);
+    for (uint32_t j = 0; j < FEATURES_NNAMED; j++)
+        if (feature_tools_only(j))
+            printf(" %s %.3f -> %.3f", feature_name(j), classifier_weight(base, j), classifier_weight(m, j));
+    printf("\nrows without tools scored as under the base: %zu of %zu\n", same, other);
+    if (same != other) {
+        fprintf(stderr, "tiergate-train: the refitted model scores %zu rows without tools differently\n",
+                other - same);
+        classifier_free(m);
+        m = NULL;
+    }
+out:
+    classifier_free(base);
+    return m;
+}
 
 static bool train_option(void *ctx, int argc, char **argv, int *i)
 {
     train_options *o = ctx;
     if (strcmp(argv[*i], "--out") == 0 && *i + 1 < argc) o->out = argv[++*i];
+    else if (strcmp(argv[*i], "--base") == 0 && *i + 1 < argc) o->base = argv[++*i];
+    else if (strcmp(argv[*i], "--prior") == 0 && *i + 1 < argc) o->prior = atof(argv[++*i]);
     else if (strcmp(argv[*i], "--all") == 0) o->all = true;
     else if (strcmp(argv[*i], "--categories") == 0) o->categories = true;
     else if (strcmp(argv[*i], "--cv") == 0 && *i + 1 < argc) o->cv = (unsigned)atoi(argv[++*i]);
@@ -91,7 +137,7 @@ static bool train_option(void *ctx, int argc, char **argv, int *i)
 int main(int argc, char **argv)
 {
     learn_params p = LEARN_DEFAULTS;
-    train_options o = {NULL, false, false, 0, 0.5};
+    train_options o = {NULL, NULL, false, false, 0, 0.5, LEARN_REFIT_PRIOR};
     featurizer *fx = featurizer_new();
     dataset d = {0};
     const example **rows = NULL;
@@ -103,8 +149,10 @@ int main(int argc, char **argv)
     if (!fx) return 1;
     learn_args_result r = learn_args(argc, argv, "tiergate-train", &p, fx, &d, &nfiles, train_option, &o);
     if (r == LEARN_ARGS_ERROR) goto out;
-    if (r != LEARN_ARGS_OK || nfiles == 0 || (!o.out && o.cv < 2) || o.cv == 1) {
-        fprintf(stderr, usage, LEARN_DEFAULT_SEED, p.epochs, p.rate, p.l2, p.public_weight);
+    if (r != LEARN_ARGS_OK || nfiles == 0 || (!o.out && o.cv < 2) || o.cv == 1 ||
+        (o.base && (!o.out || o.cv)) || !(o.prior > 0)) {
+        fprintf(stderr, usage, FEATURES_EXTENDS, LEARN_REFIT_PRIOR, LEARN_DEFAULT_SEED, p.epochs, p.rate, p.l2,
+                p.public_weight);
         rc = r == LEARN_ARGS_HELP ? 0 : 2;
         goto out;
     }
@@ -127,7 +175,7 @@ int main(int argc, char **argv)
     }
     if (o.cv >= 2 && cross_validate(rows, n, o.cv, &p, o.threshold, o.categories) < 0) goto out;
     if (o.out) {
-        if (!(m = learn_train(rows, n, &p))) goto out;
+        if (!(m = o.base ? refit(&o, &d, rows, n) : learn_train(rows, n, &p))) goto out;
         if (classifier_save(m, o.out, err, sizeof err) < 0) {
             fprintf(stderr, "tiergate-train: %s\n", err);
             goto out;

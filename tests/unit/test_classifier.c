@@ -246,6 +246,74 @@ static void test_load_errors(void)
     free(bad);
 }
 
+/* A model file of FEATURES_EXTENDS, made from a.model's bytes: its first
+ * FEATURES_EXTENDS_NNAMED named weights, its hashed weights.  The gateway's
+ * loader refuses it; the base loader reads it with the tools-only weights
+ * at 0, and classifier_with_named() keeps everything else bit for bit. */
+static void test_load_base(void)
+{
+    size_t n, drop = 4u * (FEATURES_NNAMED - FEATURES_EXTENDS_NNAMED);
+    unsigned char *good = read_all(tmp_path("a.model"), &n), *old = malloc(FILE_BYTES);
+    float named[FEATURES_NNAMED];
+    char err[512];
+    classifier *a, *b, *c = NULL;
+
+    CHECK_INT(n, FILE_BYTES);
+    memcpy(old, good, NAMED_AT + 4u * FEATURES_EXTENDS_NNAMED);
+    memcpy(old + NAMED_AT + 4u * FEATURES_EXTENDS_NNAMED, good + NAMED_AT + 4u * FEATURES_NNAMED, HASHED + 4);
+    n -= drop;
+    put32(old + 8, FEATURES_EXTENDS);
+    put32(old + 12, FEATURES_EXTENDS_NNAMED + HASHED);
+    put32(old + 16, FEATURES_EXTENDS_NNAMED);
+    reseal(old, n);
+    write_all(tmp_path("base.model"), old, n);
+    expect_load_error(tmp_path("base.model"), "retrain");
+    a = classifier_load(tmp_path("a.model"), err, sizeof err);
+    b = classifier_load_base(tmp_path("base.model"), err, sizeof err);
+    CHECK(a != NULL && b != NULL);
+    if (a && b) {
+        bool same = classifier_bias(a) == classifier_bias(b) && classifier_languages(a) == classifier_languages(b);
+        for (uint32_t i = 0; i < FEATURES_DIM; i++)
+            same &= classifier_weight(b, i) == (i >= FEATURES_EXTENDS_NNAMED && i < FEATURES_NNAMED
+                                                    ? 0 : classifier_weight(a, i));
+        CHECK(same);
+        for (uint32_t i = 0; i < FEATURES_NNAMED; i++) named[i] = (float)i / 4;
+        c = classifier_with_named(b, named);
+        CHECK(c != NULL);
+        if (c) {
+            same = classifier_bias(c) == classifier_bias(b) && classifier_languages(c) == classifier_languages(b);
+            for (uint32_t i = 0; i < FEATURES_DIM; i++)
+                same &= classifier_weight(c, i) == (i < FEATURES_NNAMED ? named[i] : classifier_weight(b, i));
+            CHECK(same);
+        }
+        named[3] = NAN;
+        CHECK(classifier_with_named(b, named) == NULL);
+    }
+    classifier_free(a);
+    classifier_free(b);
+    classifier_free(c);
+    /* The base loader reads this version as the other does, and no version
+     * but these two. */
+    b = classifier_load_base(tmp_path("a.model"), err, sizeof err);
+    CHECK(b != NULL);
+    classifier_free(b);
+    put32(old + 8, FEATURES_EXTENDS - 1);
+    reseal(old, n);
+    write_all(tmp_path("base6.model"), old, n);
+    CHECK(classifier_load_base(tmp_path("base6.model"), err, sizeof err) == NULL);
+    CHECK(strstr(err, "retrain") != NULL);
+    put32(old + 8, FEATURES_EXTENDS);
+    put32(old + 16, FEATURES_NNAMED);
+    reseal(old, n);
+    write_all(tmp_path("base-named.model"), old, n);
+    CHECK(classifier_load_base(tmp_path("base-named.model"), err, sizeof err) == NULL);
+    remove(tmp_path("base.model"));
+    remove(tmp_path("base6.model"));
+    remove(tmp_path("base-named.model"));
+    free(good);
+    free(old);
+}
+
 static double score_turns(const classifier *m, const char *const *texts, size_t n)
 {
     feature_message msgs[8];
@@ -570,6 +638,7 @@ int main(void)
     CHECK(mkdtemp(dir) != NULL);
     test_file_round_trip();
     test_load_errors();
+    test_load_base();
     test_scoring();
     test_shipped_model();
     test_shipped_languages();

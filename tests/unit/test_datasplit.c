@@ -197,7 +197,7 @@ static void check_conversations(const dataset *d)
 
     CHECK(d->n >= 300);
     for (size_t i = 0; i < d->n; i++) {
-        CHECK(strncmp(d->rows[i].id, "conveval12:", 11) == 0);
+        CHECK(strncmp(d->rows[i].id, "conveval13:", 11) == 0);
         categories += i == 0 || strcmp(d->rows[i].category, d->rows[i - 1].category) != 0;
     }
     CHECK(categories >= 9);

@@ -237,7 +237,7 @@ static double unit(double chars) { return pow(chars, -FEATURES_NGRAM_NORM); }
  * FEATURES_VERSION and a retrained model, and this check says so. */
 static void test_norm_pinned(void)
 {
-    CHECK_INT(FEATURES_VERSION, 7);
+    CHECK_INT(FEATURES_VERSION, 10);
     CHECK(FEATURES_NGRAM_NORM == 0.4);
 }
 
@@ -372,6 +372,44 @@ static void test_plans(void)
     CHECK(fabs(named(&s, "compare") - log1p(1)) < 1e-12);      /* günstiger */
     CHECK(fabs(named(&s, "steps") - log1p(2)) < 1e-12);        /* dann zuerst */
     CHECK(!has(&s, "clauses"));
+}
+
+/* Branches and dictation pauses are counted in every turn and read only
+ * with tools; the same request without tools has the same features as
+ * under FEATURES_EXTENDS, so a request without tools has no tools-only
+ * feature at all. */
+static void test_tool_branches(void)
+{
+    static const char *const zh[] = {"明天早上要是低于五度的话 六点五十就开始预热 然后座椅加热开三档 要是不冷就提醒我"};
+    static const char *const en[] = {"if it snows precondition the car, otherwise remind me at 7"};
+    static const char *const ko[] = {"만약 비가 오면 창문 닫고 에어컨 켜줘"};
+    static const char *const mixed[] = {"音量调到15 然后 Apple Music\n下一首　放周杰伦"};
+    static const char *const none[] = {"打开空调"};
+    static const char *const *all[] = {zh, en, ko, mixed, none};
+    static seen s;
+
+    conv_tools(&s, NULL, zh, NULL, 1, 5);
+    CHECK(fabs(named(&s, "tool_branches") - log1p(3)) < 1e-12);   /* 要是 的话 要是 */
+    CHECK(fabs(named(&s, "tool_pauses") - log1p(3)) < 1e-12);     /* three Han-space-Han */
+    conv_tools(&s, NULL, en, NULL, 1, 3);
+    CHECK(fabs(named(&s, "tool_branches") - log1p(2)) < 1e-12);   /* if, otherwise */
+    CHECK(!has(&s, "tool_pauses"));
+    conv_tools(&s, NULL, ko, NULL, 1, 3);
+    CHECK(fabs(named(&s, "tool_branches") - log1p(1)) < 1e-12);   /* 만약 */
+    CHECK(!has(&s, "tool_pauses"));                                /* Korean spaces are words' */
+    conv_tools(&s, NULL, mixed, NULL, 1, 3);
+    CHECK(fabs(named(&s, "tool_pauses") - log1p(1)) < 1e-12);     /* only the ideographic space */
+    conv_tools(&s, NULL, none, NULL, 1, 3);
+    CHECK(!has(&s, "tool_branches") && !has(&s, "tool_pauses"));
+    for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) {
+        conv(&s, NULL, all[k], NULL, 1);
+        for (size_t i = 0; i < s.n; i++) CHECK(!feature_tools_only(s.f[i].index));
+    }
+    CHECK(feature_tools_only(index_of(&s, "chars")) == false);
+    conv_tools(&s, NULL, zh, NULL, 1, 5);
+    CHECK(feature_tools_only(index_of(&s, "tools")) && feature_tools_only(index_of(&s, "tool_plan")) &&
+          feature_tools_only(index_of(&s, "tool_branches")) && feature_tools_only(index_of(&s, "tool_pauses")));
+    CHECK(!feature_tools_only(index_of(&s, "conditions")));
 }
 
 /* A text the request quotes to work on is read at 0.3 of the instruction's
@@ -575,6 +613,7 @@ int main(void)
     test_conversations();
     test_focus();
     test_plans();
+    test_tool_branches();
     test_payload();
     test_display();
     test_deterministic();

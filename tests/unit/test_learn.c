@@ -214,6 +214,72 @@ out:
     remove(tmp_path("b.model"));
 }
 
+static const char tool_rows[] =
+    "{\"id\":\"r:1\",\"messages\":[{\"role\":\"user\",\"content\":\"要是下雨的话 把窗关了 然后开内循环\"}],"
+    "\"tools\":[{},{},{}],\"label\":\"complex\",\"licence\":\"tiergate\"}\n"
+    "{\"id\":\"r:2\",\"messages\":[{\"role\":\"user\",\"content\":\"if it snows warm the car up otherwise remind me at 7\"}],"
+    "\"tools\":[{},{},{}],\"label\":\"complex\",\"licence\":\"tiergate\"}\n"
+    "{\"id\":\"r:3\",\"messages\":[{\"role\":\"user\",\"content\":\"空调调到二十二度\"}],"
+    "\"tools\":[{},{},{}],\"label\":\"simple\",\"licence\":\"tiergate\"}\n"
+    "{\"id\":\"r:4\",\"messages\":[{\"role\":\"user\",\"content\":\"open the sunroof\"}],"
+    "\"tools\":[{},{},{}],\"label\":\"simple\",\"licence\":\"tiergate\"}\n";
+
+/* The second stage: only the tools-only weights move, every request
+ * without tools scores as under the base, bit for bit, the tool requests
+ * move toward their labels, and the same rows give the same model. */
+static void test_refit(const featurizer *fx)
+{
+    dataset d = {0}, t = {0};
+    const example *rows[16], *tools[8];
+    size_t n = 0, nt = 0, used = 99;
+    char err[256];
+    learn_params p = LEARN_DEFAULTS;
+    classifier *base, *m = NULL, *again = NULL;
+
+    CHECK_INT(dataset_load(&d, write_file("toy.jsonl", toy), fx, err, sizeof err), 0);
+    CHECK_INT(dataset_load(&t, write_file("tools.jsonl", tool_rows), fx, err, sizeof err), 0);
+    for (size_t i = 0; i < d.n; i++)
+        if (d.rows[i].trainable) rows[n++] = &d.rows[i];
+    for (size_t i = 0; i < t.n; i++) tools[nt++] = &t.rows[i];
+    base = learn_train(rows, n, &p);
+    CHECK(base != NULL);
+    if (!base) goto out;
+    /* No row with tools: nothing to fit. */
+    CHECK(learn_refit(base, rows, n - 1, 1.0, &used) == NULL);   /* t:9, the last, carries tools */
+    CHECK_INT(used, 0);
+    m = learn_refit(base, tools, nt, 0.1, &used);
+    again = learn_refit(base, tools, nt, 0.1, &used);
+    CHECK(m != NULL && again != NULL);
+    CHECK_INT(used, 4);
+    if (!m || !again) goto out;
+    CHECK(classifier_bias(m) == classifier_bias(base));
+    for (uint32_t j = 0; j < FEATURES_DIM; j++) {
+        CHECK(classifier_weight(m, j) == classifier_weight(again, j));
+        if (!feature_tools_only(j)) CHECK(classifier_weight(m, j) == classifier_weight(base, j));
+    }
+    for (uint32_t j = 0; j < FEATURES_NNAMED; j++)
+        if (feature_tools_only(j) && strcmp(feature_name(j), "tool_branches") == 0)
+            CHECK(classifier_weight(m, j) > 0 && classifier_weight(base, j) == 0);
+    for (size_t i = 0; i < d.n; i++) {
+        const example *e = &d.rows[i];
+        if (e->ntools == 0)
+            CHECK(classifier_score(m, e->msgs, e->nmsgs, 0) == classifier_score(base, e->msgs, e->nmsgs, 0));
+    }
+    for (size_t i = 0; i < nt; i++) {
+        const example *e = tools[i];
+        double before = classifier_score(base, e->msgs, e->nmsgs, e->ntools);
+        double after = classifier_score(m, e->msgs, e->nmsgs, e->ntools);
+        CHECK(e->label ? after > before : after <= before);
+    }
+out:
+    classifier_free(m);
+    classifier_free(again);
+    classifier_free(base);
+    dataset_free(&d);
+    dataset_free(&t);
+    remove(tmp_path("tools.jsonl"));
+}
+
 static void test_figures(void)
 {
     /* Complex at 0.4 and 0.8, simple at 0.1 and 0.5: three of the four
@@ -319,6 +385,7 @@ int main(void)
     test_load(fx);
     test_undetermined(fx);
     test_training(fx);
+    test_refit(fx);
     test_figures();
     test_args(fx);
     remove(tmp_path("toy.jsonl"));

@@ -2,7 +2,7 @@
 """Development figures without the evaluation sets (docs/classifier.md, "How
 the model was built").
 
-  python3 tools/data/dev-rounds.py BUILD [rounds|public|single] [TRAINER OPTION...]
+  python3 tools/data/dev-rounds.py BUILD [rounds|public|single|tools] [TRAINER OPTION...]
 
 rounds: for each retired evaluation round in conversations-dev.jsonl and
 lang-dev.jsonl, train on every training file without that round and score
@@ -26,6 +26,14 @@ Chinese requests to a general chat assistant; written by authors who saw
 no other row) and score them, by set and language, at the rule's
 threshold.
 
+tools: the second stage (tiergate-train --base): for each retired round
+the shipped model never trained on (the seventh on), refit the tools-only
+weights of that model (BASE, from git) on the other such rounds' tool
+requests and score the round's; prints, for each --prior, accuracy,
+complex kept on the device and simple sent to the cloud of the tool
+requests, and of all the rounds' conversations, at 0.25, and the same of
+the base.
+
 TRAINER OPTIONs (--seed, --epochs, --rate, --l2, --public-weight, each with
 its value) go to every training.
 
@@ -40,7 +48,7 @@ PROJECT = ['tiergate-examples', 'conversations-train', 'conversations-dev', 'lan
 # The evaluation rounds retired to the -dev files, and the id prefixes of
 # each one's conversations and export-language requests (the first round's
 # carry no number).
-RETIRED = 11
+RETIRED = 12
 ROUNDS = {n: (f'conveval{n if n > 1 else ""}:', f'tiergate-eval{n if n > 1 else ""}:') for n in range(1, RETIRED + 1)}
 # The threshold rule's second half: the retired rounds, left out, keep at
 # most these shares of their complex conversations and of each export
@@ -60,6 +68,12 @@ SINGLE_RULE = 'single11dev-'
 # authors label such requests simple (`longsimple`), and the rule does not
 # take sides.
 QUOTED = re.compile(r'[：:“"「]')
+# The second stage's base: the shipped model of stop 26, trained on the files
+# of this commit, which held the first six rounds; the seventh round on are
+# rows it never saw.
+BASE = ('2d58ae8', 'config/classifier.model')
+BASE_UNSEEN = 7
+PRIORS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 TRAINER_OPTIONS = ('--seed', '--epochs', '--rate', '--l2', '--public-weight')
 PERMISSIVE = ('CC-BY-3.0', 'CC-BY-SA-3.0', 'Apache-2.0', 'MIT')
 
@@ -215,17 +229,52 @@ def by_single(build, tmp, extra):
         report(prefix + '*', [i for i in s if i.startswith(prefix)], rs, s, t, 'lang')
 
 
+def by_tools(build, tmp, extra):
+    if extra:
+        sys.exit('tools: the second stage takes no trainer option')
+    base = os.path.join(tmp, 'base.model')
+    with open(base, 'wb') as f:
+        f.write(subprocess.run(['git', '-C', ROOT, 'show', f'{BASE[0]}:{BASE[1]}'], capture_output=True,
+                               check=True).stdout)
+    dev = [r for r in rows(os.path.join(DATA, 'conversations-dev.jsonl'))
+           if r['id'].startswith(tuple(ROUNDS[n][0] for n in range(BASE_UNSEEN, RETIRED + 1)))]
+    rs = {r['id']: r for r in dev}
+    write(os.path.join(tmp, 'held.jsonl'), dev, 'evaluation-only')
+    s0 = scores(build, base, os.path.join(tmp, 'held.jsonl'))
+    tools = [i for i in s0 if rs[i].get('tools')]
+
+    def line(name, s):
+        ta, tk = figures(tools, rs, s, 0.25)
+        sent = sum(s[i] >= 0.25 for i in tools if rs[i]['label'] == 'simple')
+        ca, ck = figures(list(s), rs, s, 0.25)
+        print(f'{name}: tool requests ({len(tools)}) {ta:.3f}, kept {100 * tk:.1f} %, simple to the cloud {sent}; '
+              f'conversations ({len(s)}) {ca:.3f}, kept {100 * ck:.1f} %')
+
+    print(f'rounds {BASE_UNSEEN} to {RETIRED}, each left out, at 0.25')
+    line('base', s0)
+    for prior in PRIORS:
+        s = dict(s0)
+        for n in range(BASE_UNSEEN, RETIRED + 1):
+            prefix = ROUNDS[n][0]
+            write(os.path.join(tmp, 'train.jsonl'), [r for r in dev if not r['id'].startswith(prefix)])
+            subprocess.run([build + '/tools/tiergate-train', '--base', base, '--prior', str(prior), '--out',
+                            os.path.join(tmp, 'm'), os.path.join(tmp, 'train.jsonl')], capture_output=True, check=True)
+            write(os.path.join(tmp, 'held.jsonl'), [r for r in dev if r['id'].startswith(prefix)], 'evaluation-only')
+            s.update(scores(build, os.path.join(tmp, 'm'), os.path.join(tmp, 'held.jsonl')))
+        line(f'prior {prior:g}', s)
+
+
 def main():
     args = sys.argv[1:]
     if not args or args[0].startswith('-'):
         sys.exit(__doc__)
     build, mode, rest = args[0], 'rounds', args[1:]
-    if rest and rest[0] in ('rounds', 'public', 'single'):
+    if rest and rest[0] in ('rounds', 'public', 'single', 'tools'):
         mode, rest = rest[0], rest[1:]
     if len(rest) % 2 or any(o not in TRAINER_OPTIONS for o in rest[::2]):
         sys.exit(__doc__)
     with tempfile.TemporaryDirectory() as tmp:
-        {'rounds': by_rounds, 'public': by_public, 'single': by_single}[mode](build, tmp, rest)
+        {'rounds': by_rounds, 'public': by_public, 'single': by_single, 'tools': by_tools}[mode](build, tmp, rest)
 
 
 if __name__ == '__main__':
