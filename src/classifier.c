@@ -25,7 +25,10 @@
  *   feature version, so a model trained for another extraction is refused
  *   instead of silently reading the wrong weights; a CRC-32 over the whole
  *   file catches truncation and bit rot.  Saving writes a temporary file and
- *   renames it, so a reader never sees half a model.
+ *   renames it, so a reader never sees half a model.  The one reader that
+ *   takes an older version, classifier_load_base(), is the trainer's: a
+ *   version that FEATURES_EXTENDS names reads every request the same way,
+ *   less the tools-only features it lacks, whose weights it refits.
  *
  * - Explanations off the hot path.  classifier_score() only sums.
  *   classifier_explain() collects every occurrence, merges them by index and
