@@ -267,7 +267,8 @@ static bool read_rest(FILE *f, classifier *m, const unsigned char *head, size_t 
     return false;
 }
 
-/* The file is read in three pieces, the hashed weights straight into the
+/* The file is read in four pieces (header, named weights, hashed weights,
+ * checksum), the hashed weights straight into the
  * model: a megabyte read into a buffer first would cost a second megabyte
  * while loading, and glibc, having given it back, raises its threshold for
  * mapping large blocks and keeps later ones of that size on the heap.  The

@@ -25,6 +25,9 @@
  *   40+4N      H      i8 q: the weight of hashed feature N+k is step * q[k]
  *   40+4N+H    4      u32 CRC-32 (IEEE 802.3) of every byte before it
  *
+ * classifier_load_base() also reads a FEATURES_EXTENDS model, whose N is
+ * FEATURES_EXTENDS_NNAMED.
+ *
  * The learned languages are those the model was trained on (tiergate-train
  * records every language with enough training rows); the router applies
  * routing.unknown_language to a request in any other language. */

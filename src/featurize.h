@@ -30,8 +30,10 @@
 /* This version extends FEATURES_VERSION 7: every request maps to the same
  * n-grams and the same first FEATURES_EXTENDS_NNAMED named features, and
  * the named features after them are tools-only (feature_tools_only()).  A
- * version-7 model therefore scores every request without tools as it did,
- * and tiergate-train --base refits only the tools-only weights of one. */
+ * version-7 model therefore scores every request without tools as it did
+ * (in one build bit for bit; across builds to the last bit, since the sum
+ * follows the scan's batches), and tiergate-train --base refits only the
+ * tools-only weights of one. */
 #define FEATURES_EXTENDS 7
 #define FEATURES_EXTENDS_NNAMED 40
 #define FEATURES_HASH_BITS 20

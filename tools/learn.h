@@ -52,6 +52,11 @@ bool learn_project_row(const example *e);
 /* Trains on rows[0..n) (n > 0).  NULL when out of memory. */
 classifier *learn_train(const example *const *rows, size_t n, const learn_params *p);
 
+/* --prior's default, chosen on the development rounds: the best accuracy on
+ * the left-out rounds' tool requests, a tie to the larger prior
+ * (docs/classifier.md, "Since: the thirteenth set"). */
+#define LEARN_REFIT_PRIOR 0.03
+
 /* The second stage of a model: base's weights, with the tools-only named
  * features (feature_tools_only()) refitted on the rows of rows[0..n) that
  * carry tools, by Newton's method on the class-balanced log loss with the
@@ -59,10 +64,9 @@ classifier *learn_train(const example *const *rows, size_t n, const learn_params
  * other weight, the bias and the languages are base's, bit for bit, so the
  * model scores every request without tools as base does.  The rows should
  * be ones base was not trained on: its scores on its own rows are too good
- * to learn a correction from.  *used receives the tool rows fitted on.
- * NULL when out of memory, a weight came out not finite, or no row carries
- * tools (*used 0). */
-#define LEARN_REFIT_PRIOR 0.03
+ * to learn a correction from.  prior is finite and > 0.  *used receives
+ * the number of rows that carry tools; NULL when it is 0, or (*used > 0)
+ * when out of memory or a weight came out not finite. */
 classifier *learn_refit(const classifier *base, const example *const *rows, size_t n, double prior, size_t *used);
 
 /* A scored example, for the figures. */

@@ -10,6 +10,7 @@
  * trains no new model: it refits FILE's tools-only weights on the tool rows
  * of DATA (learn_refit()), and checks that every other row scores as under
  * FILE, bit for bit. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,7 +78,7 @@ out:
 
 typedef struct train_options {
     const char *out, *base;
-    bool all, categories;
+    bool all, categories, prior_given;
     unsigned cv;
     double threshold, prior;
 } train_options;
@@ -95,7 +96,8 @@ static classifier *refit(const train_options *o, const dataset *d, const example
         return NULL;
     }
     if (!(m = learn_refit(base, rows, n, o->prior, &used))) {
-        fprintf(stderr, "tiergate-train: %s\n", used ? "out of memory" : "no training row carries tools");
+        fprintf(stderr, "tiergate-train: %s\n",
+                used ? "out of memory, or a weight came out not finite" : "no training row carries tools");
         goto out;
     }
     for (size_t i = 0; i < d->n; i++) {
@@ -125,7 +127,10 @@ static bool train_option(void *ctx, int argc, char **argv, int *i)
     train_options *o = ctx;
     if (strcmp(argv[*i], "--out") == 0 && *i + 1 < argc) o->out = argv[++*i];
     else if (strcmp(argv[*i], "--base") == 0 && *i + 1 < argc) o->base = argv[++*i];
-    else if (strcmp(argv[*i], "--prior") == 0 && *i + 1 < argc) o->prior = atof(argv[++*i]);
+    else if (strcmp(argv[*i], "--prior") == 0 && *i + 1 < argc) {
+        o->prior = atof(argv[++*i]);
+        o->prior_given = true;
+    }
     else if (strcmp(argv[*i], "--all") == 0) o->all = true;
     else if (strcmp(argv[*i], "--categories") == 0) o->categories = true;
     else if (strcmp(argv[*i], "--cv") == 0 && *i + 1 < argc) o->cv = (unsigned)atoi(argv[++*i]);
@@ -137,7 +142,7 @@ static bool train_option(void *ctx, int argc, char **argv, int *i)
 int main(int argc, char **argv)
 {
     learn_params p = LEARN_DEFAULTS;
-    train_options o = {NULL, NULL, false, false, 0, 0.5, LEARN_REFIT_PRIOR};
+    train_options o = {NULL, NULL, false, false, false, 0, 0.5, LEARN_REFIT_PRIOR};
     featurizer *fx = featurizer_new();
     dataset d = {0};
     const example **rows = NULL;
@@ -150,7 +155,8 @@ int main(int argc, char **argv)
     learn_args_result r = learn_args(argc, argv, "tiergate-train", &p, fx, &d, &nfiles, train_option, &o);
     if (r == LEARN_ARGS_ERROR) goto out;
     if (r != LEARN_ARGS_OK || nfiles == 0 || (!o.out && o.cv < 2) || o.cv == 1 ||
-        (o.base && (!o.out || o.cv)) || !(o.prior > 0)) {
+        (o.base && (!o.out || o.cv)) || (o.prior_given && !o.base) ||
+        !(isfinite(o.prior) && o.prior > 0)) {
         fprintf(stderr, usage, FEATURES_EXTENDS, LEARN_REFIT_PRIOR, LEARN_DEFAULT_SEED, p.epochs, p.rate, p.l2,
                 p.public_weight);
         rc = r == LEARN_ARGS_HELP ? 0 : 2;
@@ -167,8 +173,9 @@ int main(int argc, char **argv)
     printf("rows: %zu read, %zu trained on (%zu the project's, %zu public), %zu held out, %zu evaluation-only by "
            "licence\n",
            d.n, n, own, n - own, held, research);
-    printf("parameters: seed %llu, epochs %u, rate %g, l2 %g, public weight %g\n", (unsigned long long)p.seed, p.epochs,
-           p.rate, p.l2, p.public_weight);
+    if (!o.base)
+        printf("parameters: seed %llu, epochs %u, rate %g, l2 %g, public weight %g\n", (unsigned long long)p.seed,
+               p.epochs, p.rate, p.l2, p.public_weight);
     if (n == 0) {
         fprintf(stderr, "tiergate-train: no row may be trained on\n");
         goto out;

@@ -410,6 +410,9 @@ static void test_tool_branches(void)
     CHECK(feature_tools_only(index_of(&s, "tools")) && feature_tools_only(index_of(&s, "tool_plan")) &&
           feature_tools_only(index_of(&s, "tool_branches")) && feature_tools_only(index_of(&s, "tool_pauses")));
     CHECK(!feature_tools_only(index_of(&s, "conditions")));
+    /* What FEATURES_EXTENDS promises: the named features it lacks are all
+     * tools-only. */
+    for (uint32_t i = FEATURES_EXTENDS_NNAMED; i < FEATURES_NNAMED; i++) CHECK(feature_tools_only(i));
 }
 
 /* A text the request quotes to work on is read at 0.3 of the instruction's

@@ -27,15 +27,16 @@ no other row) and score them, by set and language, at the rule's
 threshold.
 
 tools: the second stage (tiergate-train --base): for each retired round
-the shipped model never trained on (the seventh on), refit the tools-only
-weights of that model (BASE, from git) on the other such rounds' tool
-requests and score the round's; prints, for each --prior, accuracy,
-complex kept on the device and simple sent to the cloud of the tool
-requests, and of all the rounds' conversations, at 0.25, and the same of
-the base.
+the first stage never trained on (the seventh on), refit the tools-only
+weights of that model (BASE, read with git from the repository's
+history) on the other such rounds' tool requests and score the round's;
+prints, for each prior of PRIORS, accuracy, complex kept on the device
+and simple sent to the cloud of the tool requests, and of all the
+rounds' conversations, at 0.25, and the same of the base.  Takes no
+TRAINER OPTION.
 
 TRAINER OPTIONs (--seed, --epochs, --rate, --l2, --public-weight, each with
-its value) go to every training.
+its value) go to every training of the other modes.
 
 It runs BUILD/tools/tiergate-train and tiergate-evaluate, writes only to a
 temporary directory and reads no evaluation set."""
