@@ -34,11 +34,12 @@
  *   no clause count saw.  tool_branches counts the branches (要是, 的话,
  *   否则, if, otherwise, falls, sinon, если, もし, 만약, إذا, ...) and
  *   tool_pauses that white space, in the request's instruction, as
- *   tool_plan counts its steps; both are read only with tools.  Keeping them out of every other request is the point: the
- *   model's other weights were fitted on single requests and conversations
- *   and measured on many evaluation sets, and a weight that only a tool
- *   request reads can be fitted afterwards, on tool requests alone
- *   (tiergate-train --base), without moving any other score by a bit.
+ *   tool_plan counts its steps; both are read only with tools.  Keeping
+ *   them out of every other request is the point: the model's other
+ *   weights were fitted on single requests and conversations and measured
+ *   on many evaluation sets, and a weight that only a tool request reads
+ *   can be fitted afterwards, on tool requests alone (tiergate-train
+ *   --base), without moving any other score.
  *   Han-space-Han only: Korean puts spaces between all its words, and a
  *   space beside a Latin word or a number is ordinary typing.
  *

@@ -31,7 +31,8 @@ enum named_feature {
     /* Features of a request that carries tools only (featurize.h,
      * FEATURES_EXTENDS): branches ("要是...就", "otherwise") and the pauses
      * of dictation (white space between two Han characters), counted in
-     * every turn but read only as the actions of a tool request. */
+     * every scan but read, from the request's instruction, only as the
+     * actions of a tool request. */
     NF_TOOL_BRANCHES, NF_TOOL_PAUSES,
     NF_END
 };

@@ -461,12 +461,13 @@ static bool is_han(uint32_t cp) { return cp - 0x3400u <= 0x9FFFu - 0x3400u; }
 
 /* Whether the white space at p[i] is a pause of dictation: the first of a
  * run of spaces (not line breaks) between two Han characters, which are
- * three bytes each. */
+ * three bytes each.  A space after an ASCII byte, the common case, costs
+ * one comparison. */
 static bool pause_at(const unsigned char *p, size_t n, size_t i)
 {
     size_t len, k = i;
 
-    if (i < 3 || !is_han(decode(p + i - 3, 3, &len)) || len != 3) return false;
+    if (i < 3 || p[i - 1] < 0x80 || !is_han(decode(p + i - 3, 3, &len)) || len != 3) return false;
     while (k < n && classify(decode(p + k, n - k, &len)) == C_SPACE) k += len;
     return k < n && is_han(decode(p + k, n - k, &len));
 }

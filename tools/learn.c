@@ -70,6 +70,14 @@ bool learn_project_row(const example *e)
     return strncmp(e->source, LEARN_PROJECT_SOURCE, strlen(LEARN_PROJECT_SOURCE)) == 0;
 }
 
+/* Each class weighs half of the total (n rows), whatever its share of the
+ * rows' weight (count[label]); a row's step is its class's weight times its
+ * own.  Both stages balance their classes this way. */
+static void balance(const double count[2], double n, double weight[2])
+{
+    for (int c = 0; c < 2; c++) weight[c] = count[c] > 0 ? n / (2.0 * count[c]) : 0;
+}
+
 classifier *learn_train(const example *const *rows, size_t n, const learn_params *p)
 {
     double *w = calloc(FEATURES_DIM, sizeof *w), *g2 = malloc(FEATURES_DIM * sizeof *g2);
@@ -88,9 +96,7 @@ classifier *learn_train(const example *const *rows, size_t n, const learn_params
         count[rows[i]->label] += weight[i];
         order[i] = i;
     }
-    /* Each class weighs half of the total, whatever its share of the rows'
-     * weight; a row's step is its class's weight times its own. */
-    for (int c = 0; c < 2; c++) class_weight[c] = count[c] > 0 ? (double)n / (2.0 * count[c]) : 0;
+    balance(count, (double)n, class_weight);
 
     for (unsigned epoch = 0; epoch < p->epochs; epoch++) {
         for (size_t i = n; i > 1; i--) {
@@ -173,7 +179,7 @@ static void refit_newton(const double *off, const double *x, const int *label, s
     double count[2] = {0, 0}, cw[2];
 
     for (size_t i = 0; i < n; i++) count[label[i]]++;
-    for (int c = 0; c < 2; c++) cw[c] = count[c] > 0 ? (double)n / (2.0 * count[c]) : 0;
+    balance(count, (double)n, cw);
     memcpy(theta, theta0, k * sizeof *theta);
     for (unsigned it = 0; it < REFIT_ITERATIONS; it++) {
         double g[REFIT_MAX], h[REFIT_MAX * REFIT_MAX];

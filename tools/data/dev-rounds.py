@@ -258,10 +258,9 @@ def by_tools(build, tmp, extra):
         for n in range(BASE_UNSEEN, RETIRED + 1):
             prefix = ROUNDS[n][0]
             write(os.path.join(tmp, 'train.jsonl'), [r for r in dev if not r['id'].startswith(prefix)])
-            subprocess.run([build + '/tools/tiergate-train', '--base', base, '--prior', str(prior), '--out',
-                            os.path.join(tmp, 'm'), os.path.join(tmp, 'train.jsonl')], capture_output=True, check=True)
-            write(os.path.join(tmp, 'held.jsonl'), [r for r in dev if r['id'].startswith(prefix)], 'evaluation-only')
-            s.update(scores(build, os.path.join(tmp, 'm'), os.path.join(tmp, 'held.jsonl')))
+            s.update(train_and_score(build, tmp, ['--base', base, '--prior', str(prior)],
+                                     [os.path.join(tmp, 'train.jsonl')],
+                                     [r for r in dev if r['id'].startswith(prefix)]))
         line(f'prior {prior:g}', s)
 
 
