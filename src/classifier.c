@@ -28,7 +28,7 @@
  *   renames it, so a reader never sees half a model.  The one reader that
  *   takes an older version, classifier_load_base(), is the trainer's: a
  *   version that FEATURES_EXTENDS names reads every request the same way,
- *   less the tools-only features it lacks, whose weights it refits.
+ *   less the second-stage features it lacks, whose weights it refits.
  *
  * - Explanations off the hot path.  classifier_score() only sums.
  *   classifier_explain() collects every occurrence, merges them by index and

@@ -51,8 +51,9 @@ classifier *classifier_load(const char *path, char *err, size_t errlen);
  * parameter is not finite. */
 classifier *classifier_new(double bias, const float *weights, langid_set languages);
 /* Reads a model file as classifier_load() does, and also one trained with
- * FEATURES_EXTENDS, whose missing named features (tools-only ones) weigh 0:
- * the base of tiergate-train --base, which refits the tools-only weights.
+ * FEATURES_EXTENDS, whose missing named features (second-stage ones) weigh
+ * 0: the base of tiergate-train --base, which refits the second-stage
+ * weights.
  * The gateway loads with classifier_load(), which refuses an older version. */
 classifier *classifier_load_base(const char *path, char *err, size_t errlen);
 /* A copy of base with the named weights named[0..FEATURES_NNAMED) and

@@ -43,6 +43,18 @@
  *   Han-space-Han only: Korean puts spaces between all its words, and a
  *   space beside a Latin word or a number is ordinary typing.
  *
+ * - Figures.  "4 of us, 3 rides each today and 2 tomorrow, is the day pass
+ *   worth it" and "I came in at 9 50, it's 3 35, I spent 85 at Myer, what
+ *   do I owe" read like chat: their words are a visitor's, and the model
+ *   learned calc and compare as counts that many lookups have too ("how
+ *   much is a day pass").  What sets them apart is the pair: a marker of
+ *   calculation or comparison and FIGURES_MIN numbers or more to work it
+ *   over, in the request's instruction.  figures is that indicator.  Like
+ *   the tools-only features it is a second-stage feature: few requests have
+ *   it, and its weight was fitted afterwards on rows the first stage never
+ *   saw, moving no score of a request without it.  Two numbers are too
+ *   few: "15% of 80" is a one-step sum, and "from 2 to 4 pm" a lookup.
+ *
  * - Quoted texts.  A request that hands over a text to work on ("Text to
  *   Coach Daniels: Hi Coach, ...", "翻译成英文：……", "Is this review positive
  *   or negative? \"...\"") is long, but its task is in the instruction, and
@@ -95,6 +107,7 @@
 #define PAYLOAD_LEAD 120
 #define PAYLOAD_MIN 60
 #define PAYLOAD_WEIGHT 0.3
+#define FIGURES_MIN 3
 
 _Static_assert(HISTORY_TURNS == sizeof ((feature_focus *)0)->context / sizeof(size_t), "feature_focus holds the turns");
 
@@ -300,19 +313,21 @@ static size_t split_payload(const featurizer *fx, const char *text, size_t n, sp
     return says_something(instr, 2) ? 2 : 0;
 }
 
-/* What the instruction of a request says about its actions, read only
- * when it carries tools. */
-typedef struct tool_counts {
+/* What the request's instruction says about its actions (read only when
+ * it carries tools) and its figures. */
+typedef struct instr_counts {
     unsigned plan;        /* steps, conditions and clauses */
     unsigned branches;
     unsigned pauses;
-} tool_counts;
+    unsigned numbers;
+    unsigned reckons;     /* markers of calculation and comparison */
+} instr_counts;
 
 /* Spans of one turn read at weight w, as one text: their n-grams, then
- * their named features, lengths stretched by stretch.  *tc receives their
- * counts for a tool request.  Returns their characters. */
+ * their named features, lengths stretched by stretch.  *ic receives their
+ * counts for the request's own features.  Returns their characters. */
 static size_t featurize_spans(const featurizer *fx, const span *sp, size_t nsp, const char *turn, double w,
-                              double stretch, bool origins, feature_fn fn, void *ctx, tool_counts *tc)
+                              double stretch, bool origins, feature_fn fn, void *ctx, instr_counts *ic)
 {
     static const uint32_t counted[] = {NF_STEPS, NF_COMPARE, NF_CALC, NF_CONDITIONS, NF_RELAY, NF_CLAUSES};
     size_t units = 0, k = 0;
@@ -347,8 +362,9 @@ static size_t featurize_spans(const featurizer *fx, const span *sp, size_t nsp, 
     for (size_t i = 0; i < sizeof counted / sizeof counted[0]; i++)
         add_named(named, &k, counted[i], w * log1p(c.count[counted[i]]));
     /* With tools, the actions a request lists are its clauses. */
-    *tc = (tool_counts){c.count[NF_STEPS] + c.count[NF_CONDITIONS] + c.count[NF_CLAUSES],
-                        c.count[NF_TOOL_BRANCHES], c.count[NF_TOOL_PAUSES]};
+    *ic = (instr_counts){c.count[NF_STEPS] + c.count[NF_CONDITIONS] + c.count[NF_CLAUSES],
+                         c.count[NF_TOOL_BRANCHES], c.count[NF_TOOL_PAUSES], c.count[NF_NUMBERS],
+                         c.count[NF_CALC] + c.count[NF_COMPARE]};
     if (k == 0) return units;
     for (size_t i = 0; origins && i < k; i++) at[i] = (feature_origin){NULL, turn, 0};
     fn(ctx, named, origins ? at : NULL, k);
@@ -356,25 +372,25 @@ static size_t featurize_spans(const featurizer *fx, const span *sp, size_t nsp, 
 }
 
 /* One turn, at weight w.  A text it quotes to work on is read at
- * PAYLOAD_WEIGHT of it, and only the instruction counts for the plan.  A
- * turn longer than SCAN_LIMIT is read whole: its length is extrapolated,
- * which a split would have to share out. */
+ * PAYLOAD_WEIGHT of it, and only the instruction counts for the plan and
+ * the figures.  A turn longer than SCAN_LIMIT is read whole: its length is
+ * extrapolated, which a split would have to share out. */
 static void featurize_turn(const featurizer *fx, const feature_message *m, double w, bool origins, feature_fn fn,
-                           void *ctx, tool_counts *tc)
+                           void *ctx, instr_counts *ic)
 {
     size_t n = m->len < SCAN_LIMIT ? m->len : SCAN_LIMIT, ninstr = 0, chars;
     span instr[2], payload;
-    tool_counts ignored;
+    instr_counts ignored;
     feature f;
 
     assert(m->text != NULL || m->len == 0);
     if (m->len <= SCAN_LIMIT) ninstr = split_payload(fx, m->text, n, instr, &payload);
     if (ninstr == 0) {
         featurize_spans(fx, &(span){m->text, n}, 1, m->text, w, (double)m->len / (double)(n ? n : 1), origins,
-                        fn, ctx, tc);
+                        fn, ctx, ic);
         return;
     }
-    featurize_spans(fx, instr, ninstr, m->text, w, 1, origins, fn, ctx, tc);
+    featurize_spans(fx, instr, ninstr, m->text, w, 1, origins, fn, ctx, ic);
     chars = featurize_spans(fx, &payload, 1, m->text, w * PAYLOAD_WEIGHT, 1, origins, fn, ctx, &ignored);
     f = (feature){NF_PAYLOAD, w * log1p((double)chars)};
     fn(ctx, &f, origins ? &(feature_origin){NULL, m->text, 0} : NULL, 1);
@@ -399,16 +415,16 @@ void featurize_focus(const feature_message *msgs, size_t n, feature_focus *out)
 void featurize(const featurizer *fx, const feature_message *msgs, size_t n, size_t ntools, bool origins,
                feature_fn fn, void *ctx)
 {
-    static const feature_origin whole[6];
+    static const feature_origin whole[7];
     feature_focus fc;
-    feature f[6];
+    feature f[7];
     size_t k = 0, turns = 0;
-    tool_counts tc, ignored;
+    instr_counts ic, ignored;
 
     assert(fx != NULL && fn != NULL);
     featurize_focus(msgs, n, &fc);
     if (fc.turn == n) return;
-    featurize_turn(fx, &msgs[fc.turn], 1.0, origins, fn, ctx, &tc);
+    featurize_turn(fx, &msgs[fc.turn], 1.0, origins, fn, ctx, &ic);
     for (size_t i = 0; i < fc.ncontext; i++)
         featurize_turn(fx, &msgs[fc.context[i]], fc.context_weight / (double)fc.ncontext, origins, fn, ctx,
                        &ignored);
@@ -416,16 +432,18 @@ void featurize(const featurizer *fx, const feature_message *msgs, size_t n, size
     if (turns > 1) f[k++] = (feature){NF_TURNS, log1p((double)(turns - 1))};
     if (fc.follow_up) f[k++] = (feature){NF_FOLLOW_UP, 1};
     if (ntools > 0) f[k++] = (feature){NF_TOOLS, log1p((double)ntools)};
-    if (ntools > 0 && tc.plan > 0) f[k++] = (feature){NF_TOOL_PLAN, log1p(tc.plan)};
-    if (ntools > 0 && tc.branches > 0) f[k++] = (feature){NF_TOOL_BRANCHES, log1p(tc.branches)};
-    if (ntools > 0 && tc.pauses > 0) f[k++] = (feature){NF_TOOL_PAUSES, log1p(tc.pauses)};
+    if (ntools > 0 && ic.plan > 0) f[k++] = (feature){NF_TOOL_PLAN, log1p(ic.plan)};
+    if (ntools > 0 && ic.branches > 0) f[k++] = (feature){NF_TOOL_BRANCHES, log1p(ic.branches)};
+    if (ntools > 0 && ic.pauses > 0) f[k++] = (feature){NF_TOOL_PAUSES, log1p(ic.pauses)};
+    if (ic.numbers >= FIGURES_MIN && ic.reckons > 0) f[k++] = (feature){NF_FIGURES, 1};
     assert(k <= sizeof f / sizeof f[0]);
     if (k > 0) fn(ctx, f, origins ? whole : NULL, k);
 }
 
-bool feature_tools_only(uint32_t index)
+bool feature_second_stage(uint32_t index)
 {
-    return index == NF_TOOLS || index == NF_TOOL_PLAN || index == NF_TOOL_BRANCHES || index == NF_TOOL_PAUSES;
+    return index == NF_TOOLS || index == NF_TOOL_PLAN || index == NF_TOOL_BRANCHES || index == NF_TOOL_PAUSES ||
+           index == NF_FIGURES;
 }
 
 const char *feature_name(uint32_t index)

@@ -9,7 +9,8 @@
  * markers; whether the request is a follow-up, its number of tools,
  * markers of steps, conditions, comparison and calculation, and the length
  * of a text it quotes to work on, which is read at a small weight; with
- * tools, the branches and dictation pauses of its actions).  It is
+ * tools, the branches and dictation pauses of its actions; whether it asks
+ * for a sum or a choice over several figures).  It is
  * the one definition of the features: the gateway scores with it and tools/
  * trains and evaluates with it, so a model sees at serving time exactly what
  * it saw in training.  Extraction is pure and allocates
@@ -23,17 +24,18 @@
 
 /* Bumped whenever extraction changes what any text maps to: a model file
  * records the version it was trained with and is refused by another. */
-#define FEATURES_VERSION 10
+#define FEATURES_VERSION 11
 /* Named structural features take indexes [0, FEATURES_NNAMED); hashed
  * n-grams take the 2^FEATURES_HASH_BITS indexes after them. */
-#define FEATURES_NNAMED 42
+#define FEATURES_NNAMED 43
 /* This version extends FEATURES_VERSION 7: every request maps to the same
  * n-grams and the same first FEATURES_EXTENDS_NNAMED named features, and
- * the named features after them are tools-only (feature_tools_only()).  A
- * version-7 model therefore scores every request without tools as it did
- * (in one build bit for bit; across builds to the last bit, since the sum
- * follows the scan's batches), and tiergate-train --base refits only the
- * tools-only weights of one. */
+ * the named features after them are the second stage's
+ * (feature_second_stage()).  A version-7 model therefore scores every
+ * request that has no second-stage feature as it did (in one build bit for
+ * bit; across builds to the last bit, since the sum follows the scan's
+ * batches), and tiergate-train --base refits only the second-stage weights
+ * of one. */
 #define FEATURES_EXTENDS 7
 #define FEATURES_EXTENDS_NNAMED 40
 #define FEATURES_HASH_BITS 20
@@ -104,10 +106,12 @@ void featurize_focus(const feature_message *msgs, size_t n, feature_focus *out);
 void featurize(const featurizer *fx, const feature_message *msgs, size_t n, size_t ntools, bool origins,
                feature_fn fn, void *ctx);
 
-/* Whether feature index is one that only a request carrying tools has
- * (the number of tools, the tool plan, its branches and pauses): a request
- * without tools never has it, so its weight moves no other score. */
-bool feature_tools_only(uint32_t index);
+/* Whether feature index is one of the second stage's, which tiergate-train
+ * --base refits on rows the first stage never saw: the features only a
+ * request carrying tools has (the number of tools, the tool plan, its
+ * branches and pauses), and figures.  Few requests have any, and the weight
+ * of one moves no score of a request without it. */
+bool feature_second_stage(uint32_t index);
 
 /* Stable name of a named feature ("chars", "verb:prove", ...), or NULL when
  * index is an n-gram's. */

@@ -16,7 +16,7 @@ static const char *const names[FEATURES_NNAMED] = {
     "verb:design", "verb:plan", "verb:证明", "verb:推导", "verb:分析", "verb:比较", "verb:写一篇",
     "verb:实现", "verb:设计", "verb:规划",
     "follow_up", "tools", "tool_plan", "steps", "compare", "calc", "conditions", "relay", "clauses",
-    "payload", "tool_branches", "tool_pauses",
+    "payload", "tool_branches", "tool_pauses", "figures",
 };
 
 #define V(k) (NF_VERB + (k))

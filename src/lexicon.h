@@ -28,12 +28,16 @@ enum named_feature {
     NF_RELAY,                     /* a message or text to pass on */
     NF_CLAUSES,                   /* commas, semicolons (also Arabic), enumeration commas */
     NF_PAYLOAD,                   /* log(1 + characters) of a quoted text the request works on */
-    /* Features of a request that carries tools only (featurize.h,
-     * FEATURES_EXTENDS): branches ("要是...就", "otherwise") and the pauses
+    /* The second stage's (featurize.h, FEATURES_EXTENDS).  Features of a
+     * request that carries tools only: branches ("要是...就", "otherwise") and the pauses
      * of dictation (white space between two Han characters), counted in
      * every scan but read, from the request's instruction, only as the
      * actions of a tool request. */
     NF_TOOL_BRANCHES, NF_TOOL_PAUSES,
+    /* A request that asks for a sum or a choice over figures: at least
+     * FIGURES_MIN numbers and a marker of calculation or comparison in
+     * its instruction (featurize.c). */
+    NF_FIGURES,
     NF_END
 };
 _Static_assert(NF_END == FEATURES_NNAMED, "FEATURES_NNAMED counts the named features");

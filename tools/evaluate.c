@@ -17,9 +17,9 @@
  * a language the model did not learn are also reported under each
  * routing.unknown_language policy.
  *
- * FILE may also be a model of FEATURES_EXTENDS (the shipped model before
- * its tools-only weights were refitted), read as the gateway would read
- * it under this version: its missing tools-only weights are 0. */
+ * FILE may also be a model of FEATURES_EXTENDS (the shipped model's first
+ * stage), read as the gateway would read it under this version: its
+ * missing second-stage weights are 0. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -137,14 +137,14 @@ out:
  * its rows, and the extra steps cost microseconds. */
 #define REFIT_ITERATIONS 100
 
-/* The tools-only named features (feature_tools_only()) into idx, at most
- * REFIT_MAX; returns their number. */
-static size_t tools_only(uint32_t *idx)
+/* The second-stage named features (feature_second_stage()) into idx, at
+ * most REFIT_MAX; returns their number. */
+static size_t second_stage(uint32_t *idx)
 {
     size_t k = 0;
 
     for (uint32_t j = 0; j < FEATURES_NNAMED; j++)
-        if (feature_tools_only(j)) {
+        if (feature_second_stage(j)) {
             assert(k < REFIT_MAX);
             idx[k++] = j;
         }
@@ -168,11 +168,11 @@ static void solve(double *a, double *b, size_t k)
     }
 }
 
-/* Newton's method on the class-balanced log loss of the tool rows, each
- * row's logit the base model's without its tools-only part (off) plus
- * theta . x, with the penalty prior/2 |theta - theta0|^2: the penalty makes
- * the Hessian positive definite, so every step is defined, and the fit is
- * deterministic. */
+/* Newton's method on the class-balanced log loss of the second stage's
+ * rows, each row's logit the base model's without its second-stage part
+ * (off) plus theta . x, with the penalty prior/2 |theta - theta0|^2: the
+ * penalty makes the Hessian positive definite, so every step is defined,
+ * and the fit is deterministic. */
 static void refit_newton(const double *off, const double *x, const int *label, size_t n, size_t k,
                          const double *theta0, double prior, double *theta)
 {
@@ -202,17 +202,24 @@ static void refit_newton(const double *off, const double *x, const int *label, s
     }
 }
 
+bool learn_second_stage_row(const example *e)
+{
+    for (size_t j = 0; j < e->nnz && e->index[j] < FEATURES_NNAMED; j++)
+        if (feature_second_stage(e->index[j])) return true;
+    return false;
+}
+
 classifier *learn_refit(const classifier *base, const example *const *rows, size_t n, double prior, size_t *used)
 {
     uint32_t idx[REFIT_MAX];
-    size_t k = tools_only(idx), nrows = 0;
+    size_t k = second_stage(idx), nrows = 0;
     double *off = NULL, *x = NULL, theta0[REFIT_MAX], theta[REFIT_MAX];
     int *label = NULL;
     float named[FEATURES_NNAMED];
     classifier *out = NULL;
 
     assert(base != NULL && isfinite(prior) && prior > 0);
-    for (size_t i = 0; i < n; i++) nrows += rows[i]->ntools > 0;
+    for (size_t i = 0; i < n; i++) nrows += learn_second_stage_row(rows[i]);
     *used = nrows;
     if (nrows == 0) return NULL;
     off = malloc(nrows * sizeof *off);
@@ -224,7 +231,7 @@ classifier *learn_refit(const classifier *base, const example *const *rows, size
     for (size_t i = 0; i < n; i++) {
         const example *e = rows[i];
         double z = classifier_bias(base);
-        if (e->ntools == 0) continue;
+        if (!learn_second_stage_row(e)) continue;
         for (size_t j = 0; j < e->nnz; j++) {
             size_t a = 0;
             while (a < k && idx[a] != e->index[j]) a++;

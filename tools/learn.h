@@ -53,20 +53,25 @@ bool learn_project_row(const example *e);
 classifier *learn_train(const example *const *rows, size_t n, const learn_params *p);
 
 /* --prior's default, chosen on the development rounds: the best accuracy on
- * the left-out rounds' tool requests, a tie to the larger prior
- * (docs/classifier.md, "Since: the thirteenth set"). */
-#define LEARN_REFIT_PRIOR 0.03
+ * the left-out rounds' rows with a second-stage feature, a tie to the
+ * larger prior (docs/classifier.md, "Since: the fourteenth set"). */
+#define LEARN_REFIT_PRIOR 0.3
 
-/* The second stage of a model: base's weights, with the tools-only named
- * features (feature_tools_only()) refitted on the rows of rows[0..n) that
- * carry tools, by Newton's method on the class-balanced log loss with the
- * penalty prior/2 times the squared distance from base's weights.  Every
- * other weight, the bias and the languages are base's, bit for bit, so the
- * model scores every request without tools as base does.  The rows should
- * be ones base was not trained on: its scores on its own rows are too good
- * to learn a correction from.  prior is finite and > 0.  *used receives
- * the number of rows that carry tools; NULL when it is 0, or (*used > 0)
- * when out of memory or a weight came out not finite. */
+/* Whether e has a second-stage feature (feature_second_stage()): it
+ * carries tools, or asks for figures. */
+bool learn_second_stage_row(const example *e);
+
+/* The second stage of a model: base's weights, with the second-stage named
+ * features (feature_second_stage()) refitted on the rows of rows[0..n)
+ * that have one, by Newton's method on the class-balanced log loss with
+ * the penalty prior/2 times the squared distance from base's weights.
+ * Every other weight, the bias and the languages are base's, bit for bit,
+ * so the model scores every request without a second-stage feature as base
+ * does.  The rows should be ones base was not trained on: its scores on its
+ * own rows are too good to learn a correction from.  prior is finite and
+ * > 0.  *used receives the number of rows with a second-stage feature;
+ * NULL when it is 0, or (*used > 0) when out of memory or a weight came out
+ * not finite. */
 classifier *learn_refit(const classifier *base, const example *const *rows, size_t n, double prior, size_t *used);
 
 /* A scored example, for the figures. */

@@ -7,9 +7,9 @@
  * model can be evaluated on rows it has not seen.  --cv K first runs k-fold
  * cross-validation over the training rows only; that is where the default
  * threshold is chosen, without touching any evaluation row.  --base FILE
- * trains no new model: it refits FILE's tools-only weights on the tool rows
- * of DATA (learn_refit()), and checks that every other row scores as under
- * FILE, bit for bit. */
+ * trains no new model: it refits FILE's second-stage weights on the rows of
+ * DATA that have a second-stage feature (learn_refit()), and checks that
+ * every other row scores as under FILE, bit for bit. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,8 +30,9 @@ static const char usage[] =
     "  --cv K       k-fold cross-validation over the training rows first\n"
     "  --threshold T  threshold of the cross-validation figures (default 0.5)\n"
     "  --categories with --cv: also the figures by source and category\n"
-    "  --base FILE  refit only FILE's tools-only weights, on DATA's rows that carry tools\n"
-    "               (rows FILE was not trained on); FILE may be of features v%d\n"
+    "  --base FILE  refit only FILE's second-stage weights (tools, figures), on DATA's rows\n"
+    "               that have one of those features (rows FILE was not trained on);\n"
+    "               FILE may be of features v%d\n"
     "  --prior P    with --base: pull toward FILE's weights (default %g)\n" LEARN_OPTIONS_HELP;
 
 /* Cross-validation: figures for every training row, scored by a model that
@@ -83,8 +84,8 @@ typedef struct train_options {
     double threshold, prior;
 } train_options;
 
-/* --base: the refitted model, checked to score every row without tools as
- * base does; NULL with a message on stderr. */
+/* --base: the refitted model, checked to score every row without a
+ * second-stage feature as base does; NULL with a message on stderr. */
 static classifier *refit(const train_options *o, const dataset *d, const example *const *rows, size_t n)
 {
     char err[512];
@@ -97,23 +98,23 @@ static classifier *refit(const train_options *o, const dataset *d, const example
     }
     if (!(m = learn_refit(base, rows, n, o->prior, &used))) {
         fprintf(stderr, "tiergate-train: %s\n",
-                used ? "out of memory, or a weight came out not finite" : "no training row carries tools");
+                used ? "out of memory, or a weight came out not finite"
+                     : "no training row has a second-stage feature (tools, figures)");
         goto out;
     }
     for (size_t i = 0; i < d->n; i++) {
         const example *e = &d->rows[i];
-        if (e->ntools > 0) continue;
+        if (learn_second_stage_row(e)) continue;
         other++;
         same += classifier_score(m, e->msgs, e->nmsgs, 0) == classifier_score(base, e->msgs, e->nmsgs, 0);
     }
-    printf("refitted on %zu rows with tools, prior %g:", used, o->prior);
+    printf("refitted on %zu rows with a second-stage feature, prior %g:", used, o->prior);
     for (uint32_t j = 0; j < FEATURES_NNAMED; j++)
-        if (feature_tools_only(j))
+        if (feature_second_stage(j))
             printf(" %s %.3f -> %.3f", feature_name(j), classifier_weight(base, j), classifier_weight(m, j));
-    printf("\nrows without tools scored as under the base: %zu of %zu\n", same, other);
+    printf("\nother rows scored as under the base: %zu of %zu\n", same, other);
     if (same != other) {
-        fprintf(stderr, "tiergate-train: the refitted model scores %zu rows without tools differently\n",
-                other - same);
+        fprintf(stderr, "tiergate-train: the refitted model scores %zu other rows differently\n", other - same);
         classifier_free(m);
         m = NULL;
     }

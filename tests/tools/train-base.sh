@@ -1,8 +1,8 @@
 #!/bin/sh
 # train-base.sh TRAIN EVALUATE MODEL: tiergate-train --base, the second
 # stage, from the command line: the options it refuses, a base it cannot
-# read, data without tool requests, and a refit whose model loads and
-# scores the rows without tools as the base does.
+# read, data without a second-stage feature (tools, figures), and a refit
+# whose model loads and scores the other rows as the base does.
 set -eu
 train=$1 evaluate=$2 base=$3
 dir=$(mktemp -d)
@@ -16,8 +16,9 @@ tools=',"tools":[{},{},{}]'
     row s:4 "open the sunroof" "$tools" simple
     row s:5 "证明勾股定理" "" complex
     row s:6 "打开空调" "" simple
+    row s:7 "4 of us, 3 rides each and 2 tomorrow, is the day pass cheaper" "" complex
 } > "$dir/rows.jsonl"
-grep -v '"tools"' "$dir/rows.jsonl" > "$dir/plain.jsonl"
+grep -v -e '"tools"' -e 's:7' "$dir/rows.jsonl" > "$dir/plain.jsonl"
 fail() { echo "$*" >&2; exit 1; }
 expect() {   # expect RC PATTERN COMMAND...: exit code RC, PATTERN on stdout or stderr
     rc=$1 pattern=$2
@@ -32,15 +33,16 @@ expect 2 usage "$train" --base "$base" --prior 0 --out "$dir/m" "$dir/rows.jsonl
 expect 2 usage "$train" --base "$base" --prior inf --out "$dir/m" "$dir/rows.jsonl"
 expect 2 usage "$train" --base "$base" --cv 5 --out "$dir/m" "$dir/rows.jsonl"
 expect 1 "cannot open the classifier model" "$train" --base "$dir/none.model" --out "$dir/m" "$dir/rows.jsonl"
-expect 1 "no training row carries tools" "$train" --base "$base" --out "$dir/m" "$dir/plain.jsonl"
+expect 1 "no training row has a second-stage feature" "$train" --base "$base" --out "$dir/m" "$dir/plain.jsonl"
 [ ! -e "$dir/m" ] || fail "a failed refit wrote a model"
-expect 0 "rows without tools scored as under the base: 2 of 2" \
+expect 0 "other rows scored as under the base: 2 of 2" \
     "$train" --base "$base" --all --out "$dir/m" "$dir/rows.jsonl"
-grep -q "refitted on 4 rows with tools, prior 0.03" "$dir/out" || fail "the refit's line is missing"
+grep -q "refitted on 5 rows with a second-stage feature, prior 0.3:.* figures [0-9.]* -> [0-9]" "$dir/out" ||
+    fail "the refit's line is missing"
 # The refitted model loads where the gateway's loader is used and scores
-# the rows without tools as the base does.
+# the other rows as the base does.
 sed 's/"licence":"tiergate"/"licence":"evaluation-only"/' "$dir/plain.jsonl" > "$dir/held.jsonl"
 "$evaluate" --model "$base" --rows "$dir/held.jsonl" | grep '^| s:' > "$dir/a"
 "$evaluate" --model "$dir/m" --rows "$dir/held.jsonl" | grep '^| s:' > "$dir/b"
-[ -s "$dir/a" ] && cmp -s "$dir/a" "$dir/b" || fail "rows without tools score differently"
+[ -s "$dir/a" ] && cmp -s "$dir/a" "$dir/b" || fail "rows without a second-stage feature score differently"
 echo "tiergate-train --base: refusals, errors and a refit checked"

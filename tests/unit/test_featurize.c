@@ -237,7 +237,7 @@ static double unit(double chars) { return pow(chars, -FEATURES_NGRAM_NORM); }
  * FEATURES_VERSION and a retrained model, and this check says so. */
 static void test_norm_pinned(void)
 {
-    CHECK_INT(FEATURES_VERSION, 10);
+    CHECK_INT(FEATURES_VERSION, 11);
     CHECK(FEATURES_NGRAM_NORM == 0.4);
 }
 
@@ -403,16 +403,57 @@ static void test_tool_branches(void)
     CHECK(!has(&s, "tool_branches") && !has(&s, "tool_pauses"));
     for (size_t k = 0; k < sizeof all / sizeof all[0]; k++) {
         conv(&s, NULL, all[k], NULL, 1);
-        for (size_t i = 0; i < s.n; i++) CHECK(!feature_tools_only(s.f[i].index));
+        CHECK(!has(&s, "tools") && !has(&s, "tool_plan") && !has(&s, "tool_branches") && !has(&s, "tool_pauses"));
+        for (size_t i = 0; i < s.n; i++) CHECK(!feature_second_stage(s.f[i].index));
     }
-    CHECK(feature_tools_only(index_of(&s, "chars")) == false);
+    CHECK(feature_second_stage(index_of(&s, "chars")) == false);
     conv_tools(&s, NULL, zh, NULL, 1, 5);
-    CHECK(feature_tools_only(index_of(&s, "tools")) && feature_tools_only(index_of(&s, "tool_plan")) &&
-          feature_tools_only(index_of(&s, "tool_branches")) && feature_tools_only(index_of(&s, "tool_pauses")));
-    CHECK(!feature_tools_only(index_of(&s, "conditions")));
+    CHECK(feature_second_stage(index_of(&s, "tools")) && feature_second_stage(index_of(&s, "tool_plan")) &&
+          feature_second_stage(index_of(&s, "tool_branches")) && feature_second_stage(index_of(&s, "tool_pauses")));
+    CHECK(!feature_second_stage(index_of(&s, "conditions")));
+}
+
+/* figures: three numbers or more and a marker of calculation or comparison,
+ * in the request's instruction, with or without tools; the words of a
+ * question about figures that is a lookup have no say. */
+static void test_figures(void)
+{
+    static const char *const day_pass[] = {"we're 4 people, 3 rides each today and 2 tomorrow, is the day pass worth it"};
+    static const char *const owe[] = {"I came in at 9 50 and it's now 3 35 I spent 85 at Myer so what do I owe"};
+    static const char *const zh[] = {"两种套餐一个每月59一个每月99送20G，一年下来哪个划算"};
+    static const char *const two[] = {"15% of 80?"};                         /* one step: two numbers */
+    static const char *const lookup[] = {"how much is a day pass"};          /* a marker, no figures */
+    static const char *const no_marker[] = {"call 555 0123 4567"};           /* figures, no marker */
+    static const char *const quoted[] = {"Translate this: \"3 apples cost 2 euros, 5 pears cost 4 euros, and "
+                                         "the total is 6 euros for the whole basket\""};
+    static const char *const thread[] = {"I spent 85 at Myer, 60 at Kmart and 20 at Coles, what do I owe",
+                                         "thanks, turn the radio on"};
+    static seen s;
+
+    conv(&s, NULL, day_pass, NULL, 1);
+    CHECK(named(&s, "figures") == 1);
+    conv(&s, NULL, owe, NULL, 1);
+    CHECK(named(&s, "figures") == 1);
+    conv(&s, NULL, zh, NULL, 1);
+    CHECK(named(&s, "figures") == 1);
+    conv_tools(&s, NULL, zh, NULL, 1, 4);
+    CHECK(named(&s, "figures") == 1);
+    conv(&s, NULL, two, NULL, 1);
+    CHECK(!has(&s, "figures"));
+    conv(&s, NULL, lookup, NULL, 1);
+    CHECK(!has(&s, "figures") && has(&s, "calc"));
+    conv(&s, NULL, no_marker, NULL, 1);
+    CHECK(!has(&s, "figures"));
+    conv(&s, NULL, quoted, NULL, 1);                     /* the quoted text's figures are not the ask's */
+    CHECK(!has(&s, "figures") && has(&s, "payload"));
+    conv(&s, NULL, thread, NULL, 2);                     /* only the request turn counts */
+    CHECK(!has(&s, "figures"));
+    conv(&s, NULL, thread, NULL, 1);
+    CHECK(named(&s, "figures") == 1);
+    CHECK(feature_second_stage(index_of(&s, "figures")));
     /* What FEATURES_EXTENDS promises: the named features it lacks are all
-     * tools-only. */
-    for (uint32_t i = FEATURES_EXTENDS_NNAMED; i < FEATURES_NNAMED; i++) CHECK(feature_tools_only(i));
+     * the second stage's. */
+    for (uint32_t i = FEATURES_EXTENDS_NNAMED; i < FEATURES_NNAMED; i++) CHECK(feature_second_stage(i));
 }
 
 /* A text the request quotes to work on is read at 0.3 of the instruction's
@@ -617,6 +658,7 @@ int main(void)
     test_focus();
     test_plans();
     test_tool_branches();
+    test_figures();
     test_payload();
     test_display();
     test_deterministic();

@@ -222,11 +222,14 @@ static const char tool_rows[] =
     "{\"id\":\"r:3\",\"messages\":[{\"role\":\"user\",\"content\":\"空调调到二十二度\"}],"
     "\"tools\":[{},{},{}],\"label\":\"simple\",\"licence\":\"tiergate\"}\n"
     "{\"id\":\"r:4\",\"messages\":[{\"role\":\"user\",\"content\":\"open the sunroof\"}],"
-    "\"tools\":[{},{},{}],\"label\":\"simple\",\"licence\":\"tiergate\"}\n";
+    "\"tools\":[{},{},{}],\"label\":\"simple\",\"licence\":\"tiergate\"}\n"
+    "{\"id\":\"r:5\",\"text\":\"4 of us, 3 rides each and 2 tomorrow, is the day pass cheaper\","
+    "\"label\":\"complex\",\"licence\":\"tiergate\"}\n";
 
-/* The second stage: only the tools-only weights move, every request
- * without tools scores as under the base, bit for bit, the tool requests
- * move toward their labels, and the same rows give the same model. */
+/* The second stage: only the second-stage weights move, every request
+ * without a second-stage feature scores as under the base, bit for bit,
+ * the rows with one move toward their labels (a request without tools that
+ * asks for figures among them), and the same rows give the same model. */
 static void test_refit(const featurizer *fx)
 {
     dataset d = {0}, t = {0};
@@ -244,25 +247,28 @@ static void test_refit(const featurizer *fx)
     base = learn_train(rows, n, &p);
     CHECK(base != NULL);
     if (!base) goto out;
-    /* No row with tools: nothing to fit. */
-    CHECK(learn_refit(base, rows, n - 1, 1.0, &used) == NULL);   /* t:9, the last, carries tools */
+    /* No row with a second-stage feature: nothing to fit. */
+    for (size_t i = 0; i + 1 < n; i++) CHECK(!learn_second_stage_row(rows[i]));
+    CHECK(learn_second_stage_row(rows[n - 1]));                  /* t:9, the last, carries tools */
+    CHECK(learn_refit(base, rows, n - 1, 1.0, &used) == NULL);
     CHECK_INT(used, 0);
+    CHECK(t.rows[4].ntools == 0 && learn_second_stage_row(&t.rows[4]));
     m = learn_refit(base, tools, nt, 0.1, &used);
     again = learn_refit(base, tools, nt, 0.1, &used);
     CHECK(m != NULL && again != NULL);
-    CHECK_INT(used, 4);
+    CHECK_INT(used, 5);
     if (!m || !again) goto out;
     CHECK(classifier_bias(m) == classifier_bias(base));
     for (uint32_t j = 0; j < FEATURES_DIM; j++) {
         CHECK(classifier_weight(m, j) == classifier_weight(again, j));
-        if (!feature_tools_only(j)) CHECK(classifier_weight(m, j) == classifier_weight(base, j));
+        if (!feature_second_stage(j)) CHECK(classifier_weight(m, j) == classifier_weight(base, j));
     }
     for (uint32_t j = 0; j < FEATURES_NNAMED; j++)
-        if (feature_tools_only(j) && strcmp(feature_name(j), "tool_branches") == 0)
-            CHECK(classifier_weight(m, j) > 0 && classifier_weight(base, j) == 0);
+        if (strcmp(feature_name(j), "tool_branches") == 0 || strcmp(feature_name(j), "figures") == 0)
+            CHECK(feature_second_stage(j) && classifier_weight(m, j) > 0 && classifier_weight(base, j) == 0);
     for (size_t i = 0; i < d.n; i++) {
         const example *e = &d.rows[i];
-        if (e->ntools == 0)
+        if (!learn_second_stage_row(e))
             CHECK(classifier_score(m, e->msgs, e->nmsgs, 0) == classifier_score(base, e->msgs, e->nmsgs, 0));
     }
     for (size_t i = 0; i < nt; i++) {

@@ -242,8 +242,9 @@ static void test_load_errors(void)
 
 /* A model file of FEATURES_EXTENDS, made from a.model's bytes: its first
  * FEATURES_EXTENDS_NNAMED named weights, its hashed weights.  The gateway's
- * loader refuses it; the base loader reads it with the tools-only weights
- * at 0, and classifier_with_named() keeps everything else bit for bit. */
+ * loader refuses it; the base loader reads it with the named weights it
+ * lacks (the second stage's) at 0, and classifier_with_named() keeps
+ * everything else bit for bit. */
 static void test_load_base(void)
 {
     size_t n, drop = 4u * (FEATURES_NNAMED - FEATURES_EXTENDS_NNAMED);

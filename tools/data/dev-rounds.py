@@ -2,7 +2,7 @@
 """Development figures without the evaluation sets (docs/classifier.md, "How
 the model was built").
 
-  python3 tools/data/dev-rounds.py BUILD [rounds|public|single|tools] [TRAINER OPTION...]
+  python3 tools/data/dev-rounds.py BUILD [rounds|public|single|stage2|unseen] [TRAINER OPTION...]
 
 rounds: for each retired evaluation round in conversations-dev.jsonl and
 lang-dev.jsonl, train on every training file without that round and score
@@ -26,14 +26,18 @@ Chinese requests to a general chat assistant; written by authors who saw
 no other row) and score them, by set and language, at the rule's
 threshold.
 
-tools: the second stage (tiergate-train --base): for each retired round
-the first stage never trained on (the seventh on), refit the tools-only
-weights of that model (BASE, read with git from the repository's
-history) on the other such rounds' tool requests and score the round's;
-prints, for each prior of PRIORS, accuracy, complex kept on the device
-and simple sent to the cloud of the tool requests, and of all the
-rounds' conversations, at 0.25, and the same of the base.  Takes no
+stage2: the second stage (tiergate-train --base): the rows of today's
+project files that the base (BASE, read with git from the repository's
+history) never trained on, in parts (each retired round from the seventh
+on, its conversations and export-language requests together, and five
+folds of the other rows); for each part, refit the base's second-stage
+weights on the other parts and score the part; prints, for the base and
+each prior of PRIORS, accuracy and complex kept on the device at 0.25 by
+conversation category, of the export languages and of the other rows,
+the rows right and kept in all, and how many scores moved.  Takes no
 TRAINER OPTION.
+
+unseen: writes those rows (the second stage's data) to standard output.
 
 TRAINER OPTIONs (--seed, --epochs, --rate, --l2, --public-weight, each with
 its value) go to every training of the other modes.
@@ -49,7 +53,7 @@ PROJECT = ['tiergate-examples', 'conversations-train', 'conversations-dev', 'lan
 # The evaluation rounds retired to the -dev files, and the id prefixes of
 # each one's conversations and export-language requests (the first round's
 # carry no number).
-RETIRED = 12
+RETIRED = 13
 ROUNDS = {n: (f'conveval{n if n > 1 else ""}:', f'tiergate-eval{n if n > 1 else ""}:') for n in range(1, RETIRED + 1)}
 # The threshold rule's second half: the retired rounds, left out, keep at
 # most these shares of their complex conversations and of each export
@@ -230,38 +234,79 @@ def by_single(build, tmp, extra):
         report(prefix + '*', [i for i in s if i.startswith(prefix)], rs, s, t, 'lang')
 
 
-def by_tools(build, tmp, extra):
+def base_unseen():
+    """The base model (its file in tmp is written by the caller) and the rows
+    of today's project files it never trained on: their ids are not in its
+    commit's files."""
+    seen = set()
+    for name in PROJECT:
+        out = subprocess.run(['git', '-C', ROOT, 'show', f'{BASE[0]}:tools/data/{name}.jsonl'],
+                             capture_output=True, text=True, check=True).stdout
+        seen.update(json.loads(line)['id'] for line in out.splitlines())
+    return [r for name in PROJECT for r in rows(os.path.join(DATA, name + '.jsonl')) if r['id'] not in seen]
+
+
+def stage2_group(r):
+    """The part a row is left out with: its retired round (conversations and
+    export languages together), else one of five folds."""
+    for n in range(BASE_UNSEEN, RETIRED + 1):
+        if r['id'].startswith(ROUNDS[n]):
+            return f'round {n}'
+    return f'fold {fnv(r["id"] + "#") % 5}'
+
+
+def by_stage2(build, tmp, extra):
     if extra:
-        sys.exit('tools: the second stage takes no trainer option')
+        sys.exit('stage2: the second stage takes no trainer option')
     base = os.path.join(tmp, 'base.model')
     with open(base, 'wb') as f:
         f.write(subprocess.run(['git', '-C', ROOT, 'show', f'{BASE[0]}:{BASE[1]}'], capture_output=True,
                                check=True).stdout)
-    dev = [r for r in rows(os.path.join(DATA, 'conversations-dev.jsonl'))
-           if r['id'].startswith(tuple(ROUNDS[n][0] for n in range(BASE_UNSEEN, RETIRED + 1)))]
-    rs = {r['id']: r for r in dev}
-    write(os.path.join(tmp, 'held.jsonl'), dev, 'evaluation-only')
+    unseen = base_unseen()
+    rs = {r['id']: r for r in unseen}
+    groups = collections.defaultdict(list)
+    for r in unseen:
+        groups[stage2_group(r)].append(r)
+    write(os.path.join(tmp, 'held.jsonl'), unseen, 'evaluation-only')
     s0 = scores(build, base, os.path.join(tmp, 'held.jsonl'))
-    tools = [i for i in s0 if rs[i].get('tools')]
+    parts = collections.OrderedDict()
+    for i in sorted(s0, key=lambda i: (stage2_group(rs[i]).startswith('fold'), i)):
+        r = rs[i]
+        kind = ('conversations ' + r['category'] if 'messages' in r and r['id'].startswith('conveval')
+                else 'export languages' if r['id'].startswith('tiergate-eval') else 'other rows')
+        parts.setdefault(kind, []).append(i)
 
-    def line(name, s):
-        ta, tk = figures(tools, rs, s, 0.25)
-        sent = sum(s[i] >= 0.25 for i in tools if rs[i]['label'] == 'simple')
-        ca, ck = figures(list(s), rs, s, 0.25)
-        print(f'{name}: tool requests ({len(tools)}) {ta:.3f}, kept {100 * tk:.1f} %, simple to the cloud {sent}; '
-              f'conversations ({len(s)}) {ca:.3f}, kept {100 * ck:.1f} %')
+    def total(s):
+        ids = list(s)
+        return sum((s[i] >= 0.25) == (rs[i]['label'] == 'complex') for i in ids), \
+            sum(s[i] < 0.25 for i in ids if rs[i]['label'] == 'complex')
 
-    print(f'rounds {BASE_UNSEEN} to {RETIRED}, each left out, at 0.25')
-    line('base', s0)
-    for prior in PRIORS:
+    print(f'rows the base never trained on: {len(s0)} in {len(groups)} parts, each left out, at 0.25')
+    print('| prior | ' + ' | '.join(parts) + ' | all: right / kept | scores moved |')
+    print('|---|' + '---|' * (len(parts) + 2))
+    for prior in (None,) + PRIORS:
         s = dict(s0)
-        for n in range(BASE_UNSEEN, RETIRED + 1):
-            prefix = ROUNDS[n][0]
-            write(os.path.join(tmp, 'train.jsonl'), [r for r in dev if not r['id'].startswith(prefix)])
+        for g, held in sorted(groups.items()):
+            if prior is None:
+                break
+            write(os.path.join(tmp, 'train.jsonl'), [r for r in unseen if stage2_group(r) != g])
             s.update(train_and_score(build, tmp, ['--base', base, '--prior', str(prior)],
-                                     [os.path.join(tmp, 'train.jsonl')],
-                                     [r for r in dev if r['id'].startswith(prefix)]))
-        line(f'prior {prior:g}', s)
+                                     [os.path.join(tmp, 'train.jsonl')], held))
+        cells = []
+        for ids in parts.values():
+            a, k = figures(ids, rs, s, 0.25)
+            cells.append(f'{a:.3f} / {100 * k:.1f} %')
+        right, kept = total(s)
+        moved = sum(s[i] != s0[i] for i in s)
+        print(f'| {"base" if prior is None else f"{prior:g}"} | ' + ' | '.join(cells) +
+              f' | {right} / {kept} | {moved} |')
+
+
+def by_unseen(build, tmp, extra):
+    if extra:
+        sys.exit('unseen: takes no trainer option')
+    for r in base_unseen():
+        sys.stdout.write(json.dumps(r, ensure_ascii=False) + '\n')
 
 
 def main():
@@ -269,12 +314,13 @@ def main():
     if not args or args[0].startswith('-'):
         sys.exit(__doc__)
     build, mode, rest = args[0], 'rounds', args[1:]
-    if rest and rest[0] in ('rounds', 'public', 'single', 'tools'):
+    if rest and rest[0] in ('rounds', 'public', 'single', 'stage2', 'unseen'):
         mode, rest = rest[0], rest[1:]
     if len(rest) % 2 or any(o not in TRAINER_OPTIONS for o in rest[::2]):
         sys.exit(__doc__)
     with tempfile.TemporaryDirectory() as tmp:
-        {'rounds': by_rounds, 'public': by_public, 'single': by_single, 'tools': by_tools}[mode](build, tmp, rest)
+        {'rounds': by_rounds, 'public': by_public, 'single': by_single, 'stage2': by_stage2,
+         'unseen': by_unseen}[mode](build, tmp, rest)
 
 
 if __name__ == '__main__':
