@@ -282,8 +282,9 @@ def by_stage2(build, tmp, extra):
             sum(s[i] < 0.25 for i in ids if rs[i]['label'] == 'complex')
 
     print(f'rows the base never trained on: {len(s0)} in {len(groups)} parts, each left out, at 0.25')
-    print('| prior | ' + ' | '.join(parts) + ' | all: right / kept | scores moved |')
-    print('|---|' + '---|' * (len(parts) + 2))
+    conversations = [i for kind, ids in parts.items() if kind.startswith('conversations') for i in ids]
+    print('| prior | ' + ' | '.join(parts) + ' | all conversations | all: right / kept | scores moved |')
+    print('|---|' + '---|' * (len(parts) + 3))
     for prior in (None,) + PRIORS:
         s = dict(s0)
         for g, held in sorted(groups.items()):
@@ -296,6 +297,8 @@ def by_stage2(build, tmp, extra):
         for ids in parts.values():
             a, k = figures(ids, rs, s, 0.25)
             cells.append(f'{a:.3f} / {100 * k:.1f} %')
+        a, k = figures(conversations, rs, s, 0.25)
+        cells.append(f'{a:.3f} / {100 * k:.1f} %')
         right, kept = total(s)
         moved = sum(s[i] != s0[i] for i in s)
         print(f'| {"base" if prior is None else f"{prior:g}"} | ' + ' | '.join(cells) +
