@@ -38,8 +38,8 @@
  *   them out of every other request is the point: the model's other
  *   weights were fitted on single requests and conversations and measured
  *   on many evaluation sets, and a weight that only a tool request reads
- *   can be fitted afterwards, on tool requests alone (tiergate-train
- *   --base), without moving any other score.
+ *   can be fitted afterwards (tiergate-train --base, the second stage)
+ *   without moving any other score.
  *   Han-space-Han only: Korean puts spaces between all its words, and a
  *   space beside a Latin word or a number is ordinary typing.
  *
@@ -47,13 +47,18 @@
  *   worth it" and "I came in at 9 50, it's 3 35, I spent 85 at Myer, what
  *   do I owe" read like chat: their words are a visitor's, and the model
  *   learned calc and compare as counts that many lookups have too ("how
- *   much is a day pass").  What sets them apart is the pair: a marker of
- *   calculation or comparison and FIGURES_MIN numbers or more to work it
+ *   much is a day pass").  What sets them apart is the pair: a marker that
+ *   asks for a computed answer or a choice (LEXICON_ASKS: how much, owe,
+ *   cheaper, 一共, 划算, ...) and FIGURES_MIN numbers or more to work it
  *   over, in the request's instruction.  figures is that indicator.  Like
- *   the tools-only features it is a second-stage feature: few requests have
- *   it, and its weight was fitted afterwards on rows the first stage never
+ *   the tool features it is a second-stage feature: few requests have it,
+ *   and its weight was fitted afterwards on rows the first stage never
  *   saw, moving no score of a request without it.  Two numbers are too
- *   few: "15% of 80" is a one-step sum, and "from 2 to 4 pm" a lookup.
+ *   few: "how much is 15% of 80" is a one-step sum.  Markers that name a
+ *   rate or offer alternatives do not ask: "turn off alarms 1 2 and 3",
+ *   "21 or 22 degrees, fan 3" are commands.  Numbers written as words
+ *   ("four of us", 三个人) are not counted, as the numbers feature never
+ *   counted them.
  *
  * - Quoted texts.  A request that hands over a text to work on ("Text to
  *   Coach Daniels: Hi Coach, ...", "翻译成英文：……", "Is this review positive
@@ -320,7 +325,7 @@ typedef struct instr_counts {
     unsigned branches;
     unsigned pauses;
     unsigned numbers;
-    unsigned reckons;     /* markers of calculation and comparison */
+    unsigned asks;        /* markers that ask for a figure (LEXICON_ASKS) */
 } instr_counts;
 
 /* Spans of one turn read at weight w, as one text: their n-grams, then
@@ -361,10 +366,11 @@ static size_t featurize_spans(const featurizer *fx, const span *sp, size_t nsp, 
         if (c.verbs & (1u << v)) add_named(named, &k, NF_VERB + v, w);
     for (size_t i = 0; i < sizeof counted / sizeof counted[0]; i++)
         add_named(named, &k, counted[i], w * log1p(c.count[counted[i]]));
-    /* With tools, the actions a request lists are its clauses. */
+    /* With tools, the actions a request lists are its clauses; its figures
+     * are read with or without tools. */
     *ic = (instr_counts){c.count[NF_STEPS] + c.count[NF_CONDITIONS] + c.count[NF_CLAUSES],
                          c.count[NF_TOOL_BRANCHES], c.count[NF_TOOL_PAUSES], c.count[NF_NUMBERS],
-                         c.count[NF_CALC] + c.count[NF_COMPARE]};
+                         c.count[NF_FIGURES]};
     if (k == 0) return units;
     for (size_t i = 0; origins && i < k; i++) at[i] = (feature_origin){NULL, turn, 0};
     fn(ctx, named, origins ? at : NULL, k);
@@ -435,7 +441,7 @@ void featurize(const featurizer *fx, const feature_message *msgs, size_t n, size
     if (ntools > 0 && ic.plan > 0) f[k++] = (feature){NF_TOOL_PLAN, log1p(ic.plan)};
     if (ntools > 0 && ic.branches > 0) f[k++] = (feature){NF_TOOL_BRANCHES, log1p(ic.branches)};
     if (ntools > 0 && ic.pauses > 0) f[k++] = (feature){NF_TOOL_PAUSES, log1p(ic.pauses)};
-    if (ic.numbers >= FIGURES_MIN && ic.reckons > 0) f[k++] = (feature){NF_FIGURES, 1};
+    if (ic.numbers >= FIGURES_MIN && ic.asks > 0) f[k++] = (feature){NF_FIGURES, 1};
     assert(k <= sizeof f / sizeof f[0]);
     if (k > 0) fn(ctx, f, origins ? whole : NULL, k);
 }

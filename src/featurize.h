@@ -24,7 +24,7 @@
 
 /* Bumped whenever extraction changes what any text maps to: a model file
  * records the version it was trained with and is refused by another. */
-#define FEATURES_VERSION 11
+#define FEATURES_VERSION 12
 /* Named structural features take indexes [0, FEATURES_NNAMED); hashed
  * n-grams take the 2^FEATURES_HASH_BITS indexes after them. */
 #define FEATURES_NNAMED 43

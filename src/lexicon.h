@@ -28,26 +28,37 @@ enum named_feature {
     NF_RELAY,                     /* a message or text to pass on */
     NF_CLAUSES,                   /* commas, semicolons (also Arabic), enumeration commas */
     NF_PAYLOAD,                   /* log(1 + characters) of a quoted text the request works on */
-    /* The second stage's (featurize.h, FEATURES_EXTENDS).  Features of a
-     * request that carries tools only: branches ("要是...就", "otherwise") and the pauses
+    /* Named features FEATURES_EXTENDS lacks, all the second stage's (as
+     * are tools and tool_plan above).  Features of a request that carries
+     * tools only: branches ("要是...就", "otherwise") and the pauses
      * of dictation (white space between two Han characters), counted in
      * every scan but read, from the request's instruction, only as the
      * actions of a tool request. */
     NF_TOOL_BRANCHES, NF_TOOL_PAUSES,
     /* A request that asks for a sum or a choice over figures: at least
-     * FIGURES_MIN numbers and a marker of calculation or comparison in
-     * its instruction (featurize.c). */
+     * FIGURES_MIN numbers and a marker that asks for one (LEXICON_ASKS) in
+     * its instruction (featurize.c).  Its count is the markers'. */
     NF_FIGURES,
     NF_END
 };
 _Static_assert(NF_END == FEATURES_NNAMED, "FEATURES_NNAMED counts the named features");
+
+/* Or-ed into the named feature of a calc or compare entry that asks for a
+ * computed answer or a choice ("how much", "owe", "cheaper", "一共",
+ * "划算"): it also counts for NF_FIGURES.  Entries that name a figure or a
+ * rate without asking for one ("off", "per", "每月", "discount") or offer
+ * alternatives ("or", "还是", "option") do not: "turn off alarms 1 2 and
+ * 3" and "21 or 22, fan 3" are commands. */
+#define LEXICON_ASKS 0x40u
+_Static_assert(FEATURES_NNAMED <= LEXICON_ASKS, "a named feature leaves the flag's bit free");
 
 #define LEXICON_ENTRIES 583
 
 /* Name of named feature index (< FEATURES_NNAMED). */
 const char *lexicon_name(uint32_t index);
 /* Entry k (< LEXICON_ENTRIES): its text, and in *named the named feature
- * it counts for. */
+ * it counts for, with LEXICON_ASKS or-ed in when it also asks for a
+ * figure. */
 const char *lexicon_entry(size_t k, unsigned *named);
 
 /* Whether p[i], the first non-space of a line of p[0, n), starts a list

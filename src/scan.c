@@ -189,11 +189,15 @@ static inline void emit(scanner *s, uint32_t index, double value, const char *ki
 
 static bool bit(const uint64_t *set, uint64_t b) { return set[b / 64 % (SCAN_FILTER_BITS / 64)] >> (b % 64) & 1; }
 
-/* Counts a lexicon entry's occurrence for its named feature. */
+/* Counts a lexicon entry's occurrence for its named feature, and for
+ * figures when it asks for one. */
 static void note(scanner *s, int named)
 {
+    if (named < 0) return;
+    if (named & LEXICON_ASKS) s->count[NF_FIGURES]++;
+    named &= ~(int)LEXICON_ASKS;
     if (named >= NF_VERB && named < NF_VERB + NF_NVERBS) s->verbs |= 1u << (named - NF_VERB);
-    else if (named >= 0) s->count[named]++;
+    else s->count[named]++;
 }
 
 /* The index of an n-gram's mixed hash. */
@@ -568,7 +572,8 @@ int scan_lexicon_add(scan_lexicon *lex, const char *text, unsigned named)
     uint32_t last;
     uint64_t h;
 
-    assert(named < FEATURES_NNAMED);
+    assert((named & ~LEXICON_ASKS) < FEATURES_NNAMED);
+    assert(!(named & LEXICON_ASKS) || (named & ~LEXICON_ASKS) == NF_CALC || (named & ~LEXICON_ASKS) == NF_COMPARE);
     start(&s, lex, text, strlen(text));
     s.fn = ignore;
     s.learn = true;

@@ -28,7 +28,7 @@ typedef struct scan_lexicon {
     uint64_t cjk_last[SCAN_FILTER_BITS / 64];
     struct {
         uint64_t hash;            /* 0: empty */
-        unsigned char named;      /* enum named_feature */
+        unsigned char named;      /* enum named_feature, LEXICON_ASKS or-ed in */
     } slot[SCAN_LEXICON_SLOTS];
     size_t used;                  /* slots taken */
 } scan_lexicon;
@@ -50,7 +50,7 @@ void scan_text(const scan_lexicon *lex, const char *text, size_t n, double scale
                void *ctx, scan_counts *out);
 
 /* Adds text, which must read as exactly one n-gram, as an entry that counts
- * for named feature named.  Returns 0, or -1 when text is not one n-gram, is
+ * for named feature named (and for figures, with LEXICON_ASKS).  Returns 0, or -1 when text is not one n-gram, is
  * there already, or the table is half full. */
 int scan_lexicon_add(scan_lexicon *lex, const char *text, unsigned named);
 

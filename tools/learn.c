@@ -132,9 +132,12 @@ out:
 }
 
 #define REFIT_MAX 8
-/* Newton's method converges in about eight steps on the stage's data, for
- * priors from 0.001 to 10; a fixed count keeps the fit a pure function of
- * its rows, and the extra steps cost microseconds. */
+/* Newton's method converged in about eight steps on the tool requests, for
+ * priors from 0.001 to 10; with figures, whose rows in the data are all
+ * complex, it takes longer at a small prior, but 1,000 steps gave the same
+ * model file as 100, byte for byte, at priors 0.001, 0.01 and 0.3.  A
+ * fixed count keeps the fit a pure function of its rows, and the extra
+ * steps cost microseconds. */
 #define REFIT_ITERATIONS 100
 
 /* The second-stage named features (feature_second_stage()) into idx, at
@@ -202,6 +205,7 @@ static void refit_newton(const double *off, const double *x, const int *label, s
     }
 }
 
+/* The named features come first: a row's indexes ascend (dataset.h). */
 bool learn_second_stage_row(const example *e)
 {
     for (size_t j = 0; j < e->nnz && e->index[j] < FEATURES_NNAMED; j++)

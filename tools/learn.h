@@ -54,7 +54,7 @@ classifier *learn_train(const example *const *rows, size_t n, const learn_params
 
 /* --prior's default, chosen on the development rounds: the best accuracy on
  * the left-out rounds' rows with a second-stage feature, a tie to the
- * larger prior (docs/classifier.md, "Since: the fourteenth set"). */
+ * larger prior (docs/classifier.md, "Since: the fourteenth sets"). */
 #define LEARN_REFIT_PRIOR 0.3
 
 /* Whether e has a second-stage feature (feature_second_stage()): it

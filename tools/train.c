@@ -30,8 +30,9 @@ static const char usage[] =
     "  --cv K       k-fold cross-validation over the training rows first\n"
     "  --threshold T  threshold of the cross-validation figures (default 0.5)\n"
     "  --categories with --cv: also the figures by source and category\n"
-    "  --base FILE  refit only FILE's second-stage weights (tools, figures), on DATA's rows\n"
-    "               that have one of those features (rows FILE was not trained on);\n"
+    "  --base FILE  refit only FILE's second-stage weights (the tool features and the\n"
+    "               figures feature), on DATA's rows that have one (rows FILE was not\n"
+    "               trained on);\n"
     "               FILE may be of features v%d\n"
     "  --prior P    with --base: pull toward FILE's weights (default %g)\n" LEARN_OPTIONS_HELP;
 
@@ -99,7 +100,7 @@ static classifier *refit(const train_options *o, const dataset *d, const example
     if (!(m = learn_refit(base, rows, n, o->prior, &used))) {
         fprintf(stderr, "tiergate-train: %s\n",
                 used ? "out of memory, or a weight came out not finite"
-                     : "no training row has a second-stage feature (tools, figures)");
+                     : "no training row has a second-stage feature (tools or figures)");
         goto out;
     }
     for (size_t i = 0; i < d->n; i++) {
@@ -112,9 +113,10 @@ static classifier *refit(const train_options *o, const dataset *d, const example
     for (uint32_t j = 0; j < FEATURES_NNAMED; j++)
         if (feature_second_stage(j))
             printf(" %s %.3f -> %.3f", feature_name(j), classifier_weight(base, j), classifier_weight(m, j));
-    printf("\nother rows scored as under the base: %zu of %zu\n", same, other);
+    printf("\nrows without a second-stage feature scored as under the base: %zu of %zu\n", same, other);
     if (same != other) {
-        fprintf(stderr, "tiergate-train: the refitted model scores %zu other rows differently\n", other - same);
+        fprintf(stderr, "tiergate-train: the refitted model scores %zu rows without a second-stage feature "
+                "differently\n", other - same);
         classifier_free(m);
         m = NULL;
     }

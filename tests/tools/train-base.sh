@@ -35,7 +35,7 @@ expect 2 usage "$train" --base "$base" --cv 5 --out "$dir/m" "$dir/rows.jsonl"
 expect 1 "cannot open the classifier model" "$train" --base "$dir/none.model" --out "$dir/m" "$dir/rows.jsonl"
 expect 1 "no training row has a second-stage feature" "$train" --base "$base" --out "$dir/m" "$dir/plain.jsonl"
 [ ! -e "$dir/m" ] || fail "a failed refit wrote a model"
-expect 0 "other rows scored as under the base: 2 of 2" \
+expect 0 "rows without a second-stage feature scored as under the base: 2 of 2" \
     "$train" --base "$base" --all --out "$dir/m" "$dir/rows.jsonl"
 grep -q "refitted on 5 rows with a second-stage feature, prior 0.3:.* figures [0-9.]* -> [0-9]" "$dir/out" ||
     fail "the refit's line is missing"

@@ -207,7 +207,11 @@ static void test_shipped_conversations(void)
     static const char *const message = "给老婆发个微信 说我堵车了 晚点到";
     static const char *const figures = "ok so it's me my wife and our kids 12 9 and 4 how much is that today "
                                        "and is the family pass cheaper";
-    static const char *const lookups[] = {"how much is parking for 2 hours", "my son is 12 how much is his ticket"};
+    static const char *const lookups[] = {"how much is parking for 2 hours", "my son is 12 how much is his ticket",
+                                          "how much is 20 minutes at 3 euros an hour"};
+    /* Three numbers and a word that names a rate or offers alternatives:
+     * commands, not sums (round fourteen's model sent both to the cloud). */
+    static const char *const commands[] = {"set the temperature to 21 or 22, fan 3", "turn off alarms 1 2 and 3"};
     feature_message msgs[2];
     double alone, with_system;
 
@@ -264,6 +268,10 @@ static void test_shipped_conversations(void)
     for (size_t i = 0; i < sizeof lookups / sizeof lookups[0]; i++) {
         msgs[0] = (feature_message){true, lookups[i], strlen(lookups[i])};
         CHECK(classifier_score(m, msgs, 1, 0) < threshold);
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        msgs[0] = (feature_message){true, commands[i], strlen(commands[i])};
+        CHECK(classifier_score(m, msgs, 1, 5) < threshold);
     }
     classifier_free(m);
 }

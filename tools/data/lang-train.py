@@ -371,14 +371,14 @@ L['ar'] = dict(
   "اشرح نظرية الألعاب وراء التفاوض على سعر سيارة بمثال بالأرقام."])
 
 # Rows holding a message of a later evaluation set (lang-eval.jsonl of the
-# second to twelfth and the fourteenth rounds), found by test_datasplit: left out, the
+# second to twelfth, fourteenth and fifteenth rounds), found by test_datasplit: left out, the
 # numbering of the others kept.  A simple row and its two polite wrappers
 # hold the same message, so most go by three: (language, first row).
 OVERLAP_BY_THREE = (("pt", 4), ("pt", 94), ("ru", 31), ("ko", 16), ("ja", 43), ("pt", 91), ("es", 160), ("pt", 100),
                     ("es", 13), ("es", 91), ("de", 70), ("es", 31), ("es", 49), ("fr", 13), ("fr", 70), ("fr", 88),
                     ("fr", 91), ("es", 70), ("ko", 58), ("ru", 49), ("es", 88), ("es", 106), ("fr", 160), ("ja", 61),
                     ("ko", 49), ("ko", 61), ("ko", 67), ("ko", 88), ("pt", 70), ("ko", 22), ("ko", 160),
-                    ("es", 109), ("es", 4), ("pt", 31), ("es", 34))
+                    ("es", 109), ("es", 4), ("pt", 31), ("es", 34), ("ko", 52))
 OVERLAP_ONE = (("fr", 167), ("ja", 167), ("ja", 67), ("de", 6), ("de", 9), ("de", 15), ("de", 17), ("de", 21),
                ("de", 27), ("de", 30), ("de", 33), ("de", 36), ("de", 45), ("de", 51), ("de", 53), ("de", 125),
                ("de", 141), ("de", 146), ("de", 162), ("de", 164))
