@@ -54,7 +54,8 @@ classifier *learn_train(const example *const *rows, size_t n, const learn_params
 
 /* --prior's default, chosen on the development rounds: the best accuracy on
  * the left-out rounds' rows with a second-stage feature, a tie to the
- * larger prior (docs/classifier.md, "Since: the fourteenth sets"). */
+ * larger prior (docs/classifier.md, "Since: the fourteenth sets", chosen
+ * again in "Since: the fifteenth sets"). */
 #define LEARN_REFIT_PRIOR 0.3
 
 /* Whether e has a second-stage feature (feature_second_stage()): it

@@ -100,7 +100,8 @@ static classifier *refit(const train_options *o, const dataset *d, const example
     if (!(m = learn_refit(base, rows, n, o->prior, &used))) {
         fprintf(stderr, "tiergate-train: %s\n",
                 used ? "out of memory, or a weight came out not finite"
-                     : "no training row has a second-stage feature (tools or figures)");
+                     : "no training row has a second-stage feature (tools, tool_plan, tool_branches, "
+                       "tool_pauses, figures)");
         goto out;
     }
     for (size_t i = 0; i < d->n; i++) {

@@ -53,10 +53,13 @@ static inline void conv_tools(seen *s, const char *roles, const char *const *tex
     for (size_t i = 0; i < n; i++) {
         size_t len = lens ? lens[i] : strlen(texts[i]);
         char *copy = malloc(len ? len : 1);
+        CHECK(copy != NULL);
+        if (!copy) abort();
         memcpy(copy, texts[i], len);
         m[i] = (feature_message){!roles || roles[i] == 'u', copy, len};
     }
     featurize(fx, m, n, ntools, true, record, s);
+    CHECK(s->n < MAX_SEEN);   /* record() kept every occurrence */
     for (size_t i = 0; i < n; i++) free((char *)m[i].text);
 }
 

@@ -210,8 +210,9 @@ static void test_shipped_conversations(void)
     static const char *const lookups[] = {"how much is parking for 2 hours", "my son is 12 how much is his ticket",
                                           "how much is 20 minutes at 3 euros an hour"};
     /* Three numbers and a word that names a rate or offers alternatives:
-     * commands, not sums (round fourteen's model sent both to the cloud). */
-    static const char *const commands[] = {"set the temperature to 21 or 22, fan 3", "turn off alarms 1 2 and 3"};
+     * commands, not sums (round fourteen's model sent them to the cloud). */
+    static const char *const commands[] = {"set the temperature to 21 or 22, fan 3", "turn off alarms 1 2 and 3",
+                                           "空调调到22度还是23度，风量3档"};
     feature_message msgs[2];
     double alone, with_system;
 

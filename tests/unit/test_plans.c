@@ -3,6 +3,7 @@
  * steps, comparison, calculation and conditions, a tool request's plan,
  * branches and pauses, and figures. */
 #include "featseen.h"
+#include "lexicon.h"
 
 /* The request is the last user turn; up to four earlier user turns share
  * a weight of one behind a follow-up, of a quarter behind any other
@@ -165,9 +166,10 @@ static void test_tool_branches(void)
     CHECK(!feature_second_stage(index_of(&s, "conditions")));
 }
 
-/* figures: three numbers or more and a marker of calculation or comparison,
- * in the request's instruction, with or without tools; the words of a
- * question about figures that is a lookup have no say. */
+/* figures: three numbers or more and a marker that asks for a figure
+ * (LEXICON_ASKS), in the request's instruction, with or without tools; a
+ * marker that names a rate or offers alternatives, and a lookup with one
+ * number, have no say. */
 static void test_figures(void)
 {
     static const char *const day_pass[] = {"we're 4 people, 3 rides each today and 2 tomorrow, "
@@ -176,12 +178,14 @@ static void test_figures(void)
     static const char *const zh[] = {"两种套餐一个每月59一个每月99送20G，一年下来哪个划算"};
     static const char *const de[] = {"wir sind 4, je 3 Fahrten heute und 2 morgen, ist die Tageskarte günstiger"};
     static const char *const two[] = {"how much is 15% of 80"};            /* one step: two numbers */
+    static const char *const three[] = {"how much is 15% of 80 plus 5"};   /* the same with a third */
     static const char *const lookup[] = {"how much is a day pass"};        /* a marker, no figures */
     static const char *const no_marker[] = {"call 555 0123 4567"};         /* figures, no marker */
     /* Markers that name a rate or offer alternatives do not ask. */
     static const char *const commands[] = {"turn off alarms 1 2 and 3", "set the temperature to 21 or 22, fan 3",
                                            "空调调到22度还是23度，风量3档", "每天7点、8点和9点提醒我",
-                                           "3 items 20% off, 2 for 5 euros per piece"};
+                                           "3 items 20% off, 2 for 5 euros per piece",
+                                           "erinnere mich monatlich am 3., 15. und 28."};
     static const char *const quoted[] = {"Translate this: \"3 apples cost 2 euros, 5 pears cost 4 euros, and "
                                          "the total is 6 euros for the whole basket\""};
     static const char *const thread[] = {"I spent 85 at Myer, 60 at Kmart and 20 at Coles, what do I owe",
@@ -199,7 +203,9 @@ static void test_figures(void)
     conv(&s, NULL, de, NULL, 1);
     CHECK(named(&s, "figures") == 1);
     conv(&s, NULL, two, NULL, 1);
-    CHECK(!has(&s, "figures") && has(&s, "calc"));
+    CHECK(!has(&s, "figures") && has(&s, "calc") && fabs(named(&s, "numbers") - log1p(2)) < 1e-12);
+    conv(&s, NULL, three, NULL, 1);
+    CHECK(named(&s, "figures") == 1 && fabs(named(&s, "numbers") - log1p(3)) < 1e-12);
     conv(&s, NULL, lookup, NULL, 1);
     CHECK(!has(&s, "figures") && has(&s, "calc"));
     conv(&s, NULL, no_marker, NULL, 1);
@@ -207,6 +213,7 @@ static void test_figures(void)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         conv_tools(&s, NULL, &commands[i], NULL, 1, 5);
         CHECK(!has(&s, "figures") && (has(&s, "calc") || has(&s, "compare")));
+        CHECK(named(&s, "numbers") >= log1p(3) - 1e-12);
     }
     conv(&s, NULL, quoted, NULL, 1);                     /* the quoted text's figures are not the ask's */
     CHECK(!has(&s, "figures") && has(&s, "payload"));
@@ -220,6 +227,26 @@ static void test_figures(void)
     for (uint32_t i = FEATURES_EXTENDS_NNAMED; i < FEATURES_NNAMED; i++) CHECK(feature_second_stage(i));
 }
 
+/* The flag that makes a marker ask: only on calc and compare entries, and
+ * it leaves the named feature readable (these hold whatever NDEBUG says). */
+static void test_lexicon_asks(void)
+{
+    size_t asks = 0;
+
+    for (size_t k = 0; k < LEXICON_ENTRIES; k++) {
+        unsigned named;
+        const char *text = lexicon_entry(k, &named);
+        unsigned f = named & ~LEXICON_ASKS;
+
+        CHECK(text != NULL && f < FEATURES_NNAMED);
+        if (named & LEXICON_ASKS) {
+            asks++;
+            CHECK(f == NF_CALC || f == NF_COMPARE);
+        }
+    }
+    CHECK_INT(asks, 91);
+}
+
 int main(void)
 {
     fx = featurizer_new();
@@ -230,6 +257,7 @@ int main(void)
     test_plans();
     test_tool_branches();
     test_figures();
+    test_lexicon_asks();
     featurizer_free(fx);
     TEST_MAIN_END();
 }
