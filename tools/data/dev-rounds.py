@@ -264,13 +264,19 @@ def by_stage2(build, tmp, extra):
                                check=True).stdout)
     unseen = base_unseen()
     rs = {r['id']: r for r in unseen}
+    group = {r['id']: stage2_group(r) for r in unseen}
     groups = collections.defaultdict(list)
     for r in unseen:
-        groups[stage2_group(r)].append(r)
+        groups[group[r['id']]].append(r)
+    # Each part's training rows, the same for every prior: written once.
+    train = {}
+    for g in groups:
+        train[g] = os.path.join(tmp, f'train-{g.replace(" ", "-")}.jsonl')
+        write(train[g], [r for r in unseen if group[r['id']] != g])
     write(os.path.join(tmp, 'held.jsonl'), unseen, 'evaluation-only')
     s0 = scores(build, base, os.path.join(tmp, 'held.jsonl'))
     parts = collections.OrderedDict()
-    for i in sorted(s0, key=lambda i: (stage2_group(rs[i]).startswith('fold'), i)):
+    for i in sorted(s0, key=lambda i: (group[i].startswith('fold'), i)):
         r = rs[i]
         kind = ('conversations ' + r['category'] if 'messages' in r and r['id'].startswith('conveval')
                 else 'export languages' if r['id'].startswith('tiergate-eval') else 'other rows')
@@ -290,9 +296,7 @@ def by_stage2(build, tmp, extra):
         s = dict(s0)
         if prior is not None:
             for g, held in sorted(groups.items()):
-                write(os.path.join(tmp, 'train.jsonl'), [r for r in unseen if stage2_group(r) != g])
-                s.update(train_and_score(build, tmp, ['--base', base, '--prior', str(prior)],
-                                         [os.path.join(tmp, 'train.jsonl')], held))
+                s.update(train_and_score(build, tmp, ['--base', base, '--prior', str(prior)], [train[g]], held))
         cells = []
         for ids in parts.values():
             a, k = figures(ids, rs, s, 0.25)
