@@ -24,10 +24,10 @@
 
 /* Bumped whenever extraction changes what any text maps to: a model file
  * records the version it was trained with and is refused by another. */
-#define FEATURES_VERSION 12
+#define FEATURES_VERSION 13
 /* Named structural features take indexes [0, FEATURES_NNAMED); hashed
  * n-grams take the 2^FEATURES_HASH_BITS indexes after them. */
-#define FEATURES_NNAMED 43
+#define FEATURES_NNAMED 45
 /* This version extends FEATURES_VERSION 7: every request maps to the same
  * n-grams and the same first FEATURES_EXTENDS_NNAMED named features, and
  * the named features after them are the second stage's

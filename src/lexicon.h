@@ -35,24 +35,35 @@ enum named_feature {
      * every scan but read, from the request's instruction, only as the
      * actions of a tool request. */
     NF_TOOL_BRANCHES, NF_TOOL_PAUSES,
-    /* A request that asks for a sum or a choice over figures: at least
-     * FIGURES_MIN numbers and a marker that asks for one (LEXICON_ASKS) in
-     * its instruction (featurize.c).  Its count is the markers'. */
-    NF_FIGURES,
+    /* A request that asks for a figure, or for a choice, over figures: at
+     * least FIGURES_MIN numbers in its instruction and a marker that asks
+     * for one (LEXICON_ASKS on a calc entry or a question word, or an entry
+     * of NF_FIGURES itself) or for a choice (LEXICON_ASKS on a compare
+     * entry) (featurize.c).  Their counts are the markers'. */
+    NF_FIGURES, NF_FIGURES_CHOICE,
+    /* A request without tools whose instruction has FIGURES_MIN numbers or
+     * more and asks for no figure, no choice and no question: a reminder,
+     * a list, a message to send, settings, an expense to log (featurize.c). */
+    NF_NUMBERS_STATED,
     NF_END
 };
 _Static_assert(NF_END == FEATURES_NNAMED, "FEATURES_NNAMED counts the named features");
 
-/* Or-ed into the named feature of a calc or compare entry that asks for a
- * computed answer or a choice ("how much", "owe", "cheaper", "一共",
- * "划算"): it also counts for NF_FIGURES.  Entries that name a figure or a
- * rate without asking for one ("off", "per", "每月", "discount") or offer
- * alternatives ("or", "还是", "option") do not: "turn off alarms 1 2 and
- * 3" and "21 or 22, fan 3" are commands. */
+/* Or-ed into the named feature of a calc entry that asks for a computed
+ * answer ("how much", "owe", "一共") or a question word that asks for a
+ * quantity (多少, 几, combien, сколько, 얼마), which then also counts for
+ * NF_FIGURES, or of a compare entry that asks for a choice ("cheaper",
+ * "worth", "划算"), which also counts for NF_FIGURES_CHOICE.  Entries that
+ * name a figure or a rate without asking for one ("off", "per", "每月",
+ * "discount") or offer alternatives ("or", "还是", "option") do not: "turn
+ * off alarms 1 2 and 3" and "21 or 22, fan 3" are commands.  Questions for
+ * a quantity that no first-stage feature counts ("how long", "wie viel",
+ * cuántos, 何分, 몇) are entries of NF_FIGURES itself: they count for
+ * nothing else, so the first stage reads every request as before. */
 #define LEXICON_ASKS 0x40u
 _Static_assert(FEATURES_NNAMED <= LEXICON_ASKS, "a named feature leaves the flag's bit free");
 
-#define LEXICON_ENTRIES 583
+#define LEXICON_ENTRIES 605
 
 /* Name of named feature index (< FEATURES_NNAMED). */
 const char *lexicon_name(uint32_t index);

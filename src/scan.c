@@ -190,12 +190,14 @@ static inline void emit(scanner *s, uint32_t index, double value, const char *ki
 static bool bit(const uint64_t *set, uint64_t b) { return set[b / 64 % (SCAN_FILTER_BITS / 64)] >> (b % 64) & 1; }
 
 /* Counts a lexicon entry's occurrence for its named feature, and for
- * figures when it asks for one. */
+ * figures or figures_choice when it asks for a figure or a choice. */
 static void note(scanner *s, int named)
 {
     if (named < 0) return;
-    if (named & LEXICON_ASKS) s->count[NF_FIGURES]++;
-    named &= ~(int)LEXICON_ASKS;
+    if (named & LEXICON_ASKS) {
+        named &= ~(int)LEXICON_ASKS;
+        s->count[named == NF_COMPARE ? NF_FIGURES_CHOICE : NF_FIGURES]++;
+    }
     if (named >= NF_VERB && named < NF_VERB + NF_NVERBS) s->verbs |= 1u << (named - NF_VERB);
     else s->count[named]++;
 }
@@ -573,7 +575,8 @@ int scan_lexicon_add(scan_lexicon *lex, const char *text, unsigned named)
     uint64_t h;
 
     assert((named & ~LEXICON_ASKS) < FEATURES_NNAMED);
-    assert(!(named & LEXICON_ASKS) || (named & ~LEXICON_ASKS) == NF_CALC || (named & ~LEXICON_ASKS) == NF_COMPARE);
+    assert(!(named & LEXICON_ASKS) || (named & ~LEXICON_ASKS) == NF_CALC || (named & ~LEXICON_ASKS) == NF_COMPARE ||
+           (named & ~LEXICON_ASKS) == NF_QWORDS);
     start(&s, lex, text, strlen(text));
     s.fn = ignore;
     s.learn = true;

@@ -133,11 +133,11 @@ out:
 
 #define REFIT_MAX 8
 /* Newton's method converged in about eight steps on the tool requests, for
- * priors from 0.001 to 10; with figures, whose rows in the data are all
- * complex, it takes longer at a small prior, but 1,000 steps gave the same
- * model file as 100, byte for byte, at priors 0.001, 0.01 and 0.3.  A
- * fixed count keeps the fit a pure function of its rows, and the extra
- * steps cost microseconds. */
+ * priors from 0.001 to 10; with figures, whose rows in the data were all
+ * complex at first, it takes longer at a small prior, but 1,000 steps gave
+ * the same model file as 100, byte for byte, at priors 0.001, 0.01 and 0.3,
+ * and again with numbers_stated at 0.01 and 0.3.  A fixed count keeps the
+ * fit a pure function of its rows, and the extra steps cost microseconds. */
 #define REFIT_ITERATIONS 100
 
 /* The second-stage named features (feature_second_stage()) into idx, at

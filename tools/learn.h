@@ -55,11 +55,11 @@ classifier *learn_train(const example *const *rows, size_t n, const learn_params
 /* --prior's default, chosen on the development rounds: the best accuracy on
  * the left-out rounds' rows with a second-stage feature, a tie to the
  * larger prior (docs/classifier.md, "Since: the fourteenth sets", chosen
- * again in "Since: the fifteenth sets"). */
+ * again in "Since: the fifteenth sets" and "Since: the sixteenth sets"). */
 #define LEARN_REFIT_PRIOR 0.3
 
 /* Whether e has a second-stage feature (feature_second_stage()): it
- * carries tools, or asks for figures. */
+ * carries tools, asks for figures, or states three numbers or more. */
 bool learn_second_stage_row(const example *e);
 
 /* The second stage of a model: base's weights, with the second-stage named

@@ -14,12 +14,14 @@
  * - no evaluation row as a whole (its messages joined) is a training row,
  *   exactly or normalised: this covers the short single-message rows.
  *
- * The evaluation files are conversations-eval.jsonl (issue 18) and
- * lang-eval.jsonl (the export languages), both the fifteenth sets, written
- * by authors who had read no training row; the training files are the
- * project's six (the first fourteen conversation sets and the first
- * fourteen export-language sets but the thirteenth, which was never
- * written, among them, retired to training as
+ * The evaluation files are conversations-eval.jsonl (issue 18),
+ * lang-eval.jsonl (the export languages) and single-eval.jsonl (English
+ * single requests, and requests with three figures or more in six
+ * languages), all the sixteenth sets, written by authors who had read no
+ * training row; the training files are the project's six (the first
+ * fifteen conversation sets and the first fifteen export-language sets
+ * but the thirteenth, which was never written, among them, retired to
+ * training as
  * conversations-dev.jsonl and lang-dev.jsonl) and, when it is
  * beside the repository, the public corpus.
  * Each evaluation file also has the rows docs/classifier.md reports. */
@@ -199,7 +201,7 @@ static void check_conversations(const dataset *d)
 
     CHECK(d->n >= 300);
     for (size_t i = 0; i < d->n; i++) {
-        CHECK(strncmp(d->rows[i].id, "conveval15:", 11) == 0);
+        CHECK(strncmp(d->rows[i].id, "conveval16:", 11) == 0);
         categories += i == 0 || strcmp(d->rows[i].category, d->rows[i - 1].category) != 0;
     }
     CHECK(categories >= 9);
@@ -210,12 +212,36 @@ static void check_languages(const dataset *d)
 {
     static const char *const learned[] = {"de", "es", "fr", "pt", "ru", "ja", "ko", "ar"};
 
-    for (size_t i = 0; i < d->n; i++) CHECK(strncmp(d->rows[i].id, "tiergate-eval15:", 16) == 0);
+    for (size_t i = 0; i < d->n; i++) CHECK(strncmp(d->rows[i].id, "tiergate-eval16:", 16) == 0);
     for (size_t l = 0; l < sizeof learned / sizeof learned[0]; l++) {
         size_t n = 0;
         for (size_t i = 0; i < d->n; i++) n += strcmp(d->rows[i].lang, learned[l]) == 0;
         CHECK(n >= LANG_EVAL_ROWS_MIN);
         CHECK(langid_from_code(learned[l]) != LANG_UND);
+    }
+}
+
+/* The single-request set: English requests to an assistant, and requests
+ * with figures in Chinese, English, German, Spanish, French and Japanese,
+ * both labels in each. */
+static void check_single(const dataset *d)
+{
+    static const char *const figures[] = {"zh", "en", "de", "es", "fr", "ja"};
+    size_t english = 0;
+
+    for (size_t i = 0; i < d->n; i++) {
+        bool single = strncmp(d->rows[i].id, "tiergate-single16:", 18) == 0;
+        CHECK(single || strncmp(d->rows[i].id, "tiergate-figeval16:", 19) == 0);
+        CHECK(!single || strcmp(d->rows[i].lang, "en") == 0);
+        english += single;
+    }
+    CHECK(english >= 200);
+    for (size_t l = 0; l < sizeof figures / sizeof figures[0]; l++) {
+        size_t n[2] = {0, 0};
+        for (size_t i = 0; i < d->n; i++)
+            if (strncmp(d->rows[i].id, "tiergate-figeval16:", 19) == 0 && strcmp(d->rows[i].lang, figures[l]) == 0)
+                n[d->rows[i].label]++;
+        CHECK(n[0] >= 10 && n[1] >= 10);
     }
 }
 
@@ -228,7 +254,8 @@ static void test_split(void)
         const char *path;
         void (*check)(const dataset *);
     } evaluation[] = {{DATA "conversations-eval.jsonl", check_conversations},
-                      {DATA "lang-eval.jsonl", check_languages}};
+                      {DATA "lang-eval.jsonl", check_languages},
+                      {DATA "single-eval.jsonl", check_single}};
     dataset train = {0}, public = {0};
     texts tm = {0}, tr = {0}, pm = {0}, pr = {0};
 

@@ -125,7 +125,7 @@ static void test_structural(void)
  * FEATURES_VERSION and a retrained model, and this check says so. */
 static void test_norm_pinned(void)
 {
-    CHECK_INT(FEATURES_VERSION, 12);
+    CHECK_INT(FEATURES_VERSION, 13);
     CHECK(FEATURES_NGRAM_NORM == 0.4);
 }
 

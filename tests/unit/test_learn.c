@@ -224,12 +224,17 @@ static const char tool_rows[] =
     "{\"id\":\"r:4\",\"messages\":[{\"role\":\"user\",\"content\":\"open the sunroof\"}],"
     "\"tools\":[{},{},{}],\"label\":\"simple\",\"licence\":\"tiergate\"}\n"
     "{\"id\":\"r:5\",\"text\":\"4 of us, 3 rides each and 2 tomorrow, is the day pass cheaper\","
-    "\"label\":\"complex\",\"licence\":\"tiergate\"}\n";
+    "\"label\":\"complex\",\"licence\":\"tiergate\"}\n"
+    "{\"id\":\"r:6\",\"text\":\"I spent 85 at Myer, 60 at Kmart and 20 at Coles, what do I owe\","
+    "\"label\":\"complex\",\"licence\":\"tiergate\"}\n"
+    "{\"id\":\"r:7\",\"text\":\"add 2 kg potatoes 6 eggs and 1 litre of milk to the list\","
+    "\"label\":\"simple\",\"licence\":\"tiergate\"}\n";
 
 /* The second stage: only the second-stage weights move, every request
  * without a second-stage feature scores as under the base, bit for bit,
- * the rows with one move toward their labels (a request without tools that
- * asks for figures among them), and the same rows give the same model. */
+ * the rows with one move toward their labels (requests without tools that
+ * ask for a choice or a figure, or state figures, among them), and the
+ * same rows give the same model. */
 static void test_refit(const featurizer *fx)
 {
     dataset d = {0}, t = {0};
@@ -256,16 +261,20 @@ static void test_refit(const featurizer *fx)
     m = learn_refit(base, tools, nt, 0.1, &used);
     again = learn_refit(base, tools, nt, 0.1, &used);
     CHECK(m != NULL && again != NULL);
-    CHECK_INT(used, 5);
+    CHECK_INT(used, 7);
     if (!m || !again) goto out;
     CHECK(classifier_bias(m) == classifier_bias(base));
     for (uint32_t j = 0; j < FEATURES_DIM; j++) {
         CHECK(classifier_weight(m, j) == classifier_weight(again, j));
         if (!feature_second_stage(j)) CHECK(classifier_weight(m, j) == classifier_weight(base, j));
     }
-    for (uint32_t j = 0; j < FEATURES_NNAMED; j++)
-        if (strcmp(feature_name(j), "tool_branches") == 0 || strcmp(feature_name(j), "figures") == 0)
+    for (uint32_t j = 0; j < FEATURES_NNAMED; j++) {
+        const char *name = feature_name(j);
+        if (strcmp(name, "tool_branches") == 0 || strcmp(name, "figures") == 0 || strcmp(name, "figures_choice") == 0)
             CHECK(feature_second_stage(j) && classifier_weight(m, j) > 0 && classifier_weight(base, j) == 0);
+        if (strcmp(name, "numbers_stated") == 0)
+            CHECK(feature_second_stage(j) && classifier_weight(m, j) < 0 && classifier_weight(base, j) == 0);
+    }
     for (size_t i = 0; i < d.n; i++) {
         const example *e = &d.rows[i];
         if (!learn_second_stage_row(e))

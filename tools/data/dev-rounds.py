@@ -33,8 +33,9 @@ on, its conversations and export-language requests together, and five
 folds of the other rows); for each part, refit the base's second-stage
 weights on the other parts and score the part; prints, for the base and
 each prior of PRIORS, accuracy and complex kept on the device at 0.25 by
-conversation category, of the export languages and of the other rows,
-all the conversations at 0.25 and at 0.30 (the rule's next threshold),
+conversation category, of the export languages, of the other rows and
+of the development rows with figures (category figures/simple and
+figures/complex), all the conversations at 0.25 and at 0.30 (the rule's next threshold),
 the rows right and kept in all, and how many scores moved.  Takes no
 TRAINER OPTION.
 
@@ -54,7 +55,7 @@ PROJECT = ['tiergate-examples', 'conversations-train', 'conversations-dev', 'lan
 # The evaluation rounds retired to the -dev files, and the id prefixes of
 # each one's conversations and export-language requests (the first round's
 # carry no number).
-RETIRED = 14
+RETIRED = 15
 ROUNDS = {n: (f'conveval{n if n > 1 else ""}:', f'tiergate-eval{n if n > 1 else ""}:') for n in range(1, RETIRED + 1)}
 # The threshold rule's second half: the retired rounds, left out, keep at
 # most these shares of their complex conversations and of each export
@@ -279,7 +280,8 @@ def by_stage2(build, tmp, extra):
     for i in sorted(s0, key=lambda i: (group[i].startswith('fold'), i)):
         r = rs[i]
         kind = ('conversations ' + r['category'] if 'messages' in r and r['id'].startswith('conveval')
-                else 'export languages' if r['id'].startswith('tiergate-eval') else 'other rows')
+                else 'export languages' if r['id'].startswith('tiergate-eval')
+                else r['category'] if r['category'].startswith('figures/') else 'other rows')
         parts.setdefault(kind, []).append(i)
 
     def total(s):
