@@ -50,8 +50,9 @@
  *   much is a day pass").  What sets them apart is the pair: a marker that
  *   asks for a choice (figures_choice: cheaper, worth, 划算, günstiger, ...)
  *   or for a computed answer (figures: how much, owe, 一共, 多少, combien,
- *   "how long", ...; LEXICON_ASKS) and FIGURES_MIN numbers or more to work
- *   it over, in the request's instruction.  They are two indicators
+ *   ...; LEXICON_ASKS, and the entries of figures itself, "how long", 何分,
+ *   몇, ...) and FIGURES_MIN numbers or more to work it over, in the
+ *   request's instruction.  They are two indicators
  *   because they are not alike: a choice over three figures is a
  *   comparison that needs a calculation, but "what's an 18% tip on 142.60"
  *   is a one-step sum with three numbers.  Like the tool features they

@@ -68,8 +68,8 @@ _Static_assert(FEATURES_NNAMED <= LEXICON_ASKS, "a named feature leaves the flag
 /* Name of named feature index (< FEATURES_NNAMED). */
 const char *lexicon_name(uint32_t index);
 /* Entry k (< LEXICON_ENTRIES): its text, and in *named the named feature
- * it counts for, with LEXICON_ASKS or-ed in when it also asks for a
- * figure. */
+ * it counts for, with LEXICON_ASKS or-ed in when it also asks for a figure
+ * or a choice. */
 const char *lexicon_entry(size_t k, unsigned *named);
 
 /* Whether p[i], the first non-space of a line of p[0, n), starts a list

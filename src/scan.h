@@ -50,8 +50,9 @@ void scan_text(const scan_lexicon *lex, const char *text, size_t n, double scale
                void *ctx, scan_counts *out);
 
 /* Adds text, which must read as exactly one n-gram, as an entry that counts
- * for named feature named (and for figures, with LEXICON_ASKS).  Returns 0, or -1 when text is not one n-gram, is
- * there already, or the table is half full. */
+ * for named feature named (and, with LEXICON_ASKS, for figures_choice when
+ * named is compare, for figures otherwise).  Returns 0, or -1 when text is
+ * not one n-gram, is there already, or the table is half full. */
 int scan_lexicon_add(scan_lexicon *lex, const char *text, unsigned named);
 
 /* The character at p (avail >= 1 bytes) as the scan reads it (full-width

@@ -80,6 +80,10 @@ size_t utf8_encode(uint32_t cp, unsigned char out[4]) {
 
 uint32_t utf8_lower(uint32_t cp)
 {
+    /* Every capital below is under U+0430; the letters above it (lower-case
+     * Cyrillic, Arabic, ...), most of a Russian or Arabic text, leave at
+     * once. */
+    if (cp >= 0x430) return cp;
     if (cp - 'A' < 26u || (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) || (cp >= 0x410 && cp <= 0x42F)) return cp + 0x20;
     if (cp >= 0x400 && cp <= 0x40F) return cp + 0x50;
     if (cp == 0x130) return 'i';

@@ -59,7 +59,8 @@ classifier *learn_train(const example *const *rows, size_t n, const learn_params
 #define LEARN_REFIT_PRIOR 0.3
 
 /* Whether e has a second-stage feature (feature_second_stage()): it
- * carries tools, asks for figures, or states three numbers or more. */
+ * carries tools, asks for a figure or a choice over figures, or states
+ * three numbers or more. */
 bool learn_second_stage_row(const example *e);
 
 /* The second stage of a model: base's weights, with the second-stage named

@@ -30,9 +30,9 @@ static const char usage[] =
     "  --cv K       k-fold cross-validation over the training rows first\n"
     "  --threshold T  threshold of the cross-validation figures (default 0.5)\n"
     "  --categories with --cv: also the figures by source and category\n"
-    "  --base FILE  refit only FILE's second-stage weights (the tool features, figures\n"
-    "               and numbers_stated), on DATA's rows that have one (rows FILE was\n"
-    "               not trained on);\n"
+    "  --base FILE  refit only FILE's second-stage weights (the tool features,\n"
+    "               figures, figures_choice and numbers_stated), on DATA's rows that\n"
+    "               have one (rows FILE was not trained on);\n"
     "               FILE may be of features v%d\n"
     "  --prior P    with --base: pull toward FILE's weights (default %g)\n" LEARN_OPTIONS_HELP;
 
@@ -101,7 +101,7 @@ static classifier *refit(const train_options *o, const dataset *d, const example
         fprintf(stderr, "tiergate-train: %s\n",
                 used ? "out of memory, or a weight came out not finite"
                      : "no training row has a second-stage feature (tools, tool_plan, tool_branches, "
-                       "tool_pauses, figures, numbers_stated)");
+                       "tool_pauses, figures, figures_choice, numbers_stated)");
         goto out;
     }
     for (size_t i = 0; i < d->n; i++) {

@@ -229,17 +229,24 @@ static void test_figures(void)
     for (uint32_t i = FEATURES_EXTENDS_NNAMED; i < FEATURES_NNAMED; i++) CHECK(feature_second_stage(i));
 }
 
-/* Questions for a quantity ask for a figure, in every learned language;
- * those the first stage counts as question words count as one still, the
- * others count for nothing but figures. */
+/* Questions for a quantity ask for a figure, in Chinese, English and every
+ * learned export language; those the first stage counts as question words
+ * count as one still, the others count for nothing but figures.  Each row
+ * has no other marker that asks. */
 static void test_quantity_questions(void)
 {
-    static const char *const asks[] = {"我们4个人 每人3张票 一张45 总共要付几张的钱",
+    static const char *const asks[] = {"我们4个人 每人3张 一张45 要买几张",
+                                       "我们4个人 每人3张 一张45 付多少",
+                                       "somos 4, 3 viajes cada uno a 2,50, cuánto pagamos",
+                                       "somos 4, 3 viagens a 2,50 cada, quanto pagamos",
+                                       "нас 4, по 3 поездки по 50 рублей, сколько платим",
+                                       "نحن 4 و 3 رحلات لكل واحد بسعر 50 كم ندفع",
                                        "on est 6, l'addition fait 312 euros, 5 % de pourboire, combien chacun",
                                        "배터리 25% 남았고 210킬로 가야 돼 100kW 충전기면 몇 분 충전해야 돼",
                                        "wir sind 4, 3 Fahrten je 2,90 Euro, wie viel zahlen wir",
                                        "battery at 25% with 210 km to go on a 100 kW charger, how long do I charge",
-                                       "3人で8,000円のコースと2,500円の飲み放題、いくつ頼めばいい"};
+                                       "3人で8,000円のコースと2,500円の飲み放題、いくつ頼めばいい",
+                                       "3人で8,000円のコースと2,500円の飲み放題、何回分"};
     static seen s, plain;
 
     for (size_t i = 0; i < sizeof asks / sizeof asks[0]; i++) {

@@ -24,6 +24,15 @@ int main(void) {
     CHECK_INT(utf8_lower(0x401), 0x451);                   /* Ё -> ё */
     CHECK_INT(utf8_lower(0x44F), 0x44F);
     CHECK_INT(utf8_lower(0x4E00), 0x4E00);
+    CHECK_INT(utf8_lower(0x42F), 0x44F);                   /* Я -> я, the last capital */
+    /* No capital at or above U+0430: lower-case Cyrillic, Arabic and the
+     * rest leave as they are (the early exit that keeps Russian and Arabic
+     * words cheap). */
+    {
+        uint32_t moved = 0;
+        for (uint32_t cp = 0x430; cp < 0x3000; cp++) moved += utf8_lower(cp) != cp;
+        CHECK_INT(moved, 0);
+    }
     CHECK_INT(first_bad("plain ascii, long enough to take the 8-byte path"), 48);
     CHECK_INT(first_bad("打开空调"), 12);
     CHECK_INT(first_bad("\xF0\x9F\x98\x80"), 4);            /* U+1F600 */

@@ -281,7 +281,7 @@ def by_stage2(build, tmp, extra):
         r = rs[i]
         kind = ('conversations ' + r['category'] if 'messages' in r and r['id'].startswith('conveval')
                 else 'export languages' if r['id'].startswith('tiergate-eval')
-                else r['category'] if r['category'].startswith('figures/') else 'other rows')
+                else r['category'] if r.get('category', '').startswith('figures/') else 'other rows')
         parts.setdefault(kind, []).append(i)
 
     def total(s):
