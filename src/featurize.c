@@ -447,6 +447,7 @@ void featurize(const featurizer *fx, const feature_message *msgs, size_t n, size
     feature f[8];
     size_t k = 0, turns = 0;
     instr_counts ic, ignored;
+    bool figures;
 
     assert(fx != NULL && fn != NULL);
     featurize_focus(msgs, n, &fc);
@@ -462,9 +463,10 @@ void featurize(const featurizer *fx, const feature_message *msgs, size_t n, size
     if (ntools > 0 && ic.plan > 0) f[k++] = (feature){NF_TOOL_PLAN, log1p(ic.plan)};
     if (ntools > 0 && ic.branches > 0) f[k++] = (feature){NF_TOOL_BRANCHES, log1p(ic.branches)};
     if (ntools > 0 && ic.pauses > 0) f[k++] = (feature){NF_TOOL_PAUSES, log1p(ic.pauses)};
-    if (ic.numbers >= FIGURES_MIN && ic.asks > 0) f[k++] = (feature){NF_FIGURES, 1};
-    if (ic.numbers >= FIGURES_MIN && ic.choices > 0) f[k++] = (feature){NF_FIGURES_CHOICE, 1};
-    if (ntools == 0 && ic.numbers >= FIGURES_MIN && ic.asks == 0 && ic.choices == 0 && ic.questions == 0)
+    figures = ic.numbers >= FIGURES_MIN;
+    if (figures && ic.asks > 0) f[k++] = (feature){NF_FIGURES, 1};
+    if (figures && ic.choices > 0) f[k++] = (feature){NF_FIGURES_CHOICE, 1};
+    if (figures && ntools == 0 && ic.asks == 0 && ic.choices == 0 && ic.questions == 0)
         f[k++] = (feature){NF_NUMBERS_STATED, 1};
     assert(k <= sizeof f / sizeof f[0]);
     if (k > 0) fn(ctx, f, origins ? whole : NULL, k);

@@ -30,9 +30,8 @@ static const char usage[] =
     "  --cv K       k-fold cross-validation over the training rows first\n"
     "  --threshold T  threshold of the cross-validation figures (default 0.5)\n"
     "  --categories with --cv: also the figures by source and category\n"
-    "  --base FILE  refit only FILE's second-stage weights (the tool features,\n"
-    "               figures, figures_choice and numbers_stated), on DATA's rows that\n"
-    "               have one (rows FILE was not trained on);\n"
+    "  --base FILE  refit only FILE's second-stage weights (it names them), on\n"
+    "               DATA's rows that have one (rows FILE was not trained on);\n"
     "               FILE may be of features v%d\n"
     "  --prior P    with --base: pull toward FILE's weights (default %g)\n" LEARN_OPTIONS_HELP;
 
@@ -85,6 +84,19 @@ typedef struct train_options {
     double threshold, prior;
 } train_options;
 
+/* The names of the second-stage features, sep between them: the one list
+ * is feature_second_stage(). */
+static void print_second_stage(FILE *f, const char *sep)
+{
+    const char *between = "";
+
+    for (uint32_t j = 0; j < FEATURES_NNAMED; j++)
+        if (feature_second_stage(j)) {
+            fprintf(f, "%s%s", between, feature_name(j));
+            between = sep;
+        }
+}
+
 /* --base: the refitted model, checked to score every row without a
  * second-stage feature as base does; NULL with a message on stderr. */
 static classifier *refit(const train_options *o, const dataset *d, const example *const *rows, size_t n)
@@ -98,10 +110,13 @@ static classifier *refit(const train_options *o, const dataset *d, const example
         return NULL;
     }
     if (!(m = learn_refit(base, rows, n, o->prior, &used))) {
-        fprintf(stderr, "tiergate-train: %s\n",
-                used ? "out of memory, or a weight came out not finite"
-                     : "no training row has a second-stage feature (tools, tool_plan, tool_branches, "
-                       "tool_pauses, figures, figures_choice, numbers_stated)");
+        if (used) {
+            fprintf(stderr, "tiergate-train: out of memory, or a weight came out not finite\n");
+        } else {
+            fprintf(stderr, "tiergate-train: no training row has a second-stage feature (");
+            print_second_stage(stderr, ", ");
+            fprintf(stderr, ")\n");
+        }
         goto out;
     }
     for (size_t i = 0; i < d->n; i++) {

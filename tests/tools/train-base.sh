@@ -1,7 +1,7 @@
 #!/bin/sh
 # train-base.sh TRAIN EVALUATE MODEL: tiergate-train --base, the second
 # stage, from the command line: the options it refuses, a base it cannot
-# read, data without a second-stage feature (tools, figures), and a refit
+# read, data without a second-stage feature, and a refit
 # whose model loads and scores the other rows as the base does.
 set -eu
 train=$1 evaluate=$2 base=$3
@@ -34,6 +34,7 @@ expect 2 usage "$train" --base "$base" --prior inf --out "$dir/m" "$dir/rows.jso
 expect 2 usage "$train" --base "$base" --cv 5 --out "$dir/m" "$dir/rows.jsonl"
 expect 1 "cannot open the classifier model" "$train" --base "$dir/none.model" --out "$dir/m" "$dir/rows.jsonl"
 expect 1 "no training row has a second-stage feature" "$train" --base "$base" --out "$dir/m" "$dir/plain.jsonl"
+expect 1 "(tools, tool_plan, tool_branches, tool_pauses, figures, figures_choice, numbers_stated)" "$train" --base "$base" --out "$dir/m" "$dir/plain.jsonl"
 [ ! -e "$dir/m" ] || fail "a failed refit wrote a model"
 expect 0 "rows without a second-stage feature scored as under the base: 2 of 2" \
     "$train" --base "$base" --all --out "$dir/m" "$dir/rows.jsonl"
